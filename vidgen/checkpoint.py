@@ -1,0 +1,178 @@
+"""Checkpoint I/O: safetensors for tensors, JSON for everything else, every write atomic.
+
+A run directory holds
+    config.json               model, diffusion and train configs, step, and run facts
+    model.safetensors         raw weights
+    ema.safetensors           EMA weights (what sampling uses)
+    train_state.safetensors   optimizer moments (training only)
+    train_state.json          optimizer hyper-parameters and step (training only)
+A release directory needs only config.json and ema.safetensors (or model.safetensors).
+Nothing here unpickles: a checkpoint handed over by a user is read as tensors and JSON only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from .config import diffusion_config_from_dict, model_config_from_dict, to_dict, train_config_from_dict
+from .models import build_model
+
+CONFIG_NAME = "config.json"
+MODEL_NAME = "model.safetensors"
+EMA_NAME = "ema.safetensors"
+STATE_NAME = "train_state.safetensors"
+STATE_JSON = "train_state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, corrupt or does not fit its config."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"cannot read {path}: not a valid safetensors file (truncated or corrupt?): {e}") from e
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint config not found: {path}")
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"cannot parse {path}: {e}") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    return obj
+
+
+def resolve_dir(path) -> Path:
+    """Accept the run directory or any file inside it."""
+    path = Path(path)
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint not found: {path} (give a directory holding {CONFIG_NAME} and {EMA_NAME})")
+    return path
+
+
+def read_configs(path):
+    """-> (ModelConfig, DiffusionConfig, TrainConfig | None, raw config dict)."""
+    d = resolve_dir(path)
+    raw = read_json(d / CONFIG_NAME)
+    try:
+        model_cfg = model_config_from_dict(raw["model"])
+        diff_cfg = diffusion_config_from_dict(raw["diffusion"])
+        train_cfg = train_config_from_dict(raw["train"]) if "train" in raw else None
+    except KeyError as e:
+        raise CheckpointError(f"{d / CONFIG_NAME} lacks the {e.args[0]!r} section") from e
+    except ValueError as e:
+        raise CheckpointError(f"{d / CONFIG_NAME}: {e}") from e
+    return model_cfg, diff_cfg, train_cfg, raw
+
+
+def load_state_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
+    """Copy tensors into the model after checking names and shapes, with a readable error."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
+        if wrong:
+            parts.append(
+                "wrong shapes " + ", ".join(f"{k}: {tuple(tensors[k].shape)} vs {tuple(expected[k].shape)}" for k in wrong[:5])
+            )
+        raise CheckpointError(f"{source} does not match its config: " + "; ".join(parts))
+    model.load_state_dict(tensors, strict=True)
+
+
+def load_model(path, prefer_ema: bool = True, device="cpu"):
+    """Rebuild the model from config.json and load (EMA) weights. -> (model, diffusion_cfg, raw_config)."""
+    d = resolve_dir(path)
+    model_cfg, diff_cfg, _, raw = read_configs(d)
+    names = [EMA_NAME, MODEL_NAME] if prefer_ema else [MODEL_NAME, EMA_NAME]
+    weights = next((d / n for n in names if (d / n).is_file()), None)
+    if weights is None:
+        raise CheckpointError(f"no weights in {d}: expected {EMA_NAME} or {MODEL_NAME}")
+    model = build_model(model_cfg)
+    load_state_into(model, load_tensors(weights), weights)
+    return model.to(device).eval(), diff_cfg, raw
+
+
+def config_dict(model_cfg, diff_cfg, train_cfg, **extra) -> dict:
+    out = {"model": to_dict(model_cfg), "diffusion": to_dict(diff_cfg), "format": "vidgen-1"}
+    if train_cfg is not None:
+        out["train"] = to_dict(train_cfg)
+    out.update(extra)
+    return out
+
+
+# ----------------------------------------------------------------------------- optimizer state
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """AdamW state -> flat tensors + JSON (param groups), with no pickling."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            tensors[f"{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    try:
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"optimizer state does not fit this model: {e}") from e

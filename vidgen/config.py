@@ -1,0 +1,177 @@
+"""Configuration dataclasses and the named presets that the CLI, the app and the tests all read."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import tokenizer as tok
+from .data import FRAMES, HEIGHT, WIDTH, SplitConfig
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape. Every field is plain JSON so a checkpoint stores it as is."""
+
+    variant: str = "full"  # architecture: see vidgen.models.VARIANTS
+    frames: int = FRAMES  # T of the video
+    height: int = HEIGHT  # H
+    width: int = WIDTH  # W
+    patch: tuple[int, int, int] = (2, 4, 4)  # (pt, ph, pw): 2x4x4 -> 8*8*8 = 512 tokens
+    dim: int = 128  # transformer width
+    depth: int = 6  # number of blocks
+    heads: int = 4  # attention heads (dim must divide evenly)
+    mlp_ratio: float = 4.0  # hidden width of the MLP / dim
+    vocab_size: int = tok.VOCAB_SIZE  # prompt vocabulary, spare slots included
+    prompt_len: int = tok.PROMPT_SLOTS  # prompt slots
+    text_layers: int = 2  # small transformer over the prompt tokens before cross-attention
+    rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
+    conv_mlp: bool = True  # depthwise 3x3x3 convolution inside the MLP (weights shared across positions)
+    freq_dim: int = 256  # size of the sinusoidal timestep features
+
+    def __post_init__(self):
+        object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
+        if len(self.patch) != 3:
+            raise ValueError(f"patch must be (pt, ph, pw), got {self.patch}")
+        for size, p, name in zip((self.frames, self.height, self.width), self.patch, "THW"):
+            if p <= 0 or size % p:
+                raise ValueError(f"patch {self.patch} does not tile {name}={size}")
+        if self.dim <= 0 or self.depth <= 0 or self.heads <= 0 or self.dim % self.heads:
+            raise ValueError(f"dim={self.dim} must be positive and divisible by heads={self.heads}")
+        if self.rope and (self.dim // self.heads) % 2:
+            raise ValueError("rope needs an even head dimension")
+        if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
+            raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (T', H', W')."""
+        pt, ph, pw = self.patch
+        return self.frames // pt, self.height // ph, self.width // pw
+
+    @property
+    def num_tokens(self) -> int:
+        t, h, w = self.grid
+        return t * h * w
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The forward process and what the network predicts."""
+
+    schedule: str = "cosine"  # "linear" (the blog's, betas 1e-4..0.02) or "cosine" (Nichol & Dhariwal)
+    num_timesteps: int = 1000  # T
+    prediction: str = "v"  # "eps" (the blog's) or "v" (Salimans & Ho)
+
+    def __post_init__(self):
+        if self.schedule not in ("linear", "cosine"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: linear, cosine")
+        if self.prediction not in ("eps", "v"):
+            raise ValueError(f"unknown prediction {self.prediction!r}; known: eps, v")
+        if not 2 <= self.num_timesteps <= 100_000:
+            raise ValueError(f"num_timesteps must be in [2, 100000], got {self.num_timesteps}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. Data randomness is a function of (seed, step, rank), so resumes are exact."""
+
+    batch_size: int = 32  # per process
+    lr: float = 1e-3  # peak AdamW learning rate
+    warmup_steps: int = 200  # linear warm-up
+    lr_decay_steps: int = 0  # cosine decay to lr * min_lr_ratio over this many steps (0 = constant lr);
+    # part of the config, not of --max-steps, so that a run stopped and resumed follows the same curve
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max global grad norm
+    ema_decay: float = 0.999  # EMA of the weights, used for sampling
+    ema_warmup: bool = True  # decay = min(ema_decay, (1+step)/(10+step)) early on
+    cfg_dropout: float = 0.1  # probability of training with the null prompt
+    loss_weighting: str = "min_snr"  # "none" or "min_snr" (Hang et al. 2023, gamma below)
+    min_snr_gamma: float = 5.0
+    bf16: bool = True  # autocast matmuls to bfloat16 (CPU with AVX-512 BF16, or CUDA)
+    max_steps: int = 20000  # default stop; --max-steps overrides
+    seed: int = 0
+    val_every: int = 500  # steps between validation-loss evaluations
+    val_size: int = 256  # validation prompts used for the loss
+    ckpt_every: int = 500  # steps between checkpoints
+    log_every: int = 50
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    def __post_init__(self):
+        if isinstance(self.split, dict):
+            object.__setattr__(self, "split", SplitConfig(**self.split))
+        if self.loss_weighting not in ("none", "min_snr"):
+            raise ValueError(f"unknown loss_weighting {self.loss_weighting!r}; known: none, min_snr")
+        if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.cfg_dropout < 1 or not 0 <= self.ema_decay < 1:
+            raise ValueError("batch_size >= 1, lr > 0, 0 <= cfg_dropout < 1 and 0 <= ema_decay < 1 are required")
+
+
+@dataclass(frozen=True)
+class Preset:
+    model: ModelConfig
+    diffusion: DiffusionConfig
+    train: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    # trains in seconds; for tests and for trying the CLI
+    "tiny": Preset(
+        ModelConfig(patch=(4, 8, 8), dim=32, depth=2, heads=2, text_layers=1),
+        DiffusionConfig(),
+        TrainConfig(batch_size=8, warmup_steps=10, val_every=50, val_size=16, ckpt_every=50, log_every=10, max_steps=100),
+    ),
+    # about the blog's larger model (width 128, 6 layers, 512 tokens); the CPU recipe
+    "small": Preset(ModelConfig(), DiffusionConfig(), TrainConfig()),
+    # the blog's recipe as it was: no rope, no conv, eps prediction, linear schedule
+    "small-blog": Preset(
+        ModelConfig(rope=False, conv_mlp=False, text_layers=0),
+        DiffusionConfig(schedule="linear", prediction="eps"),
+        TrainConfig(loss_weighting="none"),
+    ),
+    # for a GPU
+    "base": Preset(
+        ModelConfig(dim=384, depth=12, heads=6),
+        DiffusionConfig(),
+        TrainConfig(batch_size=128, lr=5e-4, max_steps=100_000, val_every=2000, ckpt_every=2000),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Look up a preset by name; unknown names raise with the list of known ones."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def _from_dict(cls, d: dict, what: str):
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} config must be a JSON object, got {type(d).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{what} config has unknown fields {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise ValueError(f"{what} config is malformed: {e}") from e
+
+
+def model_config_from_dict(d: dict) -> ModelConfig:
+    return _from_dict(ModelConfig, d, "model")
+
+
+def diffusion_config_from_dict(d: dict) -> DiffusionConfig:
+    return _from_dict(DiffusionConfig, d, "diffusion")
+
+
+def train_config_from_dict(d: dict) -> TrainConfig:
+    d = dict(d)
+    if "split" in d:
+        d["split"] = _from_dict(SplitConfig, d["split"], "split")
+    return _from_dict(TrainConfig, d, "train")
+
+
+def to_dict(cfg) -> dict:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    return dataclasses.asdict(cfg)

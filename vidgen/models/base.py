@@ -1,0 +1,70 @@
+"""What every video denoiser shares: prompt and timestep conditioning, guidance dropout and the
+classifier-free-guided forward. Variants subclass it and implement `denoise`."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .. import tokenizer as tok
+from ..config import ModelConfig
+from .layers import PromptEncoder, TimestepEmbedder
+
+
+class VideoDenoiser(nn.Module):
+    """Base of all variants: forward(x_t, t, ids) -> model output of x_t's shape (B, T, H, W)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.t_embedder = TimestepEmbedder(cfg.dim, cfg.freq_dim)
+        self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio)
+        self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
+
+    # -- conditioning -------------------------------------------------------------------------
+    def null_prompt(self, batch: int, device=None) -> torch.Tensor:
+        """The unconditional prompt: NULL in the first slot, PAD after (B, L)."""
+        ids = torch.full((batch, self.cfg.prompt_len), tok.PAD_ID, dtype=torch.long, device=device)
+        ids[:, 0] = tok.NULL_ID
+        return ids
+
+    def drop_prompts(self, ids: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+        """Replace the prompts where drop (B,) is True by the null prompt (guidance dropout)."""
+        return torch.where(drop[:, None], self.null_prompt(ids.shape[0], ids.device), ids)
+
+    def condition(self, t: torch.Tensor, ids: torch.Tensor):
+        """-> c (B, D) for adaLN, prompt tokens (B, L, D), prompt mask (B, L)."""
+        text, mask, pooled = self.prompt_encoder(ids)
+        c = self.t_embedder(t) + self.pooled_proj(pooled)
+        return c, text, mask
+
+    # -- forward ------------------------------------------------------------------------------
+    def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, H, W) noisy video, t (B,) timesteps, ids (B, L) prompt ids, drop (B,) bool for
+        guidance dropout during training -> (B, T, H, W)."""
+        if ids.shape[1] != self.cfg.prompt_len:
+            raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
+        if drop is not None:
+            ids = self.drop_prompts(ids, drop)
+        c, text, mask = self.condition(t, ids)
+        return self.denoise(x, c, text, mask)
+
+    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.
+
+        guidance_scale == 1 is the plain conditional model and costs one pass.
+        """
+        if guidance_scale == 1.0:
+            return self(x, t, ids)
+        b = x.shape[0]
+        out = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ids, self.null_prompt(b, ids.device)]))
+        cond, uncond = out[:b], out[b:]
+        return uncond + guidance_scale * (cond - uncond)
+
+    def reset_sampling_state(self) -> None:
+        """Called by the sampler before a new trajectory; variants that carry state across steps clear it."""
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())

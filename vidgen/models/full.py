@@ -1,0 +1,70 @@
+"""`full`: the blog's diffusion transformer with joint attention over all space-time tokens.
+
+Conditioning reaches every block: adaLN-Zero from (timestep + pooled prompt) and cross-attention
+to the prompt tokens with a padding mask.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+from .base import VideoDenoiser
+from .layers import Attention, FinalLayer, Mlp, Patcher, modulate, rope_tables
+
+
+class DiTBlock(nn.Module):
+    """Self-attention (adaLN-Zero), cross-attention to the prompt, MLP (adaLN-Zero)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, conv_grid=None):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.cross_attn = Attention(dim, heads)
+        self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), conv_grid)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        nn.init.zeros_(self.adaLN_modulation[-1].weight)
+        nn.init.zeros_(self.adaLN_modulation[-1].bias)
+
+    def forward(self, x, c, text, mask, rope=None):
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=-1)
+        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa), rope=rope)
+        x = x + self.cross_attn(self.norm2(x), context=text, mask=mask)
+        return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm3(x), shift_mlp, scale_mlp))
+
+
+class FullDiT(VideoDenoiser):
+    """Patches -> learned positional embedding -> DiT blocks -> patches back."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.patcher = Patcher(cfg.frames, cfg.height, cfg.width, cfg.patch)
+        patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
+        self.x_embedder = nn.Linear(patch_volume, cfg.dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, probed by vidgen.probes
+        conv_grid = cfg.grid if cfg.conv_mlp else None
+        self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, conv_grid) for _ in range(cfg.depth))
+        self.final_layer = FinalLayer(cfg.dim, patch_volume)
+        if cfg.rope:
+            cos, sin = rope_tables(cfg.grid, cfg.dim // cfg.heads)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear) and "adaLN" not in name and "final_layer" not in name:
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+
+    def denoise(self, x, c, text, mask):
+        rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
+        h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
+        for block in self.blocks:
+            h = block(h, c, text, mask, rope)
+        return self.patcher.unpatchify(self.final_layer(h, c))  # (B, T, H, W)

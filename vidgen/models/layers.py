@@ -1,0 +1,200 @@
+"""Building blocks shared by the video denoisers: patcher, embedders, attention, MLP, final layer."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
+
+from .. import tokenizer as tok
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN modulation: x (B, N, D), shift/scale (B, D)."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class Patcher(nn.Module):
+    """(B, T, H, W) video <-> (B, N, pt*ph*pw) sequence of 3D patches, with its exact inverse."""
+
+    def __init__(self, frames: int, height: int, width: int, patch: tuple[int, int, int]):
+        super().__init__()
+        self.patch = patch
+        self.grid = (frames // patch[0], height // patch[1], width // patch[2])
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        pt, ph, pw = self.patch
+        return rearrange(x, "b (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw)", pt=pt, ph=ph, pw=pw)  # (B, N, P)
+
+    def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
+        pt, ph, pw = self.patch
+        t, h, w = self.grid
+        return rearrange(x, "b (t h w) (pt ph pw) -> b (t pt) (h ph) (w pw)", t=t, h=h, w=w, pt=pt, ph=ph, pw=pw)
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal features of (possibly fractional) timesteps: t (B,) -> (B, dim), [cos | sin]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim)
+
+
+class TimestepEmbedder(nn.Module):
+    """Scalar timestep -> vector: sinusoidal features then an MLP (as in DiT)."""
+
+    def __init__(self, dim: int, freq_dim: int = 256):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.freq_dim))  # (B, D)
+
+
+def rope_tables(grid: tuple[int, int, int], head_dim: int, base: float = 100.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (N, head_dim/2) of a 3D rotary embedding over the token grid (T', H', W').
+
+    The head's rotation pairs are split between the axes; width gets the remainder because the
+    text moves along it.
+    """
+    pairs = head_dim // 2
+    n_t = n_h = pairs // 4
+    n_w = pairs - n_t - n_h
+    coords = torch.stack(
+        torch.meshgrid(*(torch.arange(g, dtype=torch.float32) for g in grid), indexing="ij"), dim=-1
+    ).reshape(-1, 3)  # (N, 3)
+    angles = []
+    for axis, n in enumerate((n_t, n_h, n_w)):
+        if n == 0:
+            continue
+        freqs = base ** (-torch.arange(n, dtype=torch.float32) / n)  # (n,)
+        angles.append(coords[:, axis : axis + 1] * freqs[None])  # (N, n)
+    angles = torch.cat(angles, dim=-1)  # (N, pairs)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x (B, heads, N, hd) by the tables (N, hd/2) (rotate-half convention)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+class Attention(nn.Module):
+    """Multi-head attention through scaled_dot_product_attention; self- or cross-attention.
+
+    Set `store_attention = True` to keep the attention weights of the last call in
+    `last_attention` (B, heads, Nq, Nk) for the probes; that path computes them explicitly.
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim)
+        self.to_kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.store_attention = False
+        self.last_attention: torch.Tensor | None = None
+
+    def forward(self, x, context=None, mask=None, rope=None):
+        """x (B, N, D); context (B, M, Dc) or None for self-attention; mask (B, M) bool, True = attend."""
+        context = x if context is None else context
+        q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads)  # (B, h, N, hd)
+        k, v = rearrange(self.to_kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)  # (B, h, M, hd)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M)
+        if self.store_attention:
+            scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, h, N, M)
+            if attn_mask is not None:
+                scores = scores.masked_fill(~attn_mask, float("-inf"))
+            weights = scores.softmax(dim=-1)
+            self.last_attention = weights.detach()
+            out = (weights @ v.float()).to(q.dtype)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, N, hd)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+
+
+class Mlp(nn.Module):
+    """Two-layer GELU MLP; with `conv_grid` a depthwise 3x3 convolution over each frame's token grid
+    sits between the layers, so every position shares the same local filters. (2D, not 3x3x3:
+    depthwise Conv3d is ~10x slower on CPU, and attention already mixes frames.)"""
+
+    def __init__(self, dim: int, hidden: int, conv_grid: tuple[int, int, int] | None = None):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.conv_grid = conv_grid
+        self.conv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden) if conv_grid else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)  # (B, N, Dh)
+        if self.conv is not None:
+            t, hh, w = self.conv_grid
+            g = rearrange(h, "b (t h w) c -> (b t) c h w", t=t, h=hh, w=w)  # (B*T', Dh, H', W')
+            h = h + rearrange(self.conv(g), "(b t) c h w -> b (t h w) c", t=t)  # (B, N, Dh)
+        return self.fc2(F.gelu(h, approximate="tanh"))
+
+
+class TextBlock(nn.Module):
+    """Pre-norm transformer block over the prompt tokens (self-attention with a padding mask)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.norm1(x), mask=mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class PromptEncoder(nn.Module):
+    """Token ids (B, L) -> token features (B, L, D), padding mask (B, L) and pooled vector (B, D).
+
+    Token embedding plus a learned positional embedding per prompt slot (the blog's, probed by
+    vidgen.probes), then a few transformer layers so each token can see its neighbours (how many
+    symbols there are and how wide they are decides where each one is drawn).
+    """
+
+    def __init__(self, vocab_size: int, prompt_len: int, dim: int, heads: int, layers: int, mlp_ratio: float):
+        super().__init__()
+        self.token_embed = nn.Embedding(vocab_size, dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, prompt_len, dim))
+        self.blocks = nn.ModuleList(TextBlock(dim, heads, mlp_ratio) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.token_embed.weight, std=0.02)
+
+    def forward(self, ids: torch.Tensor):
+        mask = ids != tok.PAD_ID  # (B, L)
+        x = self.token_embed(ids) + self.pos_embed[:, : ids.shape[1]]  # (B, L, D)
+        for block in self.blocks:
+            x = block(x, mask)
+        x = self.norm(x)
+        m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
+        pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, D)
+        return x, mask, pooled
+
+
+class FinalLayer(nn.Module):
+    """adaLN-modulated LayerNorm then a linear map back to patch pixels (zero-initialised)."""
+
+    def __init__(self, dim: int, patch_volume: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(dim, patch_volume)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+        for layer in (self.linear, self.adaLN_modulation[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x, c):
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))  # (B, N, P)

@@ -1,0 +1,100 @@
+"""The forward (noising) process: schedules, q_sample, prediction targets, the DDPM posterior.
+
+Symbols (DDPM, Ho et al. 2020): beta_t, alpha_t = 1 - beta_t, alpha_bar_t = prod_{s<=t} alpha_s
+(`alphas_cumprod`). Timesteps are 0-based: t = 0 is the least noisy step, t = T-1 the noisiest.
+Every coefficient is computed once in float64 and read through `_extract`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .config import DiffusionConfig
+
+
+def make_betas(kind: str, num_timesteps: int) -> np.ndarray:
+    """beta_1..beta_T as float64. "linear": the blog's alpha from 0.9999 to 0.98; "cosine": Nichol & Dhariwal."""
+    if kind == "linear":
+        return np.linspace(1e-4, 0.02, num_timesteps, dtype=np.float64)
+    if kind == "cosine":
+        s = 0.008
+        steps = np.arange(num_timesteps + 1, dtype=np.float64) / num_timesteps
+        f = np.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        return np.clip(1 - f[1:] / f[:-1], 0, 0.999)
+    raise ValueError(f"unknown schedule {kind!r}; known: linear, cosine")
+
+
+def _extract(arr: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """arr[t] as float32, shaped (B, 1, ..., 1) to broadcast against an ndim tensor."""
+    out = arr.to(t.device)[t].float()
+    return out.reshape(-1, *([1] * (ndim - 1)))
+
+
+class NoiseSchedule:
+    """Precomputed coefficients of one schedule, and the maths that uses them."""
+
+    def __init__(self, cfg: DiffusionConfig):
+        self.cfg = cfg
+        self.num_timesteps = cfg.num_timesteps
+        self.prediction = cfg.prediction
+        betas = make_betas(cfg.schedule, cfg.num_timesteps)
+        alphas_cumprod = np.cumprod(1.0 - betas)
+        alphas_cumprod_prev = np.append(1.0, alphas_cumprod[:-1])
+        f64 = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))  # noqa: E731
+        self.betas = f64(betas)
+        self.alphas_cumprod = f64(alphas_cumprod)  # alpha_bar_t
+        self.alphas_cumprod_prev = f64(alphas_cumprod_prev)  # alpha_bar_{t-1}, 1 at t = 0
+        self.sqrt_alphas_cumprod = f64(np.sqrt(alphas_cumprod))
+        self.sqrt_one_minus_alphas_cumprod = f64(np.sqrt(1.0 - alphas_cumprod))
+        self.snr = f64(alphas_cumprod / (1.0 - alphas_cumprod))  # alpha_bar / (1 - alpha_bar)
+        # q(x_{t-1} | x_t, x_0) = N(coef1 * x_0 + coef2 * x_t, posterior_variance)   (DDPM eq. 6-7)
+        self.posterior_variance = f64(betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod))
+        self.posterior_mean_coef1 = f64(betas * np.sqrt(alphas_cumprod_prev) / (1.0 - alphas_cumprod))
+        self.posterior_mean_coef2 = f64((1.0 - alphas_cumprod_prev) * np.sqrt(1.0 - betas) / (1.0 - alphas_cumprod))
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps."""
+        return (
+            _extract(self.sqrt_alphas_cumprod, t, x0.ndim) * x0
+            + _extract(self.sqrt_one_minus_alphas_cumprod, t, x0.ndim) * noise
+        )
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the network learns to output: eps, or v = sqrt(a_bar) eps - sqrt(1 - a_bar) x_0."""
+        if self.prediction == "eps":
+            return noise
+        return (
+            _extract(self.sqrt_alphas_cumprod, t, x0.ndim) * noise
+            - _extract(self.sqrt_one_minus_alphas_cumprod, t, x0.ndim) * x0
+        )
+
+    def split_prediction(self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor):
+        """Network output -> (pred_x0, pred_eps) for either prediction type."""
+        a = _extract(self.sqrt_alphas_cumprod, t, x_t.ndim)
+        s = _extract(self.sqrt_one_minus_alphas_cumprod, t, x_t.ndim)
+        if self.prediction == "eps":
+            eps = model_output
+            x0 = (x_t - s * eps) / a
+        else:
+            x0 = a * x_t - s * model_output
+            eps = s * x_t + a * model_output
+        return x0, eps
+
+    def loss_weight(self, t: torch.Tensor, kind: str, gamma: float = 5.0) -> torch.Tensor:
+        """Per-sample loss weight (B,). min_snr: min(SNR, gamma) / SNR for eps and / (SNR + 1) for v,
+        which weighs every t as an x0-loss capped at gamma (Hang et al. 2023)."""
+        if kind == "none":
+            return torch.ones(t.shape, device=t.device)
+        if kind != "min_snr":
+            raise ValueError(f"unknown loss weighting {kind!r}; known: none, min_snr")
+        snr = self.snr.to(t.device)[t]
+        clipped = snr.clamp(max=gamma)
+        denom = snr if self.prediction == "eps" else snr + 1.0
+        return (clipped / denom).float()
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor):
+        """Mean and variance of q(x_{t-1} | x_t, x_0)."""
+        mean = _extract(self.posterior_mean_coef1, t, x_t.ndim) * x0 + _extract(self.posterior_mean_coef2, t, x_t.ndim) * x_t
+        return mean, _extract(self.posterior_variance, t, x_t.ndim)

@@ -1,0 +1,74 @@
+"""Prompt tokenizer: 36 symbols, a padding token, a null token for guidance and spare slots.
+
+Token ids (vocab_size = 48):
+    0        PAD   fills the prompt slots after the last symbol
+    1        NULL  the "no prompt" condition used by classifier-free guidance
+    2..27    A..Z
+    28..37   0..9
+    38..47   spare slots, never produced by `encode`; the out-of-vocabulary experiment feeds them
+"""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+SYMBOLS = string.ascii_uppercase + string.digits  # the 36 symbols a prompt may hold
+PAD_ID = 0
+NULL_ID = 1
+FIRST_SYMBOL_ID = 2
+NUM_SPARE = 10
+VOCAB_SIZE = FIRST_SYMBOL_ID + len(SYMBOLS) + NUM_SPARE  # 48
+PROMPT_SLOTS = 8  # positions in the prompt tensor; training uses 1..6 of them
+TRAIN_MAX_LEN = 6
+SPARE_IDS = tuple(range(FIRST_SYMBOL_ID + len(SYMBOLS), VOCAB_SIZE))
+
+_SYMBOL_TO_ID = {s: FIRST_SYMBOL_ID + i for i, s in enumerate(SYMBOLS)}
+
+
+def normalize_prompt(text: str, max_len: int = PROMPT_SLOTS) -> str:
+    """Upper-case `text` and check it: 1..max_len symbols from A-Z0-9, else ValueError."""
+    if not isinstance(text, str):
+        raise ValueError(f"prompt must be a string, got {type(text).__name__}")
+    prompt = text.strip().upper()
+    if not prompt:
+        raise ValueError(f"prompt is empty: give 1 to {max_len} symbols from A-Z and 0-9")
+    bad = sorted({c for c in prompt if c not in _SYMBOL_TO_ID})
+    if bad:
+        raise ValueError(
+            f"prompt {text!r} has characters {''.join(bad)!r} outside the allowed symbols A-Z and 0-9 "
+            f"(lower case is read as upper case)"
+        )
+    if len(prompt) > max_len:
+        raise ValueError(f"prompt {text!r} has {len(prompt)} symbols; at most {max_len} are allowed")
+    return prompt
+
+
+def encode(text: str, slots: int = PROMPT_SLOTS) -> np.ndarray:
+    """Prompt text -> int64 token ids of shape (slots,), padded with PAD_ID."""
+    prompt = normalize_prompt(text, max_len=slots)
+    ids = np.full(slots, PAD_ID, dtype=np.int64)
+    ids[: len(prompt)] = [_SYMBOL_TO_ID[c] for c in prompt]
+    return ids
+
+
+def encode_batch(texts: list[str] | tuple[str, ...], slots: int = PROMPT_SLOTS) -> np.ndarray:
+    """List of prompts -> (B, slots) int64 token ids."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if len(texts) == 0:
+        raise ValueError("no prompts given")
+    return np.stack([encode(t, slots) for t in texts])
+
+
+def decode(ids) -> str:
+    """Token ids -> text; PAD/NULL are dropped and spare slots shown as '?'."""
+    out = []
+    for i in np.asarray(ids).tolist():
+        if i in (PAD_ID, NULL_ID):
+            continue
+        if FIRST_SYMBOL_ID <= i < FIRST_SYMBOL_ID + len(SYMBOLS):
+            out.append(SYMBOLS[i - FIRST_SYMBOL_ID])
+        else:
+            out.append("?")
+    return "".join(out)

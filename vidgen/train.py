@@ -1,0 +1,245 @@
+"""The trainer: DDPM training with guidance dropout, EMA, bf16 autocast, exact resume and DDP.
+
+Every random draw of step s on process r comes from a generator seeded with (seed, s, r), so a
+run stopped and resumed sees the same batches, timesteps and noise as one that never stopped.
+Run under `torchrun --nproc-per-node K` it becomes DistributedDataParallel (gloo on CPU, nccl on GPU).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .config import DiffusionConfig, ModelConfig, TrainConfig
+from .data import make_batch, sample_train_prompts, validation_prompts
+from .models import build_model
+from .schedule import NoiseSchedule
+
+NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
+
+
+def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    mixed = int(np.random.SeedSequence([seed, step, rank, 7]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(mixed)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then constant or cosine decay over cfg.lr_decay_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_decay_steps <= 0:
+        return cfg.lr
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.lr_decay_steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def bucket_losses(t: torch.Tensor, losses: torch.Tensor, num_timesteps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and count of per-sample losses per noise-level bucket."""
+    b = (t.cpu() * NUM_BUCKETS // num_timesteps).numpy()
+    sums = np.bincount(b, weights=losses.detach().float().cpu().numpy(), minlength=NUM_BUCKETS)
+    counts = np.bincount(b, minlength=NUM_BUCKETS)
+    return sums, counts
+
+
+def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None, weighting="none", gamma=5.0, bf16=False):
+    """Per-sample (weighted loss, unweighted MSE) of the network's prediction against its target."""
+    x_t = schedule.q_sample(x0, t, noise)
+    with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x_t, t, ids, drop)
+    mse = (out.float() - schedule.target(x0, noise, t)).pow(2).mean(dim=(1, 2, 3))  # (B,)
+    return mse * schedule.loss_weight(t, weighting, gamma), mse
+
+
+class Trainer:
+    """Owns the model, its EMA, the optimizer and the run directory."""
+
+    def __init__(self, model_cfg: ModelConfig, diff_cfg: DiffusionConfig, train_cfg: TrainConfig, out_dir, device="cpu", resume=False, preset_name=None):
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        self.world = dist.get_world_size() if dist.is_initialized() else 1
+        self.device = torch.device(device)
+        self.out = Path(out_dir)
+        if resume:
+            model_cfg, diff_cfg, saved_train, raw = ckpt.read_configs(self.out)
+            train_cfg = saved_train or train_cfg
+            preset_name = raw.get("preset", preset_name)
+        self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
+        self.schedule = NoiseSchedule(diff_cfg)
+        torch.manual_seed(train_cfg.seed)
+        self.model = build_model(model_cfg).to(self.device)
+        self.ema = build_model(model_cfg).to(self.device).eval()
+        self.ema.load_state_dict(self.model.state_dict())
+        self.ema.requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=train_cfg.lr, betas=(0.9, 0.99), weight_decay=train_cfg.weight_decay)
+        self.step = 0
+        self.samples_seen = 0
+        self.train_seconds = 0.0
+        if resume:
+            self._load_state()
+        self.ddp = self.model
+        if self.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self._val = None
+
+    # -- state ----------------------------------------------------------------------------------
+    def _load_state(self):
+        d = self.out
+        ckpt.load_state_into(self.model, ckpt.load_tensors(d / ckpt.MODEL_NAME), d / ckpt.MODEL_NAME)
+        ckpt.load_state_into(self.ema, ckpt.load_tensors(d / ckpt.EMA_NAME), d / ckpt.EMA_NAME)
+        meta = ckpt.read_json(d / ckpt.STATE_JSON)
+        ckpt.optimizer_from_tensors(self.opt, ckpt.load_tensors(d / ckpt.STATE_NAME), meta)
+        self.step = int(meta["step"])
+        self.samples_seen = int(meta.get("samples_seen", 0))
+        self.train_seconds = float(meta.get("train_seconds", 0.0))
+
+    def save(self):
+        """Write weights, EMA, config and optimizer state (rank 0), each file atomically."""
+        if self.rank != 0:
+            return
+        d = self.out
+        extra = {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": round(self.train_seconds, 1),
+                 "world_size": self.world, "device": str(self.device), "preset": self.preset_name}
+        ckpt.save_tensors(d / ckpt.MODEL_NAME, self.model.state_dict())
+        ckpt.save_tensors(d / ckpt.EMA_NAME, self.ema.state_dict())
+        tensors, meta = ckpt.optimizer_to_tensors(self.opt)
+        ckpt.save_tensors(d / ckpt.STATE_NAME, tensors)
+        meta.update(step=self.step, samples_seen=self.samples_seen, train_seconds=self.train_seconds,
+                    rng="every draw of step s on rank r is seeded by (seed, s, r); nothing else to restore")
+        ckpt.atomic_write_json(d / ckpt.STATE_JSON, meta)
+        # config last: a directory with a config always has the weights it describes
+        ckpt.atomic_write_json(d / ckpt.CONFIG_NAME, ckpt.config_dict(self.model_cfg, self.diff_cfg, self.cfg, **extra))
+
+    # -- one step -------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        cfg = self.cfg
+        g = _step_generator(cfg.seed, self.step, self.rank)
+        prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank)
+        x0, ids = make_batch(prompts)  # (B, T, H, W), (B, L)
+        b = x0.shape[0]
+        t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        drop = torch.rand(b, generator=g) < cfg.cfg_dropout
+        x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        loss_w, mse = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma, cfg.bf16)
+        loss = loss_w.mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self._update_ema()
+        self.step += 1
+        self.samples_seen += b * self.world
+        return {"loss": loss.item(), "grad_norm": grad_norm.item(), "t": t, "mse": mse}
+
+    @torch.no_grad()
+    def _update_ema(self):
+        decay = self.cfg.ema_decay
+        if self.cfg.ema_warmup:
+            decay = min(decay, (1 + self.step) / (10 + self.step))
+        for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+            pe.lerp_(pm.detach(), 1 - decay)
+
+    # -- validation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def validation_loss(self, model=None) -> dict:
+        """Unweighted MSE of the EMA model on fixed validation prompts, timesteps and noise."""
+        model = self.ema if model is None else model
+        cfg = self.cfg
+        if self._val is None:
+            prompts = list(validation_prompts(cfg.split))
+            rng = np.random.default_rng(cfg.split.seed + 1)
+            pick = sorted(rng.choice(len(prompts), size=min(cfg.val_size, len(prompts)), replace=False))
+            x0, ids = make_batch([prompts[i] for i in pick])
+            g = torch.Generator().manual_seed(cfg.split.seed + 2)
+            t = (torch.arange(len(pick)) * self.schedule.num_timesteps // len(pick)).long()  # evenly over [0, T)
+            noise = torch.randn(x0.shape, generator=g)
+            self._val = (x0, ids, t, noise)
+        sums, counts, total = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
+        x0, ids, t, noise = self._val
+        for i in range(0, len(t), 64):
+            sl = slice(i, i + 64)
+            _, mse = diffusion_loss(model, self.schedule, *(v[sl].to(self.device) for v in (x0, ids, t, noise)), bf16=cfg.bf16)
+            s, c = bucket_losses(t[sl], mse, self.schedule.num_timesteps)
+            sums += s
+            counts += c
+            total.append(mse.cpu())
+        by_bucket = (sums / np.maximum(counts, 1)).round(5).tolist()
+        return {"val_loss": float(torch.cat(total).mean()), "val_loss_by_bucket": by_bucket}
+
+    # -- loop -----------------------------------------------------------------------------------
+    def fit(self, max_steps: int | None = None, time_budget: float | None = None, progress: bool = True) -> dict:
+        """Train until max_steps (total, counting resumed steps) or time_budget seconds; save at the end."""
+        cfg = self.cfg
+        max_steps = cfg.max_steps if max_steps is None else max_steps
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        log_path = self.out / "log.jsonl"
+        start = time.time()
+        bar = tqdm(total=max_steps, initial=self.step, disable=not progress or self.rank != 0, desc="train", unit="step", dynamic_ncols=True)
+        sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
+        last = {}
+        self.model.train()
+        while self.step < max_steps:
+            if time_budget is not None and self._should_stop(time.time() - start >= time_budget):
+                break
+            t0 = time.time()
+            out = self.train_step()
+            self.train_seconds += time.time() - t0
+            s, c = bucket_losses(out["t"].cpu(), out["mse"], self.schedule.num_timesteps)
+            sums, counts = sums + s, counts + c
+            losses.append(out["loss"])
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == max_steps:
+                last = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, cfg),
+                        "grad_norm": round(out["grad_norm"], 4), "samples_seen": self.samples_seen,
+                        "train_seconds": round(self.train_seconds, 1),
+                        "mse_by_bucket": (sums / np.maximum(counts, 1)).round(5).tolist()}
+                bar.set_postfix(loss=f"{last['loss']:.4f}")
+                sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
+                if cfg.val_every and self.step % cfg.val_every == 0 and self.rank == 0:
+                    last.update(self.validation_loss())
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", val=f"{last['val_loss']:.4f}")
+                if self.rank == 0:
+                    with open(log_path, "a") as f:
+                        f.write(json.dumps(last) + "\n")
+            if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
+                self.save()
+        bar.close()
+        self.save()
+        return {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds, **last}
+
+    def _should_stop(self, local: bool) -> bool:
+        """All ranks stop together (rank 0's clock decides) so DDP never waits on a missing peer."""
+        if self.world == 1:
+            return local
+        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
+        dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
+
+def init_distributed(device: str) -> str:
+    """Join the process group when launched by torchrun; returns the device this rank uses."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return device
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend)
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return f"cuda:{local}"
+    return device
+
+
+def override(cfg, **changes):
+    """dataclasses.replace that ignores None values (unset CLI flags)."""
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
