@@ -171,7 +171,7 @@ def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int 
     tries = 0
     while len(out) < n and tries < 100 * n:
         tries += 1
-        length = lengths[len(out) % len(lengths)]
+        length = lengths[tries % len(lengths)]
         p = "".join(tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=length))
         if length > 1 and rng.random() < 0.5 and split.heldout_second:
             p = p[0] + split.heldout_second[rng.integers(len(split.heldout_second))] + p[2:]
