@@ -8,6 +8,9 @@ from . import tokenizer as tok
 from .data import FRAMES, HEIGHT, WIDTH, SplitConfig
 
 
+TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network shape. Every field is plain JSON so a checkpoint stores it as is."""
@@ -27,6 +30,12 @@ class ModelConfig:
     rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
     conv_mlp: bool = True  # depthwise 3x3x3 convolution inside the MLP (weights shared across positions)
     freq_dim: int = 256  # size of the sinusoidal timestep features
+    # variant-specific fields; the other variants ignore them
+    text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
+    # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
+    latent_groups: int = 2  # snapvideo: the H' x W' token grid is cut into latent_groups^2 regions, each spanning all frames
+    latents_per_group: int = 16  # snapvideo: latent tokens that read from (and write to) each region
+    latent_layers: int = 2  # snapvideo: self-attention layers over all latents inside each block ("compute")
 
     def __post_init__(self):
         object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
@@ -41,6 +50,13 @@ class ModelConfig:
             raise ValueError("rope needs an even head dimension")
         if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
             raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
+        if self.text_placement not in TEXT_PLACEMENTS:
+            raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
+        _, gh, gw = self.grid
+        if self.variant == "snapvideo" and (self.latent_groups < 1 or gh % self.latent_groups or gw % self.latent_groups):
+            raise ValueError(f"latent_groups={self.latent_groups} must divide the token grid {gh}x{gw}")
+        if self.latents_per_group < 1 or self.latent_layers < 0:
+            raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -135,6 +151,43 @@ PRESETS: dict[str, Preset] = {
         TrainConfig(batch_size=128, lr=5e-4, max_steps=100_000, val_every=2000, ckpt_every=2000),
     ),
 }
+
+
+def _variant_presets() -> dict[str, Preset]:
+    """`tiny-<variant>` and `small-<variant>`: the `tiny` and `small` recipes with another network.
+
+    Same width, heads and training recipe as their base, and the same depth except where noted
+    below, so `python -m vidgen compare` puts the architectures side by side at one budget. Latte
+    comes with each of the thesis's text placements ("latte" is its best one, inside the spatial block).
+    """
+    variants = {
+        "gentron": {"variant": "gentron"},
+        "latte": {"variant": "latte", "text_placement": "spatial"},
+        "latte-between": {"variant": "latte", "text_placement": "between"},
+        "latte-both": {"variant": "latte", "text_placement": "both"},
+        "snapvideo": {"variant": "snapvideo"},
+        "conv3d": {"variant": "conv3d"},
+    }
+    # a SnapVideo block (condition, read, 2 latent layers, write) has about 3x the weights of a DiT
+    # block, so a third of the depth keeps the parameter budget; tiny's 4x4x4 token grid gets 8
+    # latents per 2x2 region
+    extra = {
+        ("tiny", "snapvideo"): {"depth": 1, "latents_per_group": 8},
+        ("small", "snapvideo"): {"depth": 2},
+        # one residual block per level and direction: the U-Net then costs about what `small` does per
+        # training sample (two blocks per level cost twice as much)
+        ("small", "conv3d"): {"depth": 3},
+    }
+    out = {}
+    for size in ("tiny", "small"):
+        base = PRESETS[size]
+        for name, fields in variants.items():
+            fields = {**fields, **extra.get((size, name), {})}
+            out[f"{size}-{name}"] = Preset(dataclasses.replace(base.model, **fields), base.diffusion, base.train)
+    return out
+
+
+PRESETS.update(_variant_presets())
 
 
 def get_preset(name: str) -> Preset:

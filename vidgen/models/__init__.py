@@ -3,10 +3,18 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from .base import VideoDenoiser
+from .conv3d import Conv3dUNet
 from .full import FullDiT
+from .gentron import GenTron
+from .latte import Latte
+from .snapvideo import SnapVideo
 
 VARIANTS: dict[str, type[VideoDenoiser]] = {
-    "full": FullDiT,
+    "full": FullDiT,  # joint attention over all space-time tokens (the blog's)
+    "gentron": GenTron,  # spatial attn, text cross-attn, temporal attn, MLP in one block
+    "latte": Latte,  # separate spatial and temporal blocks, alternating
+    "snapvideo": SnapVideo,  # latent tokens read, compute, write; latent self-conditioning
+    "conv3d": Conv3dUNet,  # U-Net of factorised 1x3x3 + 3x1x1 convolutions
 }
 
 

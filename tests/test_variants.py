@@ -1,0 +1,118 @@
+"""Every architecture variant on tiny sizes: shapes, gradients, checkpoint round trip, sampling,
+SnapVideo's carried latents, and bad names that must raise."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from vidgen.config import PRESETS, ModelConfig, get_preset, model_config_from_dict, to_dict
+from vidgen.models import VARIANTS, build_model
+from vidgen.pipeline import load_pipeline
+from vidgen.train import Trainer
+
+TINY_VARIANTS = ["tiny", "tiny-gentron", "tiny-latte", "tiny-latte-between", "tiny-latte-both", "tiny-snapvideo", "tiny-conv3d"]
+
+
+def _inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((batch, cfg.frames, cfg.height, cfg.width), generator=g)
+    t = torch.randint(0, 1000, (batch,), generator=g)
+    ids = torch.randint(1, 40, (batch, cfg.prompt_len), generator=g)
+    return x, t, ids
+
+
+def test_every_variant_has_tiny_and_small_presets():
+    for name in VARIANTS:
+        if name != "full":
+            assert get_preset(f"tiny-{name}").model.variant == name
+            assert get_preset(f"small-{name}").model.variant == name
+    assert {get_preset(f"small-latte{s}").model.text_placement for s in ("", "-between", "-both")} == {"spatial", "between", "both"}
+
+
+@pytest.mark.parametrize("preset", TINY_VARIANTS)
+def test_forward_backward(preset):
+    torch.manual_seed(0)
+    cfg = get_preset(preset).model
+    model = build_model(cfg).train()
+    x, t, ids = _inputs(cfg)
+    out = model(x, t, ids, drop=torch.tensor([False, True]))
+    assert out.shape == x.shape
+    out.pow(2).mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # zero-initialised outputs: the untrained network predicts 0, and the output layer gets a gradient
+    assert out.abs().max() == 0
+
+
+def test_latte_placements_differ_in_structure():
+    base = get_preset("tiny-latte").model
+    names = {}
+    for placement in ("between", "spatial", "both"):
+        model = build_model(dataclasses.replace(base, depth=4, text_placement=placement))
+        names[placement] = sum("cross_attn" in n for n, _ in model.named_modules() if n.endswith("cross_attn"))
+    # depth 4 = two spatial and two temporal blocks
+    assert names == {"between": 2, "spatial": 2, "both": 4}
+
+
+@pytest.mark.parametrize("bad", [{"variant": "unet"}, {"text_placement": "temporal"}, {"variant": "snapvideo", "latent_groups": 3}])
+def test_bad_model_fields_raise(bad):
+    with pytest.raises(ValueError, match="known|divide"):
+        build_model(ModelConfig(**{**to_dict(get_preset("tiny").model), **bad}))
+
+
+def test_unknown_preset_raises():
+    with pytest.raises(ValueError, match="known presets"):
+        get_preset("tiny-mamba")
+
+
+def test_old_configs_still_load():
+    # a checkpoint written before the variant fields existed
+    old = {k: v for k, v in to_dict(get_preset("small").model).items()
+           if k not in ("text_placement", "latent_groups", "latents_per_group", "latent_layers")}
+    assert model_config_from_dict(old) == PRESETS["small"].model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", TINY_VARIANTS[1:])
+def test_checkpoint_round_trip_and_sampling(preset, tmp_path):
+    p = get_preset(preset)
+    train = dataclasses.replace(p.train, batch_size=4, val_every=0, ckpt_every=0, log_every=2)
+    trainer = Trainer(p.model, p.diffusion, train, tmp_path, preset_name=preset)
+    trainer.fit(max_steps=3, progress=False)
+    pipe = load_pipeline(tmp_path, bf16=False)
+    assert pipe.model.cfg == p.model
+    x, t, ids = _inputs(p.model, seed=1)
+    trainer.ema.eval().reset_sampling_state()
+    pipe.model.reset_sampling_state()
+    with torch.no_grad():
+        assert torch.equal(trainer.ema(x, t, ids), pipe.model(x, t, ids))
+    a = pipe.generate(["AB", "7"], steps=3, guidance_scale=2.0, seed=3)
+    b = pipe.generate(["AB", "7"], steps=3, guidance_scale=2.0, seed=3)
+    assert a.shape == (2, p.model.frames, p.model.height, p.model.width)
+    assert (a == b).all()  # sampling state is reset between trajectories
+
+
+def test_snapvideo_carries_latents_within_a_trajectory_only():
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-snapvideo").model
+    model = build_model(cfg).eval()
+    for param in model.parameters():  # zero-initialised layers (output, self-conditioning) would hide the state
+        if param.abs().max() == 0:
+            torch.nn.init.normal_(param, std=0.2)
+    x, _, ids = _inputs(cfg)
+    t_hi, t_lo = torch.full((2,), 900), torch.full((2,), 500)
+    with torch.no_grad():
+        fresh_lo = model(x, t_lo, ids)  # no trajectory: zero latents
+        model.reset_sampling_state()
+        model(x, t_hi, ids)
+        assert model._prev_latents is not None
+        carried_lo = model(x, t_lo, ids)  # the next step of a trajectory: latents carried
+        assert not torch.allclose(carried_lo, fresh_lo)
+        again = model(x, t_lo, ids)  # t did not go down: not a continuation, starts from zero
+        assert torch.allclose(again, fresh_lo, atol=1e-6)
+        model(x, t_hi, ids)
+        model.reset_sampling_state()
+        assert model._prev_latents is None
+        assert torch.allclose(model(x, t_lo, ids), fresh_lo, atol=1e-6)

@@ -1,0 +1,155 @@
+"""`snapvideo`: SnapVideo's FiT backbone (Menapace et al. 2024; FiT, Chen & Li 2023; RIN, Jabri et
+al. 2022; thesis sections 3.2.3 and 3.3.2, its "SnapVideo v1" text conditioning).
+
+The patch tokens are cut into regions (`latent_groups` x `latent_groups` over H' x W', each
+spanning all frames). Every block
+  1. lets all latents cross-attend to the conditioning tokens [timestep+pooled prompt; prompt tokens],
+  2. "reads": each region's latents cross-attend to that region's patch tokens,
+  3. "computes": self-attention layers over all latents together (joint space-time, but on few tokens),
+  4. "writes": each region's patch tokens cross-attend to their latents, then an MLP on the patches.
+So the expensive work is on G*L latents instead of N patches and grows linearly in N.
+
+Latent self-conditioning (RIN): the latents a call ends with seed the next call's latents.
+Training runs a no-grad pass on the same x_t first and conditions on its latents (every tenth
+sample of the batch trains without, for the first sampling step). Sampling carries them from one
+step to the next in `_prev_latents`; `reset_sampling_state` clears them before a new trajectory.
+The carried latents are used only while a trajectory continues: same batch and every timestep
+lower than the previous call's. Any other call (a validation batch, a probe, a trajectory that
+ended at t=0) starts from zero latents, as the first sampling step does.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from einops import rearrange
+
+from ..config import ModelConfig
+from .layers import Attention, Mlp, TextBlock
+from .spacetime import TokenDenoiser, conv_grid_of
+
+SELF_COND_EVERY = 10  # in training, samples i with i % 10 == 0 see zero latents, the rest self-condition (RIN's 90%)
+
+
+class CrossAttentionLayer(nn.Module):
+    """Pre-norm residual cross-attention, queries and keys normalised separately."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(dim, eps=1e-6)
+        self.norm_kv = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+
+    def forward(self, x, context, mask=None):
+        return x + self.attn(self.norm_q(x), context=self.norm_kv(context), mask=mask)
+
+
+class FeedForward(nn.Module):
+    """Pre-norm residual MLP."""
+
+    def __init__(self, dim: int, mlp_ratio: float, conv_grid=None):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), conv_grid)
+
+    def forward(self, x):
+        return x + self.mlp(self.norm(x))
+
+
+class LatentBlock(nn.Module):
+    """Condition, read, compute, write (see the module docstring)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        dim, heads, ratio = cfg.dim, cfg.heads, cfg.mlp_ratio
+        self.groups = cfg.latent_groups
+        self.grid = cfg.grid
+        self.cond = CrossAttentionLayer(dim, heads)
+        self.read = CrossAttentionLayer(dim, heads)
+        self.read_ff = FeedForward(dim, ratio)
+        self.compute = nn.ModuleList(TextBlock(dim, heads, ratio) for _ in range(cfg.latent_layers))
+        self.write = CrossAttentionLayer(dim, heads)
+        self.write_ff = FeedForward(dim, ratio, conv_grid_of(cfg))
+
+    def group(self, x):
+        t, h, w = self.grid
+        g = self.groups
+        return rearrange(x, "b (t gh h gw w) d -> (b gh gw) (t h w) d", t=t, gh=g, h=h // g, gw=g, w=w // g)  # (B*G, P, D)
+
+    def ungroup(self, x):
+        t, h, w = self.grid
+        g = self.groups
+        return rearrange(x, "(b gh gw) (t h w) d -> b (t gh h gw w) d", t=t, gh=g, h=h // g, gw=g, w=w // g)  # (B, N, D)
+
+    def forward(self, x, latents, cond, cond_mask):
+        """x (B, N, D) patch tokens, latents (B, G*L, D), cond (B, 1+L_text, D) -> (x, latents)."""
+        g2 = self.groups**2
+        latents = self.cond(latents, cond, cond_mask)
+        per_group = rearrange(latents, "b (g l) d -> (b g) l d", g=g2)  # (B*G, L, D)
+        patches = self.group(x)  # (B*G, P, D)
+        per_group = self.read_ff(self.read(per_group, patches))
+        latents = rearrange(per_group, "(b g) l d -> b (g l) d", g=g2)  # (B, G*L, D)
+        for layer in self.compute:
+            latents = layer(latents, None)
+        per_group = rearrange(latents, "b (g l) d -> (b g) l d", g=g2)
+        x = self.ungroup(self.write(patches, per_group))  # (B, N, D)
+        return self.write_ff(x), latents
+
+
+class SnapVideo(TokenDenoiser):
+    """Patch tokens + learned latents -> latent blocks -> patches; latents carried across steps."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.num_latents = cfg.latent_groups**2 * cfg.latents_per_group
+        self.latents = nn.Parameter(torch.zeros(1, self.num_latents, cfg.dim))
+        self.latent_pos = nn.Parameter(torch.zeros(1, self.num_latents, cfg.dim))
+        self.self_cond = nn.Sequential(nn.LayerNorm(cfg.dim, eps=1e-6), nn.Linear(cfg.dim, cfg.dim))
+        self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.depth))
+        self.initialize_weights()
+        nn.init.normal_(self.latents, std=0.02)
+        nn.init.normal_(self.latent_pos, std=0.02)
+        # zero: before training, previous latents change nothing
+        nn.init.zeros_(self.self_cond[1].weight)
+        nn.init.zeros_(self.self_cond[1].bias)
+        self.reset_sampling_state()
+
+    def reset_sampling_state(self) -> None:
+        self._prev_latents: torch.Tensor | None = None
+        self._prev_t: torch.Tensor | None = None
+        self._t: torch.Tensor | None = None
+
+    def forward(self, x, t, ids, drop=None):
+        self._t = t  # denoise needs it to tell a continuing trajectory from an unrelated call
+        return super().forward(x, t, ids, drop)
+
+    def run(self, x, c, text, mask, prev_latents):
+        """One pass from given previous latents (B, G*L, D) -> (output (B, T, H, W), final latents)."""
+        b = x.shape[0]
+        h = self.embed(x)  # (B, N, D)
+        latents = self.latents + self.latent_pos + self.self_cond(prev_latents)  # (B, G*L, D)
+        cond = torch.cat([c[:, None], text], dim=1)  # (B, 1+L, D)
+        cond_mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mask.device), mask], dim=1)  # (B, 1+L)
+        for block in self.blocks:
+            h, latents = block(h, latents, cond, cond_mask)
+        return self.unembed(h, c), latents
+
+    def denoise(self, x, c, text, mask):
+        b, zeros = x.shape[0], x.new_zeros(x.shape[0], self.num_latents, self.cfg.dim)
+        if self.training:
+            with torch.no_grad():
+                _, latents = self.run(x, c, text, mask, zeros)
+            keep = (torch.arange(b, device=x.device) % SELF_COND_EVERY != 0)[:, None, None]
+            out, _ = self.run(x, c, text, mask, torch.where(keep, latents.detach(), zeros))
+            return out
+        prev = self._prev_latents if self._continues(b) else zeros
+        out, latents = self.run(x, c, text, mask, prev.to(zeros.dtype))
+        self._prev_latents, self._prev_t = latents.detach(), None if self._t is None else self._t.detach()
+        return out
+
+    def _continues(self, batch: int) -> bool:
+        """True when this call is the next step of the trajectory whose latents are stored."""
+        if self._prev_latents is None or self._prev_t is None or self._t is None:
+            return False
+        if self._prev_latents.shape[0] != batch or self._t.shape != self._prev_t.shape:
+            return False
+        return bool((self._t < self._prev_t).all())

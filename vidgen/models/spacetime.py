@@ -1,0 +1,86 @@
+"""What the token variants (gentron, latte, snapvideo) share: the patch-token frame around their
+blocks, and self-attention restricted to one axis of the token grid (factorised attention).
+
+Tokens stay in the (B, N, D) layout with N = (t h w) everywhere; only the attention rearranges
+them, so the convolutional MLP, the final layer and the learned positional embedding are the
+ones `full` uses.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from einops import rearrange
+
+from ..config import ModelConfig
+from .base import VideoDenoiser
+from .layers import Attention, FinalLayer, Patcher, rope_tables
+
+AXES = ("space", "time")
+
+
+class AxisAttention(nn.Module):
+    """Self-attention along one axis of the token grid (T', H', W').
+
+    "space": every frame attends within itself, (B*T') sequences of H'*W' tokens.
+    "time": every spatial position attends along its tube through the frames, (B*H'*W') sequences of T'.
+    With rope, the rotary tables cover only that axis's coordinates.
+    """
+
+    def __init__(self, dim: int, heads: int, grid: tuple[int, int, int], axis: str, rope: bool):
+        super().__init__()
+        if axis not in AXES:
+            raise ValueError(f"unknown axis {axis!r}; known: {', '.join(AXES)}")
+        self.grid, self.axis = grid, axis
+        self.attn = Attention(dim, heads)
+        self.rope = rope
+        if rope:
+            t, h, w = grid
+            cos, sin = rope_tables((1, h, w) if axis == "space" else (t, 1, 1), dim // heads)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, N, D) -> (B, N, D)."""
+        t = self.grid[0]
+        rope = (self.rope_cos, self.rope_sin) if self.rope else None
+        if self.axis == "space":
+            seq = rearrange(x, "b (t s) d -> (b t) s d", t=t)  # (B*T', H'W', D)
+            return rearrange(self.attn(seq, rope=rope), "(b t) s d -> b (t s) d", t=t)
+        seq = rearrange(x, "b (t s) d -> (b s) t d", t=t)  # (B*H'W', T', D)
+        return rearrange(self.attn(seq, rope=rope), "(b s) t d -> b (t s) d", b=x.shape[0])
+
+
+class TokenDenoiser(VideoDenoiser):
+    """Patches -> linear embedding + learned video positional embedding -> (subclass's blocks) ->
+    adaLN final layer -> patches back. Subclasses build their blocks, then call initialize_weights."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.patcher = Patcher(cfg.frames, cfg.height, cfg.width, cfg.patch)
+        patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
+        self.x_embedder = nn.Linear(patch_volume, cfg.dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, one per (t, h, w) token
+        self.final_layer = FinalLayer(cfg.dim, patch_volume)
+
+    def initialize_weights(self):
+        """DiT's: xavier linears with zero bias; adaLN and output layers stay zero (blocks start as identity)."""
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear) and "adaLN" not in name and "final_layer" not in name:
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, H, W) -> tokens (B, N, D)."""
+        return self.x_embedder(self.patcher.patchify(x)) + self.pos_embed
+
+    def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """tokens (B, N, D) -> (B, T, H, W)."""
+        return self.patcher.unpatchify(self.final_layer(h, c))
+
+
+def conv_grid_of(cfg: ModelConfig):
+    """The token grid for the MLP's depthwise convolution, or None when it is switched off."""
+    return cfg.grid if cfg.conv_mlp else None
