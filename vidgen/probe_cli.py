@@ -10,7 +10,9 @@ import numpy as np
 
 from . import probe_plots as plots
 from . import probes
+from . import tokenizer as tok
 from .cli import register
+from .sampler import check_sampling_args
 
 
 def add_args(p) -> None:
@@ -61,25 +63,27 @@ def plain(v):
 def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = 50, guidance_scale: float = 3.0,
                  ref=None, query=None, loss_prompts: int = 16, loss_timesteps: int = 20, align_prompts: int = 32,
                  align_timesteps: int = 10, log=print) -> dict:
-    """Run every probe on the pipeline's model and write figures + summary.json into `out`; -> the summary."""
+    """Run every probe on the pipeline's model and write figures + summary.json into `out`; -> the summary.
+
+    Arguments are checked before anything runs. A probe the model variant cannot support (no learned
+    positional embedding, no joint attention, ...) is skipped and its reason kept in summary["skipped"].
+    """
     model, schedule = pipe.model, pipe.schedule
     grid, T = model.cfg.grid, schedule.num_timesteps
-    for name, v in (("loss-prompts", loss_prompts), ("loss-timesteps", loss_timesteps),
+    prompt = tok.normalize_prompt(prompt, max_len=model.cfg.prompt_len)
+    for name, v in (("steps", steps), ("loss-prompts", loss_prompts), ("loss-timesteps", loss_timesteps),
                     ("align-prompts", align_prompts), ("align-timesteps", align_timesteps)):
         if v < 1:
             raise ValueError(f"--{name} must be >= 1, got {v}")
+    if steps > T:
+        raise ValueError(f"--steps must be in [1, {T}], got {steps}")
+    check_sampling_args(steps, 0.0, guidance_scale, T)
     ref = probes._check_position(ref if ref is not None else tuple(g // 2 for g in grid), grid, "--ref")
     if query is not None:
         query = probes._check_position(query, grid, "--query")
-    if not 1 <= steps <= T:
-        raise ValueError(f"--steps must be in [1, {T}], got {steps}")
-    # every input is checked (above and in trace_attention) before anything is written
-    log(f"tracing attention for {prompt!r} ({steps} steps, seed {seed}, guidance {guidance_scale})")
-    trace = probes.trace_attention(pipe, prompt, seed=seed, steps=steps, guidance_scale=guidance_scale)
-    query = default_query(trace.ownership) if query is None else query
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, skipped, summary = [], {}, {}
 
     def save(name: str, fig=None, png=None):
         if fig is not None:
@@ -88,69 +92,93 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = 5
             png.save(out / f"{name}.png")
             written.append(f"{name}.png")
 
+    def section(name: str, fn):
+        try:
+            return fn()
+        except ValueError as e:  # the variant lacks what this probe reads; inputs were checked above
+            skipped[name] = str(e)
+            log(f"skipped {name}: {e}")
+            return None
+
     log("positional and timestep embeddings")
-    positions = probes.position_summary(model)
-    save("pos_similarity_cube", plots.similarity_cube_figure(model, *ref), plots.similarity_cube_png(model, *ref))
-    save("pos_similarity_matrix", plots.similarity_matrix_figure(model), plots.similarity_matrix_png(model))
-    save("prompt_pos_similarity", plots.prompt_similarity_figure(model), plots.prompt_similarity_png(model))
-    by_distance = positions["by_distance"]
-    save("pos_similarity_by_distance", plots.distance_profile_figure(by_distance),
-         plots.lines_png(max((r["distance"] for r in by_distance.values()), key=len),
-                         {k: _pad(r["mean"], max(len(x["mean"]) for x in by_distance.values())) for k, r in by_distance.items()},
-                         "pos-embedding similarity by distance", "distance (patches)", "mean cosine similarity"))
-    save("timestep_embedding", plots.timestep_embedding_figure(model, T), plots.timestep_embedding_png(model, T))
-    save("timestep_embedding_mlp", plots.timestep_embedding_figure(model, T, after_mlp=True))
 
-    log("attention maps")
-    sampling = probes.alignment_over_steps(trace)
-    save("cross_attention", plots.cross_attention_figure(trace), plots.cross_attention_png(trace))
-    save("attention_argmax", png=plots.attention_argmax_png(trace))
-    save("self_attention", plots.self_attention_figure(trace, query), plots.self_attention_png(trace, query))
+    def positions():
+        summary["positions"] = probes.position_summary(model)
+        by_distance = summary["positions"]["by_distance"]
+        save("pos_similarity_cube", plots.similarity_cube_figure(model, *ref), plots.similarity_cube_png(model, *ref))
+        save("pos_similarity_matrix", plots.similarity_matrix_figure(model), plots.similarity_matrix_png(model))
+        save("pos_similarity_by_distance", plots.distance_profile_figure(by_distance),
+             plots.lines_png({k: (r["distance"], r["mean"]) for k, r in by_distance.items()}, "pos-embedding similarity by distance", "distance (patches)", "mean cosine similarity"))
 
-    log(f"teacher-forced alignment on {align_prompts} and loss by noise level on {loss_prompts} validation prompts")
-    on_data = probes.alignment_on_data(model, schedule, probes.evenly_spaced_timesteps(align_timesteps, T),
-                                       probes.probe_prompts(align_prompts, min_len=2), seed=seed)
-    save("alignment", plots.alignment_figure(sampling, on_data),
-         plots.lines_png(on_data["timesteps"], {"layers averaged": on_data["mean"]},
-                         "attention alignment, teacher-forced on validation prompts", "timestep t", "alignment",
-                         hlines={"chance": on_data["chance"], "majority": on_data["majority"]}))
+    def prompt_positions():
+        summary["prompt_positions"] = probes.prompt_position_similarity(model)
+        save("prompt_pos_similarity", plots.prompt_similarity_figure(model), plots.prompt_similarity_png(model))
+
+    def timestep():
+        save("timestep_embedding", plots.timestep_embedding_figure(model, T), plots.timestep_embedding_png(model, T))
+        save("timestep_embedding_mlp", plots.timestep_embedding_figure(model, T, after_mlp=True))
+
+    section("positions", positions)
+    section("prompt_positions", prompt_positions)
+    section("timestep_embedding", timestep)
+
+    log(f"tracing attention for {prompt!r} ({steps} steps, seed {seed}, guidance {guidance_scale})")
+
+    def attention():
+        trace = probes.trace_attention(pipe, prompt, seed=seed, steps=steps, guidance_scale=guidance_scale)
+        sampling = probes.alignment_over_steps(trace)
+        summary["attention"] = {"final_step_alignment": sampling["mean"][-1],
+                                "mean_alignment_over_steps": float(np.mean(sampling["mean"])), "sampling": sampling}
+        save("cross_attention", plots.cross_attention_figure(trace), plots.cross_attention_png(trace))
+        save("attention_argmax", png=plots.attention_argmax_png(trace))
+        q = default_query(trace.ownership) if query is None else query
+        summary["query"] = q
+        if trace.self_steps:
+            save("self_attention", plots.self_attention_figure(trace, q), plots.self_attention_png(trace, q))
+        else:
+            skipped["self_attention"] = f"model variant {model.cfg.variant!r} has no joint self-attention blocks[i].attn"
+        log(f"teacher-forced alignment on {align_prompts} validation prompts")
+        on_data = probes.alignment_on_data(model, schedule, probes.evenly_spaced_timesteps(align_timesteps, T),
+                                           probes.probe_prompts(align_prompts, min_len=2), seed=seed)
+        summary["attention"].update(data_alignment=float(np.mean(on_data["mean"])), data=on_data)
+        save("alignment", plots.alignment_figure(sampling, on_data),
+             plots.lines_png({"layers averaged": (on_data["timesteps"], on_data["mean"])},
+                             "attention alignment, teacher-forced on validation prompts", "timestep t", "alignment",
+                             hlines={"chance": on_data["chance"], "majority": on_data["majority"]}))
+
+    section("attention", attention)
+
+    log(f"loss by noise level on {loss_prompts} validation prompts")
     loss = probes.loss_by_noise_level(model, schedule, probes.evenly_spaced_timesteps(loss_timesteps, T),
                                       probes.probe_prompts(loss_prompts), seed=seed)
+    summary["loss_by_noise"] = loss
     save("loss_by_noise", plots.loss_by_noise_figure(loss),
-         plots.lines_png(loss["timesteps"], {f"{loss['prediction']}-MSE": loss["target_mse"], "x0-MSE": loss["x0_mse"]},
+         plots.lines_png({f"{loss['prediction']}-MSE": (loss["timesteps"], loss["target_mse"]),
+                          "x0-MSE": (loss["timesteps"], loss["x0_mse"])},
                          "loss by noise level", "timestep t", "MSE (log)", log_y=True))
 
     summary = plain({
         "checkpoint": str(pipe.config.get("checkpoint", "")) or None,
-        "variant": model.cfg.variant, "grid": list(grid), "prompt": trace.prompt, "seed": seed, "steps": steps,
-        "guidance_scale": guidance_scale, "reference": list(ref), "query": list(query),
-        "positions": positions,
-        "attention": {
-            "final_step_alignment": sampling["mean"][-1], "mean_alignment_over_steps": float(np.mean(sampling["mean"])),
-            "sampling": sampling,
-            "data_alignment": float(np.mean(on_data["mean"])), "data": on_data,
-        },
-        "loss_by_noise": loss,
-        "files": sorted(written),
+        "variant": model.cfg.variant, "grid": list(grid), "prompt": prompt, "seed": seed, "steps": steps,
+        "guidance_scale": guidance_scale, "reference": list(ref), **summary,
+        "skipped": skipped, "files": sorted(written),
     })
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _write_index(out, summary)
     return summary
 
 
-def _pad(values, n: int) -> list:
-    return list(values) + [float("nan")] * (n - len(values))
-
-
 def _write_index(out: Path, summary: dict) -> None:
-    """index.html: links to every figure and the headline numbers."""
-    a = summary["attention"]
-    pos = summary["positions"]
-    rows = [("prompt traced", summary["prompt"]),
-            ("alignment at the final step (sampling)", a["final_step_alignment"]),
-            ("alignment, teacher-forced on validation prompts (mean over t)", a["data_alignment"]),
-            ("chance / majority (validation prompts)", f"{a['data']['chance']:.3f} / {a['data']['majority']:.3f}"),
-            ("pos-embedding similarity, same frame / other frames", f"{pos['mean_same_frame']:.3f} / {pos['mean_other_frames']:.3f}")]
+    """index.html: links to every figure, the headline numbers and what was skipped."""
+    a, pos = summary.get("attention", {}), summary.get("positions", {})
+    rows = [("prompt traced", summary["prompt"])]
+    if a:
+        rows += [("alignment at the final step (sampling)", a["final_step_alignment"]),
+                 ("alignment, teacher-forced on validation prompts (mean over t)", a["data_alignment"]),
+                 ("chance / majority (validation prompts)", f"{a['data']['chance']:.3f} / {a['data']['majority']:.3f}")]
+    if pos:
+        rows.append(("pos-embedding similarity, same frame / other frames", f"{pos['mean_same_frame']:.3f} / {pos['mean_other_frames']:.3f}"))
+    rows += [(f"skipped: {k}", v) for k, v in summary["skipped"].items()]
     links = "".join(f'<li><a href="{html.escape(f)}">{html.escape(f)}</a></li>' for f in summary["files"])
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     (out / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>vidgen probes</title><h1>vidgen probes</h1>"
@@ -160,17 +188,16 @@ def _write_index(out: Path, summary: dict) -> None:
 def run(args) -> None:
     from .pipeline import load_pipeline
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
     pipe = load_pipeline(args.checkpoint, device=args.device)
     pipe.config = {**pipe.config, "checkpoint": args.checkpoint or "checkpoints/release"}
     guidance = args.guidance if args.guidance is not None else pipe.config.get("default_guidance", 3.0)
     summary = write_report(pipe, args.out, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=guidance,
                            ref=args.ref, query=args.query, loss_prompts=args.loss_prompts, loss_timesteps=args.loss_timesteps,
                            align_prompts=args.align_prompts, align_timesteps=args.align_timesteps)
-    a = summary["attention"]
-    print(f"alignment: final step {a['final_step_alignment']:.3f}, validation data {a['data_alignment']:.3f} "
-          f"(chance {a['data']['chance']:.3f}, majority {a['data']['majority']:.3f})")
+    a = summary.get("attention")
+    if a:
+        print(f"alignment: final step {a['final_step_alignment']:.3f}, validation data {a['data_alignment']:.3f} "
+              f"(chance {a['data']['chance']:.3f}, majority {a['data']['majority']:.3f})")
     print(f"wrote {len(summary['files'])} figures and summary.json to {args.out}")
 
 

@@ -270,8 +270,9 @@ def self_attention_figure(trace: AttentionTrace, query, step: int | None = None,
     """Self-attention from the patch `query` (t, h, w) to every patch: one row per layer, one column per
     frame; the query is marked. `step` must be one of trace.self_steps (default the last kept)."""
     t_, h_, w_ = trace.grid
-    layers = trace.self_attn.shape[1]
     query = probes._check_position(query, trace.grid, "query")
+    probes.self_attention_map(trace, query, step)  # checks that this step's self-attention was kept
+    layers = trace.self_attn.shape[1]
     maps = [probes.self_attention_map(trace, query, step, layer=l, head=head) for l in range(layers)]  # layers x (T', H', W')
     fig = make_subplots(rows=layers, cols=t_, horizontal_spacing=0.01, vertical_spacing=0.02,
                         column_titles=[f"t'={f}" for f in range(t_)], row_titles=[f"layer {l}" for l in range(layers)])
@@ -447,36 +448,37 @@ def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str 
     return _titled(img, title, footer)
 
 
-def lines_png(x, series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None,
+def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None,
               size=(520, 300)) -> Image.Image:
-    """A small line chart: series {name: ys} over x, optional dashed horizontal lines {name: y}."""
+    """A small line chart: series {name: (xs, ys)}, optional dashed horizontal lines {name: y}."""
     w, h = size
     ml, mr, mt, mb = 56, 10, 10, 30
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
-    x = np.asarray(x, float)
-    f = (lambda v: np.log10(np.maximum(v, 1e-12))) if log_y else (lambda v: np.asarray(v, float))  # noqa: E731
-    ys = [f(v) for v in series.values()] + [f(np.array([v])) for v in (hlines or {}).values()]
+    f = (lambda v: np.log10(np.maximum(np.asarray(v, float), 1e-12))) if log_y else (lambda v: np.asarray(v, float))  # noqa: E731
+    xs_all = np.concatenate([np.asarray(x, float) for x, _ in series.values()])
+    ys = [f(y) for _, y in series.values()] + [f([v]) for v in (hlines or {}).values()]
     lo, hi = float(min(np.nanmin(y) for y in ys)), float(max(np.nanmax(y) for y in ys))
     hi = hi if hi > lo else lo + 1.0
-    px = lambda v: ml + (v - x.min()) / ((x.max() - x.min()) or 1.0) * (w - ml - mr)  # noqa: E731
+    x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
+    px = lambda v: ml + (v - x_lo) / ((x_hi - x_lo) or 1.0) * (w - ml - mr)  # noqa: E731
     py = lambda v: mt + (hi - v) / (hi - lo) * (h - mt - mb)  # noqa: E731
     d.rectangle([ml, mt, w - mr, h - mb], outline="black")
     for v in (lo, hi):
         d.text((2, py(v) - 5), f"{10 ** v:.2g}" if log_y else f"{v:.3g}", fill="black", font=_font())
-    d.text((ml, h - mb + 3), f"{x.min():.4g}", fill="black", font=_font())
-    d.text((w - mr - 30, h - mb + 3), f"{x.max():.4g}", fill="black", font=_font())
+    d.text((ml, h - mb + 3), f"{x_lo:.4g}", fill="black", font=_font())
+    d.text((w - mr - 30, h - mb + 3), f"{x_hi:.4g}", fill="black", font=_font())
     d.text((ml + 60, h - mb + 14), xlabel + (f"   y: {ylabel}" if ylabel else ""), fill="black", font=_font())
-    for k, (name, y) in enumerate(series.items()):
+    for k, (name, (x, y)) in enumerate(series.items()):
         color = TOKEN_COLORS[k % len(TOKEN_COLORS)]
-        pts = [(px(a), py(b)) for a, b in zip(x, f(y)) if np.isfinite(b)]
+        pts = [(px(a), py(b)) for a, b in zip(np.asarray(x, float), f(y)) if np.isfinite(b)]
         if len(pts) > 1:
             d.line(pts, fill=color, width=2)
         for p in pts:
             d.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=color)
         d.text((ml + 6, mt + 4 + 12 * k), name, fill=color, font=_font())
-    for k, (name, v) in enumerate((hlines or {}).items()):
-        yv = py(float(f(np.array([v]))[0]))
+    for name, v in (hlines or {}).items():
+        yv = py(float(f([v])[0]))
         for xs in range(ml, w - mr, 8):
             d.line([(xs, yv), (xs + 4, yv)], fill="gray")
         d.text((w - mr - 6 * len(name) - 4, yv - 11), name, fill="gray", font=_font())
@@ -567,6 +569,7 @@ def attention_argmax_png(trace: AttentionTrace, steps=None) -> Image.Image:
 def self_attention_png(trace: AttentionTrace, query, step: int | None = None) -> Image.Image:
     """Self-attention from `query` (t, h, w): one row per layer, one column per frame, query outlined."""
     query = probes._check_position(query, trace.grid, "query")
+    probes.self_attention_map(trace, query, step)  # checks that this step's self-attention was kept
     layers = trace.self_attn.shape[1]
     maps = [probes.self_attention_map(trace, query, step, layer=l) for l in range(layers)]
     s = trace.self_steps[-1] if step is None else step

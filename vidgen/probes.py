@@ -131,8 +131,8 @@ def similarity_by_distance(sim: np.ndarray, grid: tuple[int, int, int]) -> dict:
     """Mean similarity of position pairs as a function of their distance, one axis at a time.
 
     sim (N, N) over the grid's tokens. "time"/"height"/"width": pairs that differ only along that
-    axis, by |delta| = 0..size-1. "space": pairs in the same frame, by Euclidean distance in patches
-    rounded to an integer. Each is {"distance": [...], "mean": [...], "pairs": [...]}.
+    axis, by |delta| = 0..size-1. "space": pairs in the same frame, by their Euclidean distance in
+    patches (0, 1, 1.414, 2, ...). Each is {"distance": [...], "mean": [...], "pairs": [...]}.
     """
     sim = np.asarray(sim, dtype=np.float64)
     n = grid[0] * grid[1] * grid[2]
@@ -145,8 +145,8 @@ def similarity_by_distance(sim: np.ndarray, grid: tuple[int, int, int]) -> dict:
         others = np.delete(delta, axis, axis=2).sum(-1) == 0  # (N, N) pairs equal on the other two axes
         out[name] = _profile(sim, delta[..., axis], others, range(grid[axis]))
     same_frame = delta[..., 0] == 0
-    dist = np.rint(np.hypot(delta[..., 1], delta[..., 2])).astype(np.int64)  # (N, N)
-    out["space"] = _profile(sim, dist, same_frame, range(int(dist[same_frame].max()) + 1))
+    dist = np.round(np.hypot(delta[..., 1], delta[..., 2]), 3)  # (N, N) exact Euclidean distances: 0, 1, 1.414, 2, ...
+    out["space"] = _profile(sim, dist, same_frame, np.unique(dist[same_frame]))
     return out
 
 
@@ -155,7 +155,7 @@ def _profile(sim, dist, keep, distances) -> dict:
     for d in distances:
         sel = keep & (dist == d)
         if sel.any():
-            rows["distance"].append(int(d))
+            rows["distance"].append(int(d) if float(d).is_integer() else float(d))
             rows["mean"].append(float(sim[sel].mean()))
             rows["pairs"].append(int(sel.sum()))
     return rows
@@ -267,6 +267,14 @@ def attention_modules(model, kind: str) -> list[Attention]:
     return mods
 
 
+def _has_attention(model, kind: str) -> bool:
+    try:
+        attention_modules(model, kind)
+    except ValueError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def recording_attention(modules):
     """Within the block, the modules keep their last attention weights; afterwards they stop and forget."""
@@ -318,7 +326,8 @@ class AttentionTrace:
 def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = 50, guidance_scale: float = 3.0,
                     eta: float = 0.0, self_attention_steps=None) -> AttentionTrace:
     """Sample `prompt` with the pipeline and record every block's cross-attention at every step, and
-    self-attention at `self_attention_steps` (step indices; default first, middle and last)."""
+    self-attention at `self_attention_steps` (step indices; default: first, middle and last when the
+    model has joint self-attention blocks[i].attn, none otherwise; () for none)."""
     from .data import to_uint8
 
     if not hasattr(pipe, "iter_steps"):
@@ -326,11 +335,14 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = 50, guidance_
     model = as_model(pipe)
     cfg = model.cfg
     prompt = tok.normalize_prompt(prompt, max_len=cfg.prompt_len)
-    cross_mods, self_mods = attention_modules(model, "cross"), attention_modules(model, "self")
+    cross_mods = attention_modules(model, "cross")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    keep = (0, steps // 2, steps - 1) if self_attention_steps is None else self_attention_steps
-    keep = tuple(sorted({_check_index(i, steps, "self-attention step") for i in keep}))
+    if self_attention_steps is None:
+        has_self = _has_attention(model, "self")
+        self_attention_steps = (0, steps // 2, steps - 1) if has_self else ()
+    keep = tuple(sorted({_check_index(i, steps, "self-attention step") for i in self_attention_steps}))
+    self_mods = attention_modules(model, "self") if keep else []
     n, N, variant = len(prompt), cfg.num_tokens, _variant(model)
     timesteps, cross, self_attn, pred_x0 = [], [], [], []
     last = None
@@ -346,7 +358,7 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = 50, guidance_
             last = out
     return AttentionTrace(
         prompt=prompt, grid=cfg.grid, patch=cfg.patch, timesteps=np.array(timesteps), cross=np.stack(cross),
-        self_steps=keep, self_attn=np.stack(self_attn), pred_x0=np.stack(pred_x0), video=to_uint8(last.x_t[0]),
+        self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16), pred_x0=np.stack(pred_x0), video=to_uint8(last.x_t[0]),
         ownership=symbol_ownership(prompt, cfg.patch),
     )
 
@@ -374,6 +386,9 @@ def self_attention_map(trace: AttentionTrace, query, step: int | None = None, la
     `step` is a denoising step index among trace.self_steps (default: the last kept); layer/head
     None = averaged.
     """
+    if not trace.self_steps:
+        raise ValueError("this trace kept no self-attention (the model has no joint self-attention, or "
+                         "self_attention_steps was empty)")
     step = trace.self_steps[-1] if step is None else _check_index(step, trace.num_steps, "step")
     if step not in trace.self_steps:
         raise ValueError(f"self-attention was kept at steps {list(trace.self_steps)} only, not {step}")
