@@ -150,13 +150,13 @@ def test_recorded_attention_has_the_expected_argmax():
 
 
 def test_cross_attention_maps_use_token_order():
-    """A trace whose patch (t, h, w) puts all its attention on token (t + h + w) % n."""
-    grid, n, steps = (4, 4, 4), 3, 2
-    t, h, w = np.meshgrid(*(np.arange(g) for g in grid), indexing="ij")
-    target = ((t + h + w) % n).reshape(-1)
+    """A trace whose token n (in (t h w) order) puts all its attention on a random symbol: any other
+    axis order would move the maps."""
+    grid, n, steps = (4, 4, 4), 5, 2
+    target = np.random.default_rng(0).integers(0, n, size=64)
     cross = np.zeros((steps, 2, 2, 64, n), np.float32)
     cross[..., np.arange(64), target] = 1.0
-    trace = probes.AttentionTrace(prompt="ABC", grid=grid, patch=(4, 8, 8), timesteps=np.array([999, 0]), cross=cross,
+    trace = probes.AttentionTrace(prompt="ABCDE", grid=grid, patch=(4, 8, 8), timesteps=np.array([999, 0]), cross=cross,
                                   self_steps=(), self_attn=np.zeros(0, np.float16), pred_x0=np.zeros((steps, 16, 32, 32), np.uint8),
                                   video=np.zeros((16, 32, 32), np.uint8), ownership=target.reshape(grid))
     maps = probes.cross_attention_maps(trace, step=-1, layer=1, head=0)
