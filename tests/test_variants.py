@@ -116,3 +116,21 @@ def test_snapvideo_carries_latents_within_a_trajectory_only():
         model.reset_sampling_state()
         assert model._prev_latents is None
         assert torch.allclose(model(x, t_lo, ids), fresh_lo, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", TINY_VARIANTS)
+def test_analytic_attention_flops_match_counted(preset):
+    """cost.attention_cost against FlopCounterMode, which sees the attention products only on the
+    explicit path that stores the weights (the fused kernel is invisible to it)."""
+    from vidgen.cost import attention_cost, counted_gflops
+    from vidgen.models.layers import Attention
+
+    cfg = get_preset(preset).model
+    model = build_model(cfg)
+    video_attention = [m for n, m in model.named_modules() if isinstance(m, Attention) and not n.startswith("prompt_encoder")]
+    fused = counted_gflops(model)
+    for m in video_attention:
+        m.store_attention = True
+    explicit = counted_gflops(model)
+    cost = attention_cost(cfg)
+    assert explicit - fused == pytest.approx(cost["self_attn_gflops"] + cost["cross_attn_gflops"], rel=1e-9)

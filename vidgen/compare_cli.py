@@ -1,0 +1,40 @@
+"""`python -m vidgen compare`: train every variant for the same wall-clock budget, evaluate, report."""
+from __future__ import annotations
+
+from .cli import UsageError, register
+from .compare import DEFAULT_VARIANTS
+
+
+def add_compare_args(p) -> None:
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                   help=f"comma-separated, from: {', '.join(DEFAULT_VARIANTS)} (default: all)")
+    p.add_argument("--budget", type=float, required=True, help="training seconds per variant (wall clock)")
+    p.add_argument("--size", choices=("tiny", "small"), default="small", help="preset family (default small)")
+    p.add_argument("--out", required=True, help="directory for the runs, evaluations and results.json")
+    p.add_argument("--doc", default="docs/variants.md", help="the markdown report (default docs/variants.md)")
+    p.add_argument("--eval-n", type=int, default=64, help="validation prompts per variant (default 64)")
+    p.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for evaluation (default 50)")
+    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--timing-steps", type=int, default=10, help="sampling steps timed for ms/step (default 10)")
+    p.add_argument("--cost-measure-up-to", type=int, default=4096,
+                   help="time forward passes in the cost table up to this many tokens (0: analytic only, -1: no cost table)")
+    p.add_argument("--recognizer", default=None, help="recognizer directory (default: checkpoints/recognizer)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_compare(args) -> None:
+    from .compare import CompareSettings, compare
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in DEFAULT_VARIANTS]
+    if not variants or unknown:
+        raise UsageError(f"unknown variants {unknown}; known: {', '.join(DEFAULT_VARIANTS)}")
+    settings = CompareSettings(budget=args.budget, size=args.size, eval_n=args.eval_n, eval_steps=args.eval_steps,
+                               guidance=args.guidance, timing_steps=args.timing_steps, seed=args.seed, device=args.device,
+                               cost_measure_up_to=args.cost_measure_up_to)
+    compare(variants, settings, args.out, doc_path=args.doc, recognizer=args.recognizer, progress=not args.no_progress)
+
+
+register("compare", add_compare_args, run_compare)
