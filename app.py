@@ -1,0 +1,431 @@
+"""vidgen's web app: type a prompt, watch every denoising step, compare settings, explore the embeddings.
+
+    python app.py                                   # http://127.0.0.1:7860, checkpoints/release
+    python app.py --checkpoint RUN_DIR              # or VIDGEN_CHECKPOINT=RUN_DIR python app.py
+    python app.py --host 0.0.0.0 --port 7860        # what a Hugging Face Space or the Dockerfile runs
+
+This file only wires widgets: sampling, previews, throttling and files are in vidgen.app_support,
+the embedding figures in vidgen.probes / vidgen.probe_plots.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass
+
+import gradio as gr
+
+from vidgen import app_support as sup
+from vidgen import tokenizer as tok
+from vidgen.checkpoint import CheckpointError
+from vidgen.pipeline import Pipeline, load_pipeline
+
+TITLE = "vidgen: text-to-video diffusion you can watch"
+
+INTRO = """\
+# vidgen: watch a video diffusion model denoise
+Type 1 to 6 letters or digits; a small diffusion transformer turns pure noise into a 16-frame, 32x32
+video of them scrolling by. Every denoising step is shown as it happens: on the left the noisy sample
+**x_t**, on the right the model's current guess of the finished video, **predicted x_0**.
+"""
+
+EXPLAIN_STEP = """\
+**What a step does.** The sampler starts from pure Gaussian noise x_T (T = {T}). At each step the
+network looks at x_t and the prompt and predicts the clean video x_0 (right); the sampler then moves
+x_t part of the way towards that guess, to a less noisy x_(t-Δ) (left). With 50 steps Δ = {T}/50 = {d}.
+Early guesses are blurry averages of every video the prompt could be; they sharpen as the noise drops.
+"""
+
+EXPLAIN_ETA = """\
+**What eta does.** Each step can add fresh noise back: σ_t = eta · √((1-ᾱ_prev)/(1-ᾱ_t)) · √(1-ᾱ_t/ᾱ_prev).
+eta = 0 is deterministic DDIM (same seed, same video, and few steps suffice); eta = 1 is DDPM's
+ancestral sampling, which keeps correcting itself but needs more steps. The DDPM sampler forces eta = 1.
+"""
+
+EXPLAIN_GUIDANCE = """\
+**What guidance does.** The network is run twice per step, with the prompt and with an empty prompt,
+and the two predictions are mixed: **guided = uncond + s · (cond − uncond)**. s = 1 is the plain
+conditional model, s = 0 ignores the prompt, s > 1 pushes away from "any video" towards "this prompt":
+crisper letters, less variety; very large s over-saturates.
+"""
+
+EXPLORER_INTRO = """\
+What the network learned about *where* and *when*. The video is cut into patches (a grid T' x H' x W'),
+and each patch position has a learned embedding vector; so does each prompt slot. Cosine similarity
+between these vectors shows which positions the model treats as alike (the blog's Figures 10-13).
+"""
+
+
+@dataclass
+class Settings:
+    """Server options: the parsed command line."""
+
+    checkpoint: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 7860
+    queue_size: int = 16
+    concurrency: int = 1
+    preview_interval: float = 0.1
+    cache_examples: str = "lazy"
+
+
+def parse_args(argv=None) -> Settings:
+    """The command line; --host/--port default to Gradio's own GRADIO_SERVER_NAME/PORT variables."""
+    p = argparse.ArgumentParser(description="vidgen web app (Gradio)")
+    p.add_argument("--checkpoint", default=None,
+                   help=f"run or release directory (default: ${sup.CHECKPOINT_ENV}, else checkpoints/release)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="interface to listen on; 0.0.0.0 for a Space or a container (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                   help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    p.add_argument("--queue-size", type=int, default=16, help="requests that may wait; more get a 'queue is full' answer")
+    p.add_argument("--concurrency", type=int, default=1, help="generations that run at once (they share the CPU)")
+    p.add_argument("--preview-interval", type=float, default=0.1, help="seconds between streamed previews")
+    p.add_argument("--cache-examples", choices=("lazy", "eager", "off"), default="lazy",
+                   help="lazy: an example's result is cached on first use; eager: all at start-up")
+    ns = p.parse_args(argv)
+    if ns.queue_size < 1 or ns.concurrency < 1 or ns.preview_interval < 0:
+        p.error("--queue-size and --concurrency must be >= 1 and --preview-interval >= 0")
+    return Settings(**vars(ns))
+
+
+def load(checkpoint) -> tuple[Pipeline | None, str | None]:
+    """-> (pipeline, None), or (None, markdown saying how to get a checkpoint)."""
+    path = sup.resolve_checkpoint(checkpoint)
+    try:
+        return load_pipeline(path), None
+    except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
+        return None, sup.missing_checkpoint_message(path, e)
+
+
+def checkpoint_summary(pipe: Pipeline, path) -> str:
+    """One line about the served model, under the title."""
+    cfg = pipe.model.cfg
+    params = sum(p.numel() for p in pipe.model.parameters())
+    step = pipe.config.get("step")
+    step = f", trained {step} steps" if step is not None else ""
+    return (f"Model: `{sup.resolve_checkpoint(path)}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
+            f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
+
+
+def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
+    """The whole page. `pipe` None shows how to get a checkpoint instead of failing."""
+    T = pipe.num_timesteps if pipe is not None else 1000
+    guidance0 = sup.default_guidance(pipe)
+    store = sup.OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
+
+    def need_pipe() -> Pipeline:
+        if pipe is None:
+            raise gr.Error("No model is loaded: see the message at the top of the page for how to get a checkpoint.")
+        return pipe
+
+    def checked(prompt, steps, eta, guidance_scale, seed, sampler="ddim") -> sup.GenerationRequest:
+        need_pipe()
+        try:
+            request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=T)
+        except ValueError as e:
+            raise gr.Error(str(e), title="Cannot generate") from None
+        if request.note:
+            gr.Warning(request.note)
+        return request
+
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(INTRO)
+        if pipe is None:
+            gr.Markdown(load_error, elem_id="missing-checkpoint")
+        else:
+            gr.Markdown(checkpoint_summary(pipe, settings.checkpoint), elem_id="model-info")
+        trajectory = gr.State(None, time_to_live=3600)  # the last run's Trajectory, for the step viewer
+
+        # ------------------------------------------------------------------ Generate
+        with gr.Tab("Generate", id="generate"):
+            with gr.Row():
+                with gr.Column(scale=1, min_width=300):
+                    prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
+                                        info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
+                                             f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                    steps = gr.Slider(1, T, 50, step=1, label="Steps", elem_id="steps",
+                                      info="Denoising steps: more is finer and slower")
+                    eta = gr.Slider(0.0, 1.0, 0.0, step=0.05, label="eta", elem_id="eta",
+                                    info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
+                    guidance = gr.Slider(0.0, 20.0, guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
+                                         info="uncond + s · (cond − uncond); 1 = no guidance")
+                    with gr.Row():
+                        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, elem_id="seed")
+                        sampler = gr.Radio(list(sup.SAMPLERS), value="ddim", label="Sampler", elem_id="sampler",
+                                           info="DDPM forces eta = 1")
+                    with gr.Row():
+                        run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=pipe is not None)
+                        stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+                with gr.Column(scale=2, min_width=360):
+                    status = gr.HTML(sup.idle_status_html("Press Generate to start."), elem_id="status")
+                    preview = gr.HTML("", elem_id="preview", min_height=300)
+                    with gr.Row():
+                        gif = gr.Image(label="GIF", type="filepath", format="gif", elem_id="result-gif",
+                                       buttons=["download", "fullscreen"], interactive=False, height=280)
+                        mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
+                                       autoplay=True, loop=True, interactive=False, height=280)
+            examples_slot = gr.Column()
+            with gr.Accordion("What is happening? (steps, eta, guidance)", open=True):
+                with gr.Row():
+                    gr.Markdown(EXPLAIN_STEP.format(T=T, d=T // 50))
+                    gr.Markdown(EXPLAIN_ETA)
+                    gr.Markdown(EXPLAIN_GUIDANCE)
+
+        # ------------------------------------------------------------------ Step viewer
+        with gr.Tab("Step viewer", id="viewer"):
+            gr.Markdown("Scrub through every step of the last run (stored, nothing is recomputed). "
+                        "Left: x_t after that step; right: what the model predicted the clean video to be.")
+            viewer = gr.HTML(sup.idle_status_html("Generate a video first."), elem_id="viewer", min_height=300)
+            with gr.Row():
+                back = gr.Button("◀ Step", size="sm", scale=0, min_width=90)
+                play = gr.Button("▶ Play", size="sm", scale=0, min_width=90, elem_id="play-btn")
+                forward = gr.Button("Step ▶", size="sm", scale=0, min_width=90)
+                scrub = gr.Slider(1, 2, 1, step=1, label="Step", elem_id="scrub", interactive=False)
+            playing = gr.State(False)
+            timer = gr.Timer(0.25, active=False)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=260):
+                    gr.Markdown("**Figure-1 grid**: frames as rows, chosen steps as columns.")
+                    grid_what = gr.Radio([("x_t (noisy sample)", "x_t"), ("predicted x_0", "pred_x0")], value="x_t",
+                                         label="Show")
+                    grid_cols = gr.Slider(2, 16, 8, step=1, label="Columns (evenly spaced steps)")
+                    grid_file = gr.DownloadButton("Download grid (PNG)", value=None, elem_id="grid-download")
+                grid_img = gr.Image(label="Grid", type="filepath", format="png", interactive=False, scale=2,
+                                    elem_id="grid", height=520)
+
+        # ------------------------------------------------------------------ Compare
+        with gr.Tab("Compare", id="compare"):
+            gr.Markdown("The same prompt and seed under two settings, side by side and in step.")
+            with gr.Row():
+                cmp_prompt = gr.Textbox("HELLO", label="Prompt", scale=2)
+                cmp_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, scale=1)
+                cmp_preset = gr.Dropdown(list(sup.COMPARISONS), value="guidance 1 vs 5", label="Preset", scale=2)
+            ab = []
+            with gr.Row():
+                for name, over in zip("AB", sup.COMPARISONS["guidance 1 vs 5"]):
+                    base = dict(steps=50, eta=0.0, guidance_scale=guidance0, sampler="ddim") | over
+                    with gr.Column(min_width=260):
+                        gr.Markdown(f"**Setting {name}**")
+                        ab += [gr.Slider(1, T, base["steps"], step=1, label="Steps"),
+                               gr.Slider(0.0, 1.0, base["eta"], step=0.05, label="eta"),
+                               gr.Slider(0.0, 20.0, base["guidance_scale"], step=0.25, label="Guidance scale s"),
+                               gr.Radio(list(sup.SAMPLERS), value=base["sampler"], label="Sampler")]
+            with gr.Row():
+                cmp_run = gr.Button("Compare", variant="primary", interactive=pipe is not None, elem_id="compare-btn")
+                cmp_stop = gr.Button("Stop", variant="stop")
+            cmp_status = gr.HTML(sup.idle_status_html("Pick a preset or set A and B, then Compare."))
+            cmp_view = gr.HTML("", min_height=300, elem_id="compare-view")
+
+        # ------------------------------------------------------------------ Embedding explorer
+        with gr.Tab("Embedding explorer", id="explorer"):
+            gr.Markdown(EXPLORER_INTRO)
+            build_explorer(pipe, demo)
+
+        # ================================================================== events
+
+        def example_result(prompt, steps, eta, guidance_scale, seed, sampler):
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
+            traj = sup.run_generation(need_pipe(), request)
+            gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
+            i = traj.num_steps - 1
+            return (sup.step_panels_html(traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
+                    sup.idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
+
+        def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler):
+            """Stream throttled previews, then the result files and the trajectory for the viewer."""
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
+            throttle = sup.PreviewThrottle(settings.preview_interval)
+            first = True
+            for u in sup.stream_generation(need_pipe(), request, throttle):
+                if not u.show:
+                    continue
+                panels = sup.step_panels_html(u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
+                state = sup.status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
+                if not u.done:
+                    cleared = None if first else gr.skip()  # drop the last run's files once, at the start
+                    first = False
+                    yield panels, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    continue
+                traj = u.trajectory
+                gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
+                grid_path = store.save_png(traj.grid(), sup.file_stem(request) + "_grid")
+                yield (panels, state, str(gif_path), str(mp4_path), traj,
+                       gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
+                       viewer_html(traj, traj.num_steps), str(grid_path), str(grid_path))
+
+        def generate_api(prompt: str, steps: int = 50, eta: float = 0.0, guidance_scale: float = guidance0,
+                         seed: int = 0, sampler: str = "ddim"):
+            """Generate a video. Streams one update per step: ({step, num_steps, t, seconds}, None, None),
+            and on the last step also the GIF and MP4 files."""
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
+            for u in sup.stream_generation(need_pipe(), request):
+                info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
+                        "prompt": request.prompt, "note": request.note}
+                if not u.done:
+                    yield info, None, None
+                else:
+                    gif_path, mp4_path = store.save_video(u.trajectory.video, sup.file_stem(request))
+                    yield info, str(gif_path), str(mp4_path)
+
+        def viewer_html(traj, step):
+            if traj is None:
+                return sup.idle_status_html("Generate a video first.")
+            i = min(max(int(step), 1), traj.num_steps) - 1
+            return (sup.step_panels_html(traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
+                    + f'<p style="text-align:center">{traj.request.label()}</p>')
+
+        def step_by(traj, step, delta):
+            if traj is None:
+                return gr.skip()
+            return min(max(int(step) + delta, 1), traj.num_steps)
+
+        def toggle_play(traj, is_playing, step):
+            if traj is None:
+                return False, gr.Timer(active=False), gr.Button("▶ Play"), gr.skip()
+            start = 1 if (not is_playing and int(step) >= traj.num_steps) else gr.skip()  # replay from the start
+            now = not is_playing
+            return now, gr.Timer(active=now), gr.Button("⏸ Pause" if now else "▶ Play"), start
+
+        def tick(traj, step):
+            if traj is None or int(step) >= traj.num_steps:
+                return gr.skip(), False, gr.Timer(active=False), gr.Button("▶ Play")
+            return int(step) + 1, gr.skip(), gr.skip(), gr.skip()
+
+        def grid_update(traj, which, count):
+            if traj is None:
+                return None, None
+            cols = sup.grid_columns(traj.num_steps, int(count))
+            path = str(store.save_png(traj.grid(cols, which), sup.file_stem(traj.request) + f"_grid_{which}"))
+            return path, path
+
+        def compare(prompt, seed, *ab_values):
+            """Run A then B (same prompt and seed), streaming both panels."""
+            a_args, b_args = ab_values[:4], ab_values[4:]
+            reqs = [checked(prompt, *args[:3], seed, args[3]) for args in (a_args, b_args)]
+            done: list = [None, None]
+            labels = [f"{n}: {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
+                      for n, r in zip("AB", reqs)]
+            for k, req in enumerate(reqs):
+                throttle = sup.PreviewThrottle(settings.preview_interval)
+                for u in sup.stream_generation(need_pipe(), req, throttle):
+                    if not u.show:
+                        continue
+                    if u.done:
+                        done[k] = u.trajectory
+                    current = [(labels[j], (done[j].video if done[j] is not None else (u.x_t if j == k else None)))
+                               for j in range(2)]
+                    panels = [(lab, v) for lab, v in current if v is not None]
+                    yield (sup.status_html(u.index, u.num_steps, u.t, u.seconds).replace("Denoising", f"Denoising {'AB'[k]}"),
+                           sup.animated_panels_html(panels))
+            secs = " · ".join(f"{n}: {t.seconds:.1f} s" for n, t in zip("AB", done))
+            yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html([(labels[j], done[j].video) for j in range(2)])
+
+        def apply_preset(name):
+            a, b = sup.comparison_requests(sup.GenerationRequest("A", 50, 0.0, guidance0, 0, "ddim"), name)
+            return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler)]
+
+        gen_inputs = [prompt, steps, eta, guidance, seed, sampler]
+        gen_outputs = [preview, status, gif, mp4, trajectory, scrub, viewer, grid_img, grid_file]
+        gen_event = run.click(generate_ui, gen_inputs, gen_outputs, api_name="generate_ui", api_visibility="private",
+                              concurrency_id="sampler", concurrency_limit=settings.concurrency,
+                              show_progress="minimal", show_progress_on=[status])
+        prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
+                      queue=False, api_visibility="private")
+        stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
+
+        # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
+        api_progress = gr.JSON(label="progress", visible=False)
+        api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
+        api_button = gr.Button(visible=False)
+        api_button.click(generate_api, gen_inputs, [api_progress, api_gif, api_mp4], api_name="generate",
+                         concurrency_id="sampler", concurrency_limit=settings.concurrency)
+
+        scrub.change(viewer_html, [trajectory, scrub], viewer, queue=False, show_progress="hidden",
+                     api_visibility="private")
+        back.click(lambda tr, s: step_by(tr, s, -1), [trajectory, scrub], scrub, queue=False, api_visibility="private")
+        forward.click(lambda tr, s: step_by(tr, s, 1), [trajectory, scrub], scrub, queue=False, api_visibility="private")
+        play.click(toggle_play, [trajectory, playing, scrub], [playing, timer, play, scrub], queue=False,
+                   api_visibility="private")
+        timer.tick(tick, [trajectory, scrub], [scrub, playing, timer, play], queue=False, show_progress="hidden",
+                   api_visibility="private")
+        gr.on([grid_what.change, grid_cols.change], grid_update, [trajectory, grid_what, grid_cols],
+              [grid_img, grid_file], queue=False, api_visibility="private")
+
+        cmp_preset.change(apply_preset, cmp_preset, ab, queue=False, api_visibility="private")
+        cmp_event = cmp_run.click(compare, [cmp_prompt, cmp_seed, *ab], [cmp_status, cmp_view], api_visibility="private",
+                                  concurrency_id="sampler", concurrency_limit=settings.concurrency,
+                                  show_progress="minimal", show_progress_on=[cmp_status])
+        cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
+
+        if pipe is not None and settings.cache_examples != "off":
+            with examples_slot:  # a click fills the controls and shows the cached result
+                gr.Examples(
+                    examples=[[p, 50, 0.0, guidance0, 0, "ddim"] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                    + [["HELLO", 50, 1.0, guidance0, 0, "ddim"], ["HELLO", 50, 0.0, 1.0, 0, "ddim"]],
+                    inputs=gen_inputs, outputs=[preview, status, gif, mp4], fn=example_result,
+                    cache_examples=True, cache_mode=settings.cache_examples, label="Examples (results cached)",
+                )
+
+    return demo
+
+
+def build_explorer(pipe: Pipeline | None, demo: gr.Blocks) -> None:
+    """The Embedding explorer tab's widgets and events; the figures come from vidgen.probe_plots."""
+    if pipe is None:
+        gr.Markdown("Load a checkpoint to explore its embeddings.")
+        return
+    from vidgen import probe_plots
+
+    grid_t, grid_h, grid_w = pipe.model.cfg.grid
+    with gr.Tab("Position cube (Fig. 11)"):
+        gr.Markdown("Cosine similarity of every video patch position to the chosen one; positions above the "
+                    "threshold are drawn. Nearby positions share a lot, so the model knows what is next to what.")
+        with gr.Row():
+            w = gr.Slider(0, grid_w - 1, grid_w // 2, step=1, label="W (column)")
+            h = gr.Slider(0, grid_h - 1, grid_h // 2, step=1, label="H (row)")
+            t = gr.Slider(0, grid_t - 1, grid_t // 2, step=1, label="T (time)")
+            thr = gr.Slider(-1.0, 1.0, 0.4, step=0.05, label="Threshold")
+        cube = gr.Plot(elem_id="cube-plot")
+    with gr.Tab("All positions (Fig. 12)"):
+        gr.Markdown(f"All-to-all similarity of the {pipe.model.cfg.num_tokens} video position embeddings, "
+                    "in (t h w) order; lines separate token frames.")
+        matrix = gr.Plot(elem_id="matrix-plot")
+    with gr.Tab("Prompt slots (Fig. 13)"):
+        gr.Markdown(f"Similarity of the {tok.PROMPT_SLOTS} prompt-slot embeddings. Slots beyond "
+                    f"{tok.TRAIN_MAX_LEN} were never trained on.")
+        prompt_sim = gr.Plot(elem_id="prompt-plot")
+    with gr.Tab("Timestep embedding (Fig. 10)"):
+        gr.Markdown("The sinusoidal features that tell the network the noise level t: each dimension is a "
+                    "sine or cosine of t at its own frequency.")
+        temb = gr.Plot(elem_id="timestep-plot")
+
+    def cube_fig(tt, hh, ww, threshold):
+        return probe_plots.similarity_cube_figure(pipe, int(tt), int(hh), int(ww), threshold=float(threshold), sliders=False)
+
+    gr.on([t.change, h.change, w.change, thr.change], cube_fig, [t, h, w, thr], cube, queue=False,
+          show_progress="hidden", api_visibility="private")
+    demo.load(lambda: (cube_fig(grid_t // 2, grid_h // 2, grid_w // 2, 0.4),
+                       probe_plots.similarity_matrix_figure(pipe), probe_plots.prompt_similarity_figure(pipe),
+                       probe_plots.timestep_embedding_figure(pipe, num_timesteps=pipe.num_timesteps)),
+              None, [cube, matrix, prompt_sim, temb], queue=False, api_visibility="private")
+
+
+def main(argv=None):
+    settings = parse_args(argv)
+    pipe, error = load(settings.checkpoint)
+    if error:
+        print(error)
+    serve(build_demo(pipe, settings, error), settings)
+
+
+def serve(demo: gr.Blocks, settings: Settings, **launch_kwargs):
+    """Bound the queue and start the server (tests pass prevent_thread_lock=True)."""
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    return demo.launch(server_name=settings.host, server_port=settings.port, css=sup.PREVIEW_CSS,
+                       footer_links=["api"], **launch_kwargs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The web app as a script would use it: gradio_client against the launched page (tiny checkpoint)."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from gradio_client.utils import QueueError, Status
+from PIL import Image
+
+from app_server import running_app
+
+
+@pytest.fixture(scope="module")
+def url(tiny_checkpoint):
+    with running_app(tiny_checkpoint, queue_size=8) as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def client(url):
+    return Client(url, verbose=False)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def test_api_lists_generate_with_its_parameters(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/generate" in info
+    names = [p["parameter_name"] for p in info["/generate"]["parameters"]]
+    assert names[:5] == ["prompt", "steps", "eta", "guidance_scale", "seed"]
+    assert "/generate_ui" not in info  # the page's own streaming event is not part of the API
+
+
+def test_generate_streams_one_update_per_step_and_ends_with_a_gif(client):
+    job = client.submit("ab12", 6, 0.0, 2.0, 1, api_name="/generate")
+    updates = list(job)
+    assert [u[0]["step"] for u in updates] == [1, 2, 3, 4, 5, 6]
+    assert all(u[0]["num_steps"] == 6 and u[0]["prompt"] == "AB12" for u in updates)
+    assert [u[0]["t"] for u in updates][0] == 999 and updates[-1][0]["t"] == 0
+    assert all(u[1] is None for u in updates[:-1])
+    progress, gif, mp4 = updates[-1]
+    im = Image.open(gif)
+    assert im.format == "GIF" and im.n_frames == 16 and im.size == (256, 256)
+    with open(mp4, "rb") as f:
+        assert f.read(12)[4:8] == b"ftyp"
+
+
+def test_same_seed_same_video(client):
+    a = client.predict("XY", 4, 0.0, 3.0, 5, api_name="/generate")
+    b = client.predict("XY", 4, 0.0, 3.0, 5, api_name="/generate")
+    with open(a[1], "rb") as fa, open(b[1], "rb") as fb:
+        assert fa.read() == fb.read()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("hi!", 4), "outside the allowed symbols"),
+        (("", 4), "empty"),
+        (("ABCDEFGHIJ", 4), "at most 8"),
+        (("AB", 0), "less than minimum value 1"),  # the slider's own bounds check
+        (("AB", 4, 2.0), "greater than maximum value 1"),
+        (("AB", 2.5), "steps must be a whole number"),
+    ],
+)
+def test_bad_requests_return_the_error(client, args, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/generate")
+
+
+def test_long_prompt_runs_with_a_note(client):
+    progress, gif, _ = client.predict("ABCDEFG", 2, api_name="/generate")
+    assert "out of distribution" in progress["note"] and gif
+
+
+def test_a_running_generation_can_be_stopped(client):
+    job = client.submit("AB", 1000, api_name="/generate")
+    while not job.outputs():
+        time.sleep(0.02)
+    job.cancel()
+    t0 = time.perf_counter()
+    while not job.done():
+        time.sleep(0.02)
+    assert job.status().code == Status.CANCELLED
+    assert len(job.outputs()) < 1000
+    # the sampler slot is free again: a short request does not wait for the 1000 steps
+    progress, gif, _ = client.predict("AB", 2, api_name="/generate")
+    assert gif and time.perf_counter() - t0 < 5
+
+
+def test_memory_stays_flat_over_many_generations(client):
+    for _ in range(3):
+        client.predict("AB", 10, api_name="/generate")
+    before = rss_mb()
+    for i in range(12):
+        client.predict("AB", 10, 0.0, 3.0, i, api_name="/generate")
+    grown = rss_mb() - before
+    print(f"RSS {before:.0f} MB -> +{grown:.1f} MB over 12 generations")
+    assert grown < 30, f"RSS grew by {grown:.0f} MB over 12 generations"
+
+
+def test_requests_beyond_the_queue_get_the_busy_answer(tiny_checkpoint):
+    with running_app(tiny_checkpoint, queue_size=1, concurrency=1) as u:
+        client = Client(u, verbose=False)
+        running = client.submit("AB", 1000, api_name="/generate")
+        while not running.outputs():  # it holds the one sampler slot
+            time.sleep(0.02)
+        waiting = client.submit("AB", 1000, api_name="/generate")  # fills the queue of 1
+        while waiting.status().code != Status.IN_QUEUE:
+            time.sleep(0.02)
+        with pytest.raises(QueueError, match="Queue is full"):
+            client.predict("AB", 2, api_name="/generate")
+        waiting.cancel()
+        running.cancel()
+        while not (running.done() and waiting.done()):
+            time.sleep(0.05)
+        progress, gif, _ = client.predict("AB", 2, api_name="/generate")  # the server carries on
+        assert gif
+
+
+def test_without_a_checkpoint_the_page_says_how_to_get_one():
+    with running_app(None) as u:
+        page = httpx.get(u + "config", timeout=10).text
+        assert "python -m vidgen train" in page
+        with pytest.raises(AppError, match="No model is loaded"):
+            Client(u, verbose=False).predict("AB", 2, api_name="/generate")

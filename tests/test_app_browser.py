@@ -1,0 +1,118 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright (tiny checkpoint).
+
+Screenshots go to $VIDGEN_SCREENSHOTS when set (the test's tmp dir otherwise), to look at by eye.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from app_server import running_app
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install -y chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright python package")
+
+
+@pytest.fixture(scope="module")
+def url(tiny_checkpoint):
+    with running_app(tiny_checkpoint, preview_interval=0.1) as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#generate-btn", timeout=30_000)
+    yield page
+    page.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def shots(tmp_path):
+    d = Path(os.environ.get("VIDGEN_SCREENSHOTS", tmp_path))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def set_slider(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_generate_streams_changing_previews_then_the_video(page, shots):
+    assert "vidgen" in page.title()
+    page.screenshot(path=shots / "app_loaded.png", full_page=True)
+    set_slider(page, "steps", 400)  # the tiny model takes a few ms a step: long enough to see previews change
+    page.fill("#prompt textarea, #prompt input", "hi")
+    page.click("#generate-btn")
+    seen, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < 60:
+        status = page.inner_text("#status")
+        html = page.inner_html("#preview")
+        if "base64," in html and (not seen or seen[-1] != html):
+            seen.append(html)
+            if len(seen) == 3:
+                page.screenshot(path=shots / "app_generating.png", full_page=True)
+        if status.startswith("Done"):
+            break
+        time.sleep(0.03)
+    assert "step 400 / 400" in page.inner_text("#status")
+    assert len(seen) >= 3, "the preview should change several times while sampling"
+    assert page.locator("#preview .vg-anim").count() == 2  # x_t and predicted x0 side by side
+    video = page.wait_for_selector("#result-mp4 video", timeout=30_000)
+    assert video.get_attribute("src").split("?")[0].endswith(".mp4")
+    gif = page.wait_for_selector("#result-gif img", timeout=30_000)
+    assert ".gif" in gif.get_attribute("src")
+    page.wait_for_function("document.querySelector('#result-mp4 video').readyState >= 2", timeout=30_000)  # it decodes
+    page.screenshot(path=shots / "app_done.png", full_page=True)
+
+    # the step viewer scrubs the stored run
+    page.get_by_role("tab", name="Step viewer").click()
+    page.wait_for_selector("#viewer .vg-anim")
+    assert "x_0: the result" in page.inner_text("#viewer")
+    set_slider(page, "scrub", 1)
+    page.wait_for_function("document.querySelector('#viewer').innerText.includes('after step 1 ')")
+    page.wait_for_selector("#grid img")
+    page.screenshot(path=shots / "app_viewer.png", full_page=True)
+
+
+def test_bad_prompt_shows_the_error_and_runs_nothing(page):
+    page.fill("#prompt textarea, #prompt input", "hi there!")
+    page.click("#generate-btn")
+    toast = page.wait_for_selector(".toast-body", timeout=15_000)
+    assert "outside the allowed symbols" in toast.inner_text()
+    assert "Press Generate" in page.inner_text("#status")
+
+
+def test_embedding_explorer_renders_plotly(page, shots):
+    page.get_by_role("tab", name="Embedding explorer").click()
+    page.wait_for_selector("#cube-plot .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="All positions (Fig. 12)").click()
+    page.wait_for_selector("#matrix-plot .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Position cube (Fig. 11)").click()
+    page.screenshot(path=shots / "app_explorer.png", full_page=True)

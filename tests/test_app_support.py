@@ -1,0 +1,173 @@
+"""vidgen.app_support: request checks, throttling, the trajectory, previews and files, without a server."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vidgen import app_support as sup
+from vidgen.pipeline import DEFAULT_CHECKPOINT, load_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_checkpoint):
+    return load_pipeline(tiny_checkpoint)
+
+
+# ----------------------------------------------------------------------------- checkpoint
+
+
+def test_resolve_checkpoint_order(tmp_path):
+    env = {sup.CHECKPOINT_ENV: str(tmp_path / "env")}
+    assert sup.resolve_checkpoint("cli", env) == sup.Path("cli")
+    assert sup.resolve_checkpoint(None, env) == tmp_path / "env"
+    assert sup.resolve_checkpoint(None, {}) == DEFAULT_CHECKPOINT
+
+
+def test_missing_checkpoint_message_says_how_to_get_one():
+    msg = sup.missing_checkpoint_message("checkpoints/release", ValueError("not found"))
+    assert "python -m vidgen train" in msg and sup.CHECKPOINT_ENV in msg and "--checkpoint" in msg
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def test_check_request_normalises():
+    r = sup.check_request("  hello ", 50.0, 0, 3, 7.0, "DDIM")
+    assert (r.prompt, r.steps, r.eta, r.guidance_scale, r.seed, r.sampler, r.note) == ("HELLO", 50, 0.0, 3.0, 7, "ddim", None)
+    assert isinstance(r.steps, int) and isinstance(r.seed, int)
+
+
+def test_check_request_notes_untrained_lengths():
+    assert sup.check_request("ABCDEFG").note and "out of distribution" in sup.check_request("ABCDEFGH").note
+    assert sup.check_request("ABCDEF").note is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(prompt=""), "empty"),
+        (dict(prompt="hi!"), "outside the allowed symbols"),
+        (dict(prompt="ABCDEFGHI"), "at most 8"),
+        (dict(prompt=None), "must be a string"),
+        (dict(steps=0), "steps must be"),
+        (dict(steps=1001), "steps must be"),
+        (dict(steps=2.5), "whole number"),
+        (dict(eta=1.5), "eta must be"),
+        (dict(eta="x"), "must be numbers"),
+        (dict(guidance_scale=-1), "guidance_scale must be"),
+        (dict(seed=-1), "seed must be"),
+        (dict(seed=2**40), "seed must be"),
+        (dict(sampler="euler"), "unknown sampler"),
+    ],
+)
+def test_check_request_rejects(kwargs, match):
+    args = dict(prompt="AB", steps=10, eta=0.0, guidance_scale=3.0, seed=0, sampler="ddim") | kwargs
+    with pytest.raises(ValueError, match=match):
+        sup.check_request(**args)
+
+
+# ----------------------------------------------------------------------------- throttle and stream
+
+
+def test_throttle_keeps_first_last_and_one_per_interval():
+    now = [0.0]
+    throttle = sup.PreviewThrottle(min_interval=0.1, clock=lambda: now[0])
+    shown = []
+    for i in range(100):  # 100 steps, 10 ms apart
+        now[0] = i * 0.01
+        if throttle(i, 100):
+            shown.append(i)
+    assert shown[0] == 0 and shown[-1] == 99
+    assert all(b - a >= 10 for a, b in zip(shown, shown[1:-1]))  # at most one per 0.1 s
+    assert len(shown) == 11  # 0, 10, ..., 90, and the last
+
+
+def test_throttle_zero_interval_shows_every_step():
+    throttle = sup.PreviewThrottle(min_interval=0.0)
+    assert all(throttle(i, 5) for i in range(5))
+
+
+def test_stream_generation_matches_generate_and_records_every_step(pipe):
+    req = sup.check_request("AB", steps=6, guidance_scale=2.0, seed=3)
+    updates = list(sup.stream_generation(pipe, req, throttle=lambda i, n: i % 2 == 0))
+    assert [u.index for u in updates] == list(range(6))
+    assert [u.show for u in updates] == [True, False, True, False, True, True]  # the last always shows
+    assert all(u.trajectory is None for u in updates[:-1]) and updates[-1].done
+    traj = updates[-1].trajectory
+    assert traj.x_t.shape == traj.pred_x0.shape == (6, 16, 32, 32) and traj.x_t.dtype == np.uint8
+    assert traj.timesteps.tolist() == [u.t for u in updates] and traj.timesteps[0] == pipe.num_timesteps - 1
+    np.testing.assert_array_equal(traj.video, pipe.generate("AB", steps=6, guidance_scale=2.0, seed=3))
+    np.testing.assert_array_equal(sup.run_generation(pipe, req).video, traj.video)
+
+
+def test_grid_columns_and_trajectory_grid(pipe):
+    assert sup.grid_columns(50, 8) == [0, 7, 14, 21, 28, 35, 42, 49]
+    assert sup.grid_columns(3, 8) == [0, 1, 2]
+    assert sup.grid_columns(1) == [0]
+    traj = sup.run_generation(pipe, sup.check_request("AB", steps=4))
+    grid = traj.grid([0, 3], "pred_x0", scale=1)
+    assert grid.shape == (16 * 33 + 1, 2 * 33 + 1)  # frames as rows, steps as columns, 1 px gaps
+    np.testing.assert_array_equal(grid[1:33, 34:66], traj.pred_x0[3, 0])
+    with pytest.raises(ValueError, match="unknown trajectory field"):
+        traj.frames("eps")
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def _sprites(html: str) -> list[np.ndarray]:
+    return [np.array(Image.open(io.BytesIO(base64.b64decode(b)))) for b in re.findall(r"base64,([A-Za-z0-9+/=]+)\)", html)]
+
+
+def test_sprite_is_the_frames_side_by_side():
+    video = np.random.default_rng(0).integers(0, 256, (16, 32, 32), dtype=np.uint8)
+    strip = np.array(Image.open(io.BytesIO(sup.sprite_png(video))))
+    assert strip.shape == (32, 16 * 32)
+    np.testing.assert_array_equal(strip[:, 5 * 32 : 6 * 32], video[5])
+
+
+def test_panels_html_carries_both_videos_and_a_continuous_phase():
+    a = np.zeros((16, 32, 32), np.uint8)
+    b = np.full((16, 32, 32), 255, np.uint8)
+    html = sup.step_panels_html(a, b, 4, 50, 900, fps=8, clock=lambda: 1000.5)
+    sprites = _sprites(html)
+    assert len(sprites) == 2 and sprites[0].max() == 0 and sprites[1].min() == 255
+    assert "x_t after step 5" in html and "t = 900" in html
+    assert "steps(16)" in html and "animation-duration:2s" in html
+    assert "animation-delay:-0.500s" in html  # 1000.5 s mod the 2 s loop: the loop carries on where it was
+    assert "x_0: the result" in sup.step_panels_html(a, b, 49, 50, 0)
+
+
+def test_status_html():
+    s = sup.status_html(9, 50, 800, 1.0)
+    assert "step 10 / 50" in s and 'value="10"' in s and "100 ms/step" in s and "Denoising" in s
+    assert "Done" in sup.status_html(49, 50, 0, 5.0, note="<b>") and "&lt;b&gt;" in sup.status_html(0, 2, 0, 0.0, note="<b>")
+
+
+# ----------------------------------------------------------------------------- files and comparisons
+
+
+def test_output_store_keeps_only_the_newest(tmp_path):
+    store = sup.OutputStore(tmp_path / "out", keep=3)
+    paths = [store.write(bytes([i]), f"f{i}.bin") for i in range(5)]
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(left) == 3 and all(p.exists() for p in paths[-3:]) and not paths[0].exists()
+    video = np.random.default_rng(0).integers(0, 256, (16, 32, 32), dtype=np.uint8)
+    gif, mp4 = store.save_video(video, "x")
+    im = Image.open(gif)
+    assert im.n_frames == 16 and im.size == (256, 256)
+    assert mp4.read_bytes()[4:8] == b"ftyp"
+
+
+def test_file_stem_and_comparisons():
+    base = sup.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1)
+    assert sup.file_stem(base) == "HI_ddim50_eta0.5_g3_seed1"
+    a, b = sup.comparison_requests(base, "10 vs 100 steps")
+    assert (a.steps, b.steps, a.prompt, b.seed, a.eta) == (10, 100, "HI", 1, 0.5)
+    with pytest.raises(ValueError, match="known"):
+        sup.comparison_requests(base, "nope")
