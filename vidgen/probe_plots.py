@@ -37,7 +37,8 @@ if (fmt) {
   gd.on('plotly_sliderchange', function() {
     var name = fmt;
     gd._fullLayout.sliders.forEach(function(s, i) { name = name.replace('{' + i + '}', s.steps[s.active || 0].label); });
-    Plotly.animate(gd, [name], {frame: {duration: 0, redraw: true}, transition: {duration: 0}, mode: 'immediate'});
+    Plotly.animate(gd, [name], {frame: {duration: 0, redraw: true}, transition: {duration: 0}, mode: 'immediate'})
+      .catch(function() {});  // a newer slider move interrupts this one: nothing to report
   });
 }
 """
@@ -335,7 +336,8 @@ def write_html(fig: go.Figure, path, plotlyjs: str = PLOTLY_JS) -> Path:
     js = path.parent / plotlyjs
     if not js.exists():
         copy_plotlyjs(js)
-    fig.write_html(str(path), include_plotlyjs=plotlyjs, full_html=True, post_script=_LINKED_SLIDERS_JS)
+    fig.write_html(str(path), include_plotlyjs=plotlyjs, full_html=True, post_script=_LINKED_SLIDERS_JS,
+                   auto_play=False)  # frames are slider states, not an animation to play on load
     return path
 
 
