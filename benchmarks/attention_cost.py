@@ -1,8 +1,8 @@
 """Where factorising space and time pays off: attention FLOPs, score memory and forward time of
 each variant as the video grows (more frames, larger frames), at the `small-*` presets' widths.
 
-    python benchmarks/attention_cost.py [--size small] [--variants full,gentron,...] [--measure-up-to 4096]
-                                        [--out docs/attention_cost.md] [--json FILE]
+    python -m benchmarks.attention_cost [--size small] [--variants full,gentron,...] [--measure-up-to 4096]
+                                           [--out docs/attention_cost.md] [--json FILE]
 
 The analytic columns are exact (tests/test_variants.py checks them against torch's FLOP counter);
 forward ms is wall-clock for one video, batch 1, no grad: run it on an idle machine.

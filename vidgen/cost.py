@@ -144,12 +144,13 @@ def cost_table(configs: dict[str, ModelConfig], sizes: list[tuple[int, int]], me
 
 def cost_markdown(rows: list[dict]) -> str:
     """The cost table as markdown."""
-    head = ("| variant | video (TxHxW) | tokens | self-attn GFLOPs | cross-attn GFLOPs | other GFLOPs | "
+    head = ("| variant | video (TxHxW) | tokens | self-attn GFLOPs | cross-attn GFLOPs | other GFLOPs | total GFLOPs | "
             "score entries (M) | largest matrix | forward ms |")
-    lines = [head, "|---" * 9 + "|"]
+    lines = [head, "|---" * 10 + "|"]
     for r in rows:
         ms = "-" if r["forward_ms"] is None else f"{r['forward_ms']:.0f}"
         lines.append(f"| {r['variant']} | {r['frames']}x{r['size']}x{r['size']} | {r['tokens']} | {r['self_attn_gflops']:.3f} | "
-                     f"{r['cross_attn_gflops']:.3f} | {r['other_gflops']:.2f} | {r['score_entries_m']:.2f} | "
+                     f"{r['cross_attn_gflops']:.3f} | {r['other_gflops']:.2f} | "
+                     f"{r['self_attn_gflops'] + r['cross_attn_gflops'] + r['other_gflops']:.2f} | {r['score_entries_m']:.2f} | "
                      f"{r['largest_matrix']} | {ms} |")
     return "\n".join(lines)
