@@ -113,6 +113,8 @@ def test_snapvideo_carries_latents_within_a_trajectory_only():
         again = model(x, t_lo, ids)  # t did not go down: not a continuation, starts from zero
         assert torch.allclose(again, fresh_lo, atol=1e-6)
         model(x, t_hi, ids)
+        mixed = torch.tensor([500, 400])  # a validation batch, not a sampling step
+        assert torch.allclose(model(x, mixed, ids), model.eval()(x, mixed, ids), atol=1e-6)
         model.reset_sampling_state()
         assert model._prev_latents is None
         assert torch.allclose(model(x, t_lo, ids), fresh_lo, atol=1e-6)

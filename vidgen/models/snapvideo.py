@@ -13,8 +13,8 @@ Latent self-conditioning (RIN): the latents a call ends with seed the next call'
 Training runs a no-grad pass on the same x_t first and conditions on its latents (every tenth
 sample of the batch trains without, for the first sampling step). Sampling carries them from one
 step to the next in `_prev_latents`; `reset_sampling_state` clears them before a new trajectory.
-The carried latents are used only while a trajectory continues: same batch and every timestep
-lower than the previous call's. Any other call (a validation batch, a probe, a trajectory that
+The carried latents are used only while a trajectory continues: same batch, one timestep shared
+by the batch, lower than the previous call's. Any other call (a validation batch, a probe, a trajectory that
 ended at t=0) starts from zero latents, as the first sampling step does.
 """
 from __future__ import annotations
@@ -152,4 +152,5 @@ class SnapVideo(TokenDenoiser):
             return False
         if self._prev_latents.shape[0] != batch or self._t.shape != self._prev_t.shape:
             return False
-        return bool((self._t < self._prev_t).all())
+        # a sampling step shares one t across the batch and goes down; a validation batch mixes t
+        return bool((self._t == self._t[0]).all() and (self._t < self._prev_t).all())
