@@ -28,6 +28,7 @@ from .cost import cost_markdown, cost_table
 DEFAULT_VARIANTS = ("full", "gentron", "latte", "latte-between", "latte-both", "snapvideo", "conv3d")
 COST_SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 TIMING_PROMPT = "AB12"
+UNLIMITED_STEPS = 10**9  # the presets' max_steps (100 for tiny) must not stop a run before its budget
 
 
 def preset_for(variant: str, size: str) -> str:
@@ -64,7 +65,7 @@ def train_variant(preset: str, run_dir: Path, budget: float, device: str, progre
 
     p = get_preset(preset)
     trainer = Trainer(p.model, p.diffusion, p.train, run_dir, device=device, preset_name=preset)
-    result = trainer.fit(time_budget=budget, progress=progress)
+    result = trainer.fit(max_steps=UNLIMITED_STEPS, time_budget=budget, progress=progress)  # the budget alone stops it
     val = trainer.validation_loss()  # EMA weights, the ones that sample
     return {
         "params": trainer.model.num_params(),
@@ -140,11 +141,12 @@ def compare(variants: list[str], settings: CompareSettings, out_dir, doc_path=No
         log(f"[{variant}] " + json.dumps({k: row[k] for k in ("exact", "cer", "psnr", "ssim", "flicker")}))
         results["variants"][variant] = row
         ckpt.atomic_write_json(results_path, results)
-    if settings.cost_measure_up_to >= 0 and "cost" not in previous:
+    costed = {row["variant"] for row in previous.get("cost", [])}
+    if settings.cost_measure_up_to >= 0 and costed != set(results["variants"]):
         log("cost table: attention FLOPs and forward time as the video grows")
-        configs = {v: get_preset(p).model for v, p in presets.items()}
+        configs = {v: get_preset(r["preset"]).model for v, r in ordered(results["variants"]).items()}
         results["cost"] = cost_table(configs, COST_SIZES, measure_up_to=settings.cost_measure_up_to, device=settings.device)
-    elif "cost" in previous:
+    elif costed:
         results["cost"] = previous["cost"]
     ckpt.atomic_write_json(results_path, results)
     if doc_path is not None:
