@@ -194,7 +194,8 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     root_a = (vecs * np.sqrt(np.clip(ev, 0, None))) @ vecs.T  # S_a^(1/2)
     inner = np.linalg.eigvalsh(root_a @ s_b @ root_a)
     tr_sqrt = np.sqrt(np.clip(inner, 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2.0 * tr_sqrt)
+    fd = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2.0 * tr_sqrt
+    return float(max(fd, 0.0))  # rank-deficient covariances can round a true 0 slightly below it
 
 
 # ----------------------------------------------------------------------------- one video
