@@ -274,7 +274,8 @@ def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
         f"Each variant trained from scratch for **{s['budget']:.0f} s** of wall clock on {results['machine']} "
         f"(device {s['device']}), `{s['size']}` presets, then evaluated by the harness on {s['eval_n']} validation prompts "
         f"({s['eval_steps']} DDIM steps, guidance {s['guidance']}, EMA weights). Sampling ms/step: one prompt with guidance, "
-        f"median of {s['timing_steps']} steps. Reproduce with:",
+        f"median of {s['timing_steps']} steps. Equal wall-clock is a fair budget only on an otherwise idle machine: the "
+        "samples/s column shows what each run actually got. Reproduce with:",
         "",
         "```",
         f"python -m vidgen compare --variants {','.join(ordered(results['variants']))} --size {s['size']} --budget {s['budget']:g} "
