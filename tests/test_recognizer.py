@@ -11,7 +11,7 @@ import torch
 
 from vidgen.checkpoint import CheckpointError, atomic_write_json
 from vidgen.data import SplitConfig, heldout_prompts, render_strip, render_video, validation_prompts
-from vidgen.recognizer import (DEFAULT_DIR, MAX_STRIP, NUM_CLASSES, Recognizer, RecognizerConfig, ctc_greedy_decode,
+from vidgen.recognizer import (DEFAULT_DIR, NUM_CLASSES, Recognizer, RecognizerConfig, ctc_greedy_decode,
                                default_reader, fit_strip, load_recognizer, save_recognizer)
 from vidgen.recognizer_train import RecognizerTrainConfig, augment, random_prompts, render_slow
 
