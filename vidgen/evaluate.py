@@ -154,7 +154,8 @@ def score_videos(videos: np.ndarray, prompts: list[str], reader: TextReader, tru
             "strip_residual": float(gen.fit.residual[i]),
             **metrics.video_scores(videos[i], truths[i], target),
         })
-    fd = {"name": metrics.FD_NAME, "n": len(videos), "dim": int(gen.features.shape[1])}
+    fd = {"name": metrics.FD_NAME, "n": len(videos), "dim": int(gen.features.shape[1]),
+          "note": "compare only between reports with the same n and recognizer; biased upwards for small n"}
     fd["value"] = metrics.frechet_distance(gen.features, true.features) if len(videos) >= 2 else None
     fd["truth_read_accuracy"] = metrics.sentence_accuracy(true.texts, targets)  # the reader's own check
     return records, fd
