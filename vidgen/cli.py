@@ -16,6 +16,23 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (and `-h` still prints the full usage)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} -h)\n")
+
+
+def _check_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device} asked for, but no CUDA device is available")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise UsageError(f"--device must be cpu or cuda[:N], got {device!r}")
+    return device
+
+
 def _positive_int(s: str) -> int:
     v = int(s)
     if v < 1:
@@ -33,8 +50,8 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vidgen", description="vidgen: a hands-on text-to-video diffusion lab")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m vidgen", description="vidgen: a hands-on text-to-video diffusion lab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("render", help="write the ground-truth video of a prompt")
     p.add_argument("--prompt", required=True)
@@ -87,12 +104,7 @@ def cmd_train(args) -> None:
         raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
     if not args.resume and (out / "config.json").is_file():
         raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda asked for, but no CUDA device is available")
-    device = init_distributed(args.device)
+    device = init_distributed(_check_device(args.device))
     trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume, preset_name=args.preset)
     if trainer.rank == 0:
         print(f"{trainer.model.num_params() / 1e6:.2f}M parameters, step {trainer.step}, device {device}, world {trainer.world}")
@@ -110,7 +122,7 @@ def cmd_sample(args) -> None:
     from .video_io import frames_grid, save_video
 
     _check_out(args.out)
-    pipe = load_pipeline(args.checkpoint, device=args.device)
+    pipe = load_pipeline(args.checkpoint, device=_check_device(args.device))
     guidance = args.guidance if args.guidance is not None else pipe.config.get("default_guidance", 3.0)
     steps_dir = Path(args.steps_out) if args.steps_out else None
     last, x_ts, x0s = None, [], []

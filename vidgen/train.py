@@ -152,7 +152,7 @@ class Trainer:
     # -- validation -----------------------------------------------------------------------------
     @torch.no_grad()
     def validation_loss(self, model=None) -> dict:
-        """Unweighted MSE of the EMA model on fixed validation prompts, timesteps and noise."""
+        """Unweighted MSE (target and x0 space) of the EMA model on fixed validation prompts, t and noise."""
         model = self.ema if model is None else model
         cfg = self.cfg
         if self._val is None:
@@ -164,17 +164,24 @@ class Trainer:
             t = (torch.arange(len(pick)) * self.schedule.num_timesteps // len(pick)).long()  # evenly over [0, T)
             noise = torch.randn(x0.shape, generator=g)
             self._val = (x0, ids, t, noise)
-        sums, counts, total = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
+        sums, counts, total, total_x0 = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), [], []
         x0, ids, t, noise = self._val
         for i in range(0, len(t), 64):
-            sl = slice(i, i + 64)
-            _, mse = diffusion_loss(model, self.schedule, *(v[sl].to(self.device) for v in (x0, ids, t, noise)), bf16=cfg.bf16)
-            s, c = bucket_losses(t[sl], mse, self.schedule.num_timesteps)
+            b = [v[i : i + 64].to(self.device) for v in (x0, ids, t, noise)]
+            x_t = self.schedule.q_sample(b[0], b[2], b[3])
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                out = model(x_t, b[2], b[1]).float()
+            mse = (out - self.schedule.target(b[0], b[3], b[2])).pow(2).mean(dim=(1, 2, 3))
+            # x0-space error: comparable across eps and v prediction
+            pred_x0, _ = self.schedule.split_prediction(out, x_t, b[2])
+            total_x0.append((pred_x0.clamp(-1, 1) - b[0]).pow(2).mean(dim=(1, 2, 3)).cpu())
+            s, c = bucket_losses(b[2], mse, self.schedule.num_timesteps)
             sums += s
             counts += c
             total.append(mse.cpu())
         by_bucket = (sums / np.maximum(counts, 1)).round(5).tolist()
-        return {"val_loss": float(torch.cat(total).mean()), "val_loss_by_bucket": by_bucket}
+        return {"val_loss": float(torch.cat(total).mean()), "val_x0_mse": float(torch.cat(total_x0).mean()),
+                "val_loss_by_bucket": by_bucket}
 
     # -- loop -----------------------------------------------------------------------------------
     def fit(self, max_steps: int | None = None, time_budget: float | None = None, progress: bool = True) -> dict:
