@@ -110,3 +110,13 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert cfg["world_size"] == 2 and cfg["step"] == 6
     assert cfg["samples_seen"] == 6 * 8 * 2
     load_pipeline(tmp_path / "ddp").generate("AB", steps=2)
+
+
+def test_export_release(tiny_checkpoint, tmp_path):
+    out = ckpt.export_release(tiny_checkpoint, tmp_path / "release", default_guidance=2.5)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "ema.safetensors"]
+    pipe = load_pipeline(out)
+    assert pipe.config["default_guidance"] == 2.5
+    a = pipe.generate("AB", steps=3, seed=2)
+    b = load_pipeline(tiny_checkpoint).generate("AB", steps=3, seed=2)
+    assert (a == b).all()

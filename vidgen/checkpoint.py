@@ -146,6 +146,22 @@ def load_model(path, prefer_ema: bool = True, device="cpu"):
     return model.to(device).eval(), diff_cfg, raw
 
 
+def export_release(run_dir, out_dir, default_guidance: float | None = None) -> Path:
+    """Copy a run's EMA weights and config into a release directory (no optimizer state).
+
+    The weights are loaded into the model first, so a broken run cannot be exported.
+    """
+    run_dir, out = resolve_dir(run_dir), Path(out_dir)
+    model, _, raw = load_model(run_dir, prefer_ema=True)
+    raw = dict(raw)
+    if default_guidance is not None:
+        raw["default_guidance"] = float(default_guidance)
+    raw["exported_from_step"] = raw.get("step")
+    save_tensors(out / EMA_NAME, model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"})
+    atomic_write_json(out / CONFIG_NAME, raw)
+    return out
+
+
 def config_dict(model_cfg, diff_cfg, train_cfg, **extra) -> dict:
     out = {"model": to_dict(model_cfg), "diffusion": to_dict(diff_cfg), "format": "vidgen-1"}
     if train_cfg is not None:

@@ -78,7 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
     p.add_argument("--steps-out", default=None, help="also write every intermediate step (x_t and predicted x0) here")
     _add_sampling_args(p)
+    p = sub.add_parser("export", help="copy a run's EMA weights and config into a release directory")
+    p.add_argument("--checkpoint", required=True, help="run directory")
+    p.add_argument("--out", required=True, help="release directory, e.g. checkpoints/release")
+    p.add_argument("--guidance", type=float, default=None, help="default guidance scale stored with the release")
     return parser
+
+
+def cmd_export(args) -> None:
+    from .checkpoint import export_release
+
+    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance)}")
 
 
 def cmd_render(args) -> None:
@@ -152,7 +162,7 @@ def _check_out(out: str) -> None:
         raise UsageError(f"--out must end in {', '.join(VIDEO_SUFFIXES)}, got {out!r}")
 
 
-COMMANDS = {"render": cmd_render, "train": cmd_train, "sample": cmd_sample}
+COMMANDS = {"render": cmd_render, "train": cmd_train, "sample": cmd_sample, "export": cmd_export}
 
 
 def register(name: str, add_parser, run) -> None:

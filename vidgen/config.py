@@ -28,7 +28,7 @@ class ModelConfig:
     prompt_len: int = tok.PROMPT_SLOTS  # prompt slots
     text_layers: int = 2  # small transformer over the prompt tokens before cross-attention
     rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
-    conv_mlp: bool = True  # depthwise 3x3x3 convolution inside the MLP (weights shared across positions)
+    conv_mlp: bool = True  # depthwise 3x3 convolution over each frame's tokens inside the MLP (weights shared across positions)
     freq_dim: int = 256  # size of the sinusoidal timestep features
     # variant-specific fields; the other variants ignore them
     text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
