@@ -1,7 +1,10 @@
-"""Compare training recipes (prediction type, schedule, loss weighting, lr, batch) under one
-wall-clock budget each, by the validation error in x0 space (comparable across eps and v).
+"""Compare training recipes (prediction type, schedule, loss weighting, lr, batch) at an equal
+number of training steps (or an equal wall-clock budget), by the validation error in x0 space,
+which is comparable across eps and v prediction.
 
-    python -m benchmarks.recipe --preset tiny --budget 90 --out docs/recipe.md
+    python -m benchmarks.recipe --preset tiny --steps 1500 --out docs/recipe.md
+
+Equal steps make the comparison independent of what else the machine is doing.
 
 Each recipe is `prediction-schedule-weighting[-lrX][-bsN]`, e.g. `v-cosine-min_snr-lr1e-3-bs16`.
 """
@@ -41,7 +44,8 @@ def parse_recipe(name: str, base):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--budget", type=float, default=90, help="seconds of training per recipe")
+    ap.add_argument("--steps", type=int, default=1500, help="training steps per recipe")
+    ap.add_argument("--budget", type=float, default=None, help="or: seconds of training per recipe")
     ap.add_argument("--recipes", default=DEFAULT)
     ap.add_argument("--out", default=None, help="markdown table to write")
     args = ap.parse_args()
@@ -52,14 +56,16 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             tr = Trainer(base.model, diff, train, tmp, preset_name=args.preset)
             t0 = time.time()
-            tr.fit(max_steps=10**9, time_budget=args.budget, progress=False)
+            tr.fit(max_steps=args.steps if args.budget is None else 10**9, time_budget=args.budget, progress=False)
             val = tr.validation_loss()
         rows.append({"recipe": name, "steps": tr.step, "samples": tr.samples_seen, "seconds": round(time.time() - t0),
                      "val_x0_mse": round(val["val_x0_mse"], 5)})
         print(json.dumps(rows[-1]), flush=True)
     best = min(rows, key=lambda r: r["val_x0_mse"])
-    lines = [f"Recipes on preset `{args.preset}`, {args.budget:.0f} s of training each, {torch.get_num_threads()} thread(s).",
-             f"Command: `python -m benchmarks.recipe --preset {args.preset} --budget {args.budget:.0f} --recipes {args.recipes}`", "",
+    how = f"{args.steps} steps" if args.budget is None else f"{args.budget:.0f} s"
+    flag = f"--steps {args.steps}" if args.budget is None else f"--budget {args.budget:.0f}"
+    lines = [f"Recipes on preset `{args.preset}`, {how} of training each (batch {base.train.batch_size}), {torch.get_num_threads()} thread(s).",
+             f"Command: `python -m benchmarks.recipe --preset {args.preset} {flag} --recipes {args.recipes}`", "",
              "| recipe | steps | samples | validation x0 MSE (EMA) |", "|---|---|---|---|"]
     lines += [f"| {r['recipe']}{' (best)' if r is best else ''} | {r['steps']} | {r['samples']} | {r['val_x0_mse']} |" for r in rows]
     text = "\n".join(lines) + "\n"
