@@ -219,9 +219,9 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
             cmp_view = gr.HTML("", min_height=300, elem_id="compare-view")
 
         # ------------------------------------------------------------------ Embedding explorer
-        with gr.Tab("Embedding explorer", id="explorer"):
+        with gr.Tab("Embedding explorer", id="explorer") as explorer_tab:
             gr.Markdown(EXPLORER_INTRO)
-            build_explorer(pipe, demo)
+            build_explorer(pipe, explorer_tab)
 
         # ================================================================== events
 
@@ -286,7 +286,7 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
                 return False, gr.Timer(active=False), gr.Button("▶ Play"), gr.skip()
             start = 1 if (not is_playing and int(step) >= traj.num_steps) else gr.skip()  # replay from the start
             now = not is_playing
-            return now, gr.Timer(active=now), gr.Button("⏸ Pause" if now else "▶ Play"), start
+            return now, gr.Timer(active=now), gr.Button("Pause" if now else "▶ Play"), start
 
         def tick(traj, step):
             """Advance the viewer; long runs move several steps a tick so any run plays in about 12 s."""
@@ -372,19 +372,29 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
     return demo
 
 
-def build_explorer(pipe: Pipeline | None, demo: gr.Blocks) -> None:
-    """The Embedding explorer tab's widgets and events; the figures come from vidgen.probe_plots."""
+def without_plotly_sliders(fig):
+    """Drop a figure's own plotly sliders and frames: gr.Plot does not load frames, so they would not
+    move; the app drives the same parameter with a Gradio slider instead."""
+    fig.frames = []
+    fig.layout.sliders = ()
+    return fig
+
+
+def build_explorer(pipe: Pipeline | None, tab: gr.Tab) -> None:
+    """The Embedding explorer tab's widgets and events; the figures come from vidgen.probe_plots.
+    They are sent when the tab is first opened (two of them are about 2 MB), not with every page."""
     if pipe is None:
         gr.Markdown("Load a checkpoint to explore its embeddings.")
         return
     from vidgen import probe_plots
 
     grid_t, grid_h, grid_w = pipe.model.cfg.grid
+    T = pipe.num_timesteps
     with gr.Tab("Position cube (Fig. 11)"):
         gr.Markdown("Cosine similarity of every video patch position to the chosen one; positions above the "
                     "threshold are drawn. Nearby positions share a lot, so the model knows what is next to what.")
         with gr.Row():
-            w = gr.Slider(0, grid_w - 1, grid_w // 2, step=1, label="W (column)")
+            w = gr.Slider(0, grid_w - 1, grid_w // 2, step=1, label="W (column)", elem_id="cube-w")
             h = gr.Slider(0, grid_h - 1, grid_h // 2, step=1, label="H (row)")
             t = gr.Slider(0, grid_t - 1, grid_t // 2, step=1, label="T (time)")
             thr = gr.Slider(-1.0, 1.0, 0.4, step=0.05, label="Threshold")
@@ -399,18 +409,27 @@ def build_explorer(pipe: Pipeline | None, demo: gr.Blocks) -> None:
         prompt_sim = gr.Plot(elem_id="prompt-plot")
     with gr.Tab("Timestep embedding (Fig. 10)"):
         gr.Markdown("The sinusoidal features that tell the network the noise level t: each dimension is a "
-                    "sine or cosine of t at its own frequency.")
+                    "sine or cosine of t at its own frequency, so every t gets a distinct pattern.")
+        temb_t = gr.Slider(0, T - 1, 0, step=1, label="t (the row shown on top)")
         temb = gr.Plot(elem_id="timestep-plot")
+    loaded = gr.State(False)
 
     def cube_fig(tt, hh, ww, threshold):
         return probe_plots.similarity_cube_figure(pipe, int(tt), int(hh), int(ww), threshold=float(threshold), sliders=False)
 
-    gr.on([t.change, h.change, w.change, thr.change], cube_fig, [t, h, w, thr], cube, queue=False,
-          show_progress="hidden", api_visibility="private")
-    demo.load(lambda: (cube_fig(grid_t // 2, grid_h // 2, grid_w // 2, 0.4),
-                       probe_plots.similarity_matrix_figure(pipe), probe_plots.prompt_similarity_figure(pipe),
-                       probe_plots.timestep_embedding_figure(pipe, num_timesteps=pipe.num_timesteps)),
-              None, [cube, matrix, prompt_sim, temb], queue=False, api_visibility="private")
+    def timestep_fig(tt):
+        return without_plotly_sliders(probe_plots.timestep_embedding_figure(pipe, num_timesteps=T, t=int(tt)))
+
+    def first_open(is_loaded, tt, hh, ww, threshold, t_emb):
+        if is_loaded:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), True
+        return (cube_fig(tt, hh, ww, threshold), probe_plots.similarity_matrix_figure(pipe),
+                probe_plots.prompt_similarity_figure(pipe), timestep_fig(t_emb), True)
+
+    private = dict(queue=False, show_progress="hidden", api_visibility="private")
+    tab.select(first_open, [loaded, t, h, w, thr, temb_t], [cube, matrix, prompt_sim, temb, loaded], **private)
+    gr.on([t.change, h.change, w.change, thr.change], cube_fig, [t, h, w, thr], cube, **private)
+    temb_t.release(timestep_fig, temb_t, temb, **private)  # on release: the figure is about 2 MB
 
 
 def main(argv=None):

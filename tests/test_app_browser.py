@@ -114,5 +114,10 @@ def test_embedding_explorer_renders_plotly(page, shots):
     page.wait_for_selector("#cube-plot .js-plotly-plot", timeout=30_000)
     page.get_by_role("tab", name="All positions (Fig. 12)").click()
     page.wait_for_selector("#matrix-plot .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Timestep embedding (Fig. 10)").click()
+    page.wait_for_selector("#timestep-plot .js-plotly-plot", timeout=30_000)
     page.get_by_role("tab", name="Position cube (Fig. 11)").click()
     page.screenshot(path=shots / "app_explorer.png", full_page=True)
+    # the Gradio sliders redraw the cube around the chosen position
+    set_slider(page, "cube-w", 0)
+    page.wait_for_function("document.querySelector('#cube-plot').innerText.includes('w=0)')", timeout=30_000)
