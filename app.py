@@ -10,6 +10,7 @@ the embedding figures in vidgen.probes / vidgen.probe_plots.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -55,6 +56,21 @@ What the network learned about *where* and *when*. The video is cut into patches
 and each patch position has a learned embedding vector; so does each prompt slot. Cosine similarity
 between these vectors shows which positions the model treats as alike (the blog's Figures 10-13).
 """
+
+
+@contextlib.contextmanager
+def environ(**values):
+    """Set environment variables for the duration of a block (Gradio reads some settings only from there)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @dataclass
@@ -361,7 +377,11 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
         cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
 
         if pipe is not None and settings.cache_examples != "off":
-            with examples_slot:  # a click fills the controls and shows the cached result
+            # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
+            # checkpoint keeps a retrained model from showing the old model's results.
+            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"),
+                                     sup.checkpoint_fingerprint(sup.resolve_checkpoint(settings.checkpoint)))
+            with examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):  # a click fills the controls, shows the result
                 gr.Examples(
                     examples=[[p, 50, 0.0, guidance0, 0, "ddim"] for p in ("HELLO", "AB12", "VIDEO", "42")]
                     + [["HELLO", 50, 1.0, guidance0, 0, "ddim"], ["HELLO", 50, 0.0, 1.0, 0, "ddim"]],

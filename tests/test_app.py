@@ -130,3 +130,16 @@ def test_without_a_checkpoint_the_page_says_how_to_get_one():
         assert "python -m vidgen train" in page
         with pytest.raises(AppError, match="No model is loaded"):
             Client(u, verbose=False).predict("AB", 2, api_name="/generate")
+
+
+def test_host_and_port_follow_gradio_variables(monkeypatch):
+    import app
+
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    s = app.parse_args([])
+    assert (s.host, s.port, s.queue_size, s.concurrency) == ("0.0.0.0", 7999, 16, 1)
+    s = app.parse_args(["--host", "127.0.0.1", "--port", "7860", "--checkpoint", "x", "--queue-size", "4"])
+    assert (s.host, s.port, s.checkpoint, s.queue_size) == ("127.0.0.1", 7860, "x", 4)
+    with pytest.raises(SystemExit):
+        app.parse_args(["--queue-size", "0"])

@@ -33,6 +33,16 @@ def test_missing_checkpoint_message_says_how_to_get_one():
     assert "python -m vidgen train" in msg and sup.CHECKPOINT_ENV in msg and "--checkpoint" in msg
 
 
+def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, copy)
+    assert sup.checkpoint_fingerprint(copy) == sup.checkpoint_fingerprint(tiny_checkpoint)
+    (copy / "ema.safetensors").write_bytes((copy / "ema.safetensors").read_bytes()[:-1] + b"x")
+    assert sup.checkpoint_fingerprint(copy) != sup.checkpoint_fingerprint(tiny_checkpoint)
+
+
 # ----------------------------------------------------------------------------- requests
 
 

@@ -8,6 +8,7 @@ testable without a server.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import os
@@ -55,6 +56,16 @@ def missing_checkpoint_message(path: str | os.PathLike, error: Exception) -> str
         f"or point the app at a run directory you have: `python app.py --checkpoint RUN_DIR` "
         f"(or set `{CHECKPOINT_ENV}=RUN_DIR`), then restart it."
     )
+
+
+def checkpoint_fingerprint(path: str | os.PathLike) -> str:
+    """A short hash of a checkpoint's files, so results cached for one model are never shown for another."""
+    d = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in d.iterdir() if p.name in ("config.json", "ema.safetensors", "model.safetensors")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def default_guidance(pipe: Pipeline | None) -> float:
