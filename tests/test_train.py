@@ -120,3 +120,27 @@ def test_export_release(tiny_checkpoint, tmp_path):
     a = pipe.generate("AB", steps=3, seed=2)
     b = load_pipeline(tiny_checkpoint).generate("AB", steps=3, seed=2)
     assert (a == b).all()
+
+
+def test_ctrl_c_saves_at_a_step_boundary_and_resumes_exactly(tmp_path, monkeypatch):
+    import signal
+
+    p = get_preset("tiny")
+    tr = Trainer(p.model, p.diffusion, p.train, tmp_path / "int", preset_name="tiny")
+    original = Trainer.train_step
+
+    def step_then_interrupt(self):
+        out = original(self)
+        if self.step == 7:
+            signal.raise_signal(signal.SIGINT)  # as if the user pressed Ctrl-C during step 7
+        return out
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
+    result = tr.fit(max_steps=20, progress=False)
+    monkeypatch.undo()
+    assert result["interrupted"] and result["step"] == 7
+    assert json.loads((tmp_path / "int" / "config.json").read_text())["step"] == 7
+    _train(tmp_path / "int", 20, resume=True)
+    _train(tmp_path / "straight", 20)
+    a, b = load_file(tmp_path / "int" / ckpt.EMA_NAME), load_file(tmp_path / "straight" / ckpt.EMA_NAME)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -121,6 +121,8 @@ def cmd_train(args) -> None:
     result = trainer.fit(max_steps=args.max_steps, time_budget=args.time_budget, progress=not args.no_progress)
     if trainer.rank == 0:
         print(json.dumps({k: v for k, v in result.items() if not isinstance(v, list)}))
+        if result["interrupted"]:
+            print(f"interrupted: saved at step {result['step']}; continue with --resume", file=sys.stderr)
 
 
 def cmd_sample(args) -> None:

@@ -10,6 +10,8 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -196,8 +198,9 @@ class Trainer:
         sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
         last = {}
         self.model.train()
+        stop = _StopOnSignal()
         while self.step < max_steps:
-            if time_budget is not None and self._should_stop(time.time() - start >= time_budget):
+            if self._should_stop(stop.requested or (time_budget is not None and time.time() - start >= time_budget)):
                 break
             t0 = time.time()
             out = self.train_step()
@@ -221,9 +224,11 @@ class Trainer:
                         f.write(json.dumps(last) + "\n")
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                 self.save()
+        stop.restore()
         bar.close()
         self.save()
-        return {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds, **last}
+        return {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
+                "interrupted": stop.requested, **last}
 
     def _should_stop(self, local: bool) -> bool:
         """All ranks stop together (rank 0's clock decides) so DDP never waits on a missing peer."""
@@ -232,6 +237,25 @@ class Trainer:
         flag = torch.tensor([1.0 if local else 0.0], device=self.device)
         dist.broadcast(flag, src=0)
         return bool(flag.item())
+
+
+class _StopOnSignal:
+    """Ctrl-C or SIGTERM asks the loop to stop after the current step, so the saved state is a
+    step boundary and the run resumes exactly."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def restore(self):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def init_distributed(device: str) -> str:

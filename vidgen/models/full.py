@@ -5,12 +5,11 @@ to the prompt tokens with a padding mask.
 """
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from .base import VideoDenoiser
-from .layers import Attention, FinalLayer, Mlp, Patcher, modulate, rope_tables
+from .layers import Attention, Mlp, modulate, rope_tables
+from .spacetime import TokenDenoiser, conv_grid_of
 
 
 class DiTBlock(nn.Module):
@@ -35,36 +34,21 @@ class DiTBlock(nn.Module):
         return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm3(x), shift_mlp, scale_mlp))
 
 
-class FullDiT(VideoDenoiser):
-    """Patches -> learned positional embedding -> DiT blocks -> patches back."""
+class FullDiT(TokenDenoiser):
+    """Patches -> learned positional embedding -> DiT blocks with joint space-time attention -> patches back."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        self.patcher = Patcher(cfg.frames, cfg.height, cfg.width, cfg.patch)
-        patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
-        self.x_embedder = nn.Linear(patch_volume, cfg.dim)
-        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, probed by vidgen.probes
-        conv_grid = cfg.grid if cfg.conv_mlp else None
-        self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, conv_grid) for _ in range(cfg.depth))
-        self.final_layer = FinalLayer(cfg.dim, patch_volume)
+        self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, conv_grid_of(cfg)) for _ in range(cfg.depth))
         if cfg.rope:
             cos, sin = rope_tables(cfg.grid, cfg.dim // cfg.heads)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         self.initialize_weights()
 
-    def initialize_weights(self):
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear) and "adaLN" not in name and "final_layer" not in name:
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.pos_embed, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-
     def denoise(self, x, c, text, mask):
         rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
-        h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
+        h = self.embed(x)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask, rope)
-        return self.patcher.unpatchify(self.final_layer(h, c))  # (B, T, H, W)
+        return self.unembed(h, c)  # (B, T, H, W)
