@@ -117,8 +117,9 @@ def test_export_release(tiny_checkpoint, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "ema.safetensors"]
     pipe = load_pipeline(out)
     assert pipe.config["default_guidance"] == 2.5
-    a = pipe.generate("AB", steps=3, seed=2)
-    b = load_pipeline(tiny_checkpoint).generate("AB", steps=3, seed=2)
+    assert pipe.default_guidance == 2.5
+    a = pipe.generate("AB", steps=3, seed=2)  # the release's default guidance, 2.5
+    b = load_pipeline(tiny_checkpoint).generate("AB", steps=3, seed=2, guidance_scale=2.5)
     assert (a == b).all()
 
 

@@ -25,12 +25,11 @@ from PIL import Image
 
 from . import tokenizer as tok
 from .data import to_uint8
-from .pipeline import DEFAULT_CHECKPOINT, Pipeline
+from .pipeline import DEFAULT_CHECKPOINT, DEFAULT_GUIDANCE, Pipeline
 from .sampler import SAMPLERS, check_sampling_args
 from .video_io import frames_grid, gif_bytes, mp4_bytes
 
 CHECKPOINT_ENV = "VIDGEN_CHECKPOINT"  # the app reads its checkpoint path from here unless --checkpoint is given
-DEFAULT_GUIDANCE = 3.0  # used when the checkpoint's config names no "default_guidance"
 MAX_SEED = 2**32 - 1
 
 # ----------------------------------------------------------------------------- checkpoint
@@ -70,9 +69,7 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
 
 def default_guidance(pipe: Pipeline | None) -> float:
     """The guidance scale the checkpoint recommends, else DEFAULT_GUIDANCE."""
-    if pipe is None:
-        return DEFAULT_GUIDANCE
-    return float(pipe.config.get("default_guidance", DEFAULT_GUIDANCE))
+    return DEFAULT_GUIDANCE if pipe is None else pipe.default_guidance
 
 
 # ----------------------------------------------------------------------------- requests

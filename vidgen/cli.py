@@ -135,7 +135,7 @@ def cmd_sample(args) -> None:
 
     _check_out(args.out)
     pipe = load_pipeline(args.checkpoint, device=_check_device(args.device))
-    guidance = args.guidance if args.guidance is not None else pipe.config.get("default_guidance", 3.0)
+    guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     steps_dir = Path(args.steps_out) if args.steps_out else None
     last, x_ts, x0s = None, [], []
     it = pipe.iter_steps(args.prompt, steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=args.sampler)

@@ -24,10 +24,11 @@ def _add_sampling(p) -> None:
 def _settings(args):
     from .checkpoint import read_json, resolve_dir
     from .evaluate import EvalSettings
+    from .pipeline import DEFAULT_GUIDANCE
 
     guidance = args.guidance
     if guidance is None:
-        guidance = float(read_json(resolve_dir(args.checkpoint) / "config.json").get("default_guidance", 3.0))
+        guidance = float(read_json(resolve_dir(args.checkpoint) / "config.json").get("default_guidance", DEFAULT_GUIDANCE))
     return EvalSettings(steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed,
                         batch_size=args.batch_size, sampler=args.sampler)
 

@@ -14,6 +14,7 @@ from .sampler import StepOutput, iter_denoise
 from .schedule import NoiseSchedule
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "release"
+DEFAULT_GUIDANCE = 3.0  # when a checkpoint's config names no "default_guidance"
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -39,6 +40,11 @@ class Pipeline:
         self.bf16 = bf16_is_fast(self.device) if bf16 is None else bf16
 
     @property
+    def default_guidance(self) -> float:
+        """The guidance scale the checkpoint was released with (its config's "default_guidance")."""
+        return float(self.config.get("default_guidance", DEFAULT_GUIDANCE))
+
+    @property
     def num_timesteps(self) -> int:
         return self.schedule.num_timesteps
 
@@ -48,9 +54,13 @@ class Pipeline:
             prompts = [prompts]
         return torch.from_numpy(tok.encode_batch(list(prompts), self.model.cfg.prompt_len)).to(self.device)
 
-    def iter_steps(self, prompts, steps: int = 50, eta: float = 0.0, guidance_scale: float = 3.0, seed: int = 0,
+    def iter_steps(self, prompts, steps: int = 50, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
                    sampler: str = "ddim", clip_x0: bool = True, ids: torch.Tensor | None = None) -> Iterator[StepOutput]:
-        """Yield every denoising step for the prompts (or raw token ids, for experiments)."""
+        """Yield every denoising step for the prompts (or raw token ids, for experiments).
+
+        guidance_scale None means the checkpoint's default_guidance.
+        """
+        guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
         yield from iter_denoise(self.model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
                                 seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16)

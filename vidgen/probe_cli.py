@@ -190,7 +190,7 @@ def run(args) -> None:
 
     pipe = load_pipeline(args.checkpoint, device=args.device)
     pipe.config = {**pipe.config, "checkpoint": args.checkpoint or "checkpoints/release"}
-    guidance = args.guidance if args.guidance is not None else pipe.config.get("default_guidance", 3.0)
+    guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     summary = write_report(pipe, args.out, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=guidance,
                            ref=args.ref, query=args.query, loss_prompts=args.loss_prompts, loss_timesteps=args.loss_timesteps,
                            align_prompts=args.align_prompts, align_timesteps=args.align_timesteps)
