@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ..config import ModelConfig
-from .layers import Attention, Mlp, modulate, rope_tables
+from .layers import Attention, Mlp, ada_ln_zero, modulate, rope_tables
 from .spacetime import TokenDenoiser, conv_grid_of
 
 
@@ -23,9 +23,7 @@ class DiTBlock(nn.Module):
         self.cross_attn = Attention(dim, heads)
         self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), conv_grid)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        nn.init.zeros_(self.adaLN_modulation[-1].weight)
-        nn.init.zeros_(self.adaLN_modulation[-1].bias)
+        self.adaLN_modulation = ada_ln_zero(dim, 6)
 
     def forward(self, x, c, text, mask, rope=None):
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=-1)

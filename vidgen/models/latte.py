@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ..config import ModelConfig
-from .layers import Attention, Mlp, modulate
+from .layers import Attention, Mlp, ada_ln_zero, modulate
 from .spacetime import AxisAttention, TokenDenoiser, conv_grid_of
 
 
@@ -44,9 +44,7 @@ class LatteBlock(nn.Module):
         self.text = TextInjection(dim, heads) if with_text else None
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), conv_grid)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        nn.init.zeros_(self.adaLN_modulation[-1].weight)
-        nn.init.zeros_(self.adaLN_modulation[-1].bias)
+        self.adaLN_modulation = ada_ln_zero(dim, 6)
 
     def forward(self, x, c, text, mask):
         """x (B, N, D), c (B, D), text (B, L, D), mask (B, L) -> (B, N, D)."""

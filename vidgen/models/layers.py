@@ -16,6 +16,15 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
+def ada_ln_zero(dim: int, chunks: int) -> nn.Sequential:
+    """c (B, D) -> chunks * D modulation values (shift/scale/gate...), zero-initialised so that a
+    freshly built block is the identity (DiT's adaLN-Zero)."""
+    mod = nn.Sequential(nn.SiLU(), nn.Linear(dim, chunks * dim))
+    nn.init.zeros_(mod[-1].weight)
+    nn.init.zeros_(mod[-1].bias)
+    return mod
+
+
 class Patcher(nn.Module):
     """(B, T, H, W) video <-> (B, N, pt*ph*pw) sequence of 3D patches, with its exact inverse."""
 
@@ -190,10 +199,9 @@ class FinalLayer(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.linear = nn.Linear(dim, patch_volume)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-        for layer in (self.linear, self.adaLN_modulation[-1]):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        self.adaLN_modulation = ada_ln_zero(dim, 2)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
 
     def forward(self, x, c):
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)
