@@ -49,6 +49,7 @@ def test_sample_same_seed_same_output(tiny_checkpoint, tmp_path):
         ("train", "--preset", "giant", "--out", "/tmp/never"),
         ("train", "--preset", "tiny", "--out", "/tmp/vidgen-no-such-run", "--resume"),
         ("train", "--preset", "tiny", "--out", "/tmp/never", "--max-steps", "0"),
+        ("train", "--preset", "tiny", "--out", ROOT / "checkpoints" / "release", "--resume", "--batch-size", "4"),
         ("sample", "--prompt", "AB", "--out", "x.gif", "--device", "cuda:7"),
         ("frobnicate",),
     ],

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from vidgen import checkpoint as ckpt
 from vidgen.config import get_preset
 from vidgen.pipeline import load_pipeline
-from vidgen.train import Trainer, lr_at
+from vidgen.train import Trainer, check_resume_changes, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,19 @@ def test_resume_is_exact(tmp_path):
         assert a.keys() == b.keys()
         for k in a:
             assert torch.equal(a[k], b[k]), f"{name}:{k} differs after resume"
+
+
+def test_resume_may_change_only_the_lr_schedule(tmp_path):
+    """A run that goes on past its plan may get a longer cosine horizon; the change is saved."""
+    _train(tmp_path / "run", 4)
+    p = get_preset("tiny")
+    tr = Trainer(p.model, p.diffusion, p.train, tmp_path / "run", resume=True, preset_name="tiny",
+                 resume_changes={"lr_decay_steps": 77, "lr": None})
+    assert tr.step == 4 and tr.cfg.lr_decay_steps == 77 and tr.cfg.batch_size == p.train.batch_size
+    tr.fit(max_steps=6, progress=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["lr_decay_steps"] == 77
+    with pytest.raises(ValueError, match="batch_size"):
+        check_resume_changes({"batch_size": 4, "lr": 1e-3})
 
 
 def test_checkpoint_roundtrip_gives_identical_samples(tiny_checkpoint):

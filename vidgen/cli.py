@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl)")
     p.add_argument("--max-steps", type=_positive_int, default=None, help="stop at this total step count")
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped (only --lr, --lr-decay-steps may change)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -102,20 +102,30 @@ def cmd_render(args) -> None:
 
 def cmd_train(args) -> None:
     from .config import get_preset
-    from .train import Trainer, init_distributed, override
+    from .train import Trainer, check_resume_changes, init_distributed, override
 
     preset = get_preset(args.preset)
-    train_cfg = override(preset.train, batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps,
-                         seed=args.seed, bf16=False if args.no_bf16 else None)
-    if args.holdout_single:
-        train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
+    changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed,
+                   bf16=False if args.no_bf16 else None, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
-    if args.resume and not (out / "config.json").is_file():
-        raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
-    if not args.resume and (out / "config.json").is_file():
+    if args.resume:
+        if not (out / "config.json").is_file():
+            raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
+        try:
+            resume_changes = check_resume_changes(changes)
+        except ValueError as e:
+            raise UsageError(f"--resume: {e}") from None
+        if resume_changes:
+            print(f"resuming with a changed lr schedule: {resume_changes}", file=sys.stderr)
+    elif (out / "config.json").is_file():
         raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    holdout = changes.pop("holdout_single")
+    train_cfg = override(preset.train, **changes)
+    if holdout:
+        train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
     device = init_distributed(_check_device(args.device))
-    trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume, preset_name=args.preset)
+    trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume, preset_name=args.preset,
+                      resume_changes=resume_changes if args.resume else None)
     if trainer.rank == 0:
         print(f"{trainer.model.num_params() / 1e6:.2f}M parameters, step {trainer.step}, device {device}, world {trainer.world}")
     result = trainer.fit(max_steps=args.max_steps, time_budget=args.time_budget, progress=not args.no_progress)

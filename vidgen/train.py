@@ -64,14 +64,18 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None,
 class Trainer:
     """Owns the model, its EMA, the optimizer and the run directory."""
 
-    def __init__(self, model_cfg: ModelConfig, diff_cfg: DiffusionConfig, train_cfg: TrainConfig, out_dir, device="cpu", resume=False, preset_name=None):
+    def __init__(self, model_cfg: ModelConfig, diff_cfg: DiffusionConfig, train_cfg: TrainConfig, out_dir, device="cpu",
+                 resume=False, preset_name=None, resume_changes: dict | None = None):
+        """resume=True continues the run in out_dir with its saved configs; `resume_changes` may then
+        change the learning-rate schedule (RESUMABLE_CHANGES), e.g. a longer cosine horizon for a run
+        that goes on past its plan. Anything else would break the resumed data stream and raises."""
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self.device = torch.device(device)
         self.out = Path(out_dir)
         if resume:
             model_cfg, diff_cfg, saved_train, raw = ckpt.read_configs(self.out)
-            train_cfg = saved_train or train_cfg
+            train_cfg = override(saved_train or train_cfg, **check_resume_changes(resume_changes or {}))
             preset_name = raw.get("preset", preset_name)
         self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
         self.schedule = NoiseSchedule(diff_cfg)
@@ -194,7 +198,9 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "log.jsonl"
         start = time.time()
-        bar = tqdm(total=max_steps, initial=self.step, disable=not progress or self.rank != 0, desc="train", unit="step", dynamic_ncols=True)
+        # under a time budget the step count at the end is unknown: count steps, show the time left
+        bar = tqdm(total=max_steps if time_budget is None else None, initial=self.step,
+                   disable=not progress or self.rank != 0, desc="train", unit="step", dynamic_ncols=True)
         sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
         last = {}
         self.model.train()
@@ -214,11 +220,11 @@ class Trainer:
                         "grad_norm": round(out["grad_norm"], 4), "samples_seen": self.samples_seen,
                         "train_seconds": round(self.train_seconds, 1),
                         "mse_by_bucket": (sums / np.maximum(counts, 1)).round(5).tolist()}
-                bar.set_postfix(loss=f"{last['loss']:.4f}")
+                bar.set_postfix(loss=f"{last['loss']:.4f}", **self._time_left(start, time_budget))
                 sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
                 if cfg.val_every and self.step % cfg.val_every == 0 and self.rank == 0:
                     last.update(self.validation_loss())
-                    bar.set_postfix(loss=f"{last['loss']:.4f}", val=f"{last['val_loss']:.4f}")
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", val=f"{last['val_loss']:.4f}", **self._time_left(start, time_budget))
                 if self.rank == 0:
                     with open(log_path, "a") as f:
                         f.write(json.dumps(last) + "\n")
@@ -229,6 +235,14 @@ class Trainer:
         self.save()
         return {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
                 "interrupted": stop.requested, **last}
+
+    @staticmethod
+    def _time_left(start: float, time_budget: float | None) -> dict:
+        """{"left": "12m03s"} for the progress bar under a time budget, else {}."""
+        if time_budget is None:
+            return {}
+        left = max(0, int(time_budget - (time.time() - start)))
+        return {"left": f"{left // 60}m{left % 60:02d}s"}
 
     def _should_stop(self, local: bool) -> bool:
         """All ranks stop together (rank 0's clock decides) so DDP never waits on a missing peer."""
@@ -269,6 +283,18 @@ def init_distributed(device: str) -> str:
         torch.cuda.set_device(local)
         return f"cuda:{local}"
     return device
+
+
+RESUMABLE_CHANGES = ("lr", "lr_decay_steps", "min_lr_ratio")
+
+
+def check_resume_changes(changes: dict) -> dict:
+    """The changes a resumed run accepts (the lr schedule); ValueError naming any other."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    bad = sorted(set(changes) - set(RESUMABLE_CHANGES))
+    if bad:
+        raise ValueError(f"a resumed run keeps its settings; only {', '.join(RESUMABLE_CHANGES)} may change, not {', '.join(bad)}")
+    return changes
 
 
 def override(cfg, **changes):

@@ -60,7 +60,8 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sinusoidal_embedding(t, self.freq_dim))  # (B, D)
+        freqs = sinusoidal_embedding(t, self.freq_dim).to(self.mlp[0].weight.dtype)  # (B, freq_dim)
+        return self.mlp(freqs)  # (B, D)
 
 
 def rope_tables(grid: tuple[int, int, int], head_dim: int, base: float = 100.0) -> tuple[torch.Tensor, torch.Tensor]:
