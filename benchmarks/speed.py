@@ -2,7 +2,7 @@
 throughput against a straightforward fp32 version of the same network (nn.MultiheadAttention,
 no bf16), measured side by side in one run.
 
-    python benchmarks/speed.py [--preset small] [--checkpoint DIR] [--repeats 20]
+    python -m benchmarks.speed [--preset small] [--checkpoint DIR] [--repeats 20] [--breakdown] [--compile]
 
 Run it on an idle machine: the figures are wall-clock.
 """
@@ -77,6 +77,67 @@ def train_step_fn(model, bf16: bool, batch: int):
     return step
 
 
+OP_CLASSES = {  # torch.profiler op name -> what it is, for the breakdown of a guided step
+    "attention": ("scaled_dot_product", "flash_attention"),
+    "matmul (linear layers)": ("addmm", "aten::mm", "bmm", "matmul"),
+    "convolution": ("convolution",),
+    "gelu": ("gelu",),
+    "dtype casts (autocast)": ("_to_copy", "aten::copy_"),
+}
+
+
+def step_breakdown(pipe, repeats: int = 10) -> dict:
+    """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = pipe.model
+    ids = pipe.encode("NOISE")
+    x = torch.randn(1, model.cfg.frames, model.cfg.height, model.cfg.width)  # (1, T, H, W)
+    t = torch.full((1,), 500, dtype=torch.long)
+
+    def forward():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+            model.forward_with_cfg(x, t, ids, 3.0)
+
+    for _ in range(3):
+        forward()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeats):
+            forward()
+    totals = {name: 0.0 for name in OP_CLASSES}
+    everything = 0.0
+    for ev in prof.key_averages():
+        ms = ev.self_cpu_time_total / 1000 / repeats
+        everything += ms
+        for name, keys in OP_CLASSES.items():
+            if any(k in ev.key for k in keys):
+                totals[name] += ms
+                break
+    totals["everything else"] = everything - sum(totals.values())
+    return {k: round(v, 2) for k, v in totals.items()} | {"total (profiled)": round(everything, 2)}
+
+
+def compiled_step_ms(pipe, repeats: int) -> dict:
+    """A guided step through torch.compile (inductor; needs a C++ compiler), bf16 weights: how much
+    a compiled path would buy. Not used by the library: the first call compiles for tens of seconds."""
+    import copy
+
+    model = copy.deepcopy(pipe.model).to(torch.bfloat16)
+    model.compile()
+    ids = pipe.encode("NOISE")
+    x = torch.randn(1, model.cfg.frames, model.cfg.height, model.cfg.width, dtype=torch.bfloat16)  # (1, T, H, W)
+    t = torch.full((1,), 500, dtype=torch.long)
+
+    def step():
+        with torch.no_grad():
+            model.forward_with_cfg(x, t, ids, 3.0)
+
+    t0 = time.perf_counter()
+    step()
+    compile_s = time.perf_counter() - t0
+    return {"compile_s": round(compile_s, 1), "guided_forward_ms": round(1000 * time_it(step, repeats), 2)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
@@ -84,6 +145,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--batch", type=int, default=16, help="training batch")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--breakdown", action="store_true", help="also profile where a guided step's time goes")
+    ap.add_argument("--compile", action="store_true", help="also time a guided forward pass under torch.compile")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = get_preset(args.preset).model
@@ -103,6 +166,11 @@ def main():
         dt = time_it(lambda: pipe.generate("NOISE", steps=steps, guidance_scale=3.0), max(2, args.repeats // 5), warmup=1)
         results[f"sample_ms_per_step_{'bf16' if bf16 else 'fp32'}"] = round(1000 * dt / steps, 2)
         results[f"sample_50_steps_s_{'bf16' if bf16 else 'fp32'}"] = round(dt, 3)
+    if args.breakdown:
+        pipe.bf16 = bf16_is_fast(torch.device("cpu"))
+        results["guided_step_ms_by_op"] = step_breakdown(pipe)
+    if args.compile:
+        results["compiled_bf16"] = compiled_step_ms(pipe, args.repeats)
 
     # -- training throughput: ours vs the straightforward fp32 version ---------------------------
     ours = build_model(cfg).train()

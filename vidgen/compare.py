@@ -44,6 +44,7 @@ class CompareSettings:
 
     budget: float  # seconds of training per variant (wall clock, this machine)
     size: str = "small"  # preset family: "tiny" or "small"
+    batch_size: int | None = None  # training batch for every variant (None: the presets' own)
     eval_n: int = 64  # validation prompts evaluated per variant
     eval_steps: int = 50  # DDIM steps for the evaluation samples
     guidance: float = 3.0  # classifier-free guidance for evaluation and timing
@@ -53,18 +54,18 @@ class CompareSettings:
     cost_measure_up_to: int = 4096  # time the forward pass in the cost table up to this many tokens (0: analytic only, -1: no table)
 
     def __post_init__(self):
-        if self.budget <= 0 or self.eval_n < 1 or self.eval_steps < 1 or self.timing_steps < 1:
-            raise ValueError("budget > 0, eval_n >= 1, eval_steps >= 1 and timing_steps >= 1 are required")
+        if self.budget <= 0 or self.eval_n < 1 or self.eval_steps < 1 or self.timing_steps < 1 or (self.batch_size or 1) < 1:
+            raise ValueError("budget > 0, batch_size >= 1, eval_n >= 1, eval_steps >= 1 and timing_steps >= 1 are required")
         if self.size not in ("tiny", "small"):
             raise ValueError(f"unknown size {self.size!r}; known: tiny, small")
 
 
-def train_variant(preset: str, run_dir: Path, budget: float, device: str, progress: bool) -> dict:
-    """Train a preset from scratch for `budget` seconds; -> throughput and losses."""
-    from .train import Trainer
+def train_variant(preset: str, run_dir: Path, budget: float, device: str, progress: bool, batch_size: int | None = None) -> dict:
+    """Train a preset from scratch for `budget` seconds (optionally at another batch size); -> throughput and losses."""
+    from .train import Trainer, override
 
     p = get_preset(preset)
-    trainer = Trainer(p.model, p.diffusion, p.train, run_dir, device=device, preset_name=preset)
+    trainer = Trainer(p.model, p.diffusion, override(p.train, batch_size=batch_size), run_dir, device=device, preset_name=preset)
     result = trainer.fit(max_steps=UNLIMITED_STEPS, time_budget=budget, progress=progress)  # the budget alone stops it
     val = trainer.validation_loss()  # EMA weights, the ones that sample
     return {
@@ -133,7 +134,7 @@ def compare(variants: list[str], settings: CompareSettings, out_dir, doc_path=No
         if run_dir.exists():  # a run interrupted before its results were written: start it again
             shutil.rmtree(run_dir)
         log(f"[{variant}] training preset {preset} for {settings.budget:.0f} s")
-        row = {"preset": preset, **train_variant(preset, run_dir, settings.budget, settings.device, progress)}
+        row = {"preset": preset, **train_variant(preset, run_dir, settings.budget, settings.device, progress, settings.batch_size)}
         log(f"[{variant}] {row['steps']} steps, {row['samples_per_s']:.1f} samples/s, val loss {row['val_loss']:.4f}; timing sampling")
         row["sample_ms_per_step"] = sampling_ms_per_step(run_dir, settings.timing_steps, settings.guidance, settings.device)
         log(f"[{variant}] {row['sample_ms_per_step']:.1f} ms/step; evaluating {settings.eval_n} prompts")
@@ -272,14 +273,15 @@ def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
         "# The architectures side by side",
         "",
         f"Each variant trained from scratch for **{s['budget']:.0f} s** of wall clock on {results['machine']} "
-        f"(device {s['device']}), `{s['size']}` presets, then evaluated by the harness on {s['eval_n']} validation prompts "
+        f"(device {s['device']}), `{s['size']}` presets"
+        f"{'' if s.get('batch_size') is None else ' at batch ' + str(s['batch_size'])}, then evaluated by the harness on {s['eval_n']} validation prompts "
         f"({s['eval_steps']} DDIM steps, guidance {s['guidance']}, EMA weights). Sampling ms/step: one prompt with guidance, "
         f"median of {s['timing_steps']} steps. Equal wall-clock is a fair budget only on an otherwise idle machine: the "
         "samples/s column shows what each run actually got. Reproduce with:",
         "",
         "```",
         f"python -m vidgen compare --variants {','.join(ordered(results['variants']))} --size {s['size']} --budget {s['budget']:g} "
-        f"--eval-n {s['eval_n']} --eval-steps {s['eval_steps']} --out {out_dir} --doc {doc_path}",
+        f"{'' if s.get('batch_size') is None else '--batch-size ' + str(s['batch_size']) + ' '}--eval-n {s['eval_n']} --eval-steps {s['eval_steps']} --out {out_dir} --doc {doc_path}",
         "```",
         "",
         results_table(results),
