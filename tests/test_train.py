@@ -33,6 +33,13 @@ def test_training_reduces_the_loss(tmp_path):
     assert tr.samples_seen == 60 * 8
 
 
+def test_fit_reports_the_final_step_between_log_lines(tmp_path):
+    p = get_preset("tiny")  # logs every 10 steps
+    result = Trainer(p.model, p.diffusion, p.train, tmp_path / "run").fit(max_steps=13, progress=False)
+    assert result["step"] == 13 and result["samples_seen"] == 13 * p.train.batch_size
+    assert "loss" in result  # the last log line's loss comes along
+
+
 def test_resume_is_exact(tmp_path):
     """N steps straight == N/2, stop, resume, N/2 more: same weights, EMA and optimizer state."""
     _train(tmp_path / "straight", 30)

@@ -233,8 +233,9 @@ class Trainer:
         stop.restore()
         bar.close()
         self.save()
-        return {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
-                "interrupted": stop.requested, **last}
+        # the last log line's figures, overridden by the final ones (the run may stop between log lines)
+        return {**last, "step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
+                "interrupted": stop.requested}
 
     @staticmethod
     def _time_left(start: float, time_budget: float | None) -> dict:
