@@ -40,6 +40,28 @@ def test_fit_reports_the_final_step_between_log_lines(tmp_path):
     assert "loss" in result  # the last log line's loss comes along
 
 
+def test_optimizer_state_is_keyed_by_parameter_name():
+    """A change in the order the model registers its parameters must not scramble a resumed run."""
+    from vidgen.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(get_preset("tiny").model)
+    opt = torch.optim.AdamW(model.parameters())
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    opt.step()
+    tensors, meta = ckpt.optimizer_to_tensors(opt, model)
+    reordered = torch.optim.AdamW(list(model.parameters())[::-1])
+    ckpt.optimizer_from_tensors(reordered, model, tensors, meta)
+    for p in model.parameters():
+        assert torch.equal(opt.state[p]["exp_avg"], reordered.state[p]["exp_avg"])
+    # state keyed by index (as vidgen once saved it) read with another order: a clear error, not a crash mid-step
+    sd = opt.state_dict()
+    legacy = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    with pytest.raises(ckpt.CheckpointError, match="older vidgen"):
+        ckpt.optimizer_from_tensors(reordered, model, legacy, {"param_groups": sd["param_groups"]})
+
+
 def test_resume_is_exact(tmp_path):
     """N steps straight == N/2, stop, resume, N/2 more: same weights, EMA and optimizer state."""
     _train(tmp_path / "straight", 30)

@@ -101,7 +101,7 @@ class Trainer:
         ckpt.load_state_into(self.model, ckpt.load_tensors(d / ckpt.MODEL_NAME), d / ckpt.MODEL_NAME)
         ckpt.load_state_into(self.ema, ckpt.load_tensors(d / ckpt.EMA_NAME), d / ckpt.EMA_NAME)
         meta = ckpt.read_json(d / ckpt.STATE_JSON)
-        ckpt.optimizer_from_tensors(self.opt, ckpt.load_tensors(d / ckpt.STATE_NAME), meta)
+        ckpt.optimizer_from_tensors(self.opt, self.model, ckpt.load_tensors(d / ckpt.STATE_NAME), meta)
         self.step = int(meta["step"])
         self.samples_seen = int(meta.get("samples_seen", 0))
         self.train_seconds = float(meta.get("train_seconds", 0.0))
@@ -115,7 +115,7 @@ class Trainer:
                  "world_size": self.world, "device": str(self.device), "preset": self.preset_name}
         ckpt.save_tensors(d / ckpt.MODEL_NAME, self.model.state_dict())
         ckpt.save_tensors(d / ckpt.EMA_NAME, self.ema.state_dict())
-        tensors, meta = ckpt.optimizer_to_tensors(self.opt)
+        tensors, meta = ckpt.optimizer_to_tensors(self.opt, self.model)
         ckpt.save_tensors(d / ckpt.STATE_NAME, tensors)
         meta.update(step=self.step, samples_seen=self.samples_seen, train_seconds=self.train_seconds,
                     rng="every draw of step s on rank r is seeded by (seed, s, r); nothing else to restore")
