@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from vidgen import checkpoint as ckpt
 from vidgen.config import get_preset
 from vidgen.pipeline import load_pipeline
-from vidgen.train import Trainer, check_resume_changes, lr_at
+from vidgen.train import Trainer, apply_resume_changes, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,8 +83,13 @@ def test_resume_may_change_only_the_lr_schedule(tmp_path):
     assert tr.step == 4 and tr.cfg.lr_decay_steps == 77 and tr.cfg.batch_size == p.train.batch_size
     tr.fit(max_steps=6, progress=False)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["lr_decay_steps"] == 77
+    saved = tr.cfg
+    same, real = apply_resume_changes(saved, {"batch_size": saved.batch_size, "holdout_single": False, "lr": 5e-4})
+    assert same.lr == 5e-4 and real == {"lr": 5e-4}  # repeating the first command's values is not a change
     with pytest.raises(ValueError, match="batch_size"):
-        check_resume_changes({"batch_size": 4, "lr": 1e-3})
+        apply_resume_changes(saved, {"batch_size": saved.batch_size + 1, "lr": 1e-3})
+    with pytest.raises(ValueError, match="holdout_single"):
+        apply_resume_changes(saved, {"holdout_single": True})
 
 
 def test_checkpoint_roundtrip_gives_identical_samples(tiny_checkpoint):

@@ -102,30 +102,27 @@ def cmd_render(args) -> None:
 
 def cmd_train(args) -> None:
     from .config import get_preset
-    from .train import Trainer, check_resume_changes, init_distributed, override
+    from .train import Trainer, init_distributed, override
 
     preset = get_preset(args.preset)
     changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed,
                    bf16=False if args.no_bf16 else None, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
-    if args.resume:
-        if not (out / "config.json").is_file():
-            raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
-        try:
-            resume_changes = check_resume_changes(changes)
-        except ValueError as e:
-            raise UsageError(f"--resume: {e}") from None
-        if resume_changes:
-            print(f"resuming with a changed lr schedule: {resume_changes}", file=sys.stderr)
-    elif (out / "config.json").is_file():
+    if args.resume and not (out / "config.json").is_file():
+        raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
+    if not args.resume and (out / "config.json").is_file():
         raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    holdout = changes.pop("holdout_single")
-    train_cfg = override(preset.train, **changes)
-    if holdout:
+    train_cfg = override(preset.train, **{k: v for k, v in changes.items() if k != "holdout_single"})
+    if args.holdout_single:
         train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
     device = init_distributed(_check_device(args.device))
-    trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume, preset_name=args.preset,
-                      resume_changes=resume_changes if args.resume else None)
+    try:
+        trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume,
+                          preset_name=args.preset, resume_changes=changes if args.resume else None)
+    except ValueError as e:
+        raise UsageError(f"--resume: {e}" if args.resume else str(e)) from None
+    if trainer.resume_changes:
+        print(f"resuming with a changed lr schedule: {trainer.resume_changes}", file=sys.stderr)
     if trainer.rank == 0:
         print(f"{trainer.model.num_params() / 1e6:.2f}M parameters, step {trainer.step}, device {device}, world {trainer.world}")
     result = trainer.fit(max_steps=args.max_steps, time_budget=args.time_budget, progress=not args.no_progress)

@@ -67,15 +67,16 @@ class Trainer:
     def __init__(self, model_cfg: ModelConfig, diff_cfg: DiffusionConfig, train_cfg: TrainConfig, out_dir, device="cpu",
                  resume=False, preset_name=None, resume_changes: dict | None = None):
         """resume=True continues the run in out_dir with its saved configs; `resume_changes` may then
-        change the learning-rate schedule (RESUMABLE_CHANGES), e.g. a longer cosine horizon for a run
-        that goes on past its plan. Anything else would break the resumed data stream and raises."""
+        change the learning-rate schedule (see apply_resume_changes), e.g. a longer cosine horizon for
+        a run that goes on past its plan; `self.resume_changes` keeps what actually changed."""
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self.device = torch.device(device)
         self.out = Path(out_dir)
+        self.resume_changes: dict = {}
         if resume:
             model_cfg, diff_cfg, saved_train, raw = ckpt.read_configs(self.out)
-            train_cfg = override(saved_train or train_cfg, **check_resume_changes(resume_changes or {}))
+            train_cfg, self.resume_changes = apply_resume_changes(saved_train or train_cfg, resume_changes or {})
             preset_name = raw.get("preset", preset_name)
         self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
         self.schedule = NoiseSchedule(diff_cfg)
@@ -289,13 +290,22 @@ def init_distributed(device: str) -> str:
 RESUMABLE_CHANGES = ("lr", "lr_decay_steps", "min_lr_ratio")
 
 
-def check_resume_changes(changes: dict) -> dict:
-    """The changes a resumed run accepts (the lr schedule); ValueError naming any other."""
-    changes = {k: v for k, v in changes.items() if v is not None}
-    bad = sorted(set(changes) - set(RESUMABLE_CHANGES))
+def apply_resume_changes(saved: TrainConfig, changes: dict) -> tuple[TrainConfig, dict]:
+    """A resumed run's config: the saved one, with the asked-for changes that differ from it.
+
+    Only the lr schedule (RESUMABLE_CHANGES) may change: anything else (batch size, seed, data split,
+    bf16) would break the resumed data stream, so it raises ValueError. Values equal to the saved
+    ones (the first command repeated with --resume) are not changes. -> (config, the real changes).
+    `holdout_single` names the split's field of that name.
+    """
+    current = {f.name: getattr(saved, f.name) for f in dataclasses.fields(saved)}
+    current["holdout_single"] = saved.split.holdout_single
+    real = {k: v for k, v in changes.items() if v is not None and current.get(k) != v}
+    bad = sorted(set(real) - set(RESUMABLE_CHANGES))
     if bad:
-        raise ValueError(f"a resumed run keeps its settings; only {', '.join(RESUMABLE_CHANGES)} may change, not {', '.join(bad)}")
-    return changes
+        raise ValueError(f"a resumed run keeps its settings; only {', '.join(RESUMABLE_CHANGES)} may change, "
+                         f"not {', '.join(f'{k} ({current.get(k)!r} -> {real[k]!r})' for k in bad)}")
+    return override(saved, **real), real
 
 
 def override(cfg, **changes):
