@@ -86,14 +86,19 @@ OP_CLASSES = {  # torch.profiler op name -> what it is, for the breakdown of a g
 }
 
 
+def guided_inputs(pipe, dtype=torch.float32):
+    """One prompt's inputs to a guided forward pass at mid noise: x (1, T, H, W), t (1,), ids (1, L)."""
+    cfg = pipe.model.cfg
+    x = torch.randn(1, cfg.frames, cfg.height, cfg.width, dtype=dtype)
+    return x, torch.full((1,), 500, dtype=torch.long), pipe.encode("NOISE")
+
+
 def step_breakdown(pipe, repeats: int = 10) -> dict:
     """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class."""
     from torch.profiler import ProfilerActivity, profile
 
     model = pipe.model
-    ids = pipe.encode("NOISE")
-    x = torch.randn(1, model.cfg.frames, model.cfg.height, model.cfg.width)  # (1, T, H, W)
-    t = torch.full((1,), 500, dtype=torch.long)
+    x, t, ids = guided_inputs(pipe)
 
     def forward():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
@@ -118,15 +123,13 @@ def step_breakdown(pipe, repeats: int = 10) -> dict:
 
 
 def compiled_step_ms(pipe, repeats: int) -> dict:
-    """A guided step through torch.compile (inductor; needs a C++ compiler), bf16 weights: how much
-    a compiled path would buy. Not used by the library: the first call compiles for tens of seconds."""
+    """A guided forward pass (batch 2) through torch.compile (inductor; needs a C++ compiler), bf16
+    weights: how much a compiled path would buy. Not used by the library: the first call compiles."""
     import copy
 
     model = copy.deepcopy(pipe.model).to(torch.bfloat16)
     model.compile()
-    ids = pipe.encode("NOISE")
-    x = torch.randn(1, model.cfg.frames, model.cfg.height, model.cfg.width, dtype=torch.bfloat16)  # (1, T, H, W)
-    t = torch.full((1,), 500, dtype=torch.long)
+    x, t, ids = guided_inputs(pipe, torch.bfloat16)
 
     def step():
         with torch.no_grad():
