@@ -1,18 +1,25 @@
-"""Compare training recipes (prediction type, schedule, loss weighting, lr, batch) at an equal
-number of training steps (or an equal wall-clock budget), by the validation error in x0 space,
-which is comparable across eps and v prediction.
+"""Compare training recipes (prediction type, schedule, loss weighting, learning rate, batch, EMA
+decay, guidance dropout) at an equal number of training steps, an equal number of samples or an
+equal wall-clock budget, by the validation error in x0 space, which is comparable across eps and v
+prediction. Each row also scores the guided prediction (classifier-free guidance at --guidance),
+which is what sampling uses and what guidance dropout exists for.
 
     python -m benchmarks.recipe --preset tiny --steps 1500 --out docs/recipe.md
+    python -m benchmarks.recipe --preset tiny --samples 12000 --recipes v-cosine-min_snr-bs4,v-cosine-min_snr-bs16
 
-Equal steps make the comparison independent of what else the machine is doing.
+Equal steps (or samples) make the comparison independent of what else the machine is doing.
 
-Each recipe is `prediction-schedule-weighting[-lrX][-bsN]`, e.g. `v-cosine-min_snr-lr1e-3-bs16`.
+Each recipe is `prediction-schedule-weighting[-lrX][-bsN][-emaX][-nowarm][-cfgX][-seedN]`, e.g.
+`v-cosine-min_snr-lr1e-3-bs16-ema0.99-cfg0.2` (nowarm: no EMA warm-up, the
+decay is emaX from the first step; cfg: the probability of training with the null prompt;
+seed: the data, noise and initialisation seed, for the run-to-run spread).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +33,9 @@ DEFAULT = "eps-linear-none,v-linear-none,eps-cosine-none,v-cosine-none,eps-cosin
 
 
 def parse_recipe(name: str, base):
-    parts = name.split("-")
+    parts = re.split(r"-(?=[a-z_])", name)  # a dash before a letter: "lr3e-4" stays one part
     if len(parts) < 3:
-        raise ValueError(f"recipe {name!r}: expected prediction-schedule-weighting[-lrX][-bsN]")
+        raise ValueError(f"recipe {name!r}: expected prediction-schedule-weighting[-lrX][-bsN][-emaX][-nowarm][-cfgX][-seedN]")
     diff = DiffusionConfig(schedule=parts[1], prediction=parts[0])
     train = dataclasses.replace(base.train, loss_weighting=parts[2])
     for extra in parts[3:]:
@@ -36,16 +43,42 @@ def parse_recipe(name: str, base):
             train = dataclasses.replace(train, lr=float(extra[2:]))
         elif extra.startswith("bs"):
             train = dataclasses.replace(train, batch_size=int(extra[2:]))
+        elif extra.startswith("ema"):
+            train = dataclasses.replace(train, ema_decay=float(extra[3:]))
+        elif extra.startswith("cfg"):
+            train = dataclasses.replace(train, cfg_dropout=float(extra[3:]))
+        elif extra == "nowarm":
+            train = dataclasses.replace(train, ema_warmup=False)
+        elif extra.startswith("seed"):
+            train = dataclasses.replace(train, seed=int(extra[4:]))
         else:
             raise ValueError(f"recipe {name!r}: unknown part {extra!r}")
     return diff, dataclasses.replace(train, val_every=0, ckpt_every=0)
+
+
+@torch.no_grad()
+def guided_x0_mse(trainer: Trainer, guidance_scale: float) -> float:
+    """x0-space MSE of the EMA model's guided prediction on the trainer's fixed validation set."""
+    trainer.validation_loss()  # builds the fixed (x0, prompt, t, noise) set
+    x0, ids, t, noise = trainer._val
+    errors = []
+    for i in range(0, len(t), 64):
+        b = [v[i : i + 64].to(trainer.device) for v in (x0, ids, t, noise)]
+        x_t = trainer.schedule.q_sample(b[0], b[2], b[3])
+        with torch.autocast(trainer.device.type, dtype=torch.bfloat16, enabled=trainer.cfg.bf16):
+            out = trainer.ema.forward_with_cfg(x_t, b[2], b[1], guidance_scale).float()
+        pred_x0, _ = trainer.schedule.split_prediction(out, x_t, b[2])
+        errors.append((pred_x0.clamp(-1, 1) - b[0]).pow(2).mean(dim=(1, 2, 3)).cpu())
+    return float(torch.cat(errors).mean())
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--steps", type=int, default=1500, help="training steps per recipe")
+    ap.add_argument("--samples", type=int, default=None, help="or: training samples per recipe (steps = samples / batch)")
     ap.add_argument("--budget", type=float, default=None, help="or: seconds of training per recipe")
+    ap.add_argument("--guidance", type=float, default=3.0, help="guidance scale of the guided score")
     ap.add_argument("--recipes", default=DEFAULT)
     ap.add_argument("--out", default=None, help="markdown table to write")
     args = ap.parse_args()
@@ -56,18 +89,28 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             tr = Trainer(base.model, diff, train, tmp, preset_name=args.preset)
             t0 = time.time()
-            tr.fit(max_steps=args.steps if args.budget is None else 10**9, time_budget=args.budget, progress=False)
+            steps = args.steps if args.samples is None else max(1, args.samples // train.batch_size)
+            tr.fit(max_steps=steps if args.budget is None else 10**9, time_budget=args.budget, progress=False)
+            seconds = time.time() - t0
             val = tr.validation_loss()
-        rows.append({"recipe": name, "steps": tr.step, "samples": tr.samples_seen, "seconds": round(time.time() - t0),
-                     "val_x0_mse": round(val["val_x0_mse"], 5)})
+            guided = guided_x0_mse(tr, args.guidance)
+        rows.append({"recipe": name, "steps": tr.step, "samples": tr.samples_seen, "seconds": round(seconds),
+                     "val_x0_mse": round(val["val_x0_mse"], 5), "guided_x0_mse": round(guided, 5)})
         print(json.dumps(rows[-1]), flush=True)
     best = min(rows, key=lambda r: r["val_x0_mse"])
-    how = f"{args.steps} steps" if args.budget is None else f"{args.budget:.0f} s"
-    flag = f"--steps {args.steps}" if args.budget is None else f"--budget {args.budget:.0f}"
-    lines = [f"Recipes on preset `{args.preset}`, {how} of training each (batch {base.train.batch_size}), {torch.get_num_threads()} thread(s).",
-             f"Command: `python -m benchmarks.recipe --preset {args.preset} {flag} --recipes {args.recipes}`", "",
-             "| recipe | steps | samples | validation x0 MSE (EMA) |", "|---|---|---|---|"]
-    lines += [f"| {r['recipe']}{' (best)' if r is best else ''} | {r['steps']} | {r['samples']} | {r['val_x0_mse']} |" for r in rows]
+    if args.budget is not None:
+        how, flag = f"{args.budget:.0f} s", f"--budget {args.budget:.0f}"
+    elif args.samples is not None:
+        how, flag = f"{args.samples} samples", f"--samples {args.samples}"
+    else:
+        how, flag = f"{args.steps} steps", f"--steps {args.steps}"
+    lines = [f"Recipes on preset `{args.preset}`, {how} of training each (batch {base.train.batch_size} unless the recipe "
+             f"says -bsN), {torch.get_num_threads()} thread(s).",
+             f"Command: `python -m benchmarks.recipe --preset {args.preset} {flag} --guidance {args.guidance:g} --recipes {args.recipes}`", "",
+             f"| recipe | steps | samples | seconds | validation x0 MSE (EMA) | guided x0 MSE (scale {args.guidance:g}) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['recipe']}{' (best)' if r is best else ''} | {r['steps']} | {r['samples']} | {r['seconds']} | "
+              f"{r['val_x0_mse']} | {r['guided_x0_mse']} |" for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

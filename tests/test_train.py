@@ -192,3 +192,49 @@ def test_ctrl_c_saves_at_a_step_boundary_and_resumes_exactly(tmp_path, monkeypat
     _train(tmp_path / "straight", 20)
     a, b = load_file(tmp_path / "int" / ckpt.EMA_NAME), load_file(tmp_path / "straight" / ckpt.EMA_NAME)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_path):
+    from benchmarks.recipe import guided_x0_mse, parse_recipe
+
+    base = get_preset("tiny")
+    diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-cfg0.2-seed3", base)
+    assert (diff.prediction, diff.schedule) == ("eps", "linear")
+    assert (train.loss_weighting, train.lr, train.batch_size) == ("none", 3e-4, 4)
+    assert (train.ema_decay, train.ema_warmup, train.cfg_dropout, train.seed) == (0.99, False, 0.2, 3)
+    with pytest.raises(ValueError, match="unknown part"):
+        parse_recipe("v-cosine-none-foo1", base)
+    # the guided score is the conditional one at scale 1 and differs from it at scale 3
+    # (a few steps first: the zero-initialised output layer makes cond == uncond at step 0)
+    diff, train = parse_recipe("v-cosine-none-cfg0.5", base)
+    tr = Trainer(base.model, diff, train, tmp_path / "run")
+    tr.fit(max_steps=30, progress=False)
+    plain = tr.validation_loss()["val_x0_mse"]
+    assert guided_x0_mse(tr, 1.0) == pytest.approx(plain, rel=1e-5)
+    assert abs(guided_x0_mse(tr, 3.0) - plain) > 1e-4
+
+
+def test_the_best_validation_ema_is_kept_and_exported(tmp_path):
+    run = tmp_path / "run"
+    tr = _train(run, 50)  # tiny validates every 50 steps
+    best = json.loads((run / ckpt.BEST_JSON).read_text())
+    assert best["step"] == 50 and best["val_loss"] == pytest.approx(tr.validation_loss()["val_loss"], rel=1e-5)
+    kept = load_file(run / ckpt.BEST_EMA_NAME)
+    # a worse validation later leaves the best weights alone; a better one replaces them
+    with torch.no_grad():
+        for p in tr.ema.parameters():
+            p.add_(1.0)
+    tr._keep_if_best(best["val_loss"] + 1.0)
+    after = load_file(run / ckpt.BEST_EMA_NAME)
+    assert all(torch.equal(after[k], kept[k]) for k in kept)
+    tr.save()  # the latest EMA is now the shifted one
+    ckpt.export_release(run, tmp_path / "rel", best=True)
+    exported = load_file(tmp_path / "rel" / ckpt.EMA_NAME)
+    assert all(torch.equal(exported[k], kept[k]) for k in kept)
+    cfg = json.loads((tmp_path / "rel" / ckpt.CONFIG_NAME).read_text())
+    assert cfg["step"] == 50 and cfg["exported_best_val_loss"] == best["val_loss"]
+    tr._keep_if_best(best["val_loss"] / 2)
+    assert json.loads((run / ckpt.BEST_JSON).read_text())["val_loss"] == best["val_loss"] / 2
+    (run / ckpt.BEST_EMA_NAME).unlink()
+    with pytest.raises(ckpt.CheckpointError, match="no ema_best"):
+        ckpt.export_release(run, tmp_path / "rel2", best=True)

@@ -28,6 +28,8 @@ MODEL_NAME = "model.safetensors"
 EMA_NAME = "ema.safetensors"
 STATE_NAME = "train_state.safetensors"
 STATE_JSON = "train_state.json"
+BEST_EMA_NAME = "ema_best.safetensors"  # the EMA weights at the lowest validation loss so far
+BEST_JSON = "best.json"  # {"step", "val_loss", "samples_seen"} of those weights
 
 
 class CheckpointError(ValueError):
@@ -149,17 +151,26 @@ def load_model(path, prefer_ema: bool = True, device="cpu"):
     return model.to(device).eval(), diff_cfg, raw
 
 
-def export_release(run_dir, out_dir, default_guidance: float | None = None) -> Path:
+def export_release(run_dir, out_dir, default_guidance: float | None = None, best: bool = False) -> Path:
     """Copy a run's EMA weights and config into a release directory (no optimizer state).
 
-    The weights are loaded into the model first, so a broken run cannot be exported.
+    best=True exports the EMA weights saved at the run's lowest validation loss (ema_best.safetensors)
+    instead of the latest ones, e.g. when a run degraded at its end. The weights are loaded into the
+    model first, so a broken run cannot be exported.
     """
     run_dir, out = resolve_dir(run_dir), Path(out_dir)
     model, _, raw = load_model(run_dir, prefer_ema=True)
     raw = dict(raw)
+    raw["exported_from_step"] = raw.get("step")
+    if best:
+        if not (run_dir / BEST_EMA_NAME).is_file() or not (run_dir / BEST_JSON).is_file():
+            raise CheckpointError(f"{run_dir} has no {BEST_EMA_NAME}: runs save it at each validation that improves the loss")
+        load_state_into(model, load_tensors(run_dir / BEST_EMA_NAME), run_dir / BEST_EMA_NAME)
+        info = read_json(run_dir / BEST_JSON)
+        raw.update(step=info["step"], samples_seen=info.get("samples_seen"), exported_from_step=info["step"],
+                   exported_best_val_loss=info["val_loss"])
     if default_guidance is not None:
         raw["default_guidance"] = float(default_guidance)
-    raw["exported_from_step"] = raw.get("step")
     save_tensors(out / EMA_NAME, model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"})
     atomic_write_json(out / CONFIG_NAME, raw)
     return out

@@ -82,13 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="run directory")
     p.add_argument("--out", required=True, help="release directory, e.g. checkpoints/release")
     p.add_argument("--guidance", type=float, default=None, help="default guidance scale stored with the release")
+    p.add_argument("--best", action="store_true", help="export the EMA weights of the lowest validation loss, not the latest")
     return parser
 
 
 def cmd_export(args) -> None:
     from .checkpoint import export_release
 
-    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance)}")
+    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")
 
 
 def cmd_render(args) -> None:

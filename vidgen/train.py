@@ -225,6 +225,7 @@ class Trainer:
                 sums, counts, losses = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), []
                 if cfg.val_every and self.step % cfg.val_every == 0 and self.rank == 0:
                     last.update(self.validation_loss())
+                    self._keep_if_best(last["val_loss"])
                     bar.set_postfix(loss=f"{last['loss']:.4f}", val=f"{last['val_loss']:.4f}", **self._time_left(start, time_budget))
                 if self.rank == 0:
                     with open(log_path, "a") as f:
@@ -237,6 +238,15 @@ class Trainer:
         # the last log line's figures, overridden by the final ones (the run may stop between log lines)
         return {**last, "step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
                 "interrupted": stop.requested}
+
+    def _keep_if_best(self, val_loss: float) -> None:
+        """Save the EMA weights whenever the validation loss is the lowest so far, so a run that
+        degrades later (a loss spike at the end of a long run) still has its best weights to export."""
+        best = self.out / ckpt.BEST_JSON
+        if best.is_file() and ckpt.read_json(best)["val_loss"] <= val_loss:
+            return
+        ckpt.save_tensors(self.out / ckpt.BEST_EMA_NAME, self.ema.state_dict())
+        ckpt.atomic_write_json(best, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen})
 
     @staticmethod
     def _time_left(start: float, time_budget: float | None) -> dict:
