@@ -29,7 +29,7 @@ EMA_NAME = "ema.safetensors"
 STATE_NAME = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 BEST_EMA_NAME = "ema_best.safetensors"  # the EMA weights at the lowest validation loss so far
-BEST_JSON = "best.json"  # {"step", "val_loss", "samples_seen"} of those weights
+BEST_JSON = "best.json"  # {"step", "val_loss", "samples_seen", "train_seconds"} of those weights
 
 
 class CheckpointError(ValueError):
@@ -167,8 +167,8 @@ def export_release(run_dir, out_dir, default_guidance: float | None = None, best
             raise CheckpointError(f"{run_dir} has no {BEST_EMA_NAME}: runs save it at each validation that improves the loss")
         load_state_into(model, load_tensors(run_dir / BEST_EMA_NAME), run_dir / BEST_EMA_NAME)
         info = read_json(run_dir / BEST_JSON)
-        raw.update(step=info["step"], samples_seen=info.get("samples_seen"), exported_from_step=info["step"],
-                   exported_best_val_loss=info["val_loss"])
+        raw.update(step=info["step"], samples_seen=info.get("samples_seen"), train_seconds=info.get("train_seconds"),
+                   exported_from_step=info["step"], exported_best_val_loss=info["val_loss"])
     if default_guidance is not None:
         raw["default_guidance"] = float(default_guidance)
     save_tensors(out / EMA_NAME, model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"})

@@ -246,7 +246,8 @@ class Trainer:
         if best.is_file() and ckpt.read_json(best)["val_loss"] <= val_loss:
             return
         ckpt.save_tensors(self.out / ckpt.BEST_EMA_NAME, self.ema.state_dict())
-        ckpt.atomic_write_json(best, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen})
+        ckpt.atomic_write_json(best, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen,
+                                       "train_seconds": round(self.train_seconds, 1)})
 
     @staticmethod
     def _time_left(start: float, time_budget: float | None) -> dict:
