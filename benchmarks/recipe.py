@@ -56,22 +56,6 @@ def parse_recipe(name: str, base):
     return diff, dataclasses.replace(train, val_every=0, ckpt_every=0)
 
 
-@torch.no_grad()
-def guided_x0_mse(trainer: Trainer, guidance_scale: float) -> float:
-    """x0-space MSE of the EMA model's guided prediction on the trainer's fixed validation set."""
-    trainer.validation_loss()  # builds the fixed (x0, prompt, t, noise) set
-    x0, ids, t, noise = trainer._val
-    errors = []
-    for i in range(0, len(t), 64):
-        b = [v[i : i + 64].to(trainer.device) for v in (x0, ids, t, noise)]
-        x_t = trainer.schedule.q_sample(b[0], b[2], b[3])
-        with torch.autocast(trainer.device.type, dtype=torch.bfloat16, enabled=trainer.cfg.bf16):
-            out = trainer.ema.forward_with_cfg(x_t, b[2], b[1], guidance_scale).float()
-        pred_x0, _ = trainer.schedule.split_prediction(out, x_t, b[2])
-        errors.append((pred_x0.clamp(-1, 1) - b[0]).pow(2).mean(dim=(1, 2, 3)).cpu())
-    return float(torch.cat(errors).mean())
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
@@ -93,7 +77,7 @@ def main():
             tr.fit(max_steps=steps if args.budget is None else 10**9, time_budget=args.budget, progress=False)
             seconds = time.time() - t0
             val = tr.validation_loss()
-            guided = guided_x0_mse(tr, args.guidance)
+            guided = tr.validation_loss(guidance_scale=args.guidance)["val_x0_mse"]
         rows.append({"recipe": name, "steps": tr.step, "samples": tr.samples_seen, "seconds": round(seconds),
                      "val_x0_mse": round(val["val_x0_mse"], 5), "guided_x0_mse": round(guided, 5)})
         print(json.dumps(rows[-1]), flush=True)

@@ -195,7 +195,7 @@ def test_ctrl_c_saves_at_a_step_boundary_and_resumes_exactly(tmp_path, monkeypat
 
 
 def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_path):
-    from benchmarks.recipe import guided_x0_mse, parse_recipe
+    from benchmarks.recipe import parse_recipe
 
     base = get_preset("tiny")
     diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-cfg0.2-seed3", base)
@@ -210,8 +210,8 @@ def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_
     tr = Trainer(base.model, diff, train, tmp_path / "run")
     tr.fit(max_steps=30, progress=False)
     plain = tr.validation_loss()["val_x0_mse"]
-    assert guided_x0_mse(tr, 1.0) == pytest.approx(plain, rel=1e-5)
-    assert abs(guided_x0_mse(tr, 3.0) - plain) > 1e-4
+    assert tr.validation_loss(guidance_scale=1.0)["val_x0_mse"] == pytest.approx(plain, rel=1e-5)
+    assert abs(tr.validation_loss(guidance_scale=3.0)["val_x0_mse"] - plain) > 1e-4
 
 
 def test_the_best_validation_ema_is_kept_and_exported(tmp_path):

@@ -158,8 +158,9 @@ class Trainer:
 
     # -- validation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def validation_loss(self, model=None) -> dict:
-        """Unweighted MSE (target and x0 space) of the EMA model on fixed validation prompts, t and noise."""
+    def validation_loss(self, model=None, guidance_scale: float = 1.0) -> dict:
+        """Unweighted MSE (target and x0 space) of the EMA model on fixed validation prompts, t and noise;
+        guidance_scale != 1 scores the classifier-free-guided prediction instead of the conditional one."""
         model = self.ema if model is None else model
         cfg = self.cfg
         if self._val is None:
@@ -177,7 +178,7 @@ class Trainer:
             b = [v[i : i + 64].to(self.device) for v in (x0, ids, t, noise)]
             x_t = self.schedule.q_sample(b[0], b[2], b[3])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                out = model(x_t, b[2], b[1]).float()
+                out = model.forward_with_cfg(x_t, b[2], b[1], guidance_scale).float()
             mse = (out - self.schedule.target(b[0], b[3], b[2])).pow(2).mean(dim=(1, 2, 3))
             # x0-space error: comparable across eps and v prediction
             pred_x0, _ = self.schedule.split_prediction(out, x_t, b[2])
