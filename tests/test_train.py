@@ -238,3 +238,11 @@ def test_the_best_validation_ema_is_kept_and_exported(tmp_path):
     (run / ckpt.BEST_EMA_NAME).unlink()
     with pytest.raises(ckpt.CheckpointError, match="no ema_best"):
         ckpt.export_release(run, tmp_path / "rel2", best=True)
+    # a malformed best.json: export says so; training replaces it instead of stopping
+    tr._keep_if_best(0.0)  # lower than any record: writes ema_best again
+    (run / ckpt.BEST_JSON).write_text('{"step": "fifty"}')
+    with pytest.raises(ckpt.CheckpointError, match="integer 'step'"):
+        ckpt.export_release(run, tmp_path / "rel3", best=True)
+    with pytest.warns(UserWarning, match="replacing it"):
+        tr._keep_if_best(0.7)
+    assert ckpt.read_best(run)["val_loss"] == 0.7

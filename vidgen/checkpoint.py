@@ -151,6 +151,15 @@ def load_model(path, prefer_ema: bool = True, device="cpu"):
     return model.to(device).eval(), diff_cfg, raw
 
 
+def read_best(run_dir) -> dict:
+    """The run's best.json ({"step", "val_loss", ...}), checked: a CheckpointError if absent or malformed."""
+    path = Path(run_dir) / BEST_JSON
+    info = read_json(path)
+    if not isinstance(info.get("step"), int) or not isinstance(info.get("val_loss"), (int, float)):
+        raise CheckpointError(f"{path} must hold an integer 'step' and a numeric 'val_loss', got {info}")
+    return info
+
+
 def export_release(run_dir, out_dir, default_guidance: float | None = None, best: bool = False) -> Path:
     """Copy a run's EMA weights and config into a release directory (no optimizer state).
 
@@ -165,8 +174,8 @@ def export_release(run_dir, out_dir, default_guidance: float | None = None, best
     if best:
         if not (run_dir / BEST_EMA_NAME).is_file() or not (run_dir / BEST_JSON).is_file():
             raise CheckpointError(f"{run_dir} has no {BEST_EMA_NAME}: runs save it at each validation that improves the loss")
+        info = read_best(run_dir)
         load_state_into(model, load_tensors(run_dir / BEST_EMA_NAME), run_dir / BEST_EMA_NAME)
-        info = read_json(run_dir / BEST_JSON)
         raw.update(step=info["step"], samples_seen=info.get("samples_seen"), train_seconds=info.get("train_seconds"),
                    exported_from_step=info["step"], exported_best_val_loss=info["val_loss"])
     if default_guidance is not None:

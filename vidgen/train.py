@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -243,11 +244,14 @@ class Trainer:
     def _keep_if_best(self, val_loss: float) -> None:
         """Save the EMA weights whenever the validation loss is the lowest so far, so a run that
         degrades later (a loss spike at the end of a long run) still has its best weights to export."""
-        best = self.out / ckpt.BEST_JSON
-        if best.is_file() and ckpt.read_json(best)["val_loss"] <= val_loss:
-            return
+        if (self.out / ckpt.BEST_JSON).is_file():
+            try:
+                if ckpt.read_best(self.out)["val_loss"] <= val_loss:
+                    return
+            except ckpt.CheckpointError as e:  # an unreadable record must not stop a long run: replace it
+                warnings.warn(f"{e}; replacing it with this validation's")
         ckpt.save_tensors(self.out / ckpt.BEST_EMA_NAME, self.ema.state_dict())
-        ckpt.atomic_write_json(best, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen,
+        ckpt.atomic_write_json(self.out / ckpt.BEST_JSON, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen,
                                        "train_seconds": round(self.train_seconds, 1)})
 
     @staticmethod
