@@ -31,7 +31,7 @@ def test_every_variant_has_tiny_and_small_presets():
     assert {get_preset(f"small-latte{s}").model.text_placement for s in ("", "-between", "-both")} == {"spatial", "between", "both"}
 
 
-@pytest.mark.parametrize("preset", TINY_VARIANTS)
+@pytest.mark.parametrize("preset", TINY_VARIANTS + [f"{v}-layout" for v in TINY_VARIANTS])
 def test_forward_backward(preset):
     torch.manual_seed(0)
     cfg = get_preset(preset).model
@@ -75,7 +75,7 @@ def test_old_configs_still_load():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", TINY_VARIANTS[1:])
+@pytest.mark.parametrize("preset", TINY_VARIANTS[1:] + ["tiny-layout", "tiny-snapvideo-layout", "tiny-conv3d-layout"])
 def test_checkpoint_round_trip_and_sampling(preset, tmp_path):
     p = get_preset(preset)
     train = dataclasses.replace(p.train, batch_size=4, val_every=0, ckpt_every=0, log_every=2)

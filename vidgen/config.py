@@ -9,6 +9,7 @@ from .data import FRAMES, HEIGHT, WIDTH, SplitConfig
 
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
+LAYOUTS = ("none", "glyph")  # what the model is told besides the prompt tokens (ModelConfig.layout)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class ModelConfig:
     rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
     conv_mlp: bool = True  # depthwise 3x3 convolution over each frame's tokens inside the MLP (weights shared across positions)
     freq_dim: int = 256  # size of the sinusoidal timestep features
+    layout: str = "none"  # "none": the blog's model, prompt tokens only; "glyph": also told which symbol covers
+    # every frame and pixel column and how far into the glyph it lies (vidgen.layout), and its prompt
+    # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands
+    layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
     # variant-specific fields; the other variants ignore them
     text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
     # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
@@ -50,6 +55,10 @@ class ModelConfig:
             raise ValueError("rope needs an even head dimension")
         if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
             raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; known: {', '.join(LAYOUTS)} (a checkpoint from a newer vidgen?)")
+        if self.layout_dim < 1:
+            raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
         _, gh, gw = self.grid
@@ -110,6 +119,8 @@ class TrainConfig:
     val_every: int = 500  # steps between validation-loss evaluations
     val_size: int = 256  # validation prompts used for the loss
     ckpt_every: int = 500  # steps between checkpoints
+    snapshot_every: int = 0  # also keep the EMA weights of every N-th step in snapshots/ (0 = never), to
+    # measure what a run reaches along the way
     log_every: int = 50
     split: SplitConfig = field(default_factory=SplitConfig)
 
@@ -188,6 +199,27 @@ def _variant_presets() -> dict[str, Preset]:
 
 
 PRESETS.update(_variant_presets())
+
+
+def _layout_presets() -> dict[str, Preset]:
+    """`<preset>-layout`: the same network told the glyph layout (ModelConfig.layout = "glyph").
+
+    `small-layout` is the release recipe: batch 16 (smaller batches learn more per sample on the
+    CPU, docs/recipe.md) and a cosine decay over 3600 steps, about an hour of training on 2 cores,
+    with EMA snapshots every 250 steps to read what it reaches along the way.
+    """
+    out = {}
+    for name, preset in list(PRESETS.items()):
+        if name.startswith(("tiny", "small")) and name != "small-blog":
+            train = preset.train
+            if name.startswith("small"):
+                train = dataclasses.replace(train, batch_size=16, lr_decay_steps=3600, max_steps=3600,
+                                            val_every=250, ckpt_every=250, snapshot_every=250)
+            out[f"{name}-layout"] = Preset(dataclasses.replace(preset.model, layout="glyph"), preset.diffusion, train)
+    return out
+
+
+PRESETS.update(_layout_presets())
 
 
 def get_preset(name: str) -> Preset:

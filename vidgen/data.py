@@ -7,47 +7,29 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from . import tokenizer as tok
+from .layout import FRAMES, HEIGHT, TEXT_X, WIDTH, font, glyph_layout, scroll_offsets  # noqa: F401 (re-exported)
 
-FRAMES, HEIGHT, WIDTH = 16, 32, 32
-FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "ComicNeue-Bold.otf"
-FONT_SIZE = 22  # capitals are 16 px tall at this size
 _CAP_TOP, _CAP_BOTTOM = 5, 21  # rows the capitals cover when drawn at y=0 (measured for FONT_SIZE)
-
-
-@functools.lru_cache(maxsize=1)
-def _font() -> ImageFont.FreeTypeFont:
-    if not FONT_PATH.exists():
-        raise FileNotFoundError(f"font file missing: {FONT_PATH} (it ships in assets/)")
-    return ImageFont.truetype(str(FONT_PATH), FONT_SIZE)
 
 
 @functools.lru_cache(maxsize=65536)
 def render_strip(prompt: str) -> np.ndarray:
-    """The prompt drawn once as a horizontal strip: uint8 (H, text_width), white on black."""
-    font = _font()
-    width = int(np.ceil(font.getlength(prompt))) + 2
-    img = Image.new("L", (width, HEIGHT), 0)
+    """The prompt drawn once as a horizontal strip: uint8 (H, strip width), white on black.
+
+    Its width and the text's origin come from the prompt's glyph layout (vidgen.layout)."""
+    layout = glyph_layout(prompt)
+    img = Image.new("L", (layout.strip_width, HEIGHT), 0)
     y = (HEIGHT - (_CAP_BOTTOM - _CAP_TOP)) // 2 - _CAP_TOP  # centre the capital band vertically
-    ImageDraw.Draw(img).text((1, y), prompt, fill=255, font=font)
+    ImageDraw.Draw(img).text((TEXT_X, y), prompt, fill=255, font=font())
     strip = np.asarray(img, dtype=np.uint8)
     strip.flags.writeable = False
     return strip
-
-
-def scroll_offsets(text_width: int, frames: int = FRAMES, width: int = WIDTH) -> np.ndarray:
-    """Left edge of the strip in each frame: from fully off-screen right to fully off-screen left.
-
-    Longer prompts travel further in the same number of frames, so they scroll faster.
-    """
-    start, end = width, -text_width
-    return np.rint(np.linspace(start, end, frames)).astype(np.int64)
 
 
 def render_video(text: str, max_len: int = tok.PROMPT_SLOTS) -> np.ndarray:
@@ -56,7 +38,7 @@ def render_video(text: str, max_len: int = tok.PROMPT_SLOTS) -> np.ndarray:
     strip = render_strip(prompt)  # (H, Ws)
     ws = strip.shape[1]
     video = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=np.uint8)
-    for f, x in enumerate(scroll_offsets(ws)):
+    for f, x in enumerate(glyph_layout(prompt).offsets):
         lo, hi = max(x, 0), min(x + ws, WIDTH)  # visible columns of the frame
         if hi > lo:
             video[f, :, lo:hi] = strip[:, lo - x : hi - x]

@@ -7,18 +7,25 @@ import torch.nn as nn
 
 from .. import tokenizer as tok
 from ..config import ModelConfig
-from .layers import PromptEncoder, TimestepEmbedder
+from .layers import GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
 
 
 class VideoDenoiser(nn.Module):
-    """Base of all variants: forward(x_t, t, ids) -> model output of x_t's shape (B, T, H, W)."""
+    """Base of all variants: forward(x_t, t, ids) -> model output of x_t's shape (B, T, H, W).
+
+    With cfg.layout == "glyph" the model also reads the prompt's glyph layout (computed from the
+    ids, so the interface stays the same) and each variant folds it into its input (`denoise`'s
+    `glyphs`); otherwise `glyphs` is None.
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.t_embedder = TimestepEmbedder(cfg.dim, cfg.freq_dim)
-        self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio)
+        self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio,
+                                            positional=cfg.layout == "none")
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
+        self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim) if cfg.layout == "glyph" else None
 
     # -- conditioning -------------------------------------------------------------------------
     def null_prompt(self, batch: int, device=None) -> torch.Tensor:
@@ -37,8 +44,14 @@ class VideoDenoiser(nn.Module):
         c = self.t_embedder(t) + self.pooled_proj(pooled)
         return c, text, mask
 
+    def layout_features(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """The glyph layout of the prompts (B, T, W, F), or None for a model without one."""
+        return None if self.glyph_layout is None else self.glyph_layout(ids)
+
     # -- forward ------------------------------------------------------------------------------
-    def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
+                glyphs: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, W, F) or None -> (B, T, H, W)."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -49,7 +62,7 @@ class VideoDenoiser(nn.Module):
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         c, text, mask = self.condition(t, ids)
-        return self.denoise(x, c, text, mask)
+        return self.denoise(x, c, text, mask, self.layout_features(ids))
 
     def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.

@@ -44,9 +44,9 @@ class FullDiT(TokenDenoiser):
             self.register_buffer("rope_sin", sin, persistent=False)
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask):
+    def denoise(self, x, c, text, mask, glyphs=None):
         rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
-        h = self.embed(x)  # (B, N, D)
+        h = self.embed(x, glyphs)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask, rope)
         return self.unembed(h, c)  # (B, T, H, W)

@@ -54,8 +54,8 @@ class GenTron(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask):
-        h = self.embed(x)  # (B, N, D)
+    def denoise(self, x, c, text, mask, glyphs=None):
+        h = self.embed(x, glyphs)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask)
         return self.unembed(h, c)  # (B, T, H, W)

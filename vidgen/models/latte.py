@@ -74,8 +74,8 @@ class Latte(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask):
-        h = self.embed(x)  # (B, N, D)
+    def denoise(self, x, c, text, mask, glyphs=None):
+        h = self.embed(x, glyphs)  # (B, N, D)
         for i, block in enumerate(self.blocks):
             h = block(h, c, text, mask)
             if str(i) in self.between:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .. import tokenizer as tok
+from ..layout import layout_batch
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -173,24 +174,57 @@ class PromptEncoder(nn.Module):
     symbols there are and how wide they are decides where each one is drawn).
     """
 
-    def __init__(self, vocab_size: int, prompt_len: int, dim: int, heads: int, layers: int, mlp_ratio: float):
+    def __init__(self, vocab_size: int, prompt_len: int, dim: int, heads: int, layers: int, mlp_ratio: float,
+                 positional: bool = True):
         super().__init__()
         self.token_embed = nn.Embedding(vocab_size, dim)
-        self.pos_embed = nn.Parameter(torch.zeros(1, prompt_len, dim))
+        # without slot positions the encoder sees the prompt as a set of symbols (a glyph-layout
+        # model is told the order by its layout instead)
+        self.pos_embed = nn.Parameter(torch.zeros(1, prompt_len, dim)) if positional else None
         self.blocks = nn.ModuleList(TextBlock(dim, heads, mlp_ratio) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
-        nn.init.normal_(self.pos_embed, std=0.02)
+        if positional:
+            nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.token_embed.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor):
         mask = ids != tok.PAD_ID  # (B, L)
-        x = self.token_embed(ids) + self.pos_embed[:, : ids.shape[1]]  # (B, L, D)
+        x = self.token_embed(ids)  # (B, L, D)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed[:, : ids.shape[1]]
         for block in self.blocks:
             x = block(x, mask)
         x = self.norm(x)
         m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
         pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, D)
         return x, mask, pooled
+
+
+class GlyphLayoutFeatures(nn.Module):
+    """Prompt ids -> features of the glyph layout at every frame and pixel column (B, T, W, F).
+
+    Each column gets the learned embedding of the symbol covering it (PAD where none does; the
+    token's id, not its slot, so a symbol means the same wherever it stands) and sin/cos features of
+    its distance from that glyph's pen origin, which say which part of the glyph the column shows.
+    The null prompt's layout is empty, so guidance dropout and `forward_with_cfg` need nothing more.
+    """
+
+    PERIODS = (32.0, 16.0, 8.0, 4.0)  # pixels: from "which half of a wide glyph" to stroke scale
+
+    def __init__(self, vocab_size: int, dim: int):
+        super().__init__()
+        self.symbol_embed = nn.Embedding(vocab_size, dim)
+        nn.init.normal_(self.symbol_embed.weight, std=0.02)
+        self.num_features = dim + 2 * len(self.PERIODS)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        symbol, offset = layout_batch(ids)  # (B, T, W) token ids, (B, T, W) pixels
+        periods = torch.tensor(self.PERIODS, device=offset.device)
+        angle = 2 * math.pi * offset[..., None] / periods  # (B, T, W, P)
+        covered = (symbol != tok.PAD_ID)[..., None].to(angle.dtype)  # (B, T, W, 1)
+        fourier = torch.cat([angle.sin(), angle.cos()], dim=-1) * covered  # (B, T, W, 2P)
+        emb = self.symbol_embed(symbol)  # (B, T, W, E)
+        return torch.cat([emb, fourier.to(emb.dtype)], dim=-1)  # (B, T, W, F)
 
 
 class FinalLayer(nn.Module):

@@ -122,10 +122,10 @@ class SnapVideo(TokenDenoiser):
         self._t = t  # denoise needs it to tell a continuing trajectory from an unrelated call
         return super().forward(x, t, ids, drop)
 
-    def run(self, x, c, text, mask, prev_latents):
+    def run(self, x, c, text, mask, glyphs, prev_latents):
         """One pass from given previous latents (B, G*L, D) -> (output (B, T, H, W), final latents)."""
         b = x.shape[0]
-        h = self.embed(x)  # (B, N, D)
+        h = self.embed(x, glyphs)  # (B, N, D)
         latents = self.latents + self.latent_pos + self.self_cond(prev_latents)  # (B, G*L, D)
         cond = torch.cat([c[:, None], text], dim=1)  # (B, 1+L, D)
         cond_mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mask.device), mask], dim=1)  # (B, 1+L)
@@ -133,16 +133,16 @@ class SnapVideo(TokenDenoiser):
             h, latents = block(h, latents, cond, cond_mask)
         return self.unembed(h, c), latents
 
-    def denoise(self, x, c, text, mask):
+    def denoise(self, x, c, text, mask, glyphs=None):
         b, zeros = x.shape[0], x.new_zeros(x.shape[0], self.num_latents, self.cfg.dim)
         if self.training:
             with torch.no_grad():
-                _, latents = self.run(x, c, text, mask, zeros)
+                _, latents = self.run(x, c, text, mask, glyphs, zeros)
             keep = (torch.arange(b, device=x.device) % SELF_COND_EVERY != 0)[:, None, None]
-            out, _ = self.run(x, c, text, mask, torch.where(keep, latents.detach(), zeros))
+            out, _ = self.run(x, c, text, mask, glyphs, torch.where(keep, latents.detach(), zeros))
             return out
         prev = self._prev_latents if self._continues(b) else zeros
-        out, latents = self.run(x, c, text, mask, prev.to(zeros.dtype))
+        out, latents = self.run(x, c, text, mask, glyphs, prev.to(zeros.dtype))
         self._prev_latents, self._prev_t = latents.detach(), None if self._t is None else self._t.detach()
         return out
 

@@ -60,6 +60,8 @@ class TokenDenoiser(VideoDenoiser):
         patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
         self.x_embedder = nn.Linear(patch_volume, cfg.dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, one per (t, h, w) token
+        if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns -> one vector
+            self.layout_embedder = nn.Linear(cfg.patch[0] * cfg.patch[2] * self.glyph_layout.num_features, cfg.dim)
         self.final_layer = FinalLayer(cfg.dim, patch_volume)
 
     def initialize_weights(self):
@@ -72,9 +74,16 @@ class TokenDenoiser(VideoDenoiser):
         nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, H, W) -> tokens (B, N, D)."""
-        return self.x_embedder(self.patcher.patchify(x)) + self.pos_embed
+    def embed(self, x: torch.Tensor, glyphs: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H, W) video and (B, T, W, F) glyph layout or None -> tokens (B, N, D)."""
+        h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
+        if glyphs is None:
+            return h
+        pt, ph, pw = self.cfg.patch
+        t, hh, w = self.cfg.grid
+        cols = rearrange(glyphs.to(h.dtype), "b (t pt) (w pw) f -> b t w (pt pw f)", pt=pt, pw=pw)  # (B, T', W', pt*pw*F)
+        lay = self.layout_embedder(cols)  # (B, T', W', D); the layout is the same down a column: every row gets it
+        return rearrange(h, "b (t h w) d -> b t h w d", t=t, h=hh, w=w).add(lay[:, :, None]).flatten(1, 3)  # (B, N, D)
 
     def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """tokens (B, N, D) -> (B, T, H, W)."""

@@ -1,0 +1,195 @@
+"""The glyph layout: where each prompt symbol stands in the scrolling strip and in every frame.
+
+One source of truth for the renderer (`vidgen.data.render_strip` / `render_video` take the strip's
+width, the text's origin and the per-frame scroll offsets from here) and for the layout-conditioned
+models, which are told, for every frame and pixel column, which prompt symbol covers it and how far
+into that glyph the column lies.
+
+Geometry, in strip pixels (x grows to the right):
+    the text is drawn with its pen origin at x = TEXT_X, and the strip is ceil(text length) + 2 wide;
+    glyph i starts at TEXT_X + origin_i, where origin_i is the pen position after the glyphs before
+    it, kerning included (the font's advance widths, as Pillow's text layout places them);
+    glyph i's span is [start_i, start_{i+1}), the first one opening at 0 and the last closing at the
+    strip's right edge, so the spans are ordered, touch, and cover every column of the strip;
+    in frame f the strip's left edge is at screen column offsets[f] (longer prompts scroll faster).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import ImageFont
+
+from . import tokenizer as tok
+
+FRAMES, HEIGHT, WIDTH = 16, 32, 32  # (T, H, W) of every video in vidgen
+FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "ComicNeue-Bold.otf"
+FONT_SIZE = 22  # capitals are 16 px tall at this size
+TEXT_X = 1  # pen origin of the text in the strip: a 1 px margin on the left (and on the right)
+EMPTY = -1  # slot index of a column that no glyph covers
+
+
+@functools.lru_cache(maxsize=1)
+def font() -> ImageFont.FreeTypeFont:
+    """The shipped Comic Neue Bold at FONT_SIZE."""
+    if not FONT_PATH.exists():
+        raise FileNotFoundError(f"font file missing: {FONT_PATH} (it ships in assets/)")
+    return ImageFont.truetype(str(FONT_PATH), FONT_SIZE)
+
+
+@functools.lru_cache(maxsize=1)
+def spare_advance() -> float:
+    """Width given to a spare (out-of-vocabulary) token, which has no glyph: the mean symbol advance."""
+    return float(np.mean([font().getlength(s) for s in tok.SYMBOLS]))
+
+
+def scroll_offsets(strip_width: int, frames: int = FRAMES, width: int = WIDTH) -> np.ndarray:
+    """Left edge of the strip in each frame (F,): from fully off-screen right to fully off-screen left.
+
+    Longer prompts travel further in the same number of frames, so they scroll faster.
+    """
+    return np.rint(np.linspace(width, -strip_width, frames)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class GlyphLayout:
+    """Where a prompt's glyphs are: per glyph in the strip, and per frame on the screen."""
+
+    text: str  # the symbols ('?' for a spare token)
+    starts: np.ndarray  # (n+1,) float: strip x where glyph i begins (TEXT_X + pen origin); starts[n] = pen end
+    strip_width: int  # columns of the strip
+    offsets: np.ndarray  # (F,) int: screen column of the strip's left edge in each frame
+
+    @property
+    def spans(self) -> np.ndarray:
+        """(n, 2) float [left, right) of each glyph in strip columns: ordered, touching, covering the strip."""
+        edges = self.starts.copy()
+        edges[0], edges[-1] = 0.0, float(self.strip_width)
+        return np.stack([edges[:-1], edges[1:]], axis=1)
+
+    def strip_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Slot and in-glyph offset of every strip column: (slot (Ws,) int64, offset (Ws,) float32).
+
+        A column's centre x + 0.5 lies in exactly one span; the offset is measured from the glyph's
+        pen origin (so it is slightly negative in the left margin of the first glyph)."""
+        if not self.text:
+            return np.full(self.strip_width, EMPTY, dtype=np.int64), np.zeros(self.strip_width, dtype=np.float32)
+        centres = np.arange(self.strip_width) + 0.5  # (Ws,)
+        slot = np.searchsorted(self.spans[1:, 0], centres, side="right")  # (Ws,) in [0, n)
+        return slot.astype(np.int64), (centres - self.starts[slot]).astype(np.float32)
+
+    def frame_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Slot and in-glyph offset of every frame and screen column: (slot (F, W) int64, EMPTY where
+        no glyph is; offset (F, W) float32, 0 where empty)."""
+        frames, width = len(self.offsets), WIDTH
+        slot = np.full((frames, width), EMPTY, dtype=np.int64)
+        offset = np.zeros((frames, width), dtype=np.float32)
+        if not self.text:
+            return slot, offset
+        strip_slot, strip_offset = self.strip_columns()
+        for f, x in enumerate(self.offsets):
+            lo, hi = max(int(x), 0), min(int(x) + self.strip_width, width)  # visible screen columns
+            if hi > lo:
+                slot[f, lo:hi] = strip_slot[lo - x : hi - x]
+                offset[f, lo:hi] = strip_offset[lo - x : hi - x]
+        return slot, offset
+
+
+def _pen_starts(text: str) -> np.ndarray:
+    """Pen position where each glyph begins, and after the last: (n+1,) float, kerning included.
+
+    Pillow does not expose glyph positions, so they come from the lengths it lays out: glyph i ends
+    where the prefix ending with it ends, and begins its own advance before that (a kerning
+    adjustment sits in the advance of the pair's first glyph, so it belongs to the prefix). A spare
+    token ('?') has no glyph: it takes a typical width and the text on either side is measured apart.
+    """
+    f = font()
+    ends, advances, spare_width = [], [], 0.0
+    for i, ch in enumerate(text):
+        advance = spare_advance() if ch == "?" else f.getlength(ch)
+        if ch == "?":
+            spare_width += advance
+        glyphs = text[: i + 1].replace("?", "")
+        ends.append(spare_width + (f.getlength(glyphs) if glyphs else 0.0))
+        advances.append(advance)
+    ends = np.asarray(ends)  # (n,)
+    return np.concatenate([ends - np.asarray(advances), ends[-1:]])
+
+
+@functools.lru_cache(maxsize=65536)
+def glyph_layout(text: str) -> GlyphLayout:
+    """The layout of a prompt of symbols from A-Z0-9 (and '?' for a spare token); '' is the empty
+    layout of the null prompt. Deterministic and cached."""
+    bad = set(text) - set(tok.SYMBOLS) - {"?"}
+    if bad:
+        raise ValueError(f"layout of {text!r}: characters {''.join(sorted(bad))!r} are not symbols")
+    if not text:
+        return GlyphLayout("", np.zeros(1), 0, scroll_offsets(0))
+    starts = TEXT_X + _pen_starts(text)  # (n+1,)
+    strip_width = int(np.ceil(starts[-1] - TEXT_X)) + 2 * TEXT_X
+    return GlyphLayout(text, starts, strip_width, scroll_offsets(strip_width))
+
+
+# ----------------------------------------------------------------------------- for the models
+
+
+def ids_to_text(ids) -> str:
+    """One prompt's token ids -> its layout text: symbols as themselves, spare ids as '?', PAD
+    dropped; a NULL anywhere makes it the null prompt (''), whose layout is empty."""
+    ids = np.asarray(ids).tolist()
+    if tok.NULL_ID in ids:
+        return ""
+    return tok.decode(ids)
+
+
+@functools.lru_cache(maxsize=65536)
+def _frame_tensors(text: str, token_ids: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    slot, offset = glyph_layout(text).frame_columns()  # (F, W) each
+    table = np.asarray((tok.PAD_ID,) + token_ids, dtype=np.int64)  # slot -> token id, EMPTY -> PAD
+    return torch.from_numpy(table[slot + 1]), torch.from_numpy(offset)
+
+
+def layout_batch(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (B, L) -> (symbol (B, F, W) int64: the token id of the glyph covering each frame and
+    column, PAD where none does; offset (B, F, W) float32: the column's distance in pixels from that
+    glyph's pen origin, 0 where empty), on ids' device.
+
+    The token id, not the slot, is what a model sees: a symbol reaches the pixels the same way
+    wherever it stands in the prompt."""
+    symbols, offsets = [], []
+    for row in ids.detach().cpu().numpy():
+        text = ids_to_text(row)
+        kept = tuple(int(i) for i in row if i != tok.PAD_ID) if text else ()
+        s, o = _frame_tensors(text, kept)
+        symbols.append(s)
+        offsets.append(o)
+    return torch.stack(symbols).to(ids.device), torch.stack(offsets).to(ids.device)
+
+
+# ----------------------------------------------------------------------------- pictures
+
+# one colour per prompt slot (RGB), so the picture shows the order of the glyphs
+SLOT_COLOURS = np.array([(230, 85, 80), (245, 170, 60), (240, 225, 80), (110, 200, 100),
+                         (80, 190, 220), (100, 120, 235), (180, 110, 225), (235, 120, 190)], dtype=np.float32)
+
+
+def layout_picture(text: str) -> np.ndarray:
+    """What a layout model is told, as a video: uint8 (F, H, W, 3). Each column takes the colour of
+    the glyph's slot covering it (black where none does), brightening from the glyph's start to its
+    end to show the in-glyph offset. The model gets the same value down a whole column."""
+    layout = glyph_layout(text)
+    slot, offset = layout.frame_columns()  # (F, W)
+    widths = np.diff(layout.spans, axis=1)[:, 0] if text else np.ones(1)  # (n,)
+    ramp = np.clip(offset / widths[np.maximum(slot, 0)], 0, 1)  # (F, W) 0 at the glyph's start, 1 at its end
+    colour = SLOT_COLOURS[np.maximum(slot, 0) % len(SLOT_COLOURS)] * (0.35 + 0.65 * ramp)[..., None]  # (F, W, 3)
+    colour[slot == EMPTY] = 0
+    return np.repeat(colour[:, None].round().astype(np.uint8), HEIGHT, axis=1)  # (F, H, W, 3)
+
+
+def slot_colour_hex(slot: int) -> str:
+    """'#rrggbb' of a slot's colour in layout_picture, for captions."""
+    r, g, b = SLOT_COLOURS[slot % len(SLOT_COLOURS)].astype(int)
+    return f"#{r:02x}{g:02x}{b:02x}"
