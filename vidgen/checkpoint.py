@@ -29,6 +29,7 @@ EMA_NAME = "ema.safetensors"
 STATE_NAME = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 BEST_EMA_NAME = "ema_best.safetensors"  # the EMA weights at the lowest validation loss so far
+SNAPSHOT_DIR = "snapshots"  # EMA weights kept every TrainConfig.snapshot_every steps, one release directory each
 BEST_JSON = "best.json"  # {"step", "val_loss", "samples_seen", "train_seconds"} of those weights
 
 

@@ -234,12 +234,23 @@ class Trainer:
                         f.write(json.dumps(last) + "\n")
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                 self.save()
+            if cfg.snapshot_every and self.step % cfg.snapshot_every == 0 and self.rank == 0:
+                self.save_snapshot()
         stop.restore()
         bar.close()
         self.save()
         # the last log line's figures, overridden by the final ones (the run may stop between log lines)
         return {**last, "step": self.step, "samples_seen": self.samples_seen, "train_seconds": self.train_seconds,
                 "interrupted": stop.requested}
+
+    def save_snapshot(self) -> Path:
+        """Keep this step's EMA weights as snapshots/step_NNNNNN/ (a release directory: config + weights)."""
+        d = self.out / ckpt.SNAPSHOT_DIR / f"step_{self.step:06d}"
+        ckpt.save_tensors(d / ckpt.EMA_NAME, self.ema.state_dict())
+        ckpt.atomic_write_json(d / ckpt.CONFIG_NAME, ckpt.config_dict(
+            self.model_cfg, self.diff_cfg, self.cfg, step=self.step, samples_seen=self.samples_seen,
+            train_seconds=round(self.train_seconds, 1), preset=self.preset_name))
+        return d
 
     def _keep_if_best(self, val_loss: float) -> None:
         """Save the EMA weights whenever the validation loss is the lowest so far, so a run that
