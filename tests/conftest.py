@@ -17,3 +17,12 @@ def tiny_checkpoint(tmp_path_factory):
     p = get_preset("tiny")
     Trainer(p.model, p.diffusion, p.train, out, preset_name="tiny").fit(max_steps=40, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_layout_checkpoint(tmp_path_factory):
+    """A run directory of the `tiny-layout` preset (told the glyph layout) after 40 steps."""
+    out = tmp_path_factory.mktemp("tiny_layout_run")
+    p = get_preset("tiny-layout")
+    Trainer(p.model, p.diffusion, p.train, out, preset_name="tiny-layout").fit(max_steps=40, progress=False)
+    return out

@@ -267,6 +267,7 @@ def test_probe_command_end_to_end(tiny_checkpoint, tmp_path):
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped"] == {} and summary["prompt"] == "NOISE" and summary["grid"] == [4, 4, 4]
+    assert summary["layout"] == "none" and (out / "glyph_layout.png").is_file() and "symbol_similarity" not in summary
     for name in ("pos_similarity_cube", "pos_similarity_matrix", "prompt_pos_similarity", "pos_similarity_by_distance",
                  "timestep_embedding", "cross_attention", "self_attention", "alignment", "loss_by_noise"):
         assert (out / f"{name}.html").is_file(), name
@@ -277,6 +278,22 @@ def test_probe_command_end_to_end(tiny_checkpoint, tmp_path):
     assert len(att["sampling"]["mean"]) == 3 and 0 <= att["data_alignment"] <= 1 and 0 < att["data"]["chance"] < 1
     assert len(summary["loss_by_noise"]["x0_mse"]) == 3
     assert summary["positions"]["by_distance"]["time"]["mean"][0] == pytest.approx(1.0)
+
+
+def test_probe_command_on_a_layout_model(tiny_layout_checkpoint, tmp_path):
+    """A glyph-layout model has no prompt-slot embeddings (skipped, with the reason) but draws its
+    layout and its learned symbol embeddings."""
+    out = tmp_path / "probe"
+    args = ["probe", "--checkpoint", str(tiny_layout_checkpoint), "--out", str(out), "--prompt", "AB", "--steps", "2",
+            "--loss-prompts", "2", "--loss-timesteps", "2", "--align-prompts", "2", "--align-timesteps", "2"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["layout"] == "glyph" and list(summary["skipped"]) == ["prompt_positions"]
+    assert "prompt positional embedding" in summary["skipped"]["prompt_positions"]
+    assert np.asarray(summary["symbol_similarity"]).shape == (36, 36)
+    assert (out / "symbol_similarity.html").is_file() and (out / "symbol_similarity.png").is_file()
+    with Image.open(out / "glyph_layout.png") as im:
+        assert im.mode == "RGB" and im.size[0] > 16 * 32
 
 
 @pytest.mark.parametrize("extra, message", [

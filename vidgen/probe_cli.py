@@ -17,7 +17,7 @@ from .sampler import check_sampling_args
 
 def add_args(p) -> None:
     p.description = "Interpretability probes: positional/timestep embeddings, attention, loss by noise level."
-    p.add_argument("--checkpoint", default=None, help="run or release directory (default: checkpoints/release)")
+    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
     p.add_argument("--out", required=True, help="folder for the HTML, PNG and summary.json files")
     p.add_argument("--prompt", default="NOISE", help="prompt whose attention is traced (default NOISE)")
     p.add_argument("--seed", type=int, default=0)
@@ -118,8 +118,15 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = 5
         save("timestep_embedding", plots.timestep_embedding_figure(model, T), plots.timestep_embedding_png(model, T))
         save("timestep_embedding_mlp", plots.timestep_embedding_figure(model, T, after_mlp=True))
 
+    def glyph_layout():
+        save("glyph_layout", png=plots.layout_png(prompt))
+        if model.cfg.layout == "glyph":  # the blog's model is not told the layout: no symbol embedding to show
+            summary["symbol_similarity"] = probes.symbol_embedding_similarity(model)
+            save("symbol_similarity", plots.symbol_similarity_figure(model), plots.symbol_similarity_png(model))
+
     section("positions", positions)
     section("prompt_positions", prompt_positions)
+    section("glyph_layout", glyph_layout)
     section("timestep_embedding", timestep)
 
     log(f"tracing attention for {prompt!r} ({steps} steps, seed {seed}, guidance {guidance_scale})")
@@ -159,7 +166,7 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = 5
 
     summary = plain({
         "checkpoint": str(pipe.config.get("checkpoint", "")) or None,
-        "variant": model.cfg.variant, "grid": list(grid), "prompt": prompt, "seed": seed, "steps": steps,
+        "variant": model.cfg.variant, "layout": model.cfg.layout, "grid": list(grid), "prompt": prompt, "seed": seed, "steps": steps,
         "guidance_scale": guidance_scale, "reference": list(ref), **summary,
         "skipped": skipped, "files": sorted(written),
     })

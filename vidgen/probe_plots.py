@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from einops import rearrange
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
@@ -143,6 +144,20 @@ def prompt_similarity_figure(model) -> go.Figure:
                                hovertemplate="%{y} vs %{x}<br>similarity %{z:.3f}<extra></extra>"))
     fig.update_layout(title=dict(text=f"Prompt positional embeddings (* = never used in training, > {TRAIN_MAX_LEN} symbols)", x=0.5),
                       yaxis=dict(autorange="reversed", scaleanchor="x"), height=520, width=600)
+    return fig
+
+
+def symbol_similarity_figure(model) -> go.Figure:
+    """A glyph-layout model's learned symbol embeddings: cosine similarity of A-Z and 0-9 (36, 36)."""
+    from .tokenizer import SYMBOLS
+
+    sim = probes.symbol_embedding_similarity(model)
+    labels = list(SYMBOLS)
+    fig = go.Figure(go.Heatmap(z=sim, x=labels, y=labels, zmin=-1, zmax=1, colorscale=SIMILARITY_SCALE,
+                               colorbar=dict(title="cos sim"),
+                               hovertemplate="%{y} vs %{x}<br>similarity %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text="Glyph-layout symbol embeddings: which symbols the model treats as alike", x=0.5),
+                      xaxis=dict(dtick=1), yaxis=dict(dtick=1, autorange="reversed", scaleanchor="x"), height=640, width=680)
     return fig
 
 
@@ -516,6 +531,23 @@ def prompt_similarity_png(model) -> Image.Image:
         for j in range(sim.shape[1]):
             d.text((j * cell + 8, 16 + i * cell + cell // 2 - 5), f"{sim[i, j]:.2f}", fill="black", font=_font())
     return img
+
+
+def symbol_similarity_png(model) -> Image.Image:
+    """The glyph-layout symbol embeddings' similarity (36, 36), A-Z then 0-9."""
+    sim = probes.symbol_embedding_similarity(model)
+    return heatmap_png(sim, -1, 1, "diverging", scale=12, title="symbol embedding cosine similarity (A-Z, 0-9)")
+
+
+def layout_png(prompt: str, scale: int = 4) -> Image.Image:
+    """The prompt's glyph layout, every frame side by side: what a layout model is told (colour = the
+    glyph's slot, brighter further into the glyph)."""
+    from .layout import layout_picture
+
+    video = layout_picture(prompt)  # (T, H, W, 3)
+    strip = rearrange(np.pad(video, ((0, 0), (0, 0), (0, 1), (0, 0)), constant_values=255), "t h w c -> h (t w) c")
+    img = Image.fromarray(strip).resize((strip.shape[1] * scale, strip.shape[0] * scale), Image.NEAREST)
+    return _titled(img, f"glyph layout of {prompt!r}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)")
 
 
 def timestep_embedding_png(model, num_timesteps: int = 1000, rows: int = 200) -> Image.Image:

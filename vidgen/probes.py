@@ -26,7 +26,8 @@ import torch.nn as nn
 from einops import rearrange
 
 from . import tokenizer as tok
-from .data import FRAMES, HEIGHT, WIDTH, _font, make_batch, render_strip, render_video, scroll_offsets, validation_prompts
+from .data import FRAMES, HEIGHT, WIDTH, make_batch, render_video, validation_prompts
+from .layout import glyph_layout
 from .models.layers import Attention, sinusoidal_embedding
 from .schedule import NoiseSchedule
 
@@ -127,6 +128,16 @@ def prompt_position_similarity(model) -> np.ndarray:
     return cosine_similarity_matrix(emb)
 
 
+def symbol_embedding_similarity(model) -> np.ndarray:
+    """Cosine similarity of a glyph-layout model's learned symbol embeddings, A-Z then 0-9: (36, 36).
+    Symbols the model finds alike to draw end up alike here."""
+    model = as_model(model)
+    shape = (model.cfg.vocab_size, model.cfg.layout_dim)
+    emb = _parameter(model, "glyph_layout.symbol_embed.weight", shape, "glyph-layout symbol embedding")
+    ids = [int(tok.encode(s)[0]) for s in tok.SYMBOLS]
+    return cosine_similarity_matrix(emb[ids])
+
+
 def similarity_by_distance(sim: np.ndarray, grid: tuple[int, int, int]) -> dict:
     """Mean similarity of position pairs as a function of their distance, one axis at a time.
 
@@ -194,22 +205,11 @@ def timestep_embedding(model, timesteps, after_mlp: bool = False) -> np.ndarray:
 # ----------------------------------------------------------------------------- what is drawn where
 
 
-def symbol_spans(prompt: str) -> np.ndarray:
-    """x-edges of each symbol in the prompt's strip: (len + 1,), symbol i spans [edges[i], edges[i+1])."""
-    prompt = tok.normalize_prompt(prompt)
-    font = _font()
-    # render_strip draws the text at x = 1; advances include kerning with the preceding symbols
-    return np.array([1.0 + font.getlength(prompt[:i]) for i in range(len(prompt) + 1)])
-
-
 def symbol_pixels(prompt: str) -> np.ndarray:
     """Which prompt symbol each pixel of the ground-truth video shows: int (T, H, W), -1 = background."""
     prompt = tok.normalize_prompt(prompt)
     video = render_video(prompt)  # (T, H, W) uint8
-    edges = symbol_spans(prompt)
-    offsets = scroll_offsets(render_strip(prompt).shape[1])  # (T,) left edge of the strip per frame
-    strip_x = np.arange(WIDTH)[None, :] - offsets[:, None] + 0.5  # (T, W) strip column centre of each pixel
-    symbol = np.clip(np.searchsorted(edges, strip_x, side="right") - 1, 0, len(prompt) - 1)  # (T, W)
+    symbol, _ = glyph_layout(prompt).frame_columns()  # (T, W) slot of the glyph covering each column
     labels = np.broadcast_to(symbol[:, None, :], video.shape).copy()  # (T, H, W)
     labels[video <= INK_THRESHOLD] = -1
     return labels
@@ -502,18 +502,21 @@ def alignment_on_data(model, schedule: NoiseSchedule, timesteps, prompts, seed: 
 
 def position_summary(model) -> dict:
     """Numbers behind Figures 11-13: similarity by temporal and spatial distance, same vs other frame,
-    and the prompt slots' neighbour similarity."""
+    and the prompt slots' neighbour similarity (absent for a model without prompt-slot embeddings,
+    such as a glyph-layout one)."""
     model = as_model(model)
     sim = position_similarity_matrix(model)
     grid = model.cfg.grid
     frame = np.arange(sim.shape[0]) // (grid[1] * grid[2])  # (N,) frame of each token
     same = frame[:, None] == frame[None, :]
     off_diag = ~np.eye(sim.shape[0], dtype=bool)
-    prompt = prompt_position_similarity(model)
-    return {
+    out = {
         "by_distance": similarity_by_distance(sim, grid),
         "mean_same_frame": float(sim[same & off_diag].mean()) if (same & off_diag).any() else float("nan"),
         "mean_other_frames": float(sim[~same].mean()) if (~same).any() else float("nan"),
-        "prompt_neighbour_mean": float(np.diag(prompt, 1).mean()) if len(prompt) > 1 else float("nan"),
-        "prompt_far_mean": float(prompt[np.triu_indices(len(prompt), 2)].mean()) if len(prompt) > 2 else float("nan"),
     }
+    if model.prompt_encoder.pos_embed is not None:
+        prompt = prompt_position_similarity(model)
+        out["prompt_neighbour_mean"] = float(np.diag(prompt, 1).mean()) if len(prompt) > 1 else float("nan")
+        out["prompt_far_mean"] = float(prompt[np.triu_indices(len(prompt), 2)].mean()) if len(prompt) > 2 else float("nan")
+    return out
