@@ -1,7 +1,8 @@
 """vidgen's web app: type a prompt, watch every denoising step, compare settings, explore the embeddings.
 
-    python app.py                                   # http://127.0.0.1:7860, checkpoints/release
+    python app.py                                   # http://127.0.0.1:7860: checkpoints/release and checkpoints/blog
     python app.py --checkpoint RUN_DIR              # or VIDGEN_CHECKPOINT=RUN_DIR python app.py
+    python app.py --blog-checkpoint RUN_DIR         # or VIDGEN_BLOG_CHECKPOINT=RUN_DIR (the second model)
     python app.py --host 0.0.0.0 --port 7860        # what a Hugging Face Space or the Dockerfile runs
 
 This file only wires widgets: sampling, previews, throttling and files are in vidgen.app_support,
@@ -13,13 +14,14 @@ import argparse
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 
 from vidgen import app_support as sup
 from vidgen import tokenizer as tok
 from vidgen.checkpoint import CheckpointError
+from vidgen.layout import layout_picture
 from vidgen.pipeline import Pipeline, load_pipeline
 
 TITLE = "vidgen: text-to-video diffusion you can watch"
@@ -27,8 +29,19 @@ TITLE = "vidgen: text-to-video diffusion you can watch"
 INTRO = """\
 # vidgen: watch a video diffusion model denoise
 Type 1 to 6 letters or digits; a small diffusion transformer turns pure noise into a 16-frame, 32x32
-video of them scrolling by. Every denoising step is shown as it happens: on the left the noisy sample
-**x_t**, on the right the model's current guess of the finished video, **predicted x_0**.
+video of them scrolling by. Every denoising step is shown as it happens: the noisy sample **x_t**,
+the model's current guess of the finished video, **predicted x_0**, and the prompt's **glyph layout**.
+"""
+
+EXPLAIN_LAYOUT = """\
+**What the model is told, and what it learns.** Two models are served. The *release* is
+**layout-guided**: besides the prompt it is told, for every frame and pixel column, which symbol
+covers it and how far into that glyph the column lies (the coloured panel: one colour per symbol,
+brighter further into the glyph), computed from the font's advance widths exactly as the data is
+drawn. It still has to learn what each of the 36 glyphs looks like, row by row, and how to denoise.
+*The blog's model* gets only the prompt tokens: it must also work out where each symbol goes and how
+fast the text scrolls, which is what it fails to learn on a CPU budget (it draws crisp glyphs at the
+right speed, mostly the wrong ones). Pick one under **Model**, or put both side by side in **Compare**.
 """
 
 EXPLAIN_STEP = """\
@@ -78,6 +91,7 @@ class Settings:
     """Server options: the parsed command line."""
 
     checkpoint: str | None = None
+    blog_checkpoint: str | None = None
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 16
@@ -91,6 +105,8 @@ def parse_args(argv=None) -> Settings:
     p = argparse.ArgumentParser(description="vidgen web app (Gradio)")
     p.add_argument("--checkpoint", default=None,
                    help=f"run or release directory (default: ${sup.CHECKPOINT_ENV}, else checkpoints/release)")
+    p.add_argument("--blog-checkpoint", default=None,
+                   help=f"the second model, served as 'blog' (default: ${sup.BLOG_CHECKPOINT_ENV}, else checkpoints/blog)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="interface to listen on; 0.0.0.0 for a Space or a container (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
@@ -106,52 +122,76 @@ def parse_args(argv=None) -> Settings:
     return Settings(**vars(ns))
 
 
-def load(checkpoint) -> tuple[Pipeline | None, str | None]:
-    """-> (pipeline, None), or (None, markdown saying how to get a checkpoint)."""
-    path = sup.resolve_checkpoint(checkpoint)
-    try:
-        return load_pipeline(path), None
-    except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
-        return None, sup.missing_checkpoint_message(path, e)
+def load(checkpoint, blog_checkpoint=None) -> tuple[dict[str, Pipeline], str | None]:
+    """-> ({name: pipeline} of the models that loaded, None), or with markdown saying what did not load
+    and how to get it. The release comes first; a missing blog model only drops that choice."""
+    pipes, errors = {}, []
+    for name, cli_path in (("release", checkpoint), ("blog", blog_checkpoint)):
+        path = sup.resolve_checkpoint(cli_path, model=name)
+        try:
+            pipes[name] = load_pipeline(path)
+        except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
+            errors.append(sup.missing_checkpoint_message(path, e) if name == "release" or not pipes else
+                          f"(The {name} model at `{path}` could not be read, so only the release is served: {e})")
+    return pipes, ("\n\n".join(errors) or None)
 
 
-def checkpoint_summary(pipe: Pipeline, path) -> str:
-    """One line about the served model, under the title."""
-    cfg = pipe.model.cfg
-    params = sum(p.numel() for p in pipe.model.parameters())
-    step = pipe.config.get("step")
-    step = f", trained {step} steps" if step is not None else ""
-    return (f"Model: `{sup.resolve_checkpoint(path)}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
-            f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
+def checkpoint_summary(pipes: dict[str, Pipeline], settings: Settings) -> str:
+    """One line per served model, under the title."""
+    lines = []
+    for name, pipe in pipes.items():
+        cfg = pipe.model.cfg
+        params = sum(p.numel() for p in pipe.model.parameters())
+        step = pipe.config.get("step")
+        step = f", trained {step} steps" if step is not None else ""
+        path = sup.resolve_checkpoint(settings.checkpoint if name == "release" else settings.blog_checkpoint, model=name)
+        lines.append(f"**{name}** ({sup.model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
+                     f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
+    return "  \n".join(lines)
 
 
-def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
-    """The whole page. `pipe` None shows how to get a checkpoint instead of failing."""
+def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
+    """The whole page, serving the models in `pipes` ({name: pipeline}, the first the default; a single
+    Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
+    if isinstance(pipes, Pipeline):
+        pipes = {sup.DEFAULT_MODEL: pipes}
+    pipes = dict(pipes or {})
+    pipe = next(iter(pipes.values()), None)  # the default model
+    model0 = next(iter(pipes), sup.DEFAULT_MODEL)
     T = pipe.num_timesteps if pipe is not None else 1000
     guidance0 = sup.default_guidance(pipe)
+    choices = sup.model_choices(pipes) or [("no model loaded", model0)]  # the API's default must be a valid choice
     store = sup.OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
 
-    def need_pipe() -> Pipeline:
-        if pipe is None:
+    def need_pipe(model: str = model0) -> Pipeline:
+        if not pipes:
             raise gr.Error("No model is loaded: see the message at the top of the page for how to get a checkpoint.")
-        return pipe
+        return pipes[model]
 
-    def checked(prompt, steps, eta, guidance_scale, seed, sampler="ddim") -> sup.GenerationRequest:
+    def checked(prompt, steps, eta, guidance_scale, seed, sampler="ddim", model=model0) -> sup.GenerationRequest:
         need_pipe()
         try:
-            request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=T)
+            t_max = pipes[model].num_timesteps if model in pipes else T
+            request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
+                                        model=model, models=tuple(pipes))
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
         if request.note:
             gr.Warning(request.note)
         return request
 
+    def panels(request, x_t, pred_x0, index, num_steps, t) -> str:
+        told = pipes[request.model].model.cfg.layout == "glyph"
+        return sup.step_panels_html(x_t, pred_x0, index, num_steps, t, layout=(request.prompt, told))
+
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
         if pipe is None:
             gr.Markdown(load_error, elem_id="missing-checkpoint")
         else:
-            gr.Markdown(checkpoint_summary(pipe, settings.checkpoint), elem_id="model-info")
+            gr.Markdown(checkpoint_summary(pipes, settings), elem_id="model-info")
+            if load_error:
+                gr.Markdown(load_error, elem_id="load-warning")
         trajectory = gr.State(None, time_to_live=3600)  # the last run's Trajectory, for the step viewer
 
         # ------------------------------------------------------------------ Generate
@@ -161,6 +201,8 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
                     prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
                                         info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
                                              f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                    model = gr.Radio(choices, value=model0, label="Model", elem_id="model",
+                                     info="layout-guided: told where each glyph goes; prompt only: the blog's")
                     steps = gr.Slider(1, T, 50, step=1, label="Steps", elem_id="steps",
                                       info="Denoising steps: more is finer and slower")
                     eta = gr.Slider(0.0, 1.0, 0.0, step=0.05, label="eta", elem_id="eta",
@@ -183,7 +225,8 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
                         mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
                                        autoplay=True, loop=True, interactive=False, height=280)
             examples_slot = gr.Column()
-            with gr.Accordion("What is happening? (steps, eta, guidance)", open=True):
+            with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
+                gr.Markdown(EXPLAIN_LAYOUT)
                 with gr.Row():
                     gr.Markdown(EXPLAIN_STEP.format(T=T, d=T // 50))
                     gr.Markdown(EXPLAIN_ETA)
@@ -213,7 +256,8 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
 
         # ------------------------------------------------------------------ Compare
         with gr.Tab("Compare", id="compare"):
-            gr.Markdown("The same prompt and seed under two settings, side by side and in step.")
+            gr.Markdown("The same prompt and seed under two settings, side by side: two samplers, two guidance "
+                        "scales, or the two models (preset *release vs the blog's model*).")
             with gr.Row():
                 cmp_prompt = gr.Textbox("HELLO", label="Prompt", scale=2)
                 cmp_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, scale=1)
@@ -221,13 +265,15 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
             ab = []
             with gr.Row():
                 for name, over in zip("AB", sup.COMPARISONS["guidance 1 vs 5"]):
-                    base = dict(steps=50, eta=0.0, guidance_scale=guidance0, sampler="ddim") | over
+                    base = dict(steps=50, eta=0.0, guidance_scale=guidance0, sampler="ddim", model=model0) | over
                     with gr.Column(min_width=260):
                         gr.Markdown(f"**Setting {name}**")
                         ab += [gr.Slider(1, T, base["steps"], step=1, label="Steps"),
                                gr.Slider(0.0, 1.0, base["eta"], step=0.05, label="eta"),
                                gr.Slider(0.0, 20.0, base["guidance_scale"], step=0.25, label="Guidance scale s"),
-                               gr.Radio(list(sup.SAMPLERS), value=base["sampler"], label="Sampler")]
+                               gr.Radio(list(sup.SAMPLERS), value=base["sampler"], label="Sampler"),
+                               gr.Radio(choices, value=base["model"], label="Model",
+                                        elem_id=f"compare-model-{name.lower()}")]
             with gr.Row():
                 cmp_run = gr.Button("Compare", variant="primary", interactive=pipe is not None, elem_id="compare-btn")
                 cmp_stop = gr.Button("Stop", variant="stop")
@@ -237,48 +283,49 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
         # ------------------------------------------------------------------ Embedding explorer
         with gr.Tab("Embedding explorer", id="explorer") as explorer_tab:
             gr.Markdown(EXPLORER_INTRO)
-            build_explorer(pipe, explorer_tab)
+            build_explorer(pipes, explorer_tab)
 
         # ================================================================== events
 
-        def example_result(prompt, steps, eta, guidance_scale, seed, sampler):
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
-            traj = sup.run_generation(need_pipe(), request)
+        def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+            traj = sup.run_generation(need_pipe(request.model), request)
             gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
             i = traj.num_steps - 1
-            return (sup.step_panels_html(traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
+            return (panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
                     sup.idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
 
-        def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler):
+        def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model):
             """Stream throttled previews, then the result files and the trajectory for the viewer."""
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
             throttle = sup.PreviewThrottle(settings.preview_interval)
             first = True
-            for u in sup.stream_generation(need_pipe(), request, throttle):
+            for u in sup.stream_generation(need_pipe(request.model), request, throttle):
                 if not u.show:
                     continue
-                panels = sup.step_panels_html(u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
+                shown = panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
                 state = sup.status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
                 if not u.done:
                     cleared = None if first else gr.skip()  # drop the last run's files once, at the start
                     first = False
-                    yield panels, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     continue
                 traj = u.trajectory
                 gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
                 grid_path = store.save_png(traj.grid(), sup.file_stem(request) + "_grid")
-                yield (panels, state, str(gif_path), str(mp4_path), traj,
+                yield (shown, state, str(gif_path), str(mp4_path), traj,
                        gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
                        viewer_html(traj, traj.num_steps), str(grid_path), str(grid_path))
 
         def generate_api(prompt: str, steps: int = 50, eta: float = 0.0, guidance_scale: float = guidance0,
-                         seed: int = 0, sampler: str = "ddim"):
-            """Generate a video. Streams one update per step: ({step, num_steps, t, seconds}, None, None),
-            and on the last step also the GIF and MP4 files."""
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler)
-            for u in sup.stream_generation(need_pipe(), request):
+                         seed: int = 0, sampler: str = "ddim", model: str = model0):
+            """Generate a video with the chosen model ("release": layout-guided, "blog": prompt only).
+            Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
+            the last step also the GIF and MP4 files."""
+            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+            for u in sup.stream_generation(need_pipe(request.model), request):
                 info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
-                        "prompt": request.prompt, "note": request.note}
+                        "prompt": request.prompt, "note": request.note, "model": request.model}
                 if not u.done:
                     yield info, None, None
                 else:
@@ -289,7 +336,7 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
             if traj is None:
                 return sup.idle_status_html("Generate a video first.")
             i = min(max(int(step), 1), traj.num_steps) - 1
-            return (sup.step_panels_html(traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
+            return (panels(traj.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
                     + f'<p style="text-align:center">{traj.request.label()}</p>')
 
         def step_by(traj, step, delta):
@@ -319,14 +366,14 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
 
         def compare(prompt, seed, *ab_values):
             """Run A then B (same prompt and seed), streaming both panels."""
-            a_args, b_args = ab_values[:4], ab_values[4:]
-            reqs = [checked(prompt, *args[:3], seed, args[3]) for args in (a_args, b_args)]
+            a_args, b_args = ab_values[:5], ab_values[5:]
+            reqs = [checked(prompt, *args[:3], seed, args[3], args[4]) for args in (a_args, b_args)]
             done: list = [None, None]
-            labels = [f"{n}: {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
+            labels = [f"{n}: {r.model}, {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
                       for n, r in zip("AB", reqs)]
             for k, req in enumerate(reqs):
                 throttle = sup.PreviewThrottle(settings.preview_interval)
-                for u in sup.stream_generation(need_pipe(), req, throttle):
+                for u in sup.stream_generation(need_pipe(req.model), req, throttle):
                     if not u.show:
                         continue
                     if u.done:
@@ -337,13 +384,20 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
                     yield (sup.status_html(u.index, u.num_steps, u.t, u.seconds).replace("Denoising", f"Denoising {'AB'[k]}"),
                            sup.animated_panels_html(panels))
             secs = " · ".join(f"{n}: {t.seconds:.1f} s" for n, t in zip("AB", done))
-            yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html([(labels[j], done[j].video) for j in range(2)])
+            result = [(labels[j], done[j].video) for j in range(2)]
+            result.append(("glyph layout of the prompt", layout_picture(reqs[0].prompt)))
+            yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html(result) + sup.layout_legend_html(reqs[0].prompt)
 
         def apply_preset(name):
-            a, b = sup.comparison_requests(sup.GenerationRequest("A", 50, 0.0, guidance0, 0, "ddim"), name)
-            return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler)]
+            a, b = sup.comparison_requests(sup.GenerationRequest("A", 50, 0.0, guidance0, 0, "ddim", model=model0), name)
+            a, b = (r if r.model in pipes else replace(r, model=model0) for r in (a, b))
+            return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
 
-        gen_inputs = [prompt, steps, eta, guidance, seed, sampler]
+        def model_changed(name):
+            """A model's own default guidance scale goes with it."""
+            return pipes[name].default_guidance if name in pipes else gr.skip()
+
+        gen_inputs = [prompt, steps, eta, guidance, seed, sampler, model]
         gen_outputs = [preview, status, gif, mp4, trajectory, scrub, viewer, grid_img, grid_file]
         gen_event = run.click(generate_ui, gen_inputs, gen_outputs, api_name="generate_ui", api_visibility="private",
                               concurrency_id="sampler", concurrency_limit=settings.concurrency,
@@ -351,6 +405,7 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
         prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
                       queue=False, api_visibility="private")
         stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
+        model.change(model_changed, model, guidance, queue=False, api_visibility="private")
 
         # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
         api_progress = gr.JSON(label="progress", visible=False)
@@ -379,12 +434,16 @@ def build_demo(pipe: Pipeline | None, settings: Settings, load_error: str | None
         if pipe is not None and settings.cache_examples != "off":
             # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
             # checkpoint keeps a retrained model from showing the old model's results.
-            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"),
-                                     sup.checkpoint_fingerprint(sup.resolve_checkpoint(settings.checkpoint)))
+            fingerprint = "-".join(
+                sup.checkpoint_fingerprint(sup.resolve_checkpoint(settings.checkpoint if n == "release" else settings.blog_checkpoint, model=n))
+                for n in pipes)
+            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
+            other = next((n for n in pipes if n != model0), None)
             with examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):  # a click fills the controls, shows the result
                 gr.Examples(
-                    examples=[[p, 50, 0.0, guidance0, 0, "ddim"] for p in ("HELLO", "AB12", "VIDEO", "42")]
-                    + [["HELLO", 50, 1.0, guidance0, 0, "ddim"], ["HELLO", 50, 0.0, 1.0, 0, "ddim"]],
+                    examples=[[p, 50, 0.0, guidance0, 0, "ddim", model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                    + [["HELLO", 50, 1.0, guidance0, 0, "ddim", model0], ["HELLO", 50, 0.0, 1.0, 0, "ddim", model0]]
+                    + ([["HELLO", 50, 0.0, pipes[other].default_guidance, 0, "ddim", other]] if other else []),
                     inputs=gen_inputs, outputs=[preview, status, gif, mp4], fn=example_result,
                     cache_examples=True, cache_mode=settings.cache_examples, label="Examples (results cached)",
                 )
@@ -400,16 +459,19 @@ def without_plotly_sliders(fig):
     return fig
 
 
-def build_explorer(pipe: Pipeline | None, tab: gr.Tab) -> None:
+def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
     """The Embedding explorer tab's widgets and events; the figures come from vidgen.probe_plots.
-    They are sent when the tab is first opened (two of them are about 2 MB), not with every page."""
-    if pipe is None:
+    They are sent when the tab is first opened (two of them are about 2 MB), not with every page,
+    and again when another model is chosen."""
+    if not pipes:
         gr.Markdown("Load a checkpoint to explore its embeddings.")
         return
     from vidgen import probe_plots
 
-    grid_t, grid_h, grid_w = pipe.model.cfg.grid
-    T = pipe.num_timesteps
+    first = next(iter(pipes))
+    grid_t, grid_h, grid_w = pipes[first].model.cfg.grid
+    T = pipes[first].num_timesteps
+    which = gr.Radio(sup.model_choices(pipes), value=first, label="Model", elem_id="explorer-model")
     with gr.Tab("Position cube (Fig. 11)"):
         gr.Markdown("Cosine similarity of every video patch position to the chosen one; positions above the "
                     "threshold are drawn. Nearby positions share a lot, so the model knows what is next to what.")
@@ -420,12 +482,13 @@ def build_explorer(pipe: Pipeline | None, tab: gr.Tab) -> None:
             thr = gr.Slider(-1.0, 1.0, 0.4, step=0.05, label="Threshold")
         cube = gr.Plot(elem_id="cube-plot")
     with gr.Tab("All positions (Fig. 12)"):
-        gr.Markdown(f"All-to-all similarity of the {pipe.model.cfg.num_tokens} video position embeddings, "
+        gr.Markdown(f"All-to-all similarity of the {pipes[first].model.cfg.num_tokens} video position embeddings, "
                     "in (t h w) order; lines separate token frames.")
         matrix = gr.Plot(elem_id="matrix-plot")
-    with gr.Tab("Prompt slots (Fig. 13)"):
-        gr.Markdown(f"Similarity of the {tok.PROMPT_SLOTS} prompt-slot embeddings. Slots beyond "
-                    f"{tok.TRAIN_MAX_LEN} were never trained on.")
+    with gr.Tab("Prompt slots / symbols (Fig. 13)"):
+        gr.Markdown(f"The blog's model: similarity of the {tok.PROMPT_SLOTS} prompt-slot embeddings (slots beyond "
+                    f"{tok.TRAIN_MAX_LEN} were never trained on). A layout-guided model has no slot embeddings (the "
+                    "layout tells it the order); instead, the similarity of its 36 learned symbol embeddings.")
         prompt_sim = gr.Plot(elem_id="prompt-plot")
     with gr.Tab("Timestep embedding (Fig. 10)"):
         gr.Markdown("The sinusoidal features that tell the network the noise level t: each dimension is a "
@@ -434,30 +497,42 @@ def build_explorer(pipe: Pipeline | None, tab: gr.Tab) -> None:
         temb = gr.Plot(elem_id="timestep-plot")
     loaded = gr.State(False)
 
-    def cube_fig(tt, hh, ww, threshold):
-        return probe_plots.similarity_cube_figure(pipe, int(tt), int(hh), int(ww), threshold=float(threshold), sliders=False)
+    def model_of(name):
+        return pipes.get(name, pipes[first])
+
+    def cube_fig(name, tt, hh, ww, threshold):
+        return probe_plots.similarity_cube_figure(model_of(name), int(tt), int(hh), int(ww), threshold=float(threshold), sliders=False)
 
     def timestep_fig(tt):
-        return without_plotly_sliders(probe_plots.timestep_embedding_figure(pipe, num_timesteps=T, t=int(tt)))
+        return without_plotly_sliders(probe_plots.timestep_embedding_figure(pipes[first], num_timesteps=T, t=int(tt)))
 
-    def first_open(is_loaded, tt, hh, ww, threshold, t_emb):
+    def prompt_fig(name):
+        pipe = model_of(name)
+        if pipe.model.cfg.layout == "glyph":
+            return probe_plots.symbol_similarity_figure(pipe)
+        return probe_plots.prompt_similarity_figure(pipe)
+
+    def figures(name, tt, hh, ww, threshold):
+        return cube_fig(name, tt, hh, ww, threshold), probe_plots.similarity_matrix_figure(model_of(name)), prompt_fig(name)
+
+    def first_open(is_loaded, name, tt, hh, ww, threshold, t_emb):
         if is_loaded:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), True
-        return (cube_fig(tt, hh, ww, threshold), probe_plots.similarity_matrix_figure(pipe),
-                probe_plots.prompt_similarity_figure(pipe), timestep_fig(t_emb), True)
+        return (*figures(name, tt, hh, ww, threshold), timestep_fig(t_emb), True)
 
     private = dict(queue=False, show_progress="hidden", api_visibility="private")
-    tab.select(first_open, [loaded, t, h, w, thr, temb_t], [cube, matrix, prompt_sim, temb, loaded], **private)
-    gr.on([t.change, h.change, w.change, thr.change], cube_fig, [t, h, w, thr], cube, **private)
+    tab.select(first_open, [loaded, which, t, h, w, thr, temb_t], [cube, matrix, prompt_sim, temb, loaded], **private)
+    which.change(figures, [which, t, h, w, thr], [cube, matrix, prompt_sim], **private)
+    gr.on([t.change, h.change, w.change, thr.change], cube_fig, [which, t, h, w, thr], cube, **private)
     temb_t.release(timestep_fig, temb_t, temb, **private)  # on release: the figure is about 2 MB
 
 
 def main(argv=None):
     settings = parse_args(argv)
-    pipe, error = load(settings.checkpoint)
+    pipes, error = load(settings.checkpoint, settings.blog_checkpoint)
     if error:
         print(error)
-    serve(build_demo(pipe, settings, error), settings)
+    serve(build_demo(pipes, settings, error), settings)
 
 
 def serve(demo: gr.Blocks, settings: Settings, **launch_kwargs):

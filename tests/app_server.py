@@ -14,11 +14,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(checkpoint, **settings):
-    """Yield the URL of the app serving `checkpoint` (None: no checkpoint); closed on exit."""
-    opts = app.Settings(checkpoint=None if checkpoint is None else str(checkpoint), port=free_port(), **settings)
-    pipe, error = app.load(opts.checkpoint if checkpoint is not None else "/nonexistent/vidgen-checkpoint")
-    demo = app.build_demo(pipe, opts, error)
+def running_app(checkpoint, blog_checkpoint=None, **settings):
+    """Yield the URL of the app serving `checkpoint` as the release and `blog_checkpoint` as the blog's
+    model (None: no checkpoint, no blog model); closed on exit."""
+    missing = "/nonexistent/vidgen-checkpoint"
+    opts = app.Settings(checkpoint=str(checkpoint) if checkpoint is not None else missing,
+                        blog_checkpoint=str(blog_checkpoint) if blog_checkpoint is not None else missing,
+                        port=free_port(), **settings)
+    pipes, error = app.load(opts.checkpoint, opts.blog_checkpoint)
+    if checkpoint is not None and blog_checkpoint is None:
+        error = None  # serving one model on purpose
+    demo = app.build_demo(pipes, opts, error)
     _, url, _ = app.serve(demo, opts, prevent_thread_lock=True, quiet=True)
     try:
         yield url

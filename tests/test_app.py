@@ -1,4 +1,5 @@
-"""The web app as a script would use it: gradio_client against the launched page (tiny checkpoint)."""
+"""The web app as a script would use it: gradio_client against the launched page (tiny checkpoints:
+a layout-guided one as the release, a prompt-only one as the blog's model)."""
 from __future__ import annotations
 
 import time
@@ -14,8 +15,8 @@ from app_server import running_app
 
 
 @pytest.fixture(scope="module")
-def url(tiny_checkpoint):
-    with running_app(tiny_checkpoint, queue_size=8) as u:
+def url(tiny_layout_checkpoint, tiny_checkpoint):
+    with running_app(tiny_layout_checkpoint, tiny_checkpoint, queue_size=8) as u:
         yield u
 
 
@@ -33,8 +34,19 @@ def test_api_lists_generate_with_its_parameters(client):
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/generate" in info
     names = [p["parameter_name"] for p in info["/generate"]["parameters"]]
-    assert names[:5] == ["prompt", "steps", "eta", "guidance_scale", "seed"]
+    assert names == ["prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model"]
     assert "/generate_ui" not in info  # the page's own streaming event is not part of the API
+
+
+def test_generate_takes_the_model_choice(client):
+    release = client.predict("AB", 3, 0.0, 3.0, 0, "ddim", "release", api_name="/generate")
+    blog = client.predict("AB", 3, 0.0, 3.0, 0, "ddim", "blog", api_name="/generate")
+    default = client.predict("AB", 3, 0.0, 3.0, 0, api_name="/generate")
+    assert release[0]["model"] == default[0]["model"] == "release" and blog[0]["model"] == "blog"
+    read = [open(r[1], "rb").read() for r in (release, blog, default)]
+    assert read[0] == read[2] and read[0] != read[1]  # two different networks, the release by default
+    with pytest.raises(AppError, match="'gpt'.*not in the list of choices"):  # the radio's own check
+        client.predict("AB", 3, 0.0, 3.0, 0, "ddim", "gpt", api_name="/generate")
 
 
 def test_generate_streams_one_update_per_step_and_ends_with_a_gif(client):

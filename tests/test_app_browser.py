@@ -26,8 +26,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwrig
 
 
 @pytest.fixture(scope="module")
-def url(tiny_checkpoint):
-    with running_app(tiny_checkpoint, preview_interval=0.1) as u:
+def url(tiny_layout_checkpoint, tiny_checkpoint):
+    with running_app(tiny_layout_checkpoint, tiny_checkpoint, preview_interval=0.1) as u:
         yield u
 
 
@@ -83,7 +83,8 @@ def test_generate_streams_changing_previews_then_the_video(page, shots):
         time.sleep(0.03)
     assert "step 400 / 400" in page.inner_text("#status")
     assert len(seen) >= 3, "the preview should change several times while sampling"
-    assert page.locator("#preview .vg-anim").count() == 2  # x_t and predicted x0 side by side
+    assert page.locator("#preview .vg-anim").count() == 3  # x_t, predicted x0 and the glyph layout side by side
+    assert "glyph layout: given to this model" in page.inner_text("#preview")
     video = page.wait_for_selector("#result-mp4 video", timeout=30_000)
     assert video.get_attribute("src").split("?")[0].endswith(".mp4")
     gif = page.wait_for_selector("#result-gif img", timeout=30_000)
@@ -99,6 +100,24 @@ def test_generate_streams_changing_previews_then_the_video(page, shots):
     page.wait_for_function("document.querySelector('#viewer').innerText.includes('after step 1 ')")
     page.wait_for_selector("#grid img")
     page.screenshot(path=shots / "app_viewer.png", full_page=True)
+
+
+def test_the_blog_model_is_one_click_away_and_compare_puts_both_side_by_side(page, shots):
+    page.get_by_label("The blog's model (prompt only)").first.check()
+    set_slider(page, "steps", 3)
+    page.fill("#prompt textarea, #prompt input", "ab")
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')", timeout=60_000)
+    assert "NOT given, this model must learn it" in page.inner_text("#preview")
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#component-0").page.get_by_label("Preset").click()
+    page.get_by_role("option", name="release vs the blog's model").click()
+    page.wait_for_function("document.querySelector('#compare-model-b input[value=blog]').checked", timeout=15_000)
+    page.click("#compare-btn")
+    page.wait_for_function("document.querySelector('#compare-view').innerText.includes('glyph layout of the prompt')", timeout=120_000)
+    text = page.inner_text("#compare-view")
+    assert "A: release" in text and "B: blog" in text
+    page.screenshot(path=shots / "app_compare_models.png", full_page=True)
 
 
 def test_bad_prompt_shows_the_error_and_runs_nothing(page):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vidgen import app_support as sup
-from vidgen.pipeline import DEFAULT_CHECKPOINT, load_pipeline
+from vidgen.pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, load_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,20 @@ def test_resolve_checkpoint_order(tmp_path):
     assert sup.resolve_checkpoint("cli", env) == sup.Path("cli")
     assert sup.resolve_checkpoint(None, env) == tmp_path / "env"
     assert sup.resolve_checkpoint(None, {}) == DEFAULT_CHECKPOINT
+    # the blog's model has its own variable and default
+    env[sup.BLOG_CHECKPOINT_ENV] = str(tmp_path / "blog_env")
+    assert sup.resolve_checkpoint(None, env, model="blog") == tmp_path / "blog_env"
+    assert sup.resolve_checkpoint(None, {}, model="blog") == BLOG_CHECKPOINT
+    assert sup.resolve_checkpoint("cli", env, model="blog") == sup.Path("cli")
+    with pytest.raises(ValueError, match="unknown model"):
+        sup.resolve_checkpoint(None, {}, model="gpt")
+
+
+def test_model_choices_say_which_kind(pipe, tiny_layout_checkpoint):
+    layout = load_pipeline(tiny_layout_checkpoint)
+    assert sup.model_kind(layout) == "layout-guided" and sup.model_kind(pipe) == "prompt only"
+    assert sup.model_choices({"release": layout, "blog": pipe}) == [
+        ("Release (layout-guided)", "release"), ("The blog's model (prompt only)", "blog")]
 
 
 def test_missing_checkpoint_message_says_how_to_get_one():
@@ -52,6 +66,13 @@ def test_check_request_normalises():
     assert isinstance(r.steps, int) and isinstance(r.seed, int)
 
 
+def test_check_request_takes_a_served_model():
+    assert sup.check_request("AB").model == sup.DEFAULT_MODEL == "release"
+    assert sup.check_request("AB", model="blog").model == "blog"
+    with pytest.raises(ValueError, match="this server has: release"):
+        sup.check_request("AB", model="blog", models=("release",))
+
+
 def test_check_request_notes_untrained_lengths():
     assert sup.check_request("ABCDEFG").note and "out of distribution" in sup.check_request("ABCDEFGH").note
     assert sup.check_request("ABCDEF").note is None
@@ -73,6 +94,8 @@ def test_check_request_notes_untrained_lengths():
         (dict(seed=-1), "seed must be"),
         (dict(seed=2**40), "seed must be"),
         (dict(sampler="euler"), "unknown sampler"),
+        (dict(model="gpt"), "unknown model"),
+        (dict(model=None), "unknown model"),
     ],
 )
 def test_check_request_rejects(kwargs, match):
@@ -153,6 +176,19 @@ def test_panels_html_carries_both_videos_and_a_continuous_phase():
     assert "x_0: the result" in sup.step_panels_html(a, b, 49, 50, 0)
 
 
+def test_panels_show_the_layout_and_whether_the_model_is_told_it():
+    from vidgen.layout import layout_picture
+
+    a = np.zeros((16, 32, 32), np.uint8)
+    told = sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", True))
+    sprites = _sprites(told)
+    assert len(sprites) == 3 and sprites[2].shape == (32, 16 * 32, 3)
+    np.testing.assert_array_equal(sprites[2][:, 8 * 32 : 9 * 32], layout_picture("HELLO")[8])
+    assert "given to this model" in told and "NOT given" not in told
+    assert told.count('class="vg-legend"') == 1 and ">H</span>" in told and ">O</span>" in told
+    assert "NOT given, this model must learn it" in sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", False))
+
+
 def test_status_html():
     s = sup.status_html(9, 50, 800, 1.0)
     assert "step 10 / 50" in s and 'value="10"' in s and "100 ms/step" in s and "Denoising" in s
@@ -176,8 +212,10 @@ def test_output_store_keeps_only_the_newest(tmp_path):
 
 def test_file_stem_and_comparisons():
     base = sup.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1)
-    assert sup.file_stem(base) == "HI_ddim50_eta0.5_g3_seed1"
+    assert sup.file_stem(base) == "HI_release_ddim50_eta0.5_g3_seed1"
     a, b = sup.comparison_requests(base, "10 vs 100 steps")
     assert (a.steps, b.steps, a.prompt, b.seed, a.eta) == (10, 100, "HI", 1, 0.5)
+    a, b = sup.comparison_requests(base, "release vs the blog's model")
+    assert (a.model, b.model, a.steps, b.steps) == ("release", "blog", 50, 50)
     with pytest.raises(ValueError, match="known"):
         sup.comparison_requests(base, "nope")

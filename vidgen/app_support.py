@@ -25,33 +25,54 @@ from PIL import Image
 
 from . import tokenizer as tok
 from .data import to_uint8
-from .pipeline import DEFAULT_CHECKPOINT, DEFAULT_GUIDANCE, Pipeline
+from .layout import layout_picture, slot_colour_hex
+from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, DEFAULT_GUIDANCE, Pipeline
 from .sampler import SAMPLERS, check_sampling_args
 from .video_io import frames_grid, gif_bytes, mp4_bytes
 
 CHECKPOINT_ENV = "VIDGEN_CHECKPOINT"  # the app reads its checkpoint path from here unless --checkpoint is given
+BLOG_CHECKPOINT_ENV = "VIDGEN_BLOG_CHECKPOINT"  # and the blog's model from here unless --blog-checkpoint is given
 MAX_SEED = 2**32 - 1
+# the models the app serves, by name: the release (layout-guided) and the blog's (prompt tokens only)
+MODELS = ("release", "blog")
+DEFAULT_MODEL = "release"
 
 # ----------------------------------------------------------------------------- checkpoint
 
 
-def resolve_checkpoint(cli_path: str | os.PathLike | None = None, environ=None) -> Path:
-    """The checkpoint directory to serve: --checkpoint, else $VIDGEN_CHECKPOINT, else checkpoints/release."""
+def resolve_checkpoint(cli_path: str | os.PathLike | None = None, environ=None, model: str = DEFAULT_MODEL) -> Path:
+    """The checkpoint directory to serve as `model`: the command line's, else the environment's
+    ($VIDGEN_CHECKPOINT for the release, $VIDGEN_BLOG_CHECKPOINT for the blog's), else the shipped one."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
     environ = os.environ if environ is None else environ
+    env, default = (CHECKPOINT_ENV, DEFAULT_CHECKPOINT) if model == "release" else (BLOG_CHECKPOINT_ENV, BLOG_CHECKPOINT)
     if cli_path:
         return Path(cli_path)
-    if environ.get(CHECKPOINT_ENV):
-        return Path(environ[CHECKPOINT_ENV])
-    return DEFAULT_CHECKPOINT
+    if environ.get(env):
+        return Path(environ[env])
+    return default
+
+
+def model_kind(pipe: Pipeline) -> str:
+    """'layout-guided' or 'prompt only', from the checkpoint's config."""
+    return "layout-guided" if pipe.model.cfg.layout == "glyph" else "prompt only"
+
+
+def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:
+    """(label, name) of each served model, for a radio button."""
+    titles = {"release": "Release", "blog": "The blog's model"}
+    return [(f"{titles.get(name, name)} ({model_kind(p)})", name) for name, p in pipes.items()]
 
 
 def missing_checkpoint_message(path: str | os.PathLike, error: Exception) -> str:
     """Markdown telling a visitor why there is no model and the commands that give one."""
     return (
         f"**No model loaded.** The checkpoint at `{path}` could not be read: {error}\n\n"
-        "To get one, train it (about an hour and a half on a laptop CPU; `--preset tiny` takes seconds "
+        "To get one, train it (about an hour on a 2-core CPU; `--preset tiny-layout` takes seconds "
         "but only makes blurry blobs):\n\n"
-        "```\npython -m vidgen train --preset small --out checkpoints/release\n```\n\n"
+        "```\npython -m vidgen train --preset small-layout --out runs/layout\n"
+        "python -m vidgen export --checkpoint runs/layout --out checkpoints/release --best\n```\n\n"
         f"or point the app at a run directory you have: `python app.py --checkpoint RUN_DIR` "
         f"(or set `{CHECKPOINT_ENV}=RUN_DIR`), then restart it."
     )
@@ -86,13 +107,14 @@ class GenerationRequest:
     seed: int = 0
     sampler: str = "ddim"
     note: str | None = None
+    model: str = DEFAULT_MODEL  # which served model (MODELS)
 
     def sampling_kwargs(self) -> dict:
         return dict(steps=self.steps, eta=self.eta, guidance_scale=self.guidance_scale, seed=self.seed, sampler=self.sampler)
 
     def label(self) -> str:
         """Short description for captions: 'HELLO · DDIM 50 steps · eta 0 · guidance 3 · seed 0'."""
-        return (f"{self.prompt} · {self.sampler.upper()} {self.steps} steps · eta {self.eta:g} · "
+        return (f"{self.prompt} · {self.model} · {self.sampler.upper()} {self.steps} steps · eta {self.eta:g} · "
                 f"guidance {self.guidance_scale:g} · seed {self.seed}")
 
 
@@ -110,8 +132,11 @@ def _as_int(value, name: str) -> int:
 
 
 def check_request(prompt, steps=50, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler="ddim",
-                  num_timesteps: int = 1000) -> GenerationRequest:
-    """Validate everything before any sampling starts; raises ValueError with a readable message."""
+                  num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=MODELS) -> GenerationRequest:
+    """Validate everything before any sampling starts; raises ValueError with a readable message.
+    `models` are the names of the models being served."""
+    if not isinstance(model, str) or model not in models:
+        raise ValueError(f"unknown model {model!r}; this server has: {', '.join(models)}")
     text = tok.normalize_prompt(prompt, max_len=tok.PROMPT_SLOTS)
     steps = _as_int(steps, "steps")
     seed = _as_int(seed, "seed")
@@ -127,7 +152,7 @@ def check_request(prompt, steps=50, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, se
     if len(text) > tok.TRAIN_MAX_LEN:
         note = (f"{text!r} has {len(text)} symbols: the model was trained on 1 to {tok.TRAIN_MAX_LEN}, "
                 "so this length is out of distribution; expect the extra symbols to be garbled.")
-    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note)
+    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model)
 
 
 # ----------------------------------------------------------------------------- trajectory
@@ -254,10 +279,11 @@ PREVIEW_CSS = """
 
 
 def sprite_png(video: np.ndarray) -> bytes:
-    """uint8 (T, H, W) -> a PNG strip of the frames side by side, (H, T*W): a few hundred bytes to a few KB."""
-    strip = rearrange(np.asarray(video, dtype=np.uint8), "t h w -> h (t w)")  # (H, T*W)
+    """uint8 (T, H, W) or (T, H, W, 3) -> a PNG strip of the frames side by side, (H, T*W[, 3]):
+    a few hundred bytes to a few KB."""
+    strip = rearrange(np.asarray(video, dtype=np.uint8), "t h w ... -> h (t w) ...")  # (H, T*W[, 3])
     buf = io.BytesIO()
-    Image.fromarray(strip, mode="L").save(buf, format="PNG", compress_level=1)
+    Image.fromarray(strip, mode="L" if strip.ndim == 2 else "RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
@@ -285,10 +311,26 @@ def animated_panels_html(panels: list[tuple[str, np.ndarray]], fps: int = 8, clo
     return f'<div class="vg-panels">{"".join(parts)}</div>'
 
 
-def step_panels_html(x_t: np.ndarray, pred_x0: np.ndarray, index: int, num_steps: int, t: int, **kw) -> str:
-    """The two previews of one step: the noisy sample and the model's guess of the clean video."""
+def step_panels_html(x_t: np.ndarray, pred_x0: np.ndarray, index: int, num_steps: int, t: int,
+                     layout: tuple[str, bool] | None = None, **kw) -> str:
+    """The previews of one step: the noisy sample and the model's guess of the clean video, and with
+    `layout` = (prompt, told) the prompt's glyph layout, captioned by whether the model is told it."""
     left = "x_0: the result" if index == num_steps - 1 else f"x_t after step {index + 1} (noisy sample)"
-    return animated_panels_html([(left, x_t), (f"predicted x_0 at t = {t}", pred_x0)], **kw)
+    panels = [(left, x_t), (f"predicted x_0 at t = {t}", pred_x0)]
+    if layout is None:
+        return animated_panels_html(panels, **kw)
+    prompt, told = layout
+    caption = "glyph layout: given to this model" if told else "glyph layout: NOT given, this model must learn it"
+    panels.append((caption, layout_picture(prompt)))
+    return animated_panels_html(panels, **kw) + layout_legend_html(prompt)
+
+
+def layout_legend_html(prompt: str) -> str:
+    """The prompt's symbols in their layout colours: which colour stands for which glyph."""
+    spans = "".join(f'<span style="color:{slot_colour_hex(i)};font-weight:bold;padding:0 2px">{html.escape(c)}</span>'
+                    for i, c in enumerate(prompt))
+    return (f'<p class="vg-legend" style="text-align:center;margin:4px 0">layout colours: {spans} '
+            "(each column is coloured by the glyph covering it, brighter further into the glyph)</p>")
 
 
 def status_html(index: int, num_steps: int, t: int, seconds: float, note: str | None = None) -> str:
@@ -347,8 +389,8 @@ class OutputStore:
 
 
 def file_stem(request: GenerationRequest) -> str:
-    """A file name that records the settings: HELLO_ddim50_eta0_g3_seed0."""
-    return f"{request.prompt}_{request.sampler}{request.steps}_eta{request.eta:g}_g{request.guidance_scale:g}_seed{request.seed}"
+    """A file name that records the model and settings: HELLO_release_ddim50_eta0_g3_seed0."""
+    return f"{request.prompt}_{request.model}_{request.sampler}{request.steps}_eta{request.eta:g}_g{request.guidance_scale:g}_seed{request.seed}"
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -359,6 +401,7 @@ COMPARISONS: dict[str, tuple[dict, dict]] = {
     "eta 0 vs 1": ({"eta": 0.0}, {"eta": 1.0}),
     "10 vs 100 steps": ({"steps": 10}, {"steps": 100}),
     "DDIM vs DDPM": ({"sampler": "ddim"}, {"sampler": "ddpm"}),
+    "release vs the blog's model": ({"model": "release"}, {"model": "blog"}),
 }
 
 
@@ -371,7 +414,8 @@ def comparison_requests(base: GenerationRequest, name: str) -> tuple[GenerationR
 
 
 __all__ = [
-    "CHECKPOINT_ENV", "COMPARISONS", "GenerationRequest", "OutputStore", "PREVIEW_CSS", "PreviewThrottle", "SAMPLERS",
+    "BLOG_CHECKPOINT_ENV", "CHECKPOINT_ENV", "COMPARISONS", "DEFAULT_MODEL", "MODELS", "layout_legend_html",
+    "model_choices", "model_kind", "GenerationRequest", "OutputStore", "PREVIEW_CSS", "PreviewThrottle", "SAMPLERS",
     "StepUpdate", "Trajectory", "animated_panels_html", "check_request", "comparison_requests", "default_guidance",
     "file_stem", "grid_columns", "idle_status_html", "missing_checkpoint_message", "resolve_checkpoint",
     "run_generation", "sprite_png", "status_html", "step_panels_html", "stream_generation",

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("sample", help="generate a video from a prompt")
-    p.add_argument("--checkpoint", default=None, help="run or release directory (default: checkpoints/release)")
+    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
     p.add_argument("--prompt", required=True)
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
     p.add_argument("--steps-out", default=None, help="also write every intermediate step (x_t and predicted x0) here")
@@ -191,6 +191,10 @@ def main(argv=None) -> int:
     for name, add in _EXTRA:
         add(sub.add_parser(name))
     args = parser.parse_args(argv)
+    if args.command != "export" and getattr(args, "checkpoint", None) is not None:
+        from .pipeline import resolve_model_path
+
+        args.checkpoint = str(resolve_model_path(args.checkpoint))  # "release" / "blog" name the shipped models
     try:
         COMMANDS[args.command](args)
     except (UsageError, ValueError, FileNotFoundError) as e:

@@ -8,7 +8,7 @@ from .cli import register
 
 
 def _add_sampling(p) -> None:
-    p.add_argument("--checkpoint", required=True, help="run or release directory")
+    p.add_argument("--checkpoint", required=True, help="run or release directory, or a shipped model: release or blog")
     p.add_argument("--out", required=True, help="output directory for the report")
     p.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
     p.add_argument("--eta", type=float, default=0.0, help="0 = deterministic DDIM (default)")

@@ -13,7 +13,8 @@ from .data import to_uint8
 from .sampler import StepOutput, iter_denoise
 from .schedule import NoiseSchedule
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "release"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "release"  # the layout-guided release
+BLOG_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "blog"  # the blog's model: prompt tokens only
 DEFAULT_GUIDANCE = 3.0  # when a checkpoint's config names no "default_guidance"
 
 
@@ -74,8 +75,23 @@ class Pipeline:
         return video[0] if isinstance(prompts, str) else video
 
 
+SHIPPED = {"release": DEFAULT_CHECKPOINT, "blog": BLOG_CHECKPOINT}  # names that stand for the shipped models
+
+
+def resolve_model_path(path=None) -> Path:
+    """A checkpoint directory, or the name of a shipped model ("release", "blog") where no such
+    directory exists; None is the release."""
+    if path is None:
+        return DEFAULT_CHECKPOINT
+    path = Path(path)
+    if str(path) in SHIPPED and not path.exists():
+        return SHIPPED[str(path)]
+    return path
+
+
 def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None) -> Pipeline:
-    """Load a checkpoint directory (default: the shipped checkpoints/release) as a Pipeline."""
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    """Load a checkpoint directory as a Pipeline: default the shipped checkpoints/release (layout-guided);
+    "blog" is the shipped blog's model."""
+    path = resolve_model_path(path)
     model, diff_cfg, raw = load_model(path, prefer_ema=prefer_ema, device=device)
     return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16)
