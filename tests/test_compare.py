@@ -61,6 +61,12 @@ def test_findings_follow_the_numbers():
     assert "No variant reads a single prompt" in text and "Most readable" not in text
 
 
+def test_layout_comparison_uses_the_layout_presets():
+    assert cmp.preset_for("full", "small", layout=True) == "small-layout"
+    assert cmp.preset_for("latte-both", "tiny", layout=True) == "tiny-latte-both-layout"
+    assert cmp.preset_for("conv3d", "small") == "small-conv3d"
+
+
 def test_unknown_variant_names_raise(tmp_path):
     with pytest.raises(ValueError, match="known presets"):
         cmp.preset_for("unet", "small")
