@@ -246,3 +246,20 @@ def test_the_best_validation_ema_is_kept_and_exported(tmp_path):
     with pytest.warns(UserWarning, match="replacing it"):
         tr._keep_if_best(0.7)
     assert ckpt.read_best(run)["val_loss"] == 0.7
+
+
+def test_snapshots_keep_the_ema_along_the_way(tmp_path):
+    import dataclasses
+
+    p = get_preset("tiny-layout")
+    train = dataclasses.replace(p.train, snapshot_every=4, val_every=0, ckpt_every=0, log_every=4, batch_size=4)
+    tr = Trainer(p.model, p.diffusion, train, tmp_path / "run", preset_name="tiny-layout")
+    tr.fit(max_steps=8, progress=False)
+    snaps = sorted(d.name for d in (tmp_path / "run" / ckpt.SNAPSHOT_DIR).iterdir())
+    assert snaps == ["step_000004", "step_000008"]
+    last = load_pipeline(tmp_path / "run" / ckpt.SNAPSHOT_DIR / "step_000008")
+    assert last.config["step"] == 8 and last.model.cfg.layout == "glyph"
+    for k, v in tr.ema.state_dict().items():
+        assert torch.equal(last.model.state_dict()[k], v), k
+    first = load_file(tmp_path / "run" / ckpt.SNAPSHOT_DIR / "step_000004" / ckpt.EMA_NAME)
+    assert any(not torch.equal(first[k], v) for k, v in tr.ema.state_dict().items())  # an earlier EMA
