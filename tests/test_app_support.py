@@ -78,6 +78,13 @@ def test_check_request_notes_untrained_lengths():
     assert sup.check_request("ABCDEF").note is None
 
 
+def test_check_request_notes_that_dpm_solver_takes_no_eta():
+    assert sup.check_request("AB", sampler="dpm++2m").note is None
+    assert "eta = 0.5 is not used" in sup.check_request("AB", eta=0.5, sampler="dpm++2m").note
+    a, b = sup.comparison_requests(sup.check_request("AB"), "DDIM vs DPM-Solver++ at 10 steps")
+    assert (a.sampler, a.steps, b.sampler, b.steps) == ("ddim", 10, "dpm++2m", 10)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vidgen.config import DiffusionConfig, ModelConfig
-from vidgen.sampler import DDIMScheduler, check_sampling_args, iter_denoise
+from vidgen.sampler import DDIMScheduler, DPMSolverMultistepScheduler, check_sampling_args, iter_denoise, make_scheduler
 from vidgen.schedule import NoiseSchedule, make_betas
 
 
@@ -153,3 +153,105 @@ def test_out_of_range_arguments_raise(kwargs):
     schedule = NoiseSchedule(DiffusionConfig())
     with pytest.raises(ValueError):
         next(iter_denoise(DummyModel(), schedule, torch.zeros(1, 8, dtype=torch.long), **args))
+
+
+# ----------------------------------------------------------------------------- DPM-Solver++(2M)
+
+
+class GaussianOracle(torch.nn.Module):
+    """The exact denoiser of Gaussian data x0 ~ N(mu, s^2) per pixel: E[x0 | x_t] in closed form,
+    returned as the model output the schedule's prediction type asks for. The probability-flow ODE
+    of this data has an exact solution, so solvers can be compared against the truth."""
+
+    def __init__(self, schedule: NoiseSchedule, mu: float = 0.3, s: float = 0.4):
+        super().__init__()
+        self.cfg = ModelConfig(patch=(4, 8, 8), dim=8, depth=1, heads=1, rope=False)
+        self.schedule, self.mu, self.s = schedule, mu, s
+
+    def x0(self, x_t, t):
+        abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
+        a, var = abar.sqrt(), 1 - abar
+        return self.mu + a * self.s**2 / (abar * self.s**2 + var) * (x_t - a * self.mu)
+
+    def forward_with_cfg(self, x, t, ids, guidance_scale):
+        x0 = self.x0(x, t)
+        abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
+        a, sig = abar.sqrt(), (1 - abar).sqrt()
+        eps = (x - a * x0) / sig
+        return eps if self.schedule.prediction == "eps" else a * eps - sig * x0
+
+    def reset_sampling_state(self):
+        pass
+
+    def exact(self, x_T, t_start: int):
+        """The ODE's end point from x_T at t_start: for Gaussian data, x0 = mu + s * (x_T - a mu) / sqrt(a^2 s^2 + sigma^2)."""
+        abar = float(self.schedule.alphas_cumprod[t_start])
+        return self.mu + self.s * (x_T - abar**0.5 * self.mu) / (abar * self.s**2 + 1 - abar) ** 0.5
+
+
+def _final(model, schedule, steps, sampler, seed=0):
+    ids = torch.zeros(2, 8, dtype=torch.long)
+    out = list(iter_denoise(model, schedule, ids, steps=steps, sampler=sampler, seed=seed, clip_x0=False))
+    return out[-1].x_t
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_dpm_solver_lands_where_the_ode_does_and_beats_ddim_at_few_steps(prediction):
+    schedule = NoiseSchedule(DiffusionConfig(prediction=prediction))
+    oracle = GaussianOracle(schedule)
+    x_T = torch.randn((2, 16, 32, 32), generator=torch.Generator().manual_seed(0))
+    truth = oracle.exact(x_T, 999)
+    err = {}
+    for sampler in ("ddim", "dpm++2m"):
+        for steps in (10, 20, 50, 1000):
+            err[sampler, steps] = (_final(oracle, schedule, steps, sampler) - truth).abs().max().item()
+    # at every step both solve the same ODE and meet its exact end point (and each other)
+    assert err["ddim", 1000] < 5e-3 and err["dpm++2m", 1000] < 5e-3
+    # second order: at few steps it is far closer than first-order DDIM, and converges faster
+    for steps in (10, 20, 50):
+        assert err["dpm++2m", steps] < 0.6 * err["ddim", steps], (steps, err)
+    assert err["dpm++2m", 50] < err["dpm++2m", 20] < err["dpm++2m", 10]
+    assert err["dpm++2m", 50] < 0.2 * err["ddim", 50]
+
+
+def test_dpm_solver_edge_steps():
+    schedule = NoiseSchedule(DiffusionConfig())
+    oracle = GaussianOracle(schedule)
+    x = torch.randn((1, 16, 32, 32), generator=torch.Generator().manual_seed(1))
+    # one step: straight from t = T-1 to the clean end, which is the predicted x0 (as DDIM's is)
+    one_dpm, one_ddim = _final(oracle, schedule, 1, "dpm++2m"), _final(oracle, schedule, 1, "ddim")
+    torch.testing.assert_close(one_dpm, one_ddim)
+    # two steps: the first is first order, i.e. exactly DDIM's step
+    a, b = DPMSolverMultistepScheduler(schedule), DDIMScheduler(schedule)
+    a.set_timesteps(2), b.set_timesteps(2)
+    t = torch.full((1,), 999, dtype=torch.long)
+    out = oracle.forward_with_cfg(x, t, None, 1.0)
+    torch.testing.assert_close(a.step(out, 0, x)[0], b.step(out, 0, x)[0], atol=1e-5, rtol=1e-5)
+    # the last step returns the predicted x0 itself, and a new set_timesteps forgets the previous run
+    x_prev, x0 = a.step(out, 1, x)
+    assert torch.equal(x_prev, x0)
+    a.set_timesteps(3)
+    assert a._prev_x0 is None
+    with pytest.raises(RuntimeError, match="set_timesteps"):
+        DPMSolverMultistepScheduler(schedule).step(out, 0, x)
+
+
+@pytest.mark.parametrize("steps", [0, -1, 1001, 2.5, True])
+def test_dpm_solver_bad_step_counts_raise(steps):
+    with pytest.raises(ValueError, match="steps must be"):
+        list(iter_denoise(DummyModel(), NoiseSchedule(DiffusionConfig()), torch.zeros(1, 8, dtype=torch.long),
+                          steps=steps, sampler="dpm++2m"))
+    with pytest.raises(ValueError, match="steps must be"):
+        DPMSolverMultistepScheduler(NoiseSchedule(DiffusionConfig())).set_timesteps(steps if steps is not True else 0)
+
+
+def test_dpm_solver_with_guidance_is_deterministic_and_yields_every_step():
+    model = DummyModel()
+    ids = torch.zeros(2, 8, dtype=torch.long)
+    schedule = NoiseSchedule(DiffusionConfig())
+    a = list(iter_denoise(model, schedule, ids, steps=7, guidance_scale=3.0, sampler="dpm++2m", seed=4))
+    b = list(iter_denoise(model, schedule, ids, steps=7, guidance_scale=3.0, sampler="dpm++2m", seed=4, eta=1.0))
+    assert [s.index for s in a] == list(range(7)) and model.calls.count(3.0) == 14
+    assert all(torch.equal(x.x_t, y.x_t) for x, y in zip(a, b))  # deterministic: eta is not used
+    with pytest.raises(ValueError, match="unknown sampler"):
+        make_scheduler("euler", schedule)

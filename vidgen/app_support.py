@@ -27,7 +27,7 @@ from . import tokenizer as tok
 from .data import to_uint8
 from .layout import layout_picture, slot_colour_hex
 from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, DEFAULT_GUIDANCE, Pipeline
-from .sampler import SAMPLERS, check_sampling_args
+from .sampler import SAMPLERS, STOCHASTIC, check_sampling_args
 from .video_io import frames_grid, gif_bytes, mp4_bytes
 
 CHECKPOINT_ENV = "VIDGEN_CHECKPOINT"  # the app reads its checkpoint path from here unless --checkpoint is given
@@ -148,10 +148,13 @@ def check_request(prompt, steps=50, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, se
     except (TypeError, ValueError):
         raise ValueError(f"eta and guidance_scale must be numbers, got {eta!r} and {guidance_scale!r}") from None
     check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
-    note = None
+    notes = []
     if len(text) > tok.TRAIN_MAX_LEN:
-        note = (f"{text!r} has {len(text)} symbols: the model was trained on 1 to {tok.TRAIN_MAX_LEN}, "
-                "so this length is out of distribution; expect the extra symbols to be garbled.")
+        notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {tok.TRAIN_MAX_LEN}, "
+                     "so this length is out of distribution; expect the extra symbols to be garbled.")
+    if not STOCHASTIC[sampler] and eta != 0:
+        notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
+    note = " ".join(notes) or None
     return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model)
 
 
@@ -401,6 +404,7 @@ COMPARISONS: dict[str, tuple[dict, dict]] = {
     "eta 0 vs 1": ({"eta": 0.0}, {"eta": 1.0}),
     "10 vs 100 steps": ({"steps": 10}, {"steps": 100}),
     "DDIM vs DDPM": ({"sampler": "ddim"}, {"sampler": "ddpm"}),
+    "DDIM vs DPM-Solver++ at 10 steps": ({"sampler": "ddim", "steps": 10}, {"sampler": "dpm++2m", "steps": 10}),
     "release vs the blog's model": ({"model": "release"}, {"model": "blog"}),
 }
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .config import PRESETS
+from .sampler import SAMPLERS
 
 
 class UsageError(Exception):
@@ -45,7 +46,8 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eta", type=float, default=0.0, help="0 = deterministic DDIM, 1 = DDPM-like noise (default 0)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale, 1 = none (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddim",
+                   help="ddim (eta 0: deterministic), ddpm (eta 1), dpm++2m (DPM-Solver++ 2M: deterministic, fewer steps)")
     p.add_argument("--device", default="cpu")
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .cli import register
+from .sampler import SAMPLERS
 
 
 def _add_sampling(p) -> None:
@@ -15,7 +16,8 @@ def _add_sampling(p) -> None:
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the checkpoint's, else 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64, help="prompts sampled together (default 64)")
-    p.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddim",
+                   help="ddim (eta 0: deterministic), ddpm (eta 1), dpm++2m (DPM-Solver++ 2M: deterministic, fewer steps)")
     p.add_argument("--recognizer", default=None, help="recognizer directory (default: checkpoints/recognizer)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
