@@ -159,26 +159,32 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
     if isinstance(pipes, Pipeline):
         pipes = {sup.DEFAULT_MODEL: pipes}
     pipes = dict(pipes or {})
-    pipe = next(iter(pipes.values()), None)  # the default model
-    model0 = next(iter(pipes), sup.DEFAULT_MODEL)
+    # the release stays the default even when it failed to load: its requests then say so, rather
+    # than silently falling back to another model
+    model0 = sup.DEFAULT_MODEL
+    pipe = pipes.get(model0, next(iter(pipes.values()), None))  # the model whose settings the controls start from
     T = pipe.num_timesteps if pipe is not None else 1000
     guidance0 = sup.default_guidance(pipe)
-    choices = sup.model_choices(pipes) or [("no model loaded", model0)]  # the API's default must be a valid choice
+    choices = sup.model_choices(pipes)
+    if model0 not in pipes:
+        choices.insert(0, ("Release (could not be loaded)", model0))
     store = sup.OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
 
     def need_pipe(model: str = model0) -> Pipeline:
         if not pipes:
             raise gr.Error("No model is loaded: see the message at the top of the page for how to get a checkpoint.")
+        if model not in pipes:
+            raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
         return pipes[model]
 
     def checked(prompt, steps, eta, guidance_scale, seed, sampler="ddim", model=model0) -> sup.GenerationRequest:
-        need_pipe()
         try:
-            t_max = pipes[model].num_timesteps if model in pipes else T
+            t_max = pipes[model].num_timesteps if isinstance(model, str) and model in pipes else T
             request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
-                                        model=model, models=tuple(pipes))
+                                        model=model, models=tuple(name for _, name in choices))
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
+        need_pipe(request.model)
         if request.note:
             gr.Warning(request.note)
         return request
@@ -393,7 +399,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
 
         def apply_preset(name):
             a, b = sup.comparison_requests(sup.GenerationRequest("A", 50, 0.0, guidance0, 0, "ddim", model=model0), name)
-            a, b = (r if r.model in pipes else replace(r, model=model0) for r in (a, b))
+            a, b = (r if r.model in pipes else replace(r, model=model0) for r in (a, b))  # a preset may name an absent model
             return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
 
         def model_changed(name):
@@ -434,7 +440,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
                                   show_progress="minimal", show_progress_on=[cmp_status])
         cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
 
-        if pipe is not None and settings.cache_examples != "off":
+        if model0 in pipes and settings.cache_examples != "off":
             # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
             # checkpoint keeps a retrained model from showing the old model's results.
             fingerprint = "-".join(

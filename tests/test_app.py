@@ -155,3 +155,24 @@ def test_host_and_port_follow_gradio_variables(monkeypatch):
     assert (s.host, s.port, s.checkpoint, s.queue_size) == ("127.0.0.1", 7860, "x", 4)
     with pytest.raises(SystemExit):
         app.parse_args(["--queue-size", "0"])
+
+
+def test_a_release_that_cannot_be_built_is_an_error_not_a_fallback(tiny_checkpoint, tiny_layout_checkpoint, tmp_path):
+    """A release whose config asks for a layout this code lacks: the page says why, requests for the
+    release fail with that, and the blog's model still serves; nothing silently swaps models."""
+    import json
+    import shutil
+
+    bad = tmp_path / "release"
+    shutil.copytree(tiny_layout_checkpoint, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["layout"] = "boxes"
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with running_app(bad, tiny_checkpoint) as u:
+        page = httpx.get(u + "config", timeout=10).text
+        assert "unknown layout" in page and "boxes" in page
+        client = Client(u, verbose=False)
+        with pytest.raises(AppError, match="release model could not be loaded"):
+            client.predict("AB", 2, api_name="/generate")
+        progress, gif, _ = client.predict("AB", 2, 0.0, 3.0, 0, "ddim", "blog", api_name="/generate")
+        assert progress["model"] == "blog" and gif
