@@ -202,3 +202,24 @@ def test_layout_presets_and_config_field():
 def test_unknown_layout_kind_raises(bad):
     with pytest.raises(ValueError, match="unknown layout"):
         model_config_from_dict({**to_dict(get_preset("tiny").model), "layout": bad})
+
+
+def test_a_checkpoint_asking_for_an_unknown_layout_is_a_clear_error(tiny_layout_checkpoint, tmp_path, capsys):
+    import json
+    import shutil
+
+    from vidgen.checkpoint import CheckpointError
+    from vidgen.cli import main
+    from vidgen.pipeline import load_pipeline
+
+    bad = tmp_path / "ckpt"
+    shutil.copytree(tiny_layout_checkpoint, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["layout"] = "boxes"
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="unknown layout 'boxes'"):
+        load_pipeline(bad)
+    assert main(["sample", "--checkpoint", str(bad), "--prompt", "AB", "--out", str(tmp_path / "x.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown layout 'boxes'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.gif").exists()
