@@ -126,11 +126,12 @@ def glyph_layout(text: str) -> GlyphLayout:
     bad = set(text) - set(tok.SYMBOLS) - {"?"}
     if bad:
         raise ValueError(f"layout of {text!r}: characters {''.join(sorted(bad))!r} are not symbols")
-    if not text:
-        return GlyphLayout("", np.zeros(1), 0, scroll_offsets(0))
-    starts = TEXT_X + _pen_starts(text)  # (n+1,)
-    strip_width = int(np.ceil(starts[-1] - TEXT_X)) + 2 * TEXT_X
-    return GlyphLayout(text, starts, strip_width, scroll_offsets(strip_width))
+    starts = TEXT_X + _pen_starts(text) if text else np.zeros(1)  # (n+1,)
+    strip_width = int(np.ceil(starts[-1] - TEXT_X)) + 2 * TEXT_X if text else 0
+    offsets = scroll_offsets(strip_width)
+    for a in (starts, offsets):
+        a.flags.writeable = False  # shared through the cache
+    return GlyphLayout(text, starts, strip_width, offsets)
 
 
 # ----------------------------------------------------------------------------- for the models
