@@ -6,7 +6,7 @@ Video layout everywhere in vidgen: (T, H, W) = (16, 32, 32); uint8 in [0, 255] o
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

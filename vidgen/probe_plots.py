@@ -577,7 +577,7 @@ def cross_attention_png(trace: AttentionTrace, step: int = -1) -> Image.Image:
 def attention_argmax_png(trace: AttentionTrace, steps=None) -> Image.Image:
     """Which symbol each patch attends to most, over the denoising steps: first row the ground truth
     (which symbol is drawn where), then one row per chosen step; colour = symbol, grey = background."""
-    n, t_ = len(trace.prompt), trace.grid[0]
+    t_ = trace.grid[0]
     steps = np.unique(np.rint(np.linspace(0, trace.num_steps - 1, min(6, trace.num_steps))).astype(int)) if steps is None else steps
     palette = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in TOKEN_COLORS], np.uint8)
 
