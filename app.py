@@ -102,6 +102,10 @@ class Settings:
     preview_interval: float = 0.1
     cache_examples: str = "lazy"
 
+    def checkpoint_path(self, model: str):
+        """The directory served as `model` ("release" or "blog"): the command line's, the environment's or the shipped one."""
+        return sup.resolve_checkpoint(self.checkpoint if model == "release" else self.blog_checkpoint, model=model)
+
 
 def parse_args(argv=None) -> Settings:
     """The command line; --host/--port default to Gradio's own GRADIO_SERVER_NAME/PORT variables."""
@@ -147,15 +151,15 @@ def checkpoint_summary(pipes: dict[str, Pipeline], settings: Settings) -> str:
         params = sum(p.numel() for p in pipe.model.parameters())
         step = pipe.config.get("step")
         step = f", trained {step} steps" if step is not None else ""
-        path = sup.resolve_checkpoint(settings.checkpoint if name == "release" else settings.blog_checkpoint, model=name)
+        path = settings.checkpoint_path(name)
         lines.append(f"**{name}** ({sup.model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
                      f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
     return "  \n".join(lines)
 
 
 def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
-    """The whole page, serving the models in `pipes` ({name: pipeline}, the first the default; a single
-    Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
+    """The whole page, serving the models in `pipes` ({name: pipeline}; the release is the default; a
+    single Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
     if isinstance(pipes, Pipeline):
         pipes = {sup.DEFAULT_MODEL: pipes}
     pipes = dict(pipes or {})
@@ -443,9 +447,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
         if model0 in pipes and settings.cache_examples != "off":
             # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
             # checkpoint keeps a retrained model from showing the old model's results.
-            fingerprint = "-".join(
-                sup.checkpoint_fingerprint(sup.resolve_checkpoint(settings.checkpoint if n == "release" else settings.blog_checkpoint, model=n))
-                for n in pipes)
+            fingerprint = "-".join(sup.checkpoint_fingerprint(settings.checkpoint_path(n)) for n in pipes)
             cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
             other = next((n for n in pipes if n != model0), None)
             with examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):  # a click fills the controls, shows the result

@@ -10,9 +10,10 @@ import torch
 
 from vidgen import data
 from vidgen import tokenizer as tok
-from vidgen.config import LAYOUTS, PRESETS, ModelConfig, get_preset, model_config_from_dict, to_dict
+from vidgen.config import LAYOUTS, PRESETS, get_preset, model_config_from_dict, to_dict
 from vidgen.layout import EMPTY, TEXT_X, font, glyph_layout, layout_batch
 from vidgen.models import build_model
+from test_model import _perturbed  # a model with every weight nudged off its zero init
 
 INK = 40  # a pixel above this is ink (antialiased edges are fainter)
 OVERHANG = 2  # columns a glyph's ink may reach into its neighbour's span
@@ -139,15 +140,6 @@ def test_layout_of_unknown_characters_raises():
 
 
 # ----------------------------------------------------------------------------- the models
-
-
-def _perturbed(cfg: ModelConfig):
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model.eval()
 
 
 LAYOUT_VARIANTS = ["tiny-layout", "tiny-gentron-layout", "tiny-latte-layout", "tiny-latte-between-layout",
