@@ -6,7 +6,7 @@
     python app.py --host 0.0.0.0 --port 7860        # what a Hugging Face Space or the Dockerfile runs
 
 This file only wires widgets: sampling, previews, throttling and files are in vidgen.app_support,
-the embedding figures in vidgen.probes / vidgen.probe_plots.
+the embedding figures in vidgen.probes.analysis / vidgen.probes.figures.
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 import gradio as gr
 
 from vidgen import app_support as sup
-from vidgen import tokenizer as tok
-from vidgen.checkpoint import CheckpointError
-from vidgen.layout import layout_picture
+from vidgen.data import tokenizer as tok
+from vidgen.data.layout import layout_picture
 from vidgen.pipeline import Pipeline, load_pipeline
+from vidgen.training.checkpoint import CheckpointError
 
 TITLE = "vidgen: text-to-video diffusion you can watch"
 
@@ -471,13 +471,13 @@ def without_plotly_sliders(fig):
 
 
 def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
-    """The Embedding explorer tab's widgets and events; the figures come from vidgen.probe_plots.
+    """The Embedding explorer tab's widgets and events; the figures come from vidgen.probes.figures.
     They are sent when the tab is first opened (two of them are about 2 MB), not with every page,
     and again when another model is chosen."""
     if not pipes:
         gr.Markdown("Load a checkpoint to explore its embeddings.")
         return
-    from vidgen import probe_plots
+    from vidgen.probes import figures as probe_plots
 
     first = next(iter(pipes))
     grid_t, grid_h, grid_w = pipes[first].model.cfg.grid

@@ -36,10 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py lives 
 
 import app  # noqa: E402
 from vidgen import app_support as sup  # noqa: E402
-from vidgen.checkpoint import EMA_NAME, CONFIG_NAME, atomic_write_json, config_dict, save_tensors  # noqa: E402
 from vidgen.config import get_preset  # noqa: E402
 from vidgen.models import build_model  # noqa: E402
 from vidgen.pipeline import load_pipeline  # noqa: E402
+from vidgen.training.checkpoint import (  # noqa: E402
+    CONFIG_NAME,
+    EMA_NAME,
+    atomic_write_json,
+    config_dict,
+    save_tensors,
+)
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]

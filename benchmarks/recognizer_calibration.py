@@ -14,10 +14,12 @@ import time
 import numpy as np
 import torch
 
-from vidgen.data import SplitConfig, heldout_prompts, render_video, validation_prompts
-from vidgen.metrics import character_error_rate
-from vidgen.recognizer import default_reader
-from vidgen.recognizer_train import _gaussian_blur, _jitter, random_prompts
+from vidgen.config import SplitConfig
+from vidgen.data.prompts import heldout_prompts, validation_prompts
+from vidgen.data.render import render_video
+from vidgen.evaluation.metrics import character_error_rate
+from vidgen.evaluation.recognizer import default_reader
+from vidgen.evaluation.recognizer_train import _gaussian_blur, _jitter, random_prompts
 
 
 def score(reader, videos, prompts) -> dict:

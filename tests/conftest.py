@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vidgen.config import get_preset
-from vidgen.train import Trainer
+from vidgen.training.trainer import Trainer
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 

@@ -6,12 +6,11 @@ import time
 
 import httpx
 import pytest
+from app_server import running_app
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError, Status
 from PIL import Image
-
-from app_server import running_app
 
 
 @pytest.fixture(scope="module")

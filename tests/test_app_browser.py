@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from app_server import running_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

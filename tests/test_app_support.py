@@ -184,7 +184,7 @@ def test_panels_html_carries_both_videos_and_a_continuous_phase():
 
 
 def test_panels_show_the_layout_and_whether_the_model_is_told_it():
-    from vidgen.layout import layout_picture
+    from vidgen.data.layout import layout_picture
 
     a = np.zeros((16, 32, 32), np.uint8)
     told = sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", True))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import vidgen.compare as cmp
-import vidgen.recognizer
+import vidgen.evaluation.compare as cmp
+import vidgen.evaluation.recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {"full": (0.25, 0.5, 14.0, 0.6, 0.8, 20.0), "latte": (0.5, 0.3, 15.0, 0.7, 0.4, 12.0)}
@@ -25,7 +25,7 @@ def _fake_eval(run_dir, eval_dir, settings, reader, progress):
 
 @pytest.mark.slow
 def test_compare_trains_times_reports_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setattr(vidgen.recognizer, "default_reader", lambda path=None: None)
+    monkeypatch.setattr(vidgen.evaluation.recognizer, "default_reader", lambda path=None: None)
     monkeypatch.setattr(cmp, "evaluate_variant", _fake_eval)
     settings = cmp.CompareSettings(budget=1.0, size="tiny", eval_n=2, eval_steps=2, timing_steps=2, cost_measure_up_to=0)
     doc = tmp_path / "docs" / "variants.md"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vidgen import data
-from vidgen import tokenizer as tok
+from vidgen.data import tokenizer as tok
 
 
 def test_encode_pads_and_uppercases():

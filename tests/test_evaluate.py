@@ -7,11 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from vidgen.cli import main
-from vidgen.data import SplitConfig, render_video, validation_prompts
-from vidgen.evaluate import aggregate, load_prompts_file, score_videos, split_prompts
-from vidgen.metrics import FD_NAME, PSNR_CAP
-from vidgen.recognizer import default_reader
+from vidgen.cli.main import main
+from vidgen.config import SplitConfig
+from vidgen.data.prompts import validation_prompts
+from vidgen.data.render import render_video
+from vidgen.evaluation.harness import (
+    aggregate,
+    load_prompts_file,
+    score_videos,
+    split_prompts,
+)
+from vidgen.evaluation.metrics import FD_NAME, PSNR_CAP
+from vidgen.evaluation.recognizer import default_reader
 
 
 def test_truth_scores_perfectly_through_the_harness():

@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from test_model import _perturbed  # a model with every weight nudged off its zero init
 
 from vidgen import data
-from vidgen import tokenizer as tok
 from vidgen.config import LAYOUTS, PRESETS, get_preset, model_config_from_dict, to_dict
-from vidgen.layout import EMPTY, TEXT_X, font, glyph_layout, layout_batch
+from vidgen.data import tokenizer as tok
+from vidgen.data.layout import EMPTY, TEXT_X, font, glyph_layout, layout_batch
 from vidgen.models import build_model
-from test_model import _perturbed  # a model with every weight nudged off its zero init
 
 INK = 40  # a pixel above this is ink (antialiased edges are fainter)
 OVERHANG = 2  # columns a glyph's ink may reach into its neighbour's span
@@ -200,9 +200,9 @@ def test_a_checkpoint_asking_for_an_unknown_layout_is_a_clear_error(tiny_layout_
     import json
     import shutil
 
-    from vidgen.checkpoint import CheckpointError
-    from vidgen.cli import main
+    from vidgen.cli.main import main
     from vidgen.pipeline import load_pipeline
+    from vidgen.training.checkpoint import CheckpointError
 
     bad = tmp_path / "ckpt"
     shutil.copytree(tiny_layout_checkpoint, bad)

@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from vidgen import metrics
-from vidgen.data import render_strip, render_video, scroll_offsets
+from vidgen.data.layout import scroll_offsets
+from vidgen.data.render import render_strip, render_video
+from vidgen.evaluation import metrics
 
 
 def test_edit_distance_examples():

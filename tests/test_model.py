@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from vidgen import tokenizer as tok
 from vidgen.config import PRESETS, ModelConfig, get_preset
+from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
 from vidgen.models.layers import Patcher, rope_tables
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from vidgen import probe_plots as plots
-from vidgen import probes
-from vidgen.cli import main
+from vidgen.cli.main import main
 from vidgen.config import DiffusionConfig, ModelConfig
+from vidgen.diffusion.schedule import NoiseSchedule
 from vidgen.models import build_model
 from vidgen.models.layers import Attention
 from vidgen.pipeline import Pipeline, load_pipeline
-from vidgen.schedule import NoiseSchedule
+from vidgen.probes import analysis as probes
+from vidgen.probes import figures as plots
 
 CFG = ModelConfig(patch=(4, 8, 8), dim=32, depth=2, heads=2, text_layers=1)  # grid (4, 4, 4), 64 tokens
 A, B, C = 0.3, 0.7, 1.1  # angular frequencies of the hand-set embedding along t, h, w

@@ -9,11 +9,27 @@ import numpy as np
 import pytest
 import torch
 
-from vidgen.checkpoint import CheckpointError, atomic_write_json
-from vidgen.data import SplitConfig, heldout_prompts, render_strip, render_video, validation_prompts
-from vidgen.recognizer import (DEFAULT_DIR, NUM_CLASSES, Recognizer, RecognizerConfig, ctc_greedy_decode,
-                               default_reader, fit_strip, load_recognizer, save_recognizer)
-from vidgen.recognizer_train import RecognizerTrainConfig, augment, random_prompts, render_slow
+from vidgen.config import SplitConfig
+from vidgen.data.prompts import heldout_prompts, validation_prompts
+from vidgen.data.render import render_strip, render_video
+from vidgen.evaluation.recognizer import (
+    DEFAULT_DIR,
+    NUM_CLASSES,
+    Recognizer,
+    RecognizerConfig,
+    ctc_greedy_decode,
+    default_reader,
+    fit_strip,
+    load_recognizer,
+    save_recognizer,
+)
+from vidgen.evaluation.recognizer_train import (
+    RecognizerTrainConfig,
+    augment,
+    random_prompts,
+    render_slow,
+)
+from vidgen.training.checkpoint import CheckpointError, atomic_write_json
 
 
 def _videos(prompts):

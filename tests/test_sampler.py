@@ -4,8 +4,14 @@ import pytest
 import torch
 
 from vidgen.config import DiffusionConfig, ModelConfig
-from vidgen.sampler import DDIMScheduler, DPMSolverMultistepScheduler, check_sampling_args, iter_denoise, make_scheduler
-from vidgen.schedule import NoiseSchedule, make_betas
+from vidgen.diffusion.sampler import (
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    check_sampling_args,
+    iter_denoise,
+    make_scheduler,
+)
+from vidgen.diffusion.schedule import NoiseSchedule, make_betas
 
 
 class DummyModel(torch.nn.Module):

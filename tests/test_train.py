@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vidgen import checkpoint as ckpt
 from vidgen.config import get_preset
 from vidgen.pipeline import load_pipeline
-from vidgen.train import Trainer, apply_resume_changes, lr_at
+from vidgen.training import checkpoint as ckpt
+from vidgen.training.trainer import Trainer, apply_resume_changes, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,10 +7,16 @@ import dataclasses
 import pytest
 import torch
 
-from vidgen.config import PRESETS, ModelConfig, get_preset, model_config_from_dict, to_dict
+from vidgen.config import (
+    PRESETS,
+    ModelConfig,
+    get_preset,
+    model_config_from_dict,
+    to_dict,
+)
 from vidgen.models import VARIANTS, build_model
 from vidgen.pipeline import load_pipeline
-from vidgen.train import Trainer
+from vidgen.training.trainer import Trainer
 
 TINY_VARIANTS = ["tiny", "tiny-gentron", "tiny-latte", "tiny-latte-between", "tiny-latte-both", "tiny-snapvideo", "tiny-conv3d"]
 
@@ -124,7 +130,7 @@ def test_snapvideo_carries_latents_within_a_trajectory_only():
 def test_analytic_attention_flops_match_counted(preset):
     """cost.attention_cost against FlopCounterMode, which sees the attention products only on the
     explicit path that stores the weights (the fused kernel is invisible to it)."""
-    from vidgen.cost import attention_cost, counted_gflops
+    from vidgen.evaluation.cost import attention_cost, counted_gflops
     from vidgen.models.layers import Attention
 
     cfg = get_preset(preset).model

@@ -23,12 +23,14 @@ import numpy as np
 from einops import rearrange
 from PIL import Image
 
-from . import tokenizer as tok
-from .data import to_uint8
-from .layout import layout_picture, slot_colour_hex
-from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, DEFAULT_GUIDANCE, Pipeline
-from .sampler import SAMPLERS, STOCHASTIC, check_sampling_args
-from .video_io import frames_grid, gif_bytes, mp4_bytes
+from .config import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
+from .data import tokenizer as tok
+from .data.layout import layout_picture, slot_colour_hex
+from .data.render import to_uint8
+from .data.video_io import frames_grid, gif_bytes, mp4_bytes
+from .diffusion.sampler import SAMPLERS, STOCHASTIC, check_sampling_args
+from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline
+from .training.checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME
 
 CHECKPOINT_ENV = "VIDGEN_CHECKPOINT"  # the app reads its checkpoint path from here unless --checkpoint is given
 BLOG_CHECKPOINT_ENV = "VIDGEN_BLOG_CHECKPOINT"  # and the blog's model from here unless --blog-checkpoint is given
@@ -82,7 +84,7 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
     """A short hash of a checkpoint's files, so results cached for one model are never shown for another."""
     d = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in d.iterdir() if p.name in ("config.json", "ema.safetensors", "model.safetensors")):
+    for f in sorted(p for p in d.iterdir() if p.name in (CONFIG_NAME, EMA_NAME, MODEL_NAME)):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -101,11 +103,11 @@ class GenerationRequest:
     """One checked set of sampling arguments; `note` warns about prompts longer than training saw."""
 
     prompt: str
-    steps: int = 50
+    steps: int = DEFAULT_STEPS
     eta: float = 0.0
     guidance_scale: float = DEFAULT_GUIDANCE
     seed: int = 0
-    sampler: str = "ddim"
+    sampler: str = DEFAULT_SAMPLER
     note: str | None = None
     model: str = DEFAULT_MODEL  # which served model (MODELS)
 
@@ -131,7 +133,7 @@ def _as_int(value, name: str) -> int:
     return int(value)
 
 
-def check_request(prompt, steps=50, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler="ddim",
+def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler=DEFAULT_SAMPLER,
                   num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=MODELS) -> GenerationRequest:
     """Validate everything before any sampling starts; raises ValueError with a readable message.
     `models` are the names of the models being served."""

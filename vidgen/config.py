@@ -1,11 +1,84 @@
-"""Configuration dataclasses and the named presets that the CLI, the app and the tests all read."""
+"""Every constant and configuration of vidgen, and the named presets that the CLI, the app and the tests all read.
+
+A leaf module: it imports nothing of vidgen, so any part of the package may import it.
+"""
 from __future__ import annotations
 
 import dataclasses
+import string
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import tokenizer as tok
-from .data import FRAMES, HEIGHT, WIDTH, SplitConfig
+# ----------------------------------------------------------------------------- where the shipped files are
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"  # the font
+CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"  # the shipped models and the recognizer
+
+# ----------------------------------------------------------------------------- the data's constants
+
+FRAMES, HEIGHT, WIDTH = 16, 32, 32  # (T, H, W) of every video in vidgen
+
+# the prompt vocabulary (vidgen.data.tokenizer encodes with it)
+SYMBOLS = string.ascii_uppercase + string.digits  # the 36 symbols a prompt may hold
+PAD_ID = 0
+NULL_ID = 1
+FIRST_SYMBOL_ID = 2
+NUM_SPARE = 10
+VOCAB_SIZE = FIRST_SYMBOL_ID + len(SYMBOLS) + NUM_SPARE  # 48
+PROMPT_SLOTS = 8  # positions in the prompt tensor; training uses 1..6 of them
+TRAIN_MAX_LEN = 6
+SPARE_IDS = tuple(range(FIRST_SYMBOL_ID + len(SYMBOLS), VOCAB_SIZE))
+
+# ----------------------------------------------------------------------------- sampling defaults
+
+DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
+DEFAULT_STEPS = 50  # denoising steps of the CLI, the app and the evaluation
+DEFAULT_SAMPLER = "ddim"  # one of vidgen.diffusion.sampler.SAMPLERS
+
+# ----------------------------------------------------------------------------- configs
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Which prompts training may see. Defaults are the blog's held-out rules."""
+
+    seed: int = 1234  # seed of the validation set
+    n_val: int = 2000  # validation prompts (about; short lengths are capped, see validation_prompts)
+    min_len: int = 1  # shortest training prompt
+    max_len: int = TRAIN_MAX_LEN  # longest training prompt
+    heldout_first: str = "A"  # symbols never seen in first place during training
+    heldout_second: str = "S"  # symbols never seen in second place during training
+    holdout_single: bool = False  # also never train on 1-symbol prompts (the blog's experiment)
+    val_fraction_cap: float = 0.05  # at most this share of a length's prompts goes to validation
+
+    def __post_init__(self):
+        if not 1 <= self.min_len <= self.max_len <= PROMPT_SLOTS:
+            raise ValueError(f"need 1 <= min_len <= max_len <= {PROMPT_SLOTS}, got {self.min_len}, {self.max_len}")
+        for name in ("heldout_first", "heldout_second"):
+            bad = set(getattr(self, name)) - set(SYMBOLS)
+            if bad:
+                raise ValueError(f"{name} has symbols outside A-Z0-9: {sorted(bad)}")
+
+    def is_heldout(self, prompt: str) -> bool:
+        """True for prompts that training never sees by rule (not the validation set)."""
+        if prompt[:1] and prompt[0] in self.heldout_first:
+            return True
+        if len(prompt) > 1 and prompt[1] in self.heldout_second:
+            return True
+        return self.holdout_single and len(prompt) == 1
+
+    def train_lengths(self) -> list[int]:
+        lo = max(self.min_len, 2) if self.holdout_single else self.min_len
+        return list(range(lo, self.max_len + 1))
+
+    def allowed_count(self, length: int) -> int:
+        """Number of distinct prompts of `length` that the held-out rules leave for training."""
+        n = len(SYMBOLS)
+        first = n - len(set(self.heldout_first))
+        if length == 1:
+            return 0 if self.holdout_single else first
+        second = n - len(set(self.heldout_second))
+        return first * second * n ** (length - 2)
 
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
@@ -25,14 +98,14 @@ class ModelConfig:
     depth: int = 6  # number of blocks
     heads: int = 4  # attention heads (dim must divide evenly)
     mlp_ratio: float = 4.0  # hidden width of the MLP / dim
-    vocab_size: int = tok.VOCAB_SIZE  # prompt vocabulary, spare slots included
-    prompt_len: int = tok.PROMPT_SLOTS  # prompt slots
+    vocab_size: int = VOCAB_SIZE  # prompt vocabulary, spare slots included
+    prompt_len: int = PROMPT_SLOTS  # prompt slots
     text_layers: int = 2  # small transformer over the prompt tokens before cross-attention
     rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
     conv_mlp: bool = True  # depthwise 3x3 convolution over each frame's tokens inside the MLP (weights shared across positions)
     freq_dim: int = 256  # size of the sinusoidal timestep features
     layout: str = "none"  # "none": the blog's model, prompt tokens only; "glyph": also told which symbol covers
-    # every frame and pixel column and how far into the glyph it lies (vidgen.layout), and its prompt
+    # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
     # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands
     layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
     # variant-specific fields; the other variants ignore them
@@ -53,8 +126,8 @@ class ModelConfig:
             raise ValueError(f"dim={self.dim} must be positive and divisible by heads={self.heads}")
         if self.rope and (self.dim // self.heads) % 2:
             raise ValueError("rope needs an even head dimension")
-        if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
-            raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
+        if self.vocab_size < VOCAB_SIZE or self.prompt_len < 1:
+            raise ValueError(f"vocab_size must be >= {VOCAB_SIZE} and prompt_len >= 1")
         if self.layout not in LAYOUTS:
             raise ValueError(f"unknown layout {self.layout!r}; known: {', '.join(LAYOUTS)} (a checkpoint from a newer vidgen?)")
         if self.layout_dim < 1:

@@ -7,15 +7,15 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import tokenizer as tok
-from .checkpoint import load_model
-from .data import to_uint8
-from .sampler import StepOutput, iter_denoise
-from .schedule import NoiseSchedule
+from .config import CHECKPOINTS_DIR, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
+from .data import tokenizer as tok
+from .data.render import to_uint8
+from .diffusion.sampler import StepOutput, iter_denoise
+from .diffusion.schedule import NoiseSchedule
+from .training.checkpoint import load_model
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "release"  # the layout-guided release
+DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "release"  # the layout-guided release
 BLOG_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "blog"  # the blog's model: prompt tokens only
-DEFAULT_GUIDANCE = 3.0  # when a checkpoint's config names no "default_guidance"
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -55,8 +55,8 @@ class Pipeline:
             prompts = [prompts]
         return torch.from_numpy(tok.encode_batch(list(prompts), self.model.cfg.prompt_len)).to(self.device)
 
-    def iter_steps(self, prompts, steps: int = 50, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
-                   sampler: str = "ddim", clip_x0: bool = True, ids: torch.Tensor | None = None) -> Iterator[StepOutput]:
+    def iter_steps(self, prompts, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
+                   sampler: str = DEFAULT_SAMPLER, clip_x0: bool = True, ids: torch.Tensor | None = None) -> Iterator[StepOutput]:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
         guidance_scale None means the checkpoint's default_guidance.

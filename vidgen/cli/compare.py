@@ -1,8 +1,9 @@
 """`python -m vidgen compare`: train every variant for the same wall-clock budget, evaluate, report."""
 from __future__ import annotations
 
-from .cli import UsageError, register
-from .compare import DEFAULT_VARIANTS
+from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..evaluation.compare import DEFAULT_VARIANTS
+from .common import UsageError
 
 
 def add_compare_args(p) -> None:
@@ -15,8 +16,8 @@ def add_compare_args(p) -> None:
     p.add_argument("--out", required=True, help="directory for the runs, evaluations and results.json")
     p.add_argument("--doc", default="docs/variants.md", help="the markdown report (default docs/variants.md)")
     p.add_argument("--eval-n", type=int, default=64, help="validation prompts per variant (default 64)")
-    p.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for evaluation (default 50)")
-    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--eval-steps", type=int, default=DEFAULT_STEPS, help=f"DDIM steps for evaluation (default {DEFAULT_STEPS})")
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--timing-steps", type=int, default=10, help="sampling steps timed for ms/step (default 10)")
     p.add_argument("--cost-measure-up-to", type=int, default=4096,
                    help="time forward passes in the cost table up to this many tokens (0: analytic only, -1: no cost table)")
@@ -27,7 +28,7 @@ def add_compare_args(p) -> None:
 
 
 def run_compare(args) -> None:
-    from .compare import CompareSettings, compare
+    from ..evaluation.compare import CompareSettings, compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in DEFAULT_VARIANTS]
@@ -38,5 +39,3 @@ def run_compare(args) -> None:
                                cost_measure_up_to=args.cost_measure_up_to, layout=args.layout)
     compare(variants, settings, args.out, doc_path=args.doc, recognizer=args.recognizer, progress=not args.no_progress)
 
-
-register("compare", add_compare_args, run_compare)

@@ -4,45 +4,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cli import register
-from .sampler import SAMPLERS
+from .common import add_sampling_args
 
 
-def _add_sampling(p) -> None:
+def _add_common(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run or release directory, or a shipped model: release or blog")
     p.add_argument("--out", required=True, help="output directory for the report")
-    p.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
-    p.add_argument("--eta", type=float, default=0.0, help="0 = deterministic DDIM (default)")
-    p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the checkpoint's, else 3)")
-    p.add_argument("--seed", type=int, default=0)
+    add_sampling_args(p)
     p.add_argument("--batch-size", type=int, default=64, help="prompts sampled together (default 64)")
-    p.add_argument("--sampler", choices=SAMPLERS, default="ddim",
-                   help="ddim (eta 0: deterministic), ddpm (eta 1), dpm++2m (DPM-Solver++ 2M: deterministic, fewer steps)")
     p.add_argument("--recognizer", default=None, help="recognizer directory (default: checkpoints/recognizer)")
-    p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
 
 
 def _settings(args):
-    from .checkpoint import read_json, resolve_dir
-    from .evaluate import EvalSettings
-    from .pipeline import DEFAULT_GUIDANCE
+    from ..config import DEFAULT_GUIDANCE
+    from ..evaluation.harness import EvalSettings
+    from ..training.checkpoint import CONFIG_NAME, read_json, resolve_dir
 
     guidance = args.guidance
     if guidance is None:
-        guidance = float(read_json(resolve_dir(args.checkpoint) / "config.json").get("default_guidance", DEFAULT_GUIDANCE))
+        guidance = float(read_json(resolve_dir(args.checkpoint) / CONFIG_NAME).get("default_guidance", DEFAULT_GUIDANCE))
     return EvalSettings(steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed,
                         batch_size=args.batch_size, sampler=args.sampler)
 
 
 def _reader(args):
-    from .recognizer import default_reader
+    from ..evaluation.recognizer import default_reader
 
     return default_reader(args.recognizer)
 
 
 def add_eval_args(p) -> None:
-    _add_sampling(p)
+    _add_common(p)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--prompts", default=None, help="text file, one prompt a line")
     src.add_argument("--split", choices=("val", "heldout"), default="val", help="prompt set when no --prompts (default val)")
@@ -51,8 +44,14 @@ def add_eval_args(p) -> None:
 
 
 def run_eval(args) -> None:
-    from .checkpoint import read_json, resolve_dir
-    from .evaluate import checkpoint_split, dumps_summary, evaluate, load_prompts_file, split_prompts
+    from ..evaluation.harness import (
+        checkpoint_split,
+        dumps_summary,
+        evaluate,
+        load_prompts_file,
+        split_prompts,
+    )
+    from ..training.checkpoint import CONFIG_NAME, read_json, resolve_dir
 
     settings = _settings(args)
     if args.n is not None and args.n < 1:
@@ -61,7 +60,7 @@ def run_eval(args) -> None:
         prompts, source = load_prompts_file(args.prompts), f"file {args.prompts}"
         prompts = prompts[: args.n] if args.n else prompts
     else:
-        split = checkpoint_split(read_json(resolve_dir(args.checkpoint) / "config.json"))
+        split = checkpoint_split(read_json(resolve_dir(args.checkpoint) / CONFIG_NAME))
         prompts, source = split_prompts(args.split, args.n or 200, split, seed=args.seed), f"split {args.split}"
     report = evaluate(args.checkpoint, prompts, args.out, settings, prompt_source=source, reader=_reader(args),
                       progress=not args.no_progress, device=args.device)
@@ -70,15 +69,15 @@ def run_eval(args) -> None:
 
 
 def add_experiments_args(p) -> None:
-    from .experiments import EXPERIMENTS
+    from ..evaluation.experiments import EXPERIMENTS
 
-    _add_sampling(p)
+    _add_common(p)
     p.add_argument("--n", type=int, default=24, help="prompts per group (default 24)")
     p.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=list(EXPERIMENTS), help="run only these")
 
 
 def run_experiments_cmd(args) -> None:
-    from .experiments import run_experiments
+    from ..evaluation.experiments import run_experiments
 
     report = run_experiments(args.checkpoint, args.out, _settings(args), n=args.n, reader=_reader(args),
                              progress=not args.no_progress, only=tuple(args.only), device=args.device)
@@ -98,7 +97,7 @@ def run_train_recognizer(args) -> None:
 
     import torch
 
-    from .recognizer_train import RecognizerTrainConfig, train_recognizer
+    from ..evaluation.recognizer_train import RecognizerTrainConfig, train_recognizer
 
     if args.threads < 1 or (args.steps is not None and args.steps < 1):
         raise ValueError("--threads and --steps must be >= 1")
@@ -108,7 +107,3 @@ def run_train_recognizer(args) -> None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     print(json.dumps(train_recognizer(args.out, cfg, progress=not args.no_progress)))
 
-
-register("eval", add_eval_args, run_eval)
-register("experiments", add_experiments_args, run_experiments_cmd)
-register("train-recognizer", add_train_recognizer_args, run_train_recognizer)

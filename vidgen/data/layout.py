@@ -1,6 +1,6 @@
 """The glyph layout: where each prompt symbol stands in the scrolling strip and in every frame.
 
-One source of truth for the renderer (`vidgen.data.render_strip` / `render_video` take the strip's
+One source of truth for the renderer (`vidgen.data.render.render_strip` / `render_video` take the strip's
 width, the text's origin and the per-frame scroll offsets from here) and for the layout-conditioned
 models, which are told, for every frame and pixel column, which prompt symbol covers it and how far
 into that glyph the column lies.
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import ImageFont
 
+from ..config import ASSETS_DIR, FRAMES, HEIGHT, WIDTH
 from . import tokenizer as tok
 
-FRAMES, HEIGHT, WIDTH = 16, 32, 32  # (T, H, W) of every video in vidgen
-FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "ComicNeue-Bold.otf"
+FONT_PATH = ASSETS_DIR / "ComicNeue-Bold.otf"
 FONT_SIZE = 22  # capitals are 16 px tall at this size
 TEXT_X = 1  # pen origin of the text in the strip: a 1 px margin on the left (and on the right)
 EMPTY = -1  # slot index of a column that no glyph covers

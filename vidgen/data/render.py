@@ -1,4 +1,4 @@
-"""The scrolling-text dataset: rendering, leak-free splits and on-the-fly training batches.
+"""The scrolling-text renderer: a prompt drawn in Comic Neue and scrolled across the frames.
 
 Video layout everywhere in vidgen: (T, H, W) = (16, 32, 32); uint8 in [0, 255] on disk and in
 `render_video`, float in [-1, 1] as model input, batched as (B, T, H, W).
@@ -6,14 +6,14 @@ Video layout everywhere in vidgen: (T, H, W) = (16, 32, 32); uint8 in [0, 255] o
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ..config import FRAMES, HEIGHT, WIDTH
 from . import tokenizer as tok
-from .layout import FRAMES, HEIGHT, TEXT_X, WIDTH, font, glyph_layout, scroll_offsets  # noqa: F401 (re-exported)
+from .layout import TEXT_X, font, glyph_layout
 
 _CAP_TOP, _CAP_BOTTOM = 5, 21  # rows the capitals cover when drawn at y=0 (measured for FONT_SIZE)
 
@@ -22,7 +22,7 @@ _CAP_TOP, _CAP_BOTTOM = 5, 21  # rows the capitals cover when drawn at y=0 (meas
 def render_strip(prompt: str) -> np.ndarray:
     """The prompt drawn once as a horizontal strip: uint8 (H, strip width), white on black.
 
-    Its width and the text's origin come from the prompt's glyph layout (vidgen.layout)."""
+    Its width and the text's origin come from the prompt's glyph layout (vidgen.data.layout)."""
     layout = glyph_layout(prompt)
     img = Image.new("L", (layout.strip_width, HEIGHT), 0)
     y = (HEIGHT - (_CAP_BOTTOM - _CAP_TOP)) // 2 - _CAP_TOP  # centre the capital band vertically
@@ -54,136 +54,3 @@ def to_uint8(video: torch.Tensor) -> np.ndarray:
     """float in [-1, 1] (..., T, H, W) -> uint8 numpy, clipped."""
     x = ((video.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round()
     return x.to(torch.uint8).numpy()
-
-
-# ----------------------------------------------------------------------------- splits
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """Which prompts training may see. Defaults are the blog's held-out rules."""
-
-    seed: int = 1234  # seed of the validation set
-    n_val: int = 2000  # validation prompts (about; short lengths are capped, see validation_prompts)
-    min_len: int = 1  # shortest training prompt
-    max_len: int = tok.TRAIN_MAX_LEN  # longest training prompt
-    heldout_first: str = "A"  # symbols never seen in first place during training
-    heldout_second: str = "S"  # symbols never seen in second place during training
-    holdout_single: bool = False  # also never train on 1-symbol prompts (the blog's experiment)
-    val_fraction_cap: float = 0.05  # at most this share of a length's prompts goes to validation
-
-    def __post_init__(self):
-        if not 1 <= self.min_len <= self.max_len <= tok.PROMPT_SLOTS:
-            raise ValueError(f"need 1 <= min_len <= max_len <= {tok.PROMPT_SLOTS}, got {self.min_len}, {self.max_len}")
-        for name in ("heldout_first", "heldout_second"):
-            bad = set(getattr(self, name)) - set(tok.SYMBOLS)
-            if bad:
-                raise ValueError(f"{name} has symbols outside A-Z0-9: {sorted(bad)}")
-
-    def is_heldout(self, prompt: str) -> bool:
-        """True for prompts that training never sees by rule (not the validation set)."""
-        if prompt[:1] and prompt[0] in self.heldout_first:
-            return True
-        if len(prompt) > 1 and prompt[1] in self.heldout_second:
-            return True
-        return self.holdout_single and len(prompt) == 1
-
-    def train_lengths(self) -> list[int]:
-        lo = max(self.min_len, 2) if self.holdout_single else self.min_len
-        return list(range(lo, self.max_len + 1))
-
-    def allowed_count(self, length: int) -> int:
-        """Number of distinct prompts of `length` that the held-out rules leave for training."""
-        n = len(tok.SYMBOLS)
-        first = n - len(set(self.heldout_first))
-        if length == 1:
-            return 0 if self.holdout_single else first
-        second = n - len(set(self.heldout_second))
-        return first * second * n ** (length - 2)
-
-
-def _random_prompt(rng: np.random.Generator, length: int, split: SplitConfig) -> str:
-    """A uniformly random prompt of `length` among those the held-out rules allow."""
-    first = [c for c in tok.SYMBOLS if c not in split.heldout_first]
-    second = [c for c in tok.SYMBOLS if c not in split.heldout_second]
-    chars = [first[rng.integers(len(first))]]
-    if length > 1:
-        chars.append(second[rng.integers(len(second))])
-        chars += [tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=length - 2)]
-    return "".join(chars)
-
-
-@functools.lru_cache(maxsize=8)
-def validation_prompts(split: SplitConfig = SplitConfig()) -> tuple[str, ...]:
-    """Fixed validation prompts (never trained on), balanced by length.
-
-    Each training length gets an equal share of `n_val`, but never more than `val_fraction_cap`
-    of the prompts that length has: there are only 35 allowed 1-symbol prompts, so taking 333 of
-    them would be impossible and taking many would remove them from training. What a short length
-    cannot take goes to the longer ones.
-    """
-    rng = np.random.default_rng(split.seed)
-    lengths = split.train_lengths()
-    quota, left = {}, split.n_val
-    for i, length in enumerate(lengths):
-        share = left // (len(lengths) - i)
-        cap = int(split.allowed_count(length) * split.val_fraction_cap)
-        quota[length] = min(share, max(cap, 1))
-        left -= quota[length]
-    prompts: list[str] = []
-    for length in lengths:
-        chosen: set[str] = set()
-        while len(chosen) < quota[length]:
-            chosen.add(_random_prompt(rng, length, split))
-        prompts += sorted(chosen)
-    return tuple(prompts)
-
-
-@functools.lru_cache(maxsize=8)
-def _validation_set(split: SplitConfig) -> frozenset[str]:
-    return frozenset(validation_prompts(split))
-
-
-def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int = 99) -> tuple[str, ...]:
-    """Prompts that break the held-out rules (e.g. start with A or have S second): never trained on."""
-    rng = np.random.default_rng(seed)
-    lengths = split.train_lengths() if not split.holdout_single else list(range(1, split.max_len + 1))
-    out: list[str] = []
-    seen: set[str] = set()
-    tries = 0
-    while len(out) < n and tries < 100 * n:
-        tries += 1
-        length = lengths[tries % len(lengths)]
-        p = "".join(tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=length))
-        if length > 1 and rng.random() < 0.5 and split.heldout_second:
-            p = p[0] + split.heldout_second[rng.integers(len(split.heldout_second))] + p[2:]
-        elif split.heldout_first:
-            p = split.heldout_first[rng.integers(len(split.heldout_first))] + p[1:]
-        if split.is_heldout(p) and p not in seen:
-            seen.add(p)
-            out.append(p)
-    return tuple(out)
-
-
-def sample_train_prompts(split: SplitConfig, seed: int, step: int, batch_size: int, rank: int = 0) -> list[str]:
-    """Training prompts for one step, a pure function of (seed, step, rank): resumes see the same data.
-
-    Lengths are uniform over the training lengths; prompts in the validation set or breaking the
-    held-out rules are rejected and redrawn.
-    """
-    rng = np.random.default_rng([seed, step, rank])
-    lengths = split.train_lengths()
-    val = _validation_set(split)
-    out = []
-    while len(out) < batch_size:
-        p = _random_prompt(rng, lengths[rng.integers(len(lengths))], split)
-        if p not in val:
-            out.append(p)
-    return out
-
-
-def make_batch(prompts, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompts -> (videos (B, T, H, W) float in [-1, 1], token ids (B, slots) int64)."""
-    videos = np.stack([render_video(p) for p in prompts])  # (B, T, H, W) uint8
-    ids = tok.encode_batch(list(prompts))  # (B, slots)
-    return to_model_space(videos).to(device), torch.from_numpy(ids).to(device)

@@ -21,10 +21,16 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..config import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .schedule import NoiseSchedule
 
 SAMPLERS = ("ddim", "ddpm", "dpm++2m")
 STOCHASTIC = {"ddim": True, "ddpm": True, "dpm++2m": False}  # whether eta means anything to the sampler
+SAMPLER_HELP = {  # one line per sampler, for the CLI's and the app's help
+    "ddim": "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM",
+    "ddpm": "ancestral DDPM (eta forced to 1)",
+    "dpm++2m": "DPM-Solver++(2M), deterministic, good in 10-20 steps (no eta)",
+}
 
 
 @dataclass
@@ -172,7 +178,7 @@ def make_scheduler(sampler: str, schedule: NoiseSchedule) -> DDIMScheduler:
     return DPMSolverMultistepScheduler(schedule) if sampler == "dpm++2m" else DDIMScheduler(schedule)
 
 
-def check_sampling_args(steps: int, eta: float, guidance_scale: float, num_timesteps: int, sampler: str = "ddim") -> None:
+def check_sampling_args(steps: int, eta: float, guidance_scale: float, num_timesteps: int, sampler: str = DEFAULT_SAMPLER) -> None:
     """Raise ValueError with the allowed range for any argument out of range."""
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
@@ -189,11 +195,11 @@ def iter_denoise(
     model,
     schedule: NoiseSchedule,
     ids: torch.Tensor,
-    steps: int = 50,
+    steps: int = DEFAULT_STEPS,
     eta: float = 0.0,
     guidance_scale: float = 1.0,
     seed: int = 0,
-    sampler: str = "ddim",
+    sampler: str = DEFAULT_SAMPLER,
     clip_x0: bool = True,
     autocast_bf16: bool = False,
 ) -> Iterator[StepOutput]:

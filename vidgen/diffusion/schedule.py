@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from .config import DiffusionConfig
+from ..config import DiffusionConfig
 
 
 def make_betas(kind: str, num_timesteps: int) -> np.ndarray:

@@ -4,7 +4,7 @@ machine, evaluate each with the evaluation harness, and write one report (docs/v
 Per variant the report gives parameters, training samples/s, sampling ms/step, the validation
 loss of the EMA weights, readability (sentence accuracy, CER), PSNR/SSIM, temporal figures (scroll
 speed error, flicker), a sample grid, and a cost table of attention as the video grows
-(`vidgen.cost`). `compare(...)` keeps everything it measured in OUT/results.json; a variant whose
+(`vidgen.evaluation.cost`). `compare(...)` keeps everything it measured in OUT/results.json; a variant whose
 run already finished in OUT is reused, so an interrupted comparison continues where it stopped.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from .config import get_preset
+from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS, get_preset
+from ..training import checkpoint as ckpt
 from .cost import cost_markdown, cost_table
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
@@ -48,8 +48,8 @@ class CompareSettings:
     size: str = "small"  # preset family: "tiny" or "small"
     batch_size: int | None = None  # training batch for every variant (None: the presets' own)
     eval_n: int = 64  # validation prompts evaluated per variant
-    eval_steps: int = 50  # DDIM steps for the evaluation samples
-    guidance: float = 3.0  # classifier-free guidance for evaluation and timing
+    eval_steps: int = DEFAULT_STEPS  # DDIM steps for the evaluation samples
+    guidance: float = DEFAULT_GUIDANCE  # classifier-free guidance for evaluation and timing
     timing_steps: int = 10  # sampling steps timed for ms/step (after one warm-up step)
     seed: int = 0
     device: str = "cpu"
@@ -65,7 +65,7 @@ class CompareSettings:
 
 def train_variant(preset: str, run_dir: Path, budget: float, device: str, progress: bool, batch_size: int | None = None) -> dict:
     """Train a preset from scratch for `budget` seconds (optionally at another batch size); -> throughput and losses."""
-    from .train import Trainer, override
+    from ..training.trainer import Trainer, override
 
     p = get_preset(preset)
     trainer = Trainer(p.model, p.diffusion, override(p.train, batch_size=batch_size), run_dir, device=device, preset_name=preset)
@@ -85,7 +85,7 @@ def train_variant(preset: str, run_dir: Path, budget: float, device: str, progre
 
 def sampling_ms_per_step(run_dir: Path, steps: int, guidance: float, device: str) -> float:
     """Median ms per denoising step for one prompt with guidance (cond and uncond in one batch)."""
-    from .pipeline import load_pipeline
+    from ..pipeline import load_pipeline
 
     pipe = load_pipeline(run_dir, device=device)
     times, last = [], time.perf_counter()
@@ -100,7 +100,7 @@ def sampling_ms_per_step(run_dir: Path, steps: int, guidance: float, device: str
 
 def evaluate_variant(run_dir: Path, eval_dir: Path, settings: CompareSettings, reader, progress: bool) -> dict:
     """Run the evaluation harness on the run's EMA weights; -> its overall figures and grid path."""
-    from .evaluate import EvalSettings, checkpoint_split, evaluate, split_prompts
+    from .harness import EvalSettings, checkpoint_split, evaluate, split_prompts
 
     config = ckpt.read_json(run_dir / ckpt.CONFIG_NAME)
     prompts = split_prompts("val", settings.eval_n, checkpoint_split(config), seed=settings.seed)

@@ -24,9 +24,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import ModelConfig
-from .models import build_model
-from .models.conv3d import LEVELS
+from ..config import ModelConfig
+from ..models import build_model
+from ..models.conv3d import LEVELS
 
 
 def _attn(nq: int, nk: int, dim: int, heads: int, sequences: int = 1) -> tuple[int, int]:

@@ -19,12 +19,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import SplitConfig
+from ..data import tokenizer as tok
+from ..data.prompts import heldout_prompts
+from ..data.render import render_video
+from ..training.checkpoint import atomic_write_bytes, atomic_write_json
 from . import metrics
-from . import tokenizer as tok
-from .checkpoint import atomic_write_bytes, atomic_write_json
-from .data import SplitConfig, heldout_prompts, render_video
-from .evaluate import (EvalSettings, aggregate, checkpoint_split, comparison_grid, generate_videos, length_table,
-                       score_videos, split_prompts, weights_sha256)
+from .harness import (
+    EvalSettings,
+    aggregate,
+    checkpoint_split,
+    comparison_grid,
+    generate_videos,
+    length_table,
+    score_videos,
+    split_prompts,
+    weights_sha256,
+)
 from .recognizer import TextReader, default_reader
 
 EXPERIMENTS = ("never_seen", "single_letters", "out_of_vocabulary", "longer_than_training")
@@ -149,7 +160,7 @@ def run_experiments(checkpoint, out_dir, settings: EvalSettings = EvalSettings()
                     reader: TextReader | None = None, progress: bool = True, only: tuple[str, ...] = EXPERIMENTS,
                     device: str = "cpu") -> dict:
     """Run the chosen experiments and write experiments.json / experiments.md / figures into out_dir."""
-    from .pipeline import load_pipeline
+    from ..pipeline import load_pipeline
 
     unknown = [e for e in only if e not in EXPERIMENTS]
     if unknown or not only:

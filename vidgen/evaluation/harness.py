@@ -18,12 +18,21 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from ..config import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, SplitConfig
+from ..data import tokenizer as tok
+from ..data.prompts import heldout_prompts, validation_prompts
+from ..data.render import render_video
+from ..data.video_io import frames_grid
+from ..training.checkpoint import (
+    CONFIG_NAME,
+    EMA_NAME,
+    MODEL_NAME,
+    atomic_write_bytes,
+    atomic_write_json,
+    resolve_dir,
+)
 from . import metrics
-from . import tokenizer as tok
-from .checkpoint import EMA_NAME, MODEL_NAME, atomic_write_bytes, atomic_write_json, resolve_dir
-from .data import SplitConfig, heldout_prompts, render_video, validation_prompts
 from .recognizer import TextReader, default_reader
-from .video_io import frames_grid
 
 SPLITS = ("val", "heldout")
 # per-prompt figures that are averaged in the aggregates (everything numeric but the bookkeeping)
@@ -35,12 +44,12 @@ MEAN_KEYS = ("exact", "cer", "ned", "psnr", "ssim", "speed_abs_error", "speed_wi
 class EvalSettings:
     """How the videos are sampled; stored in every report."""
 
-    steps: int = 50  # denoising steps
+    steps: int = DEFAULT_STEPS  # denoising steps
     eta: float = 0.0  # 0 = deterministic DDIM
-    guidance_scale: float = 3.0  # classifier-free guidance, 1 = none
+    guidance_scale: float = DEFAULT_GUIDANCE  # classifier-free guidance, 1 = none
     seed: int = 0  # batch i is sampled with seed + i
     batch_size: int = 64  # prompts generated together
-    sampler: str = "ddim"
+    sampler: str = DEFAULT_SAMPLER
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -102,7 +111,7 @@ def weights_sha256(checkpoint) -> dict:
     d = resolve_dir(checkpoint)
     weights = next((d / n for n in (EMA_NAME, MODEL_NAME) if (d / n).is_file()), None)
     out = {"path": str(d)}
-    for key, f in (("weights", weights), ("config", d / "config.json")):
+    for key, f in (("weights", weights), ("config", d / CONFIG_NAME)):
         if f is not None and f.is_file():
             out[key] = f.name
             out[f"{key}_sha256"] = hashlib.sha256(f.read_bytes()).hexdigest()
@@ -254,7 +263,7 @@ def markdown_report(report: dict, grid_name: str = "grid.png") -> str:
 def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = EvalSettings(), prompt_source: str = "list",
              reader: TextReader | None = None, progress: bool = True, device: str = "cpu") -> dict:
     """Generate, score and write report.json, report.md and grid.png into out_dir. -> the report dict."""
-    from .pipeline import load_pipeline
+    from ..pipeline import load_pipeline
 
     if not prompts:
         raise ValueError("no prompts to evaluate")

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import render_strip, scroll_offsets
+from ..data.layout import scroll_offsets
+from ..data.render import render_strip
 
 FD_NAME = "FD-recognizer (local stand-in for FVD, not comparable with published FVD)"
 PSNR_CAP = 60.0  # dB: frames identical to the truth (e.g. both blank) count as 60 dB, not infinity

@@ -25,14 +25,21 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from . import tokenizer as tok
-from .checkpoint import CheckpointError, atomic_write_json, load_tensors, read_json, save_tensors
-from .data import FRAMES, HEIGHT, WIDTH, scroll_offsets
+from ..config import CHECKPOINTS_DIR, FRAMES, HEIGHT, WIDTH
+from ..data import tokenizer as tok
+from ..data.layout import scroll_offsets
+from ..training.checkpoint import (
+    CheckpointError,
+    atomic_write_json,
+    load_tensors,
+    read_json,
+    save_tensors,
+)
 
 MIN_STRIP, MAX_STRIP = 8, 160  # candidate strip widths; 8 x "W" renders 152 px wide
 BLANK = 0  # CTC blank; symbol i of SYMBOLS is class i + 1
 NUM_CLASSES = 1 + len(tok.SYMBOLS)
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "recognizer"
+DEFAULT_DIR = CHECKPOINTS_DIR / "recognizer"
 WEIGHTS_NAME, CONFIG_NAME = "recognizer.safetensors", "config.json"
 
 

@@ -18,9 +18,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import tokenizer as tok
-from .data import FRAMES, HEIGHT, WIDTH, SplitConfig, heldout_prompts, render_strip, render_video, scroll_offsets, validation_prompts
-from .recognizer import MAX_STRIP, Recognizer, RecognizerConfig, TextReader, encode_targets, fit_strip, save_recognizer
+from ..config import FRAMES, HEIGHT, WIDTH, SplitConfig
+from ..data import tokenizer as tok
+from ..data.layout import scroll_offsets
+from ..data.prompts import heldout_prompts, validation_prompts
+from ..data.render import render_strip, render_video
+from .recognizer import (
+    MAX_STRIP,
+    Recognizer,
+    RecognizerConfig,
+    TextReader,
+    encode_targets,
+    fit_strip,
+    save_recognizer,
+)
 
 
 @dataclass(frozen=True)

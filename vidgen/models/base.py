@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .. import tokenizer as tok
 from ..config import ModelConfig
+from ..data import tokenizer as tok
 from .layers import GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
 
 

@@ -8,8 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from .. import tokenizer as tok
-from ..layout import layout_batch
+from ..data import tokenizer as tok
+from ..data.layout import layout_batch
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -170,7 +170,7 @@ class PromptEncoder(nn.Module):
     """Token ids (B, L) -> token features (B, L, D), padding mask (B, L) and pooled vector (B, D).
 
     Token embedding plus a learned positional embedding per prompt slot (the blog's, probed by
-    vidgen.probes), then a few transformer layers so each token can see its neighbours (how many
+    vidgen.probes.analysis), then a few transformer layers so each token can see its neighbours (how many
     symbols there are and how wide they are decides where each one is drawn).
     """
 

@@ -1,6 +1,6 @@
 """Interpretability probes: what a trained denoiser learned about space, time and the prompt.
 
-Every probe returns data (numpy arrays, dicts of plain numbers); `vidgen.probe_plots` draws them,
+Every probe returns data (numpy arrays, dicts of plain numbers); `vidgen.probes.figures` draws them,
 `python -m vidgen probe` writes them to disk and the web app's explorer shows them.
 
 Coordinates are patch (token) coordinates on the grid (T', H', W') = cfg.grid, token order (t h w)
@@ -25,11 +25,13 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from . import tokenizer as tok
-from .data import FRAMES, HEIGHT, WIDTH, make_batch, render_video, validation_prompts
-from .layout import glyph_layout
-from .models.layers import Attention, sinusoidal_embedding
-from .schedule import NoiseSchedule
+from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS, FRAMES, HEIGHT, WIDTH
+from ..data import tokenizer as tok
+from ..data.layout import glyph_layout
+from ..data.prompts import make_batch, validation_prompts
+from ..data.render import render_video
+from ..diffusion.schedule import NoiseSchedule
+from ..models.layers import Attention, sinusoidal_embedding
 
 INK_THRESHOLD = 127  # a pixel above this (uint8) is part of a drawn symbol
 MIN_INK_PIXELS = 3  # a patch "shows" a symbol when at least this many of its pixels are that symbol's ink
@@ -323,12 +325,12 @@ class AttentionTrace:
 
 
 @torch.no_grad()
-def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = 50, guidance_scale: float = 3.0,
+def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
                     eta: float = 0.0, self_attention_steps=None) -> AttentionTrace:
     """Sample `prompt` with the pipeline and record every block's cross-attention at every step, and
     self-attention at `self_attention_steps` (step indices; default: first, middle and last when the
     model has joint self-attention blocks[i].attn, none otherwise; () for none)."""
-    from .data import to_uint8
+    from ..data.render import to_uint8
 
     if not hasattr(pipe, "iter_steps"):
         raise ValueError(f"trace_attention needs a Pipeline (vidgen.pipeline.load_pipeline), got {type(pipe).__name__}")

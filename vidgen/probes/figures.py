@@ -10,13 +10,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from einops import rearrange
 import plotly.graph_objects as go
+from einops import rearrange
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from . import probes
-from .probes import AttentionTrace
+from . import analysis as probes
+from .analysis import AttentionTrace
 
 SIMILARITY_SCALE = "RdBu_r"  # cosine similarity in [-1, 1]: blue negative, white 0, red 1
 ATTENTION_SCALE = "Magma"
@@ -135,7 +135,7 @@ def similarity_matrix_figure(model) -> go.Figure:
 
 def prompt_similarity_figure(model) -> go.Figure:
     """Blog Fig. 13: cosine similarity of the learned prompt-slot embeddings (L, L), values written in."""
-    from .tokenizer import TRAIN_MAX_LEN
+    from ..data.tokenizer import TRAIN_MAX_LEN
 
     sim = probes.prompt_position_similarity(model)
     labels = [f"slot {i + 1}" + ("*" if i >= TRAIN_MAX_LEN else "") for i in range(sim.shape[0])]
@@ -149,7 +149,7 @@ def prompt_similarity_figure(model) -> go.Figure:
 
 def symbol_similarity_figure(model) -> go.Figure:
     """A glyph-layout model's learned symbol embeddings: cosine similarity of A-Z and 0-9 (36, 36)."""
-    from .tokenizer import SYMBOLS
+    from ..data.tokenizer import SYMBOLS
 
     sim = probes.symbol_embedding_similarity(model)
     labels = list(SYMBOLS)
@@ -542,7 +542,7 @@ def symbol_similarity_png(model) -> Image.Image:
 def layout_png(prompt: str, scale: int = 4) -> Image.Image:
     """The prompt's glyph layout, every frame side by side: what a layout model is told (colour = the
     glyph's slot, brighter further into the glyph)."""
-    from .layout import layout_picture
+    from ..data.layout import layout_picture
 
     video = layout_picture(prompt)  # (T, H, W, 3)
     strip = rearrange(np.pad(video, ((0, 0), (0, 0), (0, 1), (0, 0)), constant_values=255), "t h w c -> h (t w) c")

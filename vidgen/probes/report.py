@@ -1,5 +1,5 @@
-"""`python -m vidgen probe`: run every interpretability probe on a checkpoint and write the figures
-(interactive HTML and PNG) and the summary numbers (summary.json) to a folder."""
+"""The probe report: every interpretability probe run on one model, written to a folder as figures
+(interactive HTML and PNG), summary numbers (summary.json) and an index.html."""
 from __future__ import annotations
 
 import html
@@ -8,30 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import probe_plots as plots
-from . import probes
-from . import tokenizer as tok
-from .cli import register
-from .sampler import check_sampling_args
-
-
-def add_args(p) -> None:
-    p.description = "Interpretability probes: positional/timestep embeddings, attention, loss by noise level."
-    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
-    p.add_argument("--out", required=True, help="folder for the HTML, PNG and summary.json files")
-    p.add_argument("--prompt", default="NOISE", help="prompt whose attention is traced (default NOISE)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=50, help="denoising steps of the traced sample (default 50)")
-    p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the checkpoint's)")
-    p.add_argument("--ref", type=int, nargs=3, metavar=("T", "H", "W"), default=None,
-                   help="reference position of the similarity cube, patch coordinates (default: grid centre)")
-    p.add_argument("--query", type=int, nargs=3, metavar=("T", "H", "W"), default=None,
-                   help="patch whose self-attention is shown (default: a patch on the text in the middle frame)")
-    p.add_argument("--loss-prompts", type=int, default=16, help="validation prompts for loss by noise level (default 16)")
-    p.add_argument("--loss-timesteps", type=int, default=20, help="noise levels for loss by noise level (default 20)")
-    p.add_argument("--align-prompts", type=int, default=32, help="validation prompts for the teacher-forced attention alignment (default 32)")
-    p.add_argument("--align-timesteps", type=int, default=10, help="noise levels for the teacher-forced alignment (default 10)")
-    p.add_argument("--device", default="cpu")
+from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..data import tokenizer as tok
+from ..diffusion.sampler import check_sampling_args
+from . import analysis as probes
+from . import figures as plots
 
 
 def default_query(ownership: np.ndarray) -> tuple[int, int, int]:
@@ -60,7 +41,7 @@ def plain(v):
     return v
 
 
-def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = 50, guidance_scale: float = 3.0,
+def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
                  ref=None, query=None, loss_prompts: int = 16, loss_timesteps: int = 20, align_prompts: int = 32,
                  align_timesteps: int = 10, log=print) -> dict:
     """Run every probe on the pipeline's model and write figures + summary.json into `out`; -> the summary.
@@ -190,22 +171,3 @@ def _write_index(out: Path, summary: dict) -> None:
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     (out / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>vidgen probes</title><h1>vidgen probes</h1>"
                                     f"<table>{table}</table><p>All numbers: <a href='summary.json'>summary.json</a></p><ul>{links}</ul>\n")
-
-
-def run(args) -> None:
-    from .pipeline import load_pipeline
-
-    pipe = load_pipeline(args.checkpoint, device=args.device)
-    pipe.config = {**pipe.config, "checkpoint": args.checkpoint or "checkpoints/release"}
-    guidance = args.guidance if args.guidance is not None else pipe.default_guidance
-    summary = write_report(pipe, args.out, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=guidance,
-                           ref=args.ref, query=args.query, loss_prompts=args.loss_prompts, loss_timesteps=args.loss_timesteps,
-                           align_prompts=args.align_prompts, align_timesteps=args.align_timesteps)
-    a = summary.get("attention")
-    if a:
-        print(f"alignment: final step {a['final_step_alignment']:.3f}, validation data {a['data_alignment']:.3f} "
-              f"(chance {a['data']['chance']:.3f}, majority {a['data']['majority']:.3f})")
-    print(f"wrote {len(summary['files'])} figures and summary.json to {args.out}")
-
-
-register("probe", add_args, run)

@@ -20,8 +20,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from .config import diffusion_config_from_dict, model_config_from_dict, to_dict, train_config_from_dict
-from .models import build_model
+from ..config import (
+    diffusion_config_from_dict,
+    model_config_from_dict,
+    to_dict,
+    train_config_from_dict,
+)
+from ..models import build_model
 
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"

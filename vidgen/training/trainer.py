@@ -21,11 +21,11 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from ..config import DiffusionConfig, ModelConfig, TrainConfig
+from ..data.prompts import make_batch, sample_train_prompts, validation_prompts
+from ..diffusion.schedule import NoiseSchedule
+from ..models import build_model
 from . import checkpoint as ckpt
-from .config import DiffusionConfig, ModelConfig, TrainConfig
-from .data import make_batch, sample_train_prompts, validation_prompts
-from .models import build_model
-from .schedule import NoiseSchedule
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
 

@@ -1,0 +1,52 @@
+"""`python -m vidgen ...`: one parser that lists every subcommand, then one library call each.
+
+Bad arguments exit non-zero with a one-line message instead of a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import compare, evaluate, generate, probe, train
+from .common import Parser, UsageError
+
+# name, help, add its arguments, run it
+SUBCOMMANDS = (
+    ("render", "write the ground-truth video of a prompt", generate.add_render_args, generate.run_render),
+    ("train", "train a model (runs under torchrun as DDP)", train.add_train_args, train.run_train),
+    ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
+    ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
+    ("eval", "score a model's videos: readability, fidelity, motion", evaluate.add_eval_args, evaluate.run_eval),
+    ("experiments", "the blog's experiments: single symbols, held-out pairs, longer prompts, unknown tokens",
+     evaluate.add_experiments_args, evaluate.run_experiments_cmd),
+    ("train-recognizer", "train the text recognizer that scores readability",
+     evaluate.add_train_recognizer_args, evaluate.run_train_recognizer),
+    ("probe", "interpretability probes: embeddings, attention, loss by noise level", probe.add_probe_args, probe.run_probe),
+    ("compare", "train every variant for the same budget, evaluate, write the comparison",
+     compare.add_compare_args, compare.run_compare),
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m vidgen", description="vidgen: a hands-on text-to-video diffusion lab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, help_text, add_args, run in SUBCOMMANDS:
+        add_args(sub.add_parser(name, help=help_text))
+        sub.choices[name].set_defaults(run=run)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "export" and getattr(args, "checkpoint", None) is not None:
+        from ..pipeline import resolve_model_path
+
+        args.checkpoint = str(resolve_model_path(args.checkpoint))  # "release" / "blog" name the shipped models
+    try:
+        args.run(args)
+    except (UsageError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,41 @@
+"""`python -m vidgen probe`: every interpretability probe on a checkpoint, written to a folder."""
+from __future__ import annotations
+
+from ..config import DEFAULT_STEPS
+
+
+def add_probe_args(p) -> None:
+    p.description = "Interpretability probes: positional/timestep embeddings, attention, loss by noise level."
+    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
+    p.add_argument("--out", required=True, help="folder for the HTML, PNG and summary.json files")
+    p.add_argument("--prompt", default="NOISE", help="prompt whose attention is traced (default NOISE)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps of the traced sample (default {DEFAULT_STEPS})")
+    p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the checkpoint's)")
+    p.add_argument("--ref", type=int, nargs=3, metavar=("T", "H", "W"), default=None,
+                   help="reference position of the similarity cube, patch coordinates (default: grid centre)")
+    p.add_argument("--query", type=int, nargs=3, metavar=("T", "H", "W"), default=None,
+                   help="patch whose self-attention is shown (default: a patch on the text in the middle frame)")
+    p.add_argument("--loss-prompts", type=int, default=16, help="validation prompts for loss by noise level (default 16)")
+    p.add_argument("--loss-timesteps", type=int, default=20, help="noise levels for loss by noise level (default 20)")
+    p.add_argument("--align-prompts", type=int, default=32, help="validation prompts for the teacher-forced attention alignment (default 32)")
+    p.add_argument("--align-timesteps", type=int, default=10, help="noise levels for the teacher-forced alignment (default 10)")
+    p.add_argument("--device", default="cpu")
+
+
+def run_probe(args) -> None:
+    from ..pipeline import DEFAULT_CHECKPOINT, load_pipeline
+    from ..probes.report import write_report
+
+    pipe = load_pipeline(args.checkpoint, device=args.device)
+    pipe.config = {**pipe.config, "checkpoint": args.checkpoint or str(DEFAULT_CHECKPOINT)}
+    guidance = args.guidance if args.guidance is not None else pipe.default_guidance
+    summary = write_report(pipe, args.out, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=guidance,
+                           ref=args.ref, query=args.query, loss_prompts=args.loss_prompts, loss_timesteps=args.loss_timesteps,
+                           align_prompts=args.align_prompts, align_timesteps=args.align_timesteps)
+    a = summary.get("attention")
+    if a:
+        print(f"alignment: final step {a['final_step_alignment']:.3f}, validation data {a['data_alignment']:.3f} "
+              f"(chance {a['data']['chance']:.3f}, majority {a['data']['majority']:.3f})")
+    print(f"wrote {len(summary['files'])} figures and summary.json to {args.out}")
+

@@ -1,0 +1,71 @@
+"""`python -m vidgen train | export`: train a preset (exactly resumable), and export a run as a release."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..config import PRESETS
+from .common import UsageError, check_device, positive_int
+
+
+def add_train_args(p) -> None:
+    p.add_argument("--preset", default="small", help=f"one of: {', '.join(PRESETS)}")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl)")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="stop at this total step count")
+    p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped (only --lr, --lr-decay-steps may change)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--lr-decay-steps", type=int, default=None, help="cosine-decay horizon (0 = constant lr)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--holdout-single", action="store_true", help="never train on 1-symbol prompts (the blog's experiment)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_train(args) -> None:
+    from ..config import get_preset
+    from ..training.checkpoint import CONFIG_NAME
+    from ..training.trainer import Trainer, init_distributed, override
+
+    preset = get_preset(args.preset)
+    changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed,
+                   bf16=False if args.no_bf16 else None, holdout_single=True if args.holdout_single else None)
+    out = Path(args.out)
+    if args.resume and not (out / CONFIG_NAME).is_file():
+        raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
+    if not args.resume and (out / CONFIG_NAME).is_file():
+        raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    train_cfg = override(preset.train, **{k: v for k, v in changes.items() if k != "holdout_single"})
+    if args.holdout_single:
+        train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
+    device = init_distributed(check_device(args.device))
+    try:
+        trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume,
+                          preset_name=args.preset, resume_changes=changes if args.resume else None)
+    except ValueError as e:
+        raise UsageError(f"--resume: {e}" if args.resume else str(e)) from None
+    if trainer.resume_changes:
+        print(f"resuming with a changed lr schedule: {trainer.resume_changes}", file=sys.stderr)
+    if trainer.rank == 0:
+        print(f"{trainer.model.num_params() / 1e6:.2f}M parameters, step {trainer.step}, device {device}, world {trainer.world}")
+    result = trainer.fit(max_steps=args.max_steps, time_budget=args.time_budget, progress=not args.no_progress)
+    if trainer.rank == 0:
+        print(json.dumps({k: v for k, v in result.items() if not isinstance(v, list)}))
+        if result["interrupted"]:
+            print(f"interrupted: saved at step {result['step']}; continue with --resume", file=sys.stderr)
+
+
+def add_export_args(p) -> None:
+    p.add_argument("--checkpoint", required=True, help="run directory")
+    p.add_argument("--out", required=True, help="release directory, e.g. checkpoints/release")
+    p.add_argument("--guidance", type=float, default=None, help="default guidance scale stored with the release")
+    p.add_argument("--best", action="store_true", help="export the EMA weights of the lowest validation loss, not the latest")
+
+
+def run_export(args) -> None:
+    from ..training.checkpoint import export_release
+
+    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")

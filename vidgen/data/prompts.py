@@ -1,0 +1,99 @@
+"""Which prompts training may see: the leak-free validation set, the held-out prompts and the
+training batches, drawn on the fly as a pure function of (seed, step, rank)."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from ..config import SplitConfig
+from . import tokenizer as tok
+from .render import render_video, to_model_space
+
+
+def _random_prompt(rng: np.random.Generator, length: int, split: SplitConfig) -> str:
+    """A uniformly random prompt of `length` among those the held-out rules allow."""
+    first = [c for c in tok.SYMBOLS if c not in split.heldout_first]
+    second = [c for c in tok.SYMBOLS if c not in split.heldout_second]
+    chars = [first[rng.integers(len(first))]]
+    if length > 1:
+        chars.append(second[rng.integers(len(second))])
+        chars += [tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=length - 2)]
+    return "".join(chars)
+
+
+@functools.lru_cache(maxsize=8)
+def validation_prompts(split: SplitConfig = SplitConfig()) -> tuple[str, ...]:
+    """Fixed validation prompts (never trained on), balanced by length.
+
+    Each training length gets an equal share of `n_val`, but never more than `val_fraction_cap`
+    of the prompts that length has: there are only 35 allowed 1-symbol prompts, so taking 333 of
+    them would be impossible and taking many would remove them from training. What a short length
+    cannot take goes to the longer ones.
+    """
+    rng = np.random.default_rng(split.seed)
+    lengths = split.train_lengths()
+    quota, left = {}, split.n_val
+    for i, length in enumerate(lengths):
+        share = left // (len(lengths) - i)
+        cap = int(split.allowed_count(length) * split.val_fraction_cap)
+        quota[length] = min(share, max(cap, 1))
+        left -= quota[length]
+    prompts: list[str] = []
+    for length in lengths:
+        chosen: set[str] = set()
+        while len(chosen) < quota[length]:
+            chosen.add(_random_prompt(rng, length, split))
+        prompts += sorted(chosen)
+    return tuple(prompts)
+
+
+@functools.lru_cache(maxsize=8)
+def _validation_set(split: SplitConfig) -> frozenset[str]:
+    return frozenset(validation_prompts(split))
+
+
+def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int = 99) -> tuple[str, ...]:
+    """Prompts that break the held-out rules (e.g. start with A or have S second): never trained on."""
+    rng = np.random.default_rng(seed)
+    lengths = split.train_lengths() if not split.holdout_single else list(range(1, split.max_len + 1))
+    out: list[str] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n and tries < 100 * n:
+        tries += 1
+        length = lengths[tries % len(lengths)]
+        p = "".join(tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=length))
+        if length > 1 and rng.random() < 0.5 and split.heldout_second:
+            p = p[0] + split.heldout_second[rng.integers(len(split.heldout_second))] + p[2:]
+        elif split.heldout_first:
+            p = split.heldout_first[rng.integers(len(split.heldout_first))] + p[1:]
+        if split.is_heldout(p) and p not in seen:
+            seen.add(p)
+            out.append(p)
+    return tuple(out)
+
+
+def sample_train_prompts(split: SplitConfig, seed: int, step: int, batch_size: int, rank: int = 0) -> list[str]:
+    """Training prompts for one step, a pure function of (seed, step, rank): resumes see the same data.
+
+    Lengths are uniform over the training lengths; prompts in the validation set or breaking the
+    held-out rules are rejected and redrawn.
+    """
+    rng = np.random.default_rng([seed, step, rank])
+    lengths = split.train_lengths()
+    val = _validation_set(split)
+    out = []
+    while len(out) < batch_size:
+        p = _random_prompt(rng, lengths[rng.integers(len(lengths))], split)
+        if p not in val:
+            out.append(p)
+    return out
+
+
+def make_batch(prompts, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts -> (videos (B, T, H, W) float in [-1, 1], token ids (B, slots) int64)."""
+    videos = np.stack([render_video(p) for p in prompts])  # (B, T, H, W) uint8
+    ids = tok.encode_batch(list(prompts))  # (B, slots)
+    return to_model_space(videos).to(device), torch.from_numpy(ids).to(device)

@@ -1,0 +1,1 @@
+"""The diffusion process apart from any network: the noise schedule and the samplers (DDPM, DDIM, DPM-Solver++)."""
