@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, replace
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 import gradio as gr
 
 from vidgen import app_support as sup
+from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import layout_picture
 from vidgen.pipeline import Pipeline, load_pipeline
@@ -47,7 +49,7 @@ right speed, mostly the wrong ones). Pick one under **Model**, or put both side 
 EXPLAIN_STEP = """\
 **What a step does.** The sampler starts from pure Gaussian noise x_T (T = {T}). At each step the
 network looks at x_t and the prompt and predicts the clean video x_0 (right); the sampler then moves
-x_t part of the way towards that guess, to a less noisy x_(t-Δ) (left). With 50 steps Δ = {T}/50 = {d}.
+x_t part of the way towards that guess, to a less noisy x_(t-Δ) (left). With {n} steps Δ = {T}/{n} = {d}.
 Early guesses are blurry averages of every video the prompt could be; they sharpen as the noise drops.
 """
 
@@ -181,7 +183,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
             raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
         return pipes[model]
 
-    def checked(prompt, steps, eta, guidance_scale, seed, sampler="ddim", model=model0) -> sup.GenerationRequest:
+    def checked(prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=model0) -> sup.GenerationRequest:
         try:
             t_max = pipes[model].num_timesteps if isinstance(model, str) and model in pipes else T
             request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
@@ -216,7 +218,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
                                              f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
                     model = gr.Radio(choices, value=model0, label="Model", elem_id="model",
                                      info="layout-guided: told where each glyph goes; prompt only: the blog's")
-                    steps = gr.Slider(1, T, 50, step=1, label="Steps", elem_id="steps",
+                    steps = gr.Slider(1, T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
                                       info="Denoising steps: more is finer and slower")
                     eta = gr.Slider(0.0, 1.0, 0.0, step=0.05, label="eta", elem_id="eta",
                                     info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
@@ -224,7 +226,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
                                          info="uncond + s · (cond − uncond); 1 = no guidance")
                     with gr.Row():
                         seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, elem_id="seed")
-                        sampler = gr.Radio(list(sup.SAMPLERS), value="ddim", label="Sampler", elem_id="sampler",
+                        sampler = gr.Radio(list(sup.SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
                                            info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
                     with gr.Row():
                         run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=pipe is not None)
@@ -241,7 +243,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
             with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
                 gr.Markdown(EXPLAIN_LAYOUT)
                 with gr.Row():
-                    gr.Markdown(EXPLAIN_STEP.format(T=T, d=T // 50))
+                    gr.Markdown(EXPLAIN_STEP.format(T=T, n=DEFAULT_STEPS, d=T // DEFAULT_STEPS))
                     gr.Markdown(EXPLAIN_ETA)
                     gr.Markdown(EXPLAIN_GUIDANCE)
 
@@ -278,7 +280,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
             ab = []
             with gr.Row():
                 for name, over in zip("AB", sup.COMPARISONS["guidance 1 vs 5"]):
-                    base = dict(steps=50, eta=0.0, guidance_scale=guidance0, sampler="ddim", model=model0) | over
+                    base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=guidance0, sampler=DEFAULT_SAMPLER, model=model0) | over
                     with gr.Column(min_width=260):
                         gr.Markdown(f"**Setting {name}**")
                         ab += [gr.Slider(1, T, base["steps"], step=1, label="Steps"),
@@ -330,8 +332,8 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
                        gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
                        viewer_html(traj, traj.num_steps), str(grid_path), str(grid_path))
 
-        def generate_api(prompt: str, steps: int = 50, eta: float = 0.0, guidance_scale: float = guidance0,
-                         seed: int = 0, sampler: str = "ddim", model: str = model0):
+        def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = guidance0,
+                         seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = model0):
             """Generate a video with the chosen model ("release": layout-guided, "blog": prompt only).
             Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
             the last step also the GIF and MP4 files."""
@@ -402,7 +404,7 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
             yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html(result) + sup.layout_legend_html(reqs[0].prompt)
 
         def apply_preset(name):
-            a, b = sup.comparison_requests(sup.GenerationRequest("A", 50, 0.0, guidance0, 0, "ddim", model=model0), name)
+            a, b = sup.comparison_requests(sup.GenerationRequest("A", DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model=model0), name)
             a, b = (r if r.model in pipes else replace(r, model=model0) for r in (a, b))  # a preset may name an absent model
             return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
 
@@ -445,16 +447,19 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
         cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
 
         if model0 in pipes and settings.cache_examples != "off":
-            # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
-            # checkpoint keeps a retrained model from showing the old model's results.
-            fingerprint = "-".join(sup.checkpoint_fingerprint(settings.checkpoint_path(n)) for n in pipes)
-            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
             other = next((n for n in pipes if n != model0), None)
+            examples = ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                        + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", model0],  # eta 1: a DDPM-like stochastic run
+                           ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, model0]]
+                        + ([["HELLO", DEFAULT_STEPS, 0.0, pipes[other].default_guidance, 0, DEFAULT_SAMPLER, other]] if other else []))
+            # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
+            # checkpoint and example list keeps a retrained model or new defaults from showing old results.
+            fingerprint = "-".join([sup.checkpoint_fingerprint(settings.checkpoint_path(n)) for n in pipes]
+                                   + [hashlib.sha256(repr(examples).encode()).hexdigest()[:8]])
+            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
             with examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):  # a click fills the controls, shows the result
                 gr.Examples(
-                    examples=[[p, 50, 0.0, guidance0, 0, "ddim", model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
-                    + [["HELLO", 50, 1.0, guidance0, 0, "ddim", model0], ["HELLO", 50, 0.0, 1.0, 0, "ddim", model0]]
-                    + ([["HELLO", 50, 0.0, pipes[other].default_guidance, 0, "ddim", other]] if other else []),
+                    examples=examples,
                     inputs=gen_inputs, outputs=[preview, status, gif, mp4], fn=example_result,
                     cache_examples=True, cache_mode=settings.cache_examples, label="Examples (results cached)",
                 )

@@ -218,7 +218,7 @@ def test_output_store_keeps_only_the_newest(tmp_path):
 
 
 def test_file_stem_and_comparisons():
-    base = sup.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1)
+    base = sup.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1, sampler="ddim")
     assert sup.file_stem(base) == "HI_release_ddim50_eta0.5_g3_seed1"
     a, b = sup.comparison_requests(base, "10 vs 100 steps")
     assert (a.steps, b.steps, a.prompt, b.seed, a.eta) == (10, 100, "HI", 1, 0.5)
@@ -226,3 +226,23 @@ def test_file_stem_and_comparisons():
     assert (a.model, b.model, a.steps, b.steps) == ("release", "blog", 50, 50)
     with pytest.raises(ValueError, match="known"):
         sup.comparison_requests(base, "nope")
+
+
+@pytest.mark.parametrize("name", list(sup.COMPARISONS))
+def test_every_comparison_changes_what_the_sampler_uses(name):
+    """From the app's default request, each preset's two sides differ in something that changes the video
+    (eta only counts for a sampler that uses it)."""
+    a, b = sup.comparison_requests(sup.check_request("HELLO"), name)
+    changed = {k for k in ("steps", "guidance_scale", "seed", "sampler", "model") if getattr(a, k) != getattr(b, k)}
+    if a.eta != b.eta:
+        assert sup.STOCHASTIC[a.sampler] and sup.STOCHASTIC[b.sampler], f"{name}: eta differs but {a.sampler}/{b.sampler} ignore it"
+        changed.add("eta")
+    assert changed, f"{name}: both sides are the same request"
+
+
+def test_generation_defaults_are_valid_and_cheaper_than_the_reference():
+    from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
+
+    request = sup.check_request("HELLO")
+    assert (request.sampler, request.steps) == (DEFAULT_SAMPLER, DEFAULT_STEPS)
+    assert DEFAULT_SAMPLER in sup.SAMPLERS and EVAL_SAMPLER in sup.SAMPLERS and 1 <= DEFAULT_STEPS <= EVAL_STEPS

@@ -261,3 +261,19 @@ def test_dpm_solver_with_guidance_is_deterministic_and_yields_every_step():
     assert all(torch.equal(x.x_t, y.x_t) for x, y in zip(a, b))  # deterministic: eta is not used
     with pytest.raises(ValueError, match="unknown sampler"):
         make_scheduler("euler", schedule)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_denoising_errors_are_zero_for_the_true_target_and_grow_with_the_error(prediction):
+    schedule = NoiseSchedule(DiffusionConfig(prediction=prediction))
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 4, 8, 8, generator=g) * 2 - 1
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.tensor([10, 500, 990])
+    x_t = schedule.q_sample(x0, t, noise)
+    target_mse, x0_mse = schedule.denoising_errors(schedule.target(x0, noise, t), x_t, x0, noise, t)
+    assert target_mse.shape == x0_mse.shape == (3,)
+    assert target_mse.abs().max() < 1e-10 and x0_mse.max() < 1e-8
+    off = schedule.target(x0, noise, t) + 0.1
+    target_mse, _ = schedule.denoising_errors(off, x_t, x0, noise, t)
+    assert torch.allclose(target_mse, torch.full((3,), 0.01), atol=1e-6)

@@ -52,6 +52,30 @@ def test_forward_backward(preset):
     assert out.abs().max() == 0
 
 
+@pytest.mark.parametrize("preset", TINY_VARIANTS + ["tiny-layout", "tiny-conv3d-layout"])
+def test_one_initialisation_for_every_variant(preset):
+    """The base class's initialize_weights serves every variant: the marked zero layers start at zero,
+    so a fresh model predicts exactly zero (every block the identity), the other linears are
+    xavier-initialised, and the learned positions are small and not zero."""
+    from vidgen.models.base import VideoDenoiser
+
+    torch.manual_seed(0)
+    model = build_model(get_preset(preset).model)
+    assert type(model).initialize_weights is VideoDenoiser.initialize_weights
+    zeroed = [m for m in model.modules() if getattr(m, "zero_init", False)]
+    assert zeroed and all(not m.weight.any() for m in zeroed)
+    x, t, ids = torch.randn(2, 16, 32, 32), torch.tensor([10, 900]), torch.randint(2, 38, (2, 8))
+    with torch.no_grad():
+        assert not model(x, t, ids).any()
+    others = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and not getattr(m, "zero_init", False)]
+    for m in others:
+        fan_out, fan_in = m.weight.shape
+        assert m.weight.abs().max() <= (6 / (fan_in + fan_out)) ** 0.5 + 1e-6 or m in model.t_embedder.modules()
+        assert m.bias is None or not m.bias.any()
+    for p in model.learned_positions():
+        assert 0.005 < p.std() < 0.05
+
+
 def test_latte_placements_differ_in_structure():
     base = get_preset("tiny-latte").model
     names = {}

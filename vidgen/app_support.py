@@ -23,13 +23,18 @@ import numpy as np
 from einops import rearrange
 from PIL import Image
 
-from .config import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
+from .config import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    EVAL_SAMPLER,
+    EVAL_STEPS,
+)
 from .data import tokenizer as tok
 from .data.layout import layout_picture, slot_colour_hex
-from .data.render import to_uint8
 from .data.video_io import frames_grid, gif_bytes, mp4_bytes
 from .diffusion.sampler import SAMPLERS, STOCHASTIC, check_sampling_args
-from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline
+from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline, TrajectoryRecorder
 from .training.checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME
 
 CHECKPOINT_ENV = "VIDGEN_CHECKPOINT"  # the app reads its checkpoint path from here unless --checkpoint is given
@@ -247,19 +252,14 @@ def stream_generation(pipe: Pipeline, request: GenerationRequest, throttle: Call
                       clock: Callable[[], float] = time.perf_counter) -> Iterator[StepUpdate]:
     """Run the sampler for one prompt and yield a StepUpdate for every step, recording the trajectory."""
     start = clock()
-    x_t = pred_x0 = timesteps = None
+    rec = TrajectoryRecorder()
     for out in pipe.iter_steps(request.prompt, **request.sampling_kwargs()):
-        if x_t is None:  # allocate once the number of steps is known
-            shape = (out.num_steps, *out.x_t.shape[1:])  # (S, T, H, W)
-            x_t, pred_x0 = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
-            timesteps = np.empty(out.num_steps, np.int64)
-        x_t[out.index], pred_x0[out.index] = to_uint8(out.x_t[0]), to_uint8(out.pred_x0[0])
-        timesteps[out.index] = out.t
+        rec.add(out)
         last = out.index == out.num_steps - 1
         show = last or throttle is None or throttle(out.index, out.num_steps)
         seconds = clock() - start
-        traj = Trajectory(request, timesteps, x_t, pred_x0, seconds) if last else None
-        yield StepUpdate(out.index, out.num_steps, out.t, seconds, x_t[out.index], pred_x0[out.index], show, traj)
+        traj = Trajectory(request, rec.timesteps, rec.x_t, rec.pred_x0, seconds) if last else None
+        yield StepUpdate(out.index, out.num_steps, out.t, seconds, rec.x_t[out.index], rec.pred_x0[out.index], show, traj)
 
 
 def run_generation(pipe: Pipeline, request: GenerationRequest) -> Trajectory:
@@ -403,9 +403,11 @@ def file_stem(request: GenerationRequest) -> str:
 # Named A/B pairs for the comparison tab: overrides applied to the same prompt and seed.
 COMPARISONS: dict[str, tuple[dict, dict]] = {
     "guidance 1 vs 5": ({"guidance_scale": 1.0}, {"guidance_scale": 5.0}),
-    "eta 0 vs 1": ({"eta": 0.0}, {"eta": 1.0}),
+    f"the default ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps) vs DDIM at {EVAL_STEPS}": (
+        {}, {"sampler": EVAL_SAMPLER, "steps": EVAL_STEPS}),
+    "eta 0 vs 1": ({"sampler": "ddim", "steps": EVAL_STEPS, "eta": 0.0}, {"sampler": "ddim", "steps": EVAL_STEPS, "eta": 1.0}),
     "10 vs 100 steps": ({"steps": 10}, {"steps": 100}),
-    "DDIM vs DDPM": ({"sampler": "ddim"}, {"sampler": "ddpm"}),
+    "DDIM vs DDPM": ({"sampler": "ddim", "steps": EVAL_STEPS}, {"sampler": "ddpm", "steps": EVAL_STEPS}),
     "DDIM vs DPM-Solver++ at 10 steps": ({"sampler": "ddim", "steps": 10}, {"sampler": "dpm++2m", "steps": 10}),
     "release vs the blog's model": ({"model": "release"}, {"model": "blog"}),
 }

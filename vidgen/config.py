@@ -33,8 +33,13 @@ SPARE_IDS = tuple(range(FIRST_SYMBOL_ID + len(SYMBOLS), VOCAB_SIZE))
 # ----------------------------------------------------------------------------- sampling defaults
 
 DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
-DEFAULT_STEPS = 50  # denoising steps of the CLI, the app and the evaluation
-DEFAULT_SAMPLER = "ddim"  # one of vidgen.diffusion.sampler.SAMPLERS
+# generating (the app, `sample`, Pipeline): the fastest setting measured to read back within 1 point of
+# 50-step DDIM on the release (docs/sampling.md)
+DEFAULT_SAMPLER = "dpm++2m"  # one of vidgen.diffusion.sampler.SAMPLERS
+DEFAULT_STEPS = 15
+# measuring (eval, experiments, compare, probes): the reference every reported figure uses
+EVAL_SAMPLER = "ddim"
+EVAL_STEPS = 50
 
 # ----------------------------------------------------------------------------- configs
 

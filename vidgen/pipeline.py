@@ -75,6 +75,27 @@ class Pipeline:
         return video[0] if isinstance(prompts, str) else video
 
 
+class TrajectoryRecorder:
+    """Collects one sample's steps from `iter_steps` as uint8 video: after `add` of step i, x_t[i] is
+    the sample after that step (x_t[-1] the result), pred_x0[i] the model's guess of the clean video
+    and timesteps[i] the t the step started from. The CLI, the app and the probes all record with it."""
+
+    def __init__(self, sample: int = 0):
+        self.sample = sample  # which sample of the batch to record
+        self.x_t = self.pred_x0 = self.timesteps = None  # (S, T, H, W) uint8, (S, T, H, W) uint8, (S,) int64
+        self.count = 0  # steps recorded so far
+
+    def add(self, out: StepOutput) -> None:
+        if self.x_t is None:  # allocate once the number of steps is known
+            shape = (out.num_steps, *out.x_t.shape[1:])  # (S, T, H, W)
+            self.x_t, self.pred_x0 = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
+            self.timesteps = np.empty(out.num_steps, np.int64)
+        self.x_t[out.index] = to_uint8(out.x_t[self.sample])
+        self.pred_x0[out.index] = to_uint8(out.pred_x0[self.sample])
+        self.timesteps[out.index] = out.t
+        self.count = out.index + 1
+
+
 SHIPPED = {"release": DEFAULT_CHECKPOINT, "blog": BLOG_CHECKPOINT}  # names that stand for the shipped models
 
 

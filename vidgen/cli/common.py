@@ -36,15 +36,15 @@ def positive_int(s: str) -> int:
     return v
 
 
-def add_sampling_args(p: argparse.ArgumentParser) -> None:
+def add_sampling_args(p: argparse.ArgumentParser, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER) -> None:
     """--steps, --eta, --guidance, --seed, --sampler, --device: how a video is sampled (sample, eval, experiments)."""
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps, 1..T (default {DEFAULT_STEPS})")
+    p.add_argument("--steps", type=int, default=steps, help=f"denoising steps, 1..T (default {steps})")
     p.add_argument("--eta", type=float, default=0.0, help="0 = deterministic DDIM, 1 = DDPM-like noise (default 0)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale, 1 = none (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER,
-                   help="; ".join(f"{name}: {text}" for name, text in SAMPLER_HELP.items()) + f" (default {DEFAULT_SAMPLER})")
+    p.add_argument("--sampler", choices=SAMPLERS, default=sampler,
+                   help="; ".join(f"{name}: {text}" for name, text in SAMPLER_HELP.items()) + f" (default {sampler})")
     p.add_argument("--device", default="cpu")
 
 

@@ -1,7 +1,7 @@
 """`python -m vidgen compare`: train every variant for the same wall-clock budget, evaluate, report."""
 from __future__ import annotations
 
-from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..config import DEFAULT_GUIDANCE, EVAL_STEPS
 from ..evaluation.compare import DEFAULT_VARIANTS
 from .common import UsageError
 
@@ -16,7 +16,7 @@ def add_compare_args(p) -> None:
     p.add_argument("--out", required=True, help="directory for the runs, evaluations and results.json")
     p.add_argument("--doc", default="docs/variants.md", help="the markdown report (default docs/variants.md)")
     p.add_argument("--eval-n", type=int, default=64, help="validation prompts per variant (default 64)")
-    p.add_argument("--eval-steps", type=int, default=DEFAULT_STEPS, help=f"DDIM steps for evaluation (default {DEFAULT_STEPS})")
+    p.add_argument("--eval-steps", type=int, default=EVAL_STEPS, help=f"DDIM steps for evaluation (default {EVAL_STEPS})")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--timing-steps", type=int, default=10, help="sampling steps timed for ms/step (default 10)")
     p.add_argument("--cost-measure-up-to", type=int, default=4096,

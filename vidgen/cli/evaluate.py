@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..config import EVAL_SAMPLER, EVAL_STEPS
 from .common import add_sampling_args
 
 
 def _add_common(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run or release directory, or a shipped model: release or blog")
     p.add_argument("--out", required=True, help="output directory for the report")
-    add_sampling_args(p)
+    add_sampling_args(p, steps=EVAL_STEPS, sampler=EVAL_SAMPLER)  # the reference of every reported figure
     p.add_argument("--batch-size", type=int, default=64, help="prompts sampled together (default 64)")
     p.add_argument("--recognizer", default=None, help="recognizer directory (default: checkpoints/recognizer)")
     p.add_argument("--no-progress", action="store_true")

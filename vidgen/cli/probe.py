@@ -1,7 +1,7 @@
 """`python -m vidgen probe`: every interpretability probe on a checkpoint, written to a folder."""
 from __future__ import annotations
 
-from ..config import DEFAULT_STEPS
+from ..config import EVAL_STEPS
 
 
 def add_probe_args(p) -> None:
@@ -10,7 +10,7 @@ def add_probe_args(p) -> None:
     p.add_argument("--out", required=True, help="folder for the HTML, PNG and summary.json files")
     p.add_argument("--prompt", default="NOISE", help="prompt whose attention is traced (default NOISE)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps of the traced sample (default {DEFAULT_STEPS})")
+    p.add_argument("--steps", type=int, default=EVAL_STEPS, help=f"DDIM steps of the traced sample (default {EVAL_STEPS})")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the checkpoint's)")
     p.add_argument("--ref", type=int, nargs=3, metavar=("T", "H", "W"), default=None,
                    help="reference position of the similarity cube, patch coordinates (default: grid centre)")

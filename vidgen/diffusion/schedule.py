@@ -82,6 +82,20 @@ class NoiseSchedule:
             eps = s * x_t + a * model_output
         return x0, eps
 
+    def denoising_errors(self, model_output: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor,
+                         t: torch.Tensor, clamp_x0: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample errors of one prediction, each (B,): the MSE against the training target (the
+        loss before weighting) and the MSE of the clean video it implies (comparable across eps and v;
+        clamped to [-1, 1] like the sampler's, unless clamp_x0=False). The trainer's loss, its
+        validation and the probes all measure with this."""
+        output = model_output.float()
+        target_mse = (output - self.target(x0, noise, t)).pow(2).mean(dim=tuple(range(1, x0.ndim)))  # (B,)
+        pred_x0, _ = self.split_prediction(output, x_t, t)
+        if clamp_x0:
+            pred_x0 = pred_x0.clamp(-1, 1)
+        x0_mse = (pred_x0 - x0).pow(2).mean(dim=tuple(range(1, x0.ndim)))  # (B,)
+        return target_mse, x0_mse
+
     def loss_weight(self, t: torch.Tensor, kind: str, gamma: float = 5.0) -> torch.Tensor:
         """Per-sample loss weight (B,). min_snr: min(SNR, gamma) / SNR for eps and / (SNR + 1) for v,
         which weighs every t as an x0-loss capped at gamma (Hang et al. 2023)."""

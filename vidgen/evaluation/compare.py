@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS, get_preset
+from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, get_preset
 from ..training import checkpoint as ckpt
 from .cost import cost_markdown, cost_table
 
@@ -48,7 +48,7 @@ class CompareSettings:
     size: str = "small"  # preset family: "tiny" or "small"
     batch_size: int | None = None  # training batch for every variant (None: the presets' own)
     eval_n: int = 64  # validation prompts evaluated per variant
-    eval_steps: int = DEFAULT_STEPS  # DDIM steps for the evaluation samples
+    eval_steps: int = EVAL_STEPS  # DDIM steps for the evaluation samples
     guidance: float = DEFAULT_GUIDANCE  # classifier-free guidance for evaluation and timing
     timing_steps: int = 10  # sampling steps timed for ms/step (after one warm-up step)
     seed: int = 0
@@ -89,7 +89,7 @@ def sampling_ms_per_step(run_dir: Path, steps: int, guidance: float, device: str
 
     pipe = load_pipeline(run_dir, device=device)
     times, last = [], time.perf_counter()
-    for _ in pipe.iter_steps(TIMING_PROMPT, steps=steps + 1, guidance_scale=guidance, seed=0):
+    for _ in pipe.iter_steps(TIMING_PROMPT, steps=steps + 1, guidance_scale=guidance, seed=0, sampler=EVAL_SAMPLER):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         now = time.perf_counter()
@@ -292,7 +292,7 @@ def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
         "",
         "Sentence accuracy and CER are read by the shipped recognizer; PSNR/SSIM are per frame against the true render; "
         "speed error is the measured scroll speed against the truth; flicker is the frame difference after undoing the "
-        "true motion (the truth scores 0). See `vidgen/evaluate.py`.",
+        "true motion (the truth scores 0). See `vidgen/evaluation/harness.py`.",
         "",
         "## What the numbers say",
         "",

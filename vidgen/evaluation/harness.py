@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from ..config import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, SplitConfig
+from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, SplitConfig
 from ..data import tokenizer as tok
 from ..data.prompts import heldout_prompts, validation_prompts
 from ..data.render import render_video
@@ -44,12 +44,12 @@ MEAN_KEYS = ("exact", "cer", "ned", "psnr", "ssim", "speed_abs_error", "speed_wi
 class EvalSettings:
     """How the videos are sampled; stored in every report."""
 
-    steps: int = DEFAULT_STEPS  # denoising steps
+    steps: int = EVAL_STEPS  # denoising steps
     eta: float = 0.0  # 0 = deterministic DDIM
     guidance_scale: float = DEFAULT_GUIDANCE  # classifier-free guidance, 1 = none
     seed: int = 0  # batch i is sampled with seed + i
     batch_size: int = 64  # prompts generated together
-    sampler: str = DEFAULT_SAMPLER
+    sampler: str = EVAL_SAMPLER
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:

@@ -27,6 +27,30 @@ class VideoDenoiser(nn.Module):
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
         self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim) if cfg.layout == "glyph" else None
 
+    # -- initialisation -----------------------------------------------------------------------
+    def learned_positions(self) -> list[nn.Parameter]:
+        """The variant's learned position (and latent) tables, drawn from N(0, 0.02) at initialisation."""
+        return []
+
+    def initialize_weights(self) -> None:
+        """DiT's initialisation, for every variant: xavier-uniform linears with zero bias; layers marked
+        by `layers.zero_init` (adaLN modulations, output layers) stay zero so every block starts as the
+        identity; the timestep MLP and the learned position tables from N(0, 0.02). Convolutions keep
+        PyTorch's default. Each variant calls this once, at the end of its __init__."""
+        for module in self.modules():
+            if getattr(module, "zero_init", False):
+                nn.init.zeros_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        for p in self.learned_positions():
+            nn.init.normal_(p, std=0.02)
+
     # -- conditioning -------------------------------------------------------------------------
     def null_prompt(self, batch: int, device=None) -> torch.Tensor:
         """The unconditional prompt: NULL in the first slot, PAD after (B, L)."""

@@ -18,7 +18,7 @@ from einops import rearrange
 
 from ..config import ModelConfig
 from .base import VideoDenoiser
-from .layers import Attention
+from .layers import Attention, zero_init
 
 LEVELS = 3  # resolutions; each halves T, H and W
 
@@ -51,8 +51,7 @@ class ResBlock(nn.Module):
         self.norm2 = _norm(cout)
         self.conv2 = FactorisedConv(cout, cout)
         self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
-        nn.init.zeros_(self.conv2.temporal.weight)
-        nn.init.zeros_(self.conv2.temporal.bias)
+        zero_init(self.conv2.temporal)  # the residual branch starts at zero: the block starts as the identity
 
     def forward(self, x, c):
         h = self.conv1(F.silu(self.norm1(x)))  # (B, Cout, T, H, W)
@@ -121,13 +120,11 @@ class Conv3dUNet(VideoDenoiser):
         )
         self.up_proj = nn.ModuleList(nn.Conv3d(chans[i], chans[i - 1], 1) for i in reversed(range(1, LEVELS)))
         self.out_norm = _norm(chans[0])
-        self.out = nn.Conv3d(chans[0], 1, (1, 3, 3), padding=(0, 1, 1))
-        for p in (self.pos_t, self.pos_h, self.pos_w):
-            nn.init.normal_(p, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = zero_init(nn.Conv3d(chans[0], 1, (1, 3, 3), padding=(0, 1, 1)))
+        self.initialize_weights()
+
+    def learned_positions(self) -> list[nn.Parameter]:
+        return [self.pos_t, self.pos_h, self.pos_w]
 
     def denoise(self, x, c, text, mask, glyphs=None):
         h = self.stem(x[:, None]) + self.pos_t + self.pos_h + self.pos_w  # (B, C0, T, H, W)

@@ -17,13 +17,21 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
+def zero_init(module: nn.Module) -> nn.Module:
+    """Zero a layer's weight and bias and mark it (`module.zero_init`), so that
+    VideoDenoiser.initialize_weights keeps it zero: adaLN modulations, output layers, residual branches
+    that must start as the identity."""
+    nn.init.zeros_(module.weight)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+    module.zero_init = True
+    return module
+
+
 def ada_ln_zero(dim: int, chunks: int) -> nn.Sequential:
     """c (B, D) -> chunks * D modulation values (shift/scale/gate...), zero-initialised so that a
     freshly built block is the identity (DiT's adaLN-Zero)."""
-    mod = nn.Sequential(nn.SiLU(), nn.Linear(dim, chunks * dim))
-    nn.init.zeros_(mod[-1].weight)
-    nn.init.zeros_(mod[-1].bias)
-    return mod
+    return nn.Sequential(nn.SiLU(), zero_init(nn.Linear(dim, chunks * dim)))
 
 
 class Patcher(nn.Module):
@@ -233,10 +241,8 @@ class FinalLayer(nn.Module):
     def __init__(self, dim: int, patch_volume: int):
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.linear = nn.Linear(dim, patch_volume)
+        self.linear = zero_init(nn.Linear(dim, patch_volume))
         self.adaLN_modulation = ada_ln_zero(dim, 2)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
 
     def forward(self, x, c):
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)

@@ -24,7 +24,7 @@ import torch.nn as nn
 from einops import rearrange
 
 from ..config import ModelConfig
-from .layers import Attention, Mlp, TextBlock
+from .layers import Attention, Mlp, TextBlock, zero_init
 from .spacetime import TokenDenoiser, conv_grid_of
 
 SELF_COND_EVERY = 10  # in training, samples i with i % 10 == 0 see zero latents, the rest self-condition (RIN's 90%)
@@ -103,15 +103,14 @@ class SnapVideo(TokenDenoiser):
         self.num_latents = cfg.latent_groups**2 * cfg.latents_per_group
         self.latents = nn.Parameter(torch.zeros(1, self.num_latents, cfg.dim))
         self.latent_pos = nn.Parameter(torch.zeros(1, self.num_latents, cfg.dim))
-        self.self_cond = nn.Sequential(nn.LayerNorm(cfg.dim, eps=1e-6), nn.Linear(cfg.dim, cfg.dim))
+        # zero: before training, previous latents change nothing
+        self.self_cond = nn.Sequential(nn.LayerNorm(cfg.dim, eps=1e-6), zero_init(nn.Linear(cfg.dim, cfg.dim)))
         self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.depth))
         self.initialize_weights()
-        nn.init.normal_(self.latents, std=0.02)
-        nn.init.normal_(self.latent_pos, std=0.02)
-        # zero: before training, previous latents change nothing
-        nn.init.zeros_(self.self_cond[1].weight)
-        nn.init.zeros_(self.self_cond[1].bias)
         self.reset_sampling_state()
+
+    def learned_positions(self) -> list[nn.Parameter]:
+        return [self.pos_embed, self.latents, self.latent_pos]
 
     def reset_sampling_state(self) -> None:
         self._prev_latents: torch.Tensor | None = None

@@ -64,15 +64,8 @@ class TokenDenoiser(VideoDenoiser):
             self.layout_embedder = nn.Linear(cfg.patch[0] * cfg.patch[2] * self.glyph_layout.num_features, cfg.dim)
         self.final_layer = FinalLayer(cfg.dim, patch_volume)
 
-    def initialize_weights(self):
-        """DiT's: xavier linears with zero bias; adaLN and output layers stay zero (blocks start as identity)."""
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear) and "adaLN" not in name and "final_layer" not in name:
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.pos_embed, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+    def learned_positions(self) -> list[nn.Parameter]:
+        return [self.pos_embed]
 
     def embed(self, x: torch.Tensor, glyphs: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, H, W) video and (B, T, W, F) glyph layout or None -> tokens (B, N, D)."""

@@ -25,13 +25,14 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS, FRAMES, HEIGHT, WIDTH
+from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, FRAMES, HEIGHT, WIDTH
 from ..data import tokenizer as tok
 from ..data.layout import glyph_layout
 from ..data.prompts import make_batch, validation_prompts
 from ..data.render import render_video
 from ..diffusion.schedule import NoiseSchedule
 from ..models.layers import Attention, sinusoidal_embedding
+from ..pipeline import TrajectoryRecorder
 
 INK_THRESHOLD = 127  # a pixel above this (uint8) is part of a drawn symbol
 MIN_INK_PIXELS = 3  # a patch "shows" a symbol when at least this many of its pixels are that symbol's ink
@@ -325,12 +326,11 @@ class AttentionTrace:
 
 
 @torch.no_grad()
-def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
+def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
                     eta: float = 0.0, self_attention_steps=None) -> AttentionTrace:
     """Sample `prompt` with the pipeline and record every block's cross-attention at every step, and
     self-attention at `self_attention_steps` (step indices; default: first, middle and last when the
     model has joint self-attention blocks[i].attn, none otherwise; () for none)."""
-    from ..data.render import to_uint8
 
     if not hasattr(pipe, "iter_steps"):
         raise ValueError(f"trace_attention needs a Pipeline (vidgen.pipeline.load_pipeline), got {type(pipe).__name__}")
@@ -346,21 +346,18 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = DEFAULT_STEPS
     keep = tuple(sorted({_check_index(i, steps, "self-attention step") for i in self_attention_steps}))
     self_mods = attention_modules(model, "self") if keep else []
     n, N, variant = len(prompt), cfg.num_tokens, _variant(model)
-    timesteps, cross, self_attn, pred_x0 = [], [], [], []
-    last = None
+    cross, self_attn, rec = [], [], TrajectoryRecorder()
     with recording_attention(cross_mods + self_mods):
-        for out in pipe.iter_steps([prompt], steps=steps, eta=eta, guidance_scale=guidance_scale, seed=seed):
-            timesteps.append(out.t)
+        for out in pipe.iter_steps([prompt], steps=steps, eta=eta, guidance_scale=guidance_scale, seed=seed, sampler=EVAL_SAMPLER):
+            rec.add(out)
             layers = [_conditional(m.last_attention, 1, cfg.prompt_len, N, variant)[0, :, :, :n] for m in cross_mods]
             cross.append(np.stack(layers))  # (layers, heads, N, n)
             if out.index in keep:
                 layers = [_conditional(m.last_attention, 1, N, N, variant)[0] for m in self_mods]
                 self_attn.append(np.stack(layers).astype(np.float16))  # (layers, heads, N, N)
-            pred_x0.append(to_uint8(out.pred_x0[0]))
-            last = out
     return AttentionTrace(
-        prompt=prompt, grid=cfg.grid, patch=cfg.patch, timesteps=np.array(timesteps), cross=np.stack(cross),
-        self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16), pred_x0=np.stack(pred_x0), video=to_uint8(last.x_t[0]),
+        prompt=prompt, grid=cfg.grid, patch=cfg.patch, timesteps=rec.timesteps, cross=np.stack(cross),
+        self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16), pred_x0=rec.pred_x0, video=rec.x_t[-1],
         ownership=symbol_ownership(prompt, cfg.patch),
     )
 
@@ -454,10 +451,9 @@ def loss_by_noise_level(model, schedule: NoiseSchedule, timesteps, prompts, seed
     for t_val in t_all:
         t = torch.full((x0.shape[0],), int(t_val), dtype=torch.long, device=device)
         x_t = schedule.q_sample(x0, t, noise)
-        out = model(x_t, t, ids).float()
-        pred_x0, _ = schedule.split_prediction(out, x_t, t)
-        target_mse.append(float((out - schedule.target(x0, noise, t)).pow(2).mean()))
-        x0_mse.append(float((pred_x0 - x0).pow(2).mean()))
+        target_err, x0_err = schedule.denoising_errors(model(x_t, t, ids), x_t, x0, noise, t, clamp_x0=False)  # (B,), (B,)
+        target_mse.append(float(target_err.mean()))
+        x0_mse.append(float(x0_err.mean()))
     return {"timesteps": t_all.tolist(), "target_mse": target_mse, "x0_mse": x0_mse,
             "snr": schedule.snr[t_all].tolist(), "prediction": schedule.prediction, "prompts": list(prompts)}
 

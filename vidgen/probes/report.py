@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..config import DEFAULT_GUIDANCE, EVAL_STEPS
 from ..data import tokenizer as tok
 from ..diffusion.sampler import check_sampling_args
 from . import analysis as probes
@@ -41,7 +41,7 @@ def plain(v):
     return v
 
 
-def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
+def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = EVAL_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
                  ref=None, query=None, loss_prompts: int = 16, loss_timesteps: int = 20, align_prompts: int = 32,
                  align_timesteps: int = 10, log=print) -> dict:
     """Run every probe on the pipeline's model and write figures + summary.json into `out`; -> the summary.

@@ -58,7 +58,7 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None,
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x_t, t, ids, drop)
-    mse = (out.float() - schedule.target(x0, noise, t)).pow(2).mean(dim=(1, 2, 3))  # (B,)
+    mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
     return mse * schedule.loss_weight(t, weighting, gamma), mse
 
 
@@ -180,10 +180,8 @@ class Trainer:
             x_t = self.schedule.q_sample(b[0], b[2], b[3])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 out = model.forward_with_cfg(x_t, b[2], b[1], guidance_scale).float()
-            mse = (out - self.schedule.target(b[0], b[3], b[2])).pow(2).mean(dim=(1, 2, 3))
-            # x0-space error: comparable across eps and v prediction
-            pred_x0, _ = self.schedule.split_prediction(out, x_t, b[2])
-            total_x0.append((pred_x0.clamp(-1, 1) - b[0]).pow(2).mean(dim=(1, 2, 3)).cpu())
+            mse, x0_mse = self.schedule.denoising_errors(out, x_t, b[0], b[3], b[2])  # (B,), (B,)
+            total_x0.append(x0_mse.cpu())
             s, c = bucket_losses(b[2], mse, self.schedule.num_timesteps)
             sums += s
             counts += c
