@@ -16,6 +16,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -159,312 +160,358 @@ def checkpoint_summary(pipes: dict[str, Pipeline], settings: Settings) -> str:
     return "  \n".join(lines)
 
 
-def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
-    """The whole page, serving the models in `pipes` ({name: pipeline}; the release is the default; a
-    single Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
-    if isinstance(pipes, Pipeline):
-        pipes = {sup.DEFAULT_MODEL: pipes}
-    pipes = dict(pipes or {})
-    # the release stays the default even when it failed to load: its requests then say so, rather
-    # than silently falling back to another model
-    model0 = sup.DEFAULT_MODEL
-    pipe = pipes.get(model0, next(iter(pipes.values()), None))  # the model whose settings the controls start from
-    T = pipe.num_timesteps if pipe is not None else 1000
-    guidance0 = sup.default_guidance(pipe)
-    choices = sup.model_choices(pipes)
-    if model0 not in pipes:
-        choices.insert(0, ("Release (could not be loaded)", model0))
-    store = sup.OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
+class Served:
+    """The models being served and what every tab shares: the default model, its settings, the output
+    store, and the checks every request goes through."""
 
-    def need_pipe(model: str = model0) -> Pipeline:
-        if not pipes:
+    def __init__(self, pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings):
+        if isinstance(pipes, Pipeline):
+            pipes = {sup.DEFAULT_MODEL: pipes}
+        self.pipes = dict(pipes or {})
+        self.settings = settings
+        # the release stays the default even when it failed to load: its requests then say so, rather
+        # than silently falling back to another model
+        self.model0 = sup.DEFAULT_MODEL
+        self.pipe = self.pipes.get(self.model0, next(iter(self.pipes.values()), None))  # the model the controls start from
+        self.T = self.pipe.num_timesteps if self.pipe is not None else 1000
+        self.guidance0 = sup.default_guidance(self.pipe)
+        self.choices = sup.model_choices(self.pipes)
+        if self.model0 not in self.pipes:
+            self.choices.insert(0, ("Release (could not be loaded)", self.model0))
+        self.store = sup.OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
+
+    def need_pipe(self, model: str | None = None) -> Pipeline:
+        model = self.model0 if model is None else model
+        if not self.pipes:
             raise gr.Error("No model is loaded: see the message at the top of the page for how to get a checkpoint.")
-        if model not in pipes:
+        if model not in self.pipes:
             raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
-        return pipes[model]
+        return self.pipes[model]
 
-    def checked(prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=model0) -> sup.GenerationRequest:
+    def checked(self, prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=None) -> sup.GenerationRequest:
+        """The request, checked before anything runs; a bad value is one clear gr.Error."""
+        model = self.model0 if model is None else model
         try:
-            t_max = pipes[model].num_timesteps if isinstance(model, str) and model in pipes else T
+            t_max = self.pipes[model].num_timesteps if isinstance(model, str) and model in self.pipes else self.T
             request = sup.check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
-                                        model=model, models=tuple(name for _, name in choices))
+                                        model=model, models=tuple(name for _, name in self.choices))
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
-        need_pipe(request.model)
+        self.need_pipe(request.model)
         if request.note:
             gr.Warning(request.note)
         return request
 
-    def panels(request, x_t, pred_x0, index, num_steps, t) -> str:
-        told = pipes[request.model].model.cfg.layout == "glyph"
+    def panels(self, request, x_t, pred_x0, index, num_steps, t) -> str:
+        told = self.pipes[request.model].model.cfg.layout == "glyph"
         return sup.step_panels_html(x_t, pred_x0, index, num_steps, t, layout=(request.prompt, told))
 
+    def viewer_html(self, traj, step) -> str:
+        if traj is None:
+            return sup.idle_status_html("Generate a video first.")
+        i = min(max(int(step), 1), traj.num_steps) - 1
+        return (self.panels(traj.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
+                + f'<p style="text-align:center">{traj.request.label()}</p>')
+
+
+def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
+    """The whole page, serving the models in `pipes` ({name: pipeline}; the release is the default; a
+    single Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
+    app = Served(pipes, settings)
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(INTRO)
-        if pipe is None:
-            gr.Markdown(load_error, elem_id="missing-checkpoint")
-        else:
-            gr.Markdown(checkpoint_summary(pipes, settings), elem_id="model-info")
-            if load_error:
-                gr.Markdown(load_error, elem_id="load-warning")
+        build_header(app, load_error)
         trajectory = gr.State(None, time_to_live=3600)  # the last run's Trajectory, for the step viewer
-
-        # ------------------------------------------------------------------ Generate
-        with gr.Tab("Generate", id="generate"):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=300):
-                    prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
-                                        info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
-                                             f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
-                    model = gr.Radio(choices, value=model0, label="Model", elem_id="model",
-                                     info="layout-guided: told where each glyph goes; prompt only: the blog's")
-                    steps = gr.Slider(1, T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
-                                      info="Denoising steps: more is finer and slower")
-                    eta = gr.Slider(0.0, 1.0, 0.0, step=0.05, label="eta", elem_id="eta",
-                                    info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
-                    guidance = gr.Slider(0.0, 20.0, guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
-                                         info="uncond + s · (cond − uncond); 1 = no guidance")
-                    with gr.Row():
-                        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, elem_id="seed")
-                        sampler = gr.Radio(list(sup.SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
-                                           info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
-                    with gr.Row():
-                        run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=pipe is not None)
-                        stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
-                with gr.Column(scale=2, min_width=360):
-                    status = gr.HTML(sup.idle_status_html("Press Generate to start."), elem_id="status")
-                    preview = gr.HTML("", elem_id="preview", min_height=300)
-                    with gr.Row():
-                        gif = gr.Image(label="GIF", type="filepath", format="gif", elem_id="result-gif",
-                                       buttons=["download", "fullscreen"], interactive=False, height=280)
-                        mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
-                                       autoplay=True, loop=True, interactive=False, height=280)
-            examples_slot = gr.Column()
-            with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
-                gr.Markdown(EXPLAIN_LAYOUT)
-                with gr.Row():
-                    gr.Markdown(EXPLAIN_STEP.format(T=T, n=DEFAULT_STEPS, d=T // DEFAULT_STEPS))
-                    gr.Markdown(EXPLAIN_ETA)
-                    gr.Markdown(EXPLAIN_GUIDANCE)
-
-        # ------------------------------------------------------------------ Step viewer
-        with gr.Tab("Step viewer", id="viewer"):
-            gr.Markdown("Scrub through every step of the last run (stored, nothing is recomputed). "
-                        "Left: x_t after that step; right: what the model predicted the clean video to be.")
-            viewer = gr.HTML(sup.idle_status_html("Generate a video first."), elem_id="viewer", min_height=300)
-            with gr.Row():
-                back = gr.Button("◀ Step", size="sm", scale=0, min_width=90)
-                play = gr.Button("▶ Play", size="sm", scale=0, min_width=90, elem_id="play-btn")
-                forward = gr.Button("Step ▶", size="sm", scale=0, min_width=90)
-                scrub = gr.Slider(1, 2, 1, step=1, label="Step", elem_id="scrub", interactive=False)
-            playing = gr.State(False)
-            timer = gr.Timer(0.25, active=False)
-            with gr.Row():
-                with gr.Column(scale=1, min_width=260):
-                    gr.Markdown("**Figure-1 grid**: frames as rows, chosen steps as columns.")
-                    grid_what = gr.Radio([("x_t (noisy sample)", "x_t"), ("predicted x_0", "pred_x0")], value="x_t",
-                                         label="Show")
-                    grid_cols = gr.Slider(2, 16, 8, step=1, label="Columns (evenly spaced steps)")
-                    grid_file = gr.DownloadButton("Download grid (PNG)", value=None, elem_id="grid-download")
-                grid_img = gr.Image(label="Grid", type="filepath", format="png", interactive=False, scale=2,
-                                    elem_id="grid", height=520)
-
-        # ------------------------------------------------------------------ Compare
-        with gr.Tab("Compare", id="compare"):
-            gr.Markdown("The same prompt and seed under two settings, side by side: two samplers, two guidance "
-                        "scales, or the two models (preset *release vs the blog's model*).")
-            with gr.Row():
-                cmp_prompt = gr.Textbox("HELLO", label="Prompt", scale=2)
-                cmp_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, scale=1)
-                cmp_preset = gr.Dropdown(list(sup.COMPARISONS), value="guidance 1 vs 5", label="Preset", scale=2)
-            ab = []
-            with gr.Row():
-                for name, over in zip("AB", sup.COMPARISONS["guidance 1 vs 5"]):
-                    base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=guidance0, sampler=DEFAULT_SAMPLER, model=model0) | over
-                    with gr.Column(min_width=260):
-                        gr.Markdown(f"**Setting {name}**")
-                        ab += [gr.Slider(1, T, base["steps"], step=1, label="Steps"),
-                               gr.Slider(0.0, 1.0, base["eta"], step=0.05, label="eta"),
-                               gr.Slider(0.0, 20.0, base["guidance_scale"], step=0.25, label="Guidance scale s"),
-                               gr.Radio(list(sup.SAMPLERS), value=base["sampler"], label="Sampler"),
-                               gr.Radio(choices, value=base["model"], label="Model",
-                                        elem_id=f"compare-model-{name.lower()}")]
-            with gr.Row():
-                cmp_run = gr.Button("Compare", variant="primary", interactive=pipe is not None, elem_id="compare-btn")
-                cmp_stop = gr.Button("Stop", variant="stop")
-            cmp_status = gr.HTML(sup.idle_status_html("Pick a preset or set A and B, then Compare."))
-            cmp_view = gr.HTML("", min_height=300, elem_id="compare-view")
-
-        # ------------------------------------------------------------------ Embedding explorer
+        gen = build_generate_tab(app)
+        viewer = build_viewer_tab()
+        cmp = build_compare_tab(app)
         with gr.Tab("Embedding explorer", id="explorer") as explorer_tab:
             gr.Markdown(EXPLORER_INTRO)
-            build_explorer(pipes, explorer_tab)
+            build_explorer(app.pipes, explorer_tab)
+        wire_generate(app, gen, viewer, trajectory)
+        wire_viewer(app, viewer, trajectory)
+        wire_compare(app, cmp)
+        build_examples(app, gen)
+    return demo
 
-        # ================================================================== events
 
-        def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
-            traj = sup.run_generation(need_pipe(request.model), request)
-            gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
-            i = traj.num_steps - 1
-            return (panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
-                    sup.idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
+def build_header(app: Served, load_error: str | None) -> None:
+    gr.Markdown(INTRO)
+    if app.pipe is None:
+        gr.Markdown(load_error, elem_id="missing-checkpoint")
+    else:
+        gr.Markdown(checkpoint_summary(app.pipes, app.settings), elem_id="model-info")
+        if load_error:
+            gr.Markdown(load_error, elem_id="load-warning")
 
-        def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model):
-            """Stream throttled previews, then the result files and the trajectory for the viewer."""
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
-            throttle = sup.PreviewThrottle(settings.preview_interval)
-            first = True
-            for u in sup.stream_generation(need_pipe(request.model), request, throttle):
+
+def build_generate_tab(app: Served) -> SimpleNamespace:
+    """Prompt and settings on the left; live previews, status and the result files on the right."""
+    with gr.Tab("Generate", id="generate"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
+                                    info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
+                                         f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
+                                 info="layout-guided: told where each glyph goes; prompt only: the blog's")
+                steps = gr.Slider(1, app.T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
+                                  info="Denoising steps: more is finer and slower")
+                eta = gr.Slider(*sup.ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
+                                info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
+                guidance = gr.Slider(*sup.GUIDANCE_RANGE, app.guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
+                                     info="uncond + s · (cond − uncond); 1 = no guidance")
+                with gr.Row():
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, elem_id="seed")
+                    sampler = gr.Radio(list(sup.SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
+                                       info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
+                with gr.Row():
+                    run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=app.pipe is not None)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+            with gr.Column(scale=2, min_width=360):
+                status = gr.HTML(sup.idle_status_html("Press Generate to start."), elem_id="status")
+                preview = gr.HTML("", elem_id="preview", min_height=300)
+                with gr.Row():
+                    gif = gr.Image(label="GIF", type="filepath", format="gif", elem_id="result-gif",
+                                   buttons=["download", "fullscreen"], interactive=False, height=280)
+                    mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
+                                   autoplay=True, loop=True, interactive=False, height=280)
+        examples_slot = gr.Column()
+        with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
+            gr.Markdown(EXPLAIN_LAYOUT)
+            with gr.Row():
+                gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=DEFAULT_STEPS, d=app.T // DEFAULT_STEPS))
+                gr.Markdown(EXPLAIN_ETA)
+                gr.Markdown(EXPLAIN_GUIDANCE)
+    return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
+                           run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
+                           inputs=[prompt, steps, eta, guidance, seed, sampler, model])
+
+
+def build_viewer_tab() -> SimpleNamespace:
+    """Scrub or play through the last run's steps, and the Figure-1 grid of them."""
+    with gr.Tab("Step viewer", id="viewer"):
+        gr.Markdown("Scrub through every step of the last run (stored, nothing is recomputed). "
+                    "Left: x_t after that step; right: what the model predicted the clean video to be.")
+        html = gr.HTML(sup.idle_status_html("Generate a video first."), elem_id="viewer", min_height=300)
+        with gr.Row():
+            back = gr.Button("◀ Step", size="sm", scale=0, min_width=90)
+            play = gr.Button("▶ Play", size="sm", scale=0, min_width=90, elem_id="play-btn")
+            forward = gr.Button("Step ▶", size="sm", scale=0, min_width=90)
+            scrub = gr.Slider(1, 2, 1, step=1, label="Step", elem_id="scrub", interactive=False)
+        playing = gr.State(False)
+        timer = gr.Timer(0.25, active=False)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=260):
+                gr.Markdown("**Figure-1 grid**: frames as rows, chosen steps as columns.")
+                grid_what = gr.Radio([("x_t (noisy sample)", "x_t"), ("predicted x_0", "pred_x0")], value="x_t",
+                                     label="Show")
+                grid_cols = gr.Slider(2, 16, 8, step=1, label="Columns (evenly spaced steps)")
+                grid_file = gr.DownloadButton("Download grid (PNG)", value=None, elem_id="grid-download")
+            grid_img = gr.Image(label="Grid", type="filepath", format="png", interactive=False, scale=2,
+                                elem_id="grid", height=520)
+    return SimpleNamespace(html=html, back=back, play=play, forward=forward, scrub=scrub, playing=playing, timer=timer,
+                           grid_what=grid_what, grid_cols=grid_cols, grid_file=grid_file, grid_img=grid_img)
+
+
+def build_compare_tab(app: Served) -> SimpleNamespace:
+    """One prompt and seed under two settings (A and B), side by side."""
+    with gr.Tab("Compare", id="compare"):
+        gr.Markdown("The same prompt and seed under two settings, side by side: two samplers, two guidance "
+                    "scales, or the two models (preset *release vs the blog's model*).")
+        with gr.Row():
+            prompt = gr.Textbox("HELLO", label="Prompt", scale=2)
+            seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=sup.MAX_SEED, scale=1)
+            preset = gr.Dropdown(list(sup.COMPARISONS), value="guidance 1 vs 5", label="Preset", scale=2)
+        ab = []
+        with gr.Row():
+            for name, over in zip("AB", sup.COMPARISONS["guidance 1 vs 5"]):
+                base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=app.guidance0, sampler=DEFAULT_SAMPLER, model=app.model0) | over
+                with gr.Column(min_width=260):
+                    gr.Markdown(f"**Setting {name}**")
+                    ab += [gr.Slider(1, app.T, base["steps"], step=1, label="Steps"),
+                           gr.Slider(*sup.ETA_RANGE, base["eta"], step=0.05, label="eta"),
+                           gr.Slider(*sup.GUIDANCE_RANGE, base["guidance_scale"], step=0.25, label="Guidance scale s"),
+                           gr.Radio(list(sup.SAMPLERS), value=base["sampler"], label="Sampler"),
+                           gr.Radio(app.choices, value=base["model"], label="Model",
+                                    elem_id=f"compare-model-{name.lower()}")]
+        with gr.Row():
+            run = gr.Button("Compare", variant="primary", interactive=app.pipe is not None, elem_id="compare-btn")
+            stop = gr.Button("Stop", variant="stop")
+        status = gr.HTML(sup.idle_status_html("Pick a preset or set A and B, then Compare."))
+        view = gr.HTML("", min_height=300, elem_id="compare-view")
+    return SimpleNamespace(prompt=prompt, seed=seed, preset=preset, ab=ab, run=run, stop=stop, status=status, view=view)
+
+
+def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, trajectory: gr.State) -> None:
+    """Generate streams throttled previews, then the files and the trajectory for the viewer; the
+    scriptable `generate` endpoint streams one update per step through the same queue."""
+    settings = app.settings
+
+    def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        throttle = sup.PreviewThrottle(settings.preview_interval)
+        first = True
+        for u in sup.stream_generation(app.need_pipe(request.model), request, throttle):
+            if not u.show:
+                continue
+            shown = app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
+            state = sup.status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
+            if not u.done:
+                cleared = None if first else gr.skip()  # drop the last run's files once, at the start
+                first = False
+                yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                continue
+            traj = u.trajectory
+            gif_path, mp4_path = app.store.save_video(traj.video, sup.file_stem(request))
+            grid_path = app.store.save_png(traj.grid(), sup.file_stem(request) + "_grid")
+            yield (shown, state, str(gif_path), str(mp4_path), traj,
+                   gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
+                   app.viewer_html(traj, traj.num_steps), str(grid_path), str(grid_path))
+
+    def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = app.guidance0,
+                     seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0):
+        """Generate a video with the chosen model ("release": layout-guided, "blog": prompt only).
+        Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
+        the last step also the GIF and MP4 files."""
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        for u in sup.stream_generation(app.need_pipe(request.model), request):
+            info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
+                    "prompt": request.prompt, "note": request.note, "model": request.model}
+            if not u.done:
+                yield info, None, None
+            else:
+                gif_path, mp4_path = app.store.save_video(u.trajectory.video, sup.file_stem(request))
+                yield info, str(gif_path), str(mp4_path)
+
+    def model_changed(name):
+        """A model's own default guidance scale goes with it."""
+        return app.pipes[name].default_guidance if name in app.pipes else gr.skip()
+
+    outputs = [gen.preview, gen.status, gen.gif, gen.mp4, trajectory, viewer.scrub, viewer.html, viewer.grid_img, viewer.grid_file]
+    event = gen.run.click(generate_ui, gen.inputs, outputs, api_name="generate_ui", api_visibility="private",
+                          concurrency_id="sampler", concurrency_limit=settings.concurrency,
+                          show_progress="minimal", show_progress_on=[gen.status])
+    gen.prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
+                      queue=False, api_visibility="private")
+    gen.stop.click(None, None, None, cancels=[event], api_visibility="private")
+    gen.model.change(model_changed, gen.model, gen.guidance, queue=False, api_visibility="private")
+
+    # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
+    api_progress = gr.JSON(label="progress", visible=False)
+    api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
+    api_button = gr.Button(visible=False)
+    api_button.click(generate_api, gen.inputs, [api_progress, api_gif, api_mp4], api_name="generate",
+                     concurrency_id="sampler", concurrency_limit=settings.concurrency)
+
+
+def wire_viewer(app: Served, viewer: SimpleNamespace, trajectory: gr.State) -> None:
+    """Scrub, step, play and the grid: all from the stored trajectory, nothing recomputed."""
+
+    def step_by(traj, step, delta):
+        if traj is None:
+            return gr.skip()
+        return min(max(int(step) + delta, 1), traj.num_steps)
+
+    def toggle_play(traj, is_playing, step):
+        if traj is None:
+            return False, gr.Timer(active=False), gr.Button("▶ Play"), gr.skip()
+        start = 1 if (not is_playing and int(step) >= traj.num_steps) else gr.skip()  # replay from the start
+        now = not is_playing
+        return now, gr.Timer(active=now), gr.Button("Pause" if now else "▶ Play"), start
+
+    def tick(traj, step):
+        """Advance the viewer; long runs move several steps a tick so any run plays in about 12 s."""
+        if traj is None or int(step) >= traj.num_steps:
+            return gr.skip(), False, gr.Timer(active=False), gr.Button("▶ Play")
+        return min(int(step) + max(1, traj.num_steps // 50), traj.num_steps), gr.skip(), gr.skip(), gr.skip()
+
+    def grid_update(traj, which, count):
+        if traj is None:
+            return None, None
+        cols = sup.grid_columns(traj.num_steps, int(count))
+        path = str(app.store.save_png(traj.grid(cols, which), sup.file_stem(traj.request) + f"_grid_{which}"))
+        return path, path
+
+    v = viewer
+    v.scrub.change(app.viewer_html, [trajectory, v.scrub], v.html, queue=False, show_progress="hidden",
+                   api_visibility="private")
+    v.back.click(lambda tr, s: step_by(tr, s, -1), [trajectory, v.scrub], v.scrub, queue=False, api_visibility="private")
+    v.forward.click(lambda tr, s: step_by(tr, s, 1), [trajectory, v.scrub], v.scrub, queue=False, api_visibility="private")
+    v.play.click(toggle_play, [trajectory, v.playing, v.scrub], [v.playing, v.timer, v.play, v.scrub], queue=False,
+                 api_visibility="private")
+    v.timer.tick(tick, [trajectory, v.scrub], [v.scrub, v.playing, v.timer, v.play], queue=False, show_progress="hidden",
+                 api_visibility="private")
+    gr.on([v.grid_what.change, v.grid_cols.change], grid_update, [trajectory, v.grid_what, v.grid_cols],
+          [v.grid_img, v.grid_file], queue=False, api_visibility="private")
+
+
+def wire_compare(app: Served, cmp: SimpleNamespace) -> None:
+    """A preset fills A and B; Compare runs A then B with the same prompt and seed, streaming both."""
+
+    def compare(prompt, seed, *ab_values):
+        a_args, b_args = ab_values[:5], ab_values[5:]
+        reqs = [app.checked(prompt, *args[:3], seed, args[3], args[4]) for args in (a_args, b_args)]
+        done: list = [None, None]
+        labels = [f"{n}: {r.model}, {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
+                  for n, r in zip("AB", reqs)]
+        for k, req in enumerate(reqs):
+            throttle = sup.PreviewThrottle(app.settings.preview_interval)
+            for u in sup.stream_generation(app.need_pipe(req.model), req, throttle):
                 if not u.show:
                     continue
-                shown = panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
-                state = sup.status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
-                if not u.done:
-                    cleared = None if first else gr.skip()  # drop the last run's files once, at the start
-                    first = False
-                    yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    continue
-                traj = u.trajectory
-                gif_path, mp4_path = store.save_video(traj.video, sup.file_stem(request))
-                grid_path = store.save_png(traj.grid(), sup.file_stem(request) + "_grid")
-                yield (shown, state, str(gif_path), str(mp4_path), traj,
-                       gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
-                       viewer_html(traj, traj.num_steps), str(grid_path), str(grid_path))
+                if u.done:
+                    done[k] = u.trajectory
+                current = [(labels[j], (done[j].video if done[j] is not None else (u.x_t if j == k else None)))
+                           for j in range(2)]
+                panels = [(lab, v) for lab, v in current if v is not None]
+                yield (sup.status_html(u.index, u.num_steps, u.t, u.seconds).replace("Denoising", f"Denoising {'AB'[k]}"),
+                       sup.animated_panels_html(panels))
+        secs = " · ".join(f"{n}: {t.seconds:.1f} s" for n, t in zip("AB", done))
+        result = [(labels[j], done[j].video) for j in range(2)]
+        result.append(("glyph layout of the prompt", layout_picture(reqs[0].prompt)))
+        yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html(result) + sup.layout_legend_html(reqs[0].prompt)
 
-        def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = guidance0,
-                         seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = model0):
-            """Generate a video with the chosen model ("release": layout-guided, "blog": prompt only).
-            Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
-            the last step also the GIF and MP4 files."""
-            request = checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
-            for u in sup.stream_generation(need_pipe(request.model), request):
-                info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
-                        "prompt": request.prompt, "note": request.note, "model": request.model}
-                if not u.done:
-                    yield info, None, None
-                else:
-                    gif_path, mp4_path = store.save_video(u.trajectory.video, sup.file_stem(request))
-                    yield info, str(gif_path), str(mp4_path)
+    def apply_preset(name):
+        base = sup.GenerationRequest("A", DEFAULT_STEPS, 0.0, app.guidance0, 0, DEFAULT_SAMPLER, model=app.model0)
+        a, b = sup.comparison_requests(base, name)
+        a, b = (r if r.model in app.pipes else replace(r, model=app.model0) for r in (a, b))  # a preset may name an absent model
+        return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
 
-        def viewer_html(traj, step):
-            if traj is None:
-                return sup.idle_status_html("Generate a video first.")
-            i = min(max(int(step), 1), traj.num_steps) - 1
-            return (panels(traj.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
-                    + f'<p style="text-align:center">{traj.request.label()}</p>')
+    cmp.preset.change(apply_preset, cmp.preset, cmp.ab, queue=False, api_visibility="private")
+    event = cmp.run.click(compare, [cmp.prompt, cmp.seed, *cmp.ab], [cmp.status, cmp.view], api_visibility="private",
+                          concurrency_id="sampler", concurrency_limit=app.settings.concurrency,
+                          show_progress="minimal", show_progress_on=[cmp.status])
+    cmp.stop.click(None, None, None, cancels=[event], api_visibility="private")
 
-        def step_by(traj, step, delta):
-            if traj is None:
-                return gr.skip()
-            return min(max(int(step) + delta, 1), traj.num_steps)
 
-        def toggle_play(traj, is_playing, step):
-            if traj is None:
-                return False, gr.Timer(active=False), gr.Button("▶ Play"), gr.skip()
-            start = 1 if (not is_playing and int(step) >= traj.num_steps) else gr.skip()  # replay from the start
-            now = not is_playing
-            return now, gr.Timer(active=now), gr.Button("Pause" if now else "▶ Play"), start
+def build_examples(app: Served, gen: SimpleNamespace) -> None:
+    """Cached example runs under the Generate tab: a click fills the controls and shows the result."""
+    if app.model0 not in app.pipes or app.settings.cache_examples == "off":
+        return
+    model0, guidance0 = app.model0, app.guidance0
+    other = next((n for n in app.pipes if n != model0), None)
+    examples = ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", model0],  # eta 1: a DDPM-like stochastic run
+                   ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, model0]]
+                + ([["HELLO", DEFAULT_STEPS, 0.0, app.pipes[other].default_guidance, 0, DEFAULT_SAMPLER, other]] if other else []))
 
-        def tick(traj, step):
-            """Advance the viewer; long runs move several steps a tick so any run plays in about 12 s."""
-            if traj is None or int(step) >= traj.num_steps:
-                return gr.skip(), False, gr.Timer(active=False), gr.Button("▶ Play")
-            return min(int(step) + max(1, traj.num_steps // 50), traj.num_steps), gr.skip(), gr.skip(), gr.skip()
+    def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        traj = sup.run_generation(app.need_pipe(request.model), request)
+        gif_path, mp4_path = app.store.save_video(traj.video, sup.file_stem(request))
+        i = traj.num_steps - 1
+        return (app.panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
+                sup.idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
 
-        def grid_update(traj, which, count):
-            if traj is None:
-                return None, None
-            cols = sup.grid_columns(traj.num_steps, int(count))
-            path = str(store.save_png(traj.grid(cols, which), sup.file_stem(traj.request) + f"_grid_{which}"))
-            return path, path
-
-        def compare(prompt, seed, *ab_values):
-            """Run A then B (same prompt and seed), streaming both panels."""
-            a_args, b_args = ab_values[:5], ab_values[5:]
-            reqs = [checked(prompt, *args[:3], seed, args[3], args[4]) for args in (a_args, b_args)]
-            done: list = [None, None]
-            labels = [f"{n}: {r.model}, {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
-                      for n, r in zip("AB", reqs)]
-            for k, req in enumerate(reqs):
-                throttle = sup.PreviewThrottle(settings.preview_interval)
-                for u in sup.stream_generation(need_pipe(req.model), req, throttle):
-                    if not u.show:
-                        continue
-                    if u.done:
-                        done[k] = u.trajectory
-                    current = [(labels[j], (done[j].video if done[j] is not None else (u.x_t if j == k else None)))
-                               for j in range(2)]
-                    panels = [(lab, v) for lab, v in current if v is not None]
-                    yield (sup.status_html(u.index, u.num_steps, u.t, u.seconds).replace("Denoising", f"Denoising {'AB'[k]}"),
-                           sup.animated_panels_html(panels))
-            secs = " · ".join(f"{n}: {t.seconds:.1f} s" for n, t in zip("AB", done))
-            result = [(labels[j], done[j].video) for j in range(2)]
-            result.append(("glyph layout of the prompt", layout_picture(reqs[0].prompt)))
-            yield sup.idle_status_html(f"Done. {secs}"), sup.animated_panels_html(result) + sup.layout_legend_html(reqs[0].prompt)
-
-        def apply_preset(name):
-            a, b = sup.comparison_requests(sup.GenerationRequest("A", DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model=model0), name)
-            a, b = (r if r.model in pipes else replace(r, model=model0) for r in (a, b))  # a preset may name an absent model
-            return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
-
-        def model_changed(name):
-            """A model's own default guidance scale goes with it."""
-            return pipes[name].default_guidance if name in pipes else gr.skip()
-
-        gen_inputs = [prompt, steps, eta, guidance, seed, sampler, model]
-        gen_outputs = [preview, status, gif, mp4, trajectory, scrub, viewer, grid_img, grid_file]
-        gen_event = run.click(generate_ui, gen_inputs, gen_outputs, api_name="generate_ui", api_visibility="private",
-                              concurrency_id="sampler", concurrency_limit=settings.concurrency,
-                              show_progress="minimal", show_progress_on=[status])
-        prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
-                      queue=False, api_visibility="private")
-        stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
-        model.change(model_changed, model, guidance, queue=False, api_visibility="private")
-
-        # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
-        api_progress = gr.JSON(label="progress", visible=False)
-        api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
-        api_button = gr.Button(visible=False)
-        api_button.click(generate_api, gen_inputs, [api_progress, api_gif, api_mp4], api_name="generate",
-                         concurrency_id="sampler", concurrency_limit=settings.concurrency)
-
-        scrub.change(viewer_html, [trajectory, scrub], viewer, queue=False, show_progress="hidden",
-                     api_visibility="private")
-        back.click(lambda tr, s: step_by(tr, s, -1), [trajectory, scrub], scrub, queue=False, api_visibility="private")
-        forward.click(lambda tr, s: step_by(tr, s, 1), [trajectory, scrub], scrub, queue=False, api_visibility="private")
-        play.click(toggle_play, [trajectory, playing, scrub], [playing, timer, play, scrub], queue=False,
-                   api_visibility="private")
-        timer.tick(tick, [trajectory, scrub], [scrub, playing, timer, play], queue=False, show_progress="hidden",
-                   api_visibility="private")
-        gr.on([grid_what.change, grid_cols.change], grid_update, [trajectory, grid_what, grid_cols],
-              [grid_img, grid_file], queue=False, api_visibility="private")
-
-        cmp_preset.change(apply_preset, cmp_preset, ab, queue=False, api_visibility="private")
-        cmp_event = cmp_run.click(compare, [cmp_prompt, cmp_seed, *ab], [cmp_status, cmp_view], api_visibility="private",
-                                  concurrency_id="sampler", concurrency_limit=settings.concurrency,
-                                  show_progress="minimal", show_progress_on=[cmp_status])
-        cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
-
-        if model0 in pipes and settings.cache_examples != "off":
-            other = next((n for n in pipes if n != model0), None)
-            examples = ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
-                        + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", model0],  # eta 1: a DDPM-like stochastic run
-                           ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, model0]]
-                        + ([["HELLO", DEFAULT_STEPS, 0.0, pipes[other].default_guidance, 0, DEFAULT_SAMPLER, other]] if other else []))
-            # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
-            # checkpoint and example list keeps a retrained model or new defaults from showing old results.
-            fingerprint = "-".join([sup.checkpoint_fingerprint(settings.checkpoint_path(n)) for n in pipes]
-                                   + [hashlib.sha256(repr(examples).encode()).hexdigest()[:8]])
-            cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
-            with examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):  # a click fills the controls, shows the result
-                gr.Examples(
-                    examples=examples,
-                    inputs=gen_inputs, outputs=[preview, status, gif, mp4], fn=example_result,
-                    cache_examples=True, cache_mode=settings.cache_examples, label="Examples (results cached)",
-                )
-
-    return demo
+    # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
+    # checkpoint and example list keeps a retrained model or new defaults from showing old results.
+    fingerprint = "-".join([sup.checkpoint_fingerprint(app.settings.checkpoint_path(n)) for n in app.pipes]
+                           + [hashlib.sha256(repr(examples).encode()).hexdigest()[:8]])
+    cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
+    with gen.examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):
+        gr.Examples(examples=examples, inputs=gen.inputs, outputs=[gen.preview, gen.status, gen.gif, gen.mp4],
+                    fn=example_result, cache_examples=True, cache_mode=app.settings.cache_examples,
+                    label="Examples (results cached)")
 
 
 def without_plotly_sliders(fig):

@@ -26,6 +26,8 @@ from .schedule import NoiseSchedule
 
 SAMPLERS = ("ddim", "ddpm", "dpm++2m")
 STOCHASTIC = {"ddim": True, "ddpm": True, "dpm++2m": False}  # whether eta means anything to the sampler
+ETA_RANGE = (0.0, 1.0)  # 0: deterministic DDIM, 1: as much fresh noise as DDPM
+GUIDANCE_RANGE = (0.0, 20.0)  # classifier-free guidance scale s: uncond + s (cond - uncond)
 SAMPLER_HELP = {  # one line per sampler, for the CLI's and the app's help
     "ddim": "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM",
     "ddpm": "ancestral DDPM (eta forced to 1)",
@@ -184,10 +186,10 @@ def check_sampling_args(steps: int, eta: float, guidance_scale: float, num_times
         raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= num_timesteps:
         raise ValueError(f"steps must be an integer in [1, {num_timesteps}], got {steps!r}")
-    if not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must be in [0, 1], got {eta!r}")
-    if not isinstance(guidance_scale, (int, float)) or not 0.0 <= guidance_scale <= 20.0 or guidance_scale != guidance_scale:
-        raise ValueError(f"guidance_scale must be in [0, 20], got {guidance_scale!r}")
+    if not isinstance(eta, (int, float)) or not ETA_RANGE[0] <= eta <= ETA_RANGE[1]:
+        raise ValueError(f"eta must be in [{ETA_RANGE[0]:g}, {ETA_RANGE[1]:g}], got {eta!r}")
+    if not isinstance(guidance_scale, (int, float)) or not GUIDANCE_RANGE[0] <= guidance_scale <= GUIDANCE_RANGE[1]:
+        raise ValueError(f"guidance_scale must be in [{GUIDANCE_RANGE[0]:g}, {GUIDANCE_RANGE[1]:g}], got {guidance_scale!r}")
 
 
 @torch.no_grad()
