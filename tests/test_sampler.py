@@ -22,12 +22,10 @@ class DummyModel(torch.nn.Module):
         self.cfg = ModelConfig(patch=(4, 8, 8), dim=8, depth=1, heads=1, rope=False)
         self.calls = []
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale):
+    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None):
         self.calls.append(guidance_scale)
         return 0.1 * x
 
-    def reset_sampling_state(self):
-        pass
 
 
 def test_golden_timesteps():
@@ -179,15 +177,13 @@ class GaussianOracle(torch.nn.Module):
         a, var = abar.sqrt(), 1 - abar
         return self.mu + a * self.s**2 / (abar * self.s**2 + var) * (x_t - a * self.mu)
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale):
+    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None):
         x0 = self.x0(x, t)
         abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
         a, sig = abar.sqrt(), (1 - abar).sqrt()
         eps = (x - a * x0) / sig
         return eps if self.schedule.prediction == "eps" else a * eps - sig * x0
 
-    def reset_sampling_state(self):
-        pass
 
     def exact(self, x_T, t_start: int):
         """The ODE's end point from x_T at t_start: for Gaussian data, x0 = mu + s * (x_T - a mu) / sqrt(a^2 s^2 + sigma^2)."""

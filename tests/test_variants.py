@@ -114,10 +114,8 @@ def test_checkpoint_round_trip_and_sampling(preset, tmp_path):
     pipe = load_pipeline(tmp_path, bf16=False)
     assert pipe.model.cfg == p.model
     x, t, ids = _inputs(p.model, seed=1)
-    trainer.ema.eval().reset_sampling_state()
-    pipe.model.reset_sampling_state()
     with torch.no_grad():
-        assert torch.equal(trainer.ema(x, t, ids), pipe.model(x, t, ids))
+        assert torch.equal(trainer.ema.eval()(x, t, ids), pipe.model(x, t, ids))
     a = pipe.generate(["AB", "7"], steps=3, guidance_scale=2.0, seed=3)
     b = pipe.generate(["AB", "7"], steps=3, guidance_scale=2.0, seed=3)
     assert a.shape == (2, p.model.frames, p.model.height, p.model.width)
@@ -135,19 +133,13 @@ def test_snapvideo_carries_latents_within_a_trajectory_only():
     t_hi, t_lo = torch.full((2,), 900), torch.full((2,), 500)
     with torch.no_grad():
         fresh_lo = model(x, t_lo, ids)  # no trajectory: zero latents
-        model.reset_sampling_state()
-        model(x, t_hi, ids)
-        assert model._prev_latents is not None
-        carried_lo = model(x, t_lo, ids)  # the next step of a trajectory: latents carried
+        state: dict = {}
+        model(x, t_hi, ids, state=state)  # a trajectory's first step leaves its latents in its state
+        assert state["latents"].shape == (2, model.num_latents, cfg.dim)
+        carried_lo = model(x, t_lo, ids, state=state)  # its next step starts from them
         assert not torch.allclose(carried_lo, fresh_lo)
-        again = model(x, t_lo, ids)  # t did not go down: not a continuation, starts from zero
-        assert torch.allclose(again, fresh_lo, atol=1e-6)
-        model(x, t_hi, ids)
-        mixed = torch.tensor([500, 400])  # a validation batch, not a sampling step
-        assert torch.allclose(model(x, mixed, ids), model.eval()(x, mixed, ids), atol=1e-6)
-        model.reset_sampling_state()
-        assert model._prev_latents is None
-        assert torch.allclose(model(x, t_lo, ids), fresh_lo, atol=1e-6)
+        assert torch.allclose(model(x, t_lo, ids, state={}), fresh_lo, atol=1e-6)  # a new trajectory starts from zero
+        assert torch.allclose(model(x, t_lo, ids), fresh_lo, atol=1e-6)  # and a call outside one leaves nothing behind
 
 
 @pytest.mark.parametrize("preset", TINY_VARIANTS)

@@ -218,10 +218,10 @@ def iter_denoise(
     timesteps = scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(int(seed))
     x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)
-    model.reset_sampling_state()
+    state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
     for i, t in enumerate(timesteps):
         tt = torch.full((ids.shape[0],), int(t), dtype=torch.long, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
-            out = model.forward_with_cfg(x, tt, ids, guidance_scale)
+            out = model.forward_with_cfg(x, tt, ids, guidance_scale, state=state)
         x, pred_x0 = scheduler.step(out.float(), i, x, eta=eta, clip_x0=clip_x0, generator=generator)
         yield StepOutput(index=i, num_steps=len(timesteps), t=int(t), x_t=x, pred_x0=pred_x0)

@@ -105,7 +105,6 @@ def forward_ms(model, batch: int = 1, repeats: int = 3, device: str = "cpu", bf1
     times = []
     with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(repeats + 1):
-            model.reset_sampling_state()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()

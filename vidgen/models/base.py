@@ -74,34 +74,37 @@ class VideoDenoiser(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------
     def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
-                glyphs: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, W, F) or None -> (B, T, H, W)."""
+                glyphs: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
+        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, W, F) or None -> (B, T, H, W).
+
+        `state` is the trajectory's own dict when the call is a sampling step (the sampler makes a
+        fresh one per trajectory and passes it to every step), None otherwise; a variant that carries
+        something from one step to the next (SnapVideo's latents) reads and writes it there."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None,
+                state: dict | None = None) -> torch.Tensor:
         """x (B, T, H, W) noisy video, t (B,) timesteps, ids (B, L) prompt ids, drop (B,) bool for
-        guidance dropout during training -> (B, T, H, W)."""
+        guidance dropout during training, state: see `denoise` -> (B, T, H, W)."""
         if ids.shape[1] != self.cfg.prompt_len:
             raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         c, text, mask = self.condition(t, ids)
-        return self.denoise(x, c, text, mask, self.layout_features(ids))
+        return self.denoise(x, c, text, mask, self.layout_features(ids), state=state)
 
-    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float,
+                         state: dict | None = None) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.
 
-        guidance_scale == 1 is the plain conditional model and costs one pass.
+        guidance_scale == 1 is the plain conditional model and costs one pass. `state`: see `denoise`.
         """
         if guidance_scale == 1.0:
-            return self(x, t, ids)
+            return self(x, t, ids, state=state)
         b = x.shape[0]
-        out = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ids, self.null_prompt(b, ids.device)]))
+        out = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ids, self.null_prompt(b, ids.device)]), state=state)
         cond, uncond = out[:b], out[b:]
         return uncond + guidance_scale * (cond - uncond)
-
-    def reset_sampling_state(self) -> None:
-        """Called by the sampler before a new trajectory; variants that carry state across steps clear it."""
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -126,7 +126,7 @@ class Conv3dUNet(VideoDenoiser):
     def learned_positions(self) -> list[nn.Parameter]:
         return [self.pos_t, self.pos_h, self.pos_w]
 
-    def denoise(self, x, c, text, mask, glyphs=None):
+    def denoise(self, x, c, text, mask, glyphs=None, state=None):
         h = self.stem(x[:, None]) + self.pos_t + self.pos_h + self.pos_w  # (B, C0, T, H, W)
         if glyphs is not None:
             lay = self.layout_embedder(glyphs.to(h.dtype))  # (B, T, W, C0)

@@ -44,7 +44,7 @@ class FullDiT(TokenDenoiser):
             self.register_buffer("rope_sin", sin, persistent=False)
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None):
+    def denoise(self, x, c, text, mask, glyphs=None, state=None):
         rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
         h = self.embed(x, glyphs)  # (B, N, D)
         for block in self.blocks:

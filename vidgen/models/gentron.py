@@ -54,7 +54,7 @@ class GenTron(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None):
+    def denoise(self, x, c, text, mask, glyphs=None, state=None):
         h = self.embed(x, glyphs)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask)

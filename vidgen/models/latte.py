@@ -74,7 +74,7 @@ class Latte(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None):
+    def denoise(self, x, c, text, mask, glyphs=None, state=None):
         h = self.embed(x, glyphs)  # (B, N, D)
         for i, block in enumerate(self.blocks):
             h = block(h, c, text, mask)

@@ -12,10 +12,9 @@ So the expensive work is on G*L latents instead of N patches and grows linearly 
 Latent self-conditioning (RIN): the latents a call ends with seed the next call's latents.
 Training runs a no-grad pass on the same x_t first and conditions on its latents (every tenth
 sample of the batch trains without, for the first sampling step). Sampling carries them from one
-step to the next in `_prev_latents`; `reset_sampling_state` clears them before a new trajectory.
-The carried latents are used only while a trajectory continues: same batch, one timestep shared
-by the batch, lower than the previous call's. Any other call (a validation batch, a probe, a trajectory that
-ended at t=0) starts from zero latents, as the first sampling step does.
+step to the next in the trajectory's `state` dict, which the sampler creates per trajectory and
+passes to every step; a call without a state (a validation batch, a probe) starts from zero
+latents, as the first sampling step does.
 """
 from __future__ import annotations
 
@@ -107,19 +106,6 @@ class SnapVideo(TokenDenoiser):
         self.self_cond = nn.Sequential(nn.LayerNorm(cfg.dim, eps=1e-6), zero_init(nn.Linear(cfg.dim, cfg.dim)))
         self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.depth))
         self.initialize_weights()
-        self.reset_sampling_state()
-
-    def learned_positions(self) -> list[nn.Parameter]:
-        return [self.pos_embed, self.latents, self.latent_pos]
-
-    def reset_sampling_state(self) -> None:
-        self._prev_latents: torch.Tensor | None = None
-        self._prev_t: torch.Tensor | None = None
-        self._t: torch.Tensor | None = None
-
-    def forward(self, x, t, ids, drop=None):
-        self._t = t  # denoise needs it to tell a continuing trajectory from an unrelated call
-        return super().forward(x, t, ids, drop)
 
     def run(self, x, c, text, mask, glyphs, prev_latents):
         """One pass from given previous latents (B, G*L, D) -> (output (B, T, H, W), final latents)."""
@@ -132,7 +118,7 @@ class SnapVideo(TokenDenoiser):
             h, latents = block(h, latents, cond, cond_mask)
         return self.unembed(h, c), latents
 
-    def denoise(self, x, c, text, mask, glyphs=None):
+    def denoise(self, x, c, text, mask, glyphs=None, state=None):
         b, zeros = x.shape[0], x.new_zeros(x.shape[0], self.num_latents, self.cfg.dim)
         if self.training:
             with torch.no_grad():
@@ -140,16 +126,10 @@ class SnapVideo(TokenDenoiser):
             keep = (torch.arange(b, device=x.device) % SELF_COND_EVERY != 0)[:, None, None]
             out, _ = self.run(x, c, text, mask, glyphs, torch.where(keep, latents.detach(), zeros))
             return out
-        prev = self._prev_latents if self._continues(b) else zeros
-        out, latents = self.run(x, c, text, mask, glyphs, prev.to(zeros.dtype))
-        self._prev_latents, self._prev_t = latents.detach(), None if self._t is None else self._t.detach()
+        # a sampling step starts from the previous step's latents (the trajectory's state); the first
+        # step of a trajectory, and any call outside one, from zero
+        prev = state.get("latents") if state is not None else None
+        out, latents = self.run(x, c, text, mask, glyphs, zeros if prev is None else prev.to(zeros.dtype))
+        if state is not None:
+            state["latents"] = latents.detach()
         return out
-
-    def _continues(self, batch: int) -> bool:
-        """True when this call is the next step of the trajectory whose latents are stored."""
-        if self._prev_latents is None or self._prev_t is None or self._t is None:
-            return False
-        if self._prev_latents.shape[0] != batch or self._t.shape != self._prev_t.shape:
-            return False
-        # a sampling step shares one t across the batch and goes down; a validation batch mixes t
-        return bool((self._t == self._t[0]).all() and (self._t < self._prev_t).all())
