@@ -47,7 +47,8 @@ def save_video(video: np.ndarray, path, scale: int = 8, fps: int = 8) -> Path:
         raise ValueError(f"expected a uint8 (T, H, W) video, got {video.dtype} {video.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        np.save(path, video)
+        with open(path, "wb") as f:  # np.save(path) would add .npy to a path ending in .NPY
+            np.save(f, video)
     elif suffix == ".gif":
         path.write_bytes(gif_bytes(video, scale, fps))
     else:

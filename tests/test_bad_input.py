@@ -1,0 +1,141 @@
+"""Property-based bad input: whatever a user types, passes or hands over as a checkpoint ends in a
+valid result or the documented clear error (ValueError / CheckpointError / exit code 2 with one
+line), never another exception. Hypothesis draws the inputs; the seeds are derandomized so the run
+is deterministic."""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vidgen import app_support as sup
+from vidgen.cli.main import main
+from vidgen.config import PROMPT_SLOTS, SYMBOLS
+from vidgen.data import tokenizer as tok
+from vidgen.diffusion.sampler import GUIDANCE_RANGE
+from vidgen.pipeline import load_pipeline
+from vidgen.training.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
+
+SETTINGS = settings(derandomize=True, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+# text a user could type or send: any unicode (control characters, combining marks, very long),
+# and strings near the valid ones
+TEXT = st.one_of(st.text(max_size=300), st.text(alphabet=SYMBOLS + SYMBOLS.lower() + " \t\n?!é\u0301\x00", max_size=12))
+# numbers a widget or a JSON client could send where a number belongs
+NUMBER = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(2**70), max_value=2**70),
+                   st.booleans(), st.none(), st.text(max_size=5),
+                   st.integers(-1, 1001), st.floats(-0.5, 21.0))  # and around the valid ranges, so some requests pass
+
+
+@SETTINGS
+@given(TEXT)
+def test_any_prompt_text_is_a_prompt_or_a_value_error(text):
+    try:
+        prompt = tok.normalize_prompt(text)
+    except ValueError:
+        return
+    assert 1 <= len(prompt) <= PROMPT_SLOTS and set(prompt) <= set(SYMBOLS)
+    assert tok.decode(tok.encode(prompt)) == prompt
+
+
+@SETTINGS
+@given(prompt=TEXT, steps=NUMBER, eta=NUMBER, guidance=NUMBER, seed=NUMBER,
+       sampler=st.one_of(st.sampled_from(sup.SAMPLERS), st.text(max_size=8)),
+       model=st.one_of(st.sampled_from(sup.MODELS), st.text(max_size=8), st.none()))
+def test_any_request_is_checked_or_refused_with_a_value_error(prompt, steps, eta, guidance, seed, sampler, model):
+    try:
+        request = sup.check_request(prompt, steps, eta, guidance, seed, sampler, model=model)
+    except ValueError as e:
+        assert str(e)  # a message to show
+        return
+    assert 1 <= request.steps <= 1000 and 0 <= request.eta <= 1 and 0 <= request.seed <= sup.MAX_SEED
+    assert GUIDANCE_RANGE[0] <= request.guidance_scale <= GUIDANCE_RANGE[1] and math.isfinite(request.guidance_scale)
+    assert request.sampler in sup.SAMPLERS and request.model in sup.MODELS
+
+
+@settings(SETTINGS, max_examples=60)
+@given(prompt=TEXT, suffix=st.sampled_from([".npy", ".gif", ".txt", "", ".NPY"]))
+def test_cli_render_any_prompt_writes_a_video_or_exits_2(prompt, suffix, capsys):
+    out = Path(tempfile.mkdtemp()) / f"v{suffix}"
+    try:
+        code = main(["render", "--prompt", prompt, "--out", str(out)])
+    except SystemExit as e:  # argparse: a prompt that looks like an option
+        code = e.code
+    finally:
+        err = capsys.readouterr().err
+    if code == 0:
+        assert out.is_file() and (suffix.lower() != ".npy" or np.load(out).shape == (16, 32, 32))
+    else:
+        assert code == 2 and err.startswith("error:") and "Traceback" not in err
+    shutil.rmtree(out.parent)
+
+
+@settings(SETTINGS, max_examples=40)
+@given(args=st.lists(st.sampled_from(["--steps", "--eta", "--guidance", "--seed", "--sampler", "--n", "--batch-size"]),
+                     min_size=1, max_size=4),
+       values=st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["nan", "inf", "-1", "0", "1e9", "2.5", "True", "5"])),
+                       min_size=4, max_size=4))
+def test_cli_eval_any_numbers_end_in_one_line_and_exit_2(args, values, capsys):
+    """eval with any values for its numbers (the checkpoint does not exist, so a valid set of
+    numbers stops there): a one-line error, exit 2, no traceback, nothing written."""
+    out = Path(tempfile.mkdtemp()) / "report"
+    argv = ["eval", "--checkpoint", str(out.parent / "no-such-run"), "--out", str(out), "--n", "1"]
+    for flag, value in zip(args, values):
+        argv += [flag, value]
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not out.exists()
+    shutil.rmtree(out.parent)
+
+
+CORRUPTIONS = {  # what may become of each file: random bytes, a truncation of the real file, and for the config wrong shapes
+    CONFIG_NAME: st.one_of(st.binary(max_size=300), st.integers(0, 400),
+                           st.sampled_from([b"[]", b"null", b"{}", b'{"model": 3}', b'{"model": {"dim": -1}}',
+                                            b'{"model": {}, "diffusion": {"num_timesteps": 1e9}}'])),
+    EMA_NAME: st.one_of(st.binary(max_size=300), st.integers(0, 400)),
+}
+
+
+@pytest.fixture(scope="module")
+def release_copy(tiny_checkpoint):
+    d = Path(tempfile.mkdtemp()) / "release"
+    d.mkdir()
+    for name in (CONFIG_NAME, EMA_NAME):
+        shutil.copy(tiny_checkpoint / name, d / name)
+    return d
+
+
+@pytest.mark.parametrize("name", [CONFIG_NAME, EMA_NAME])
+@settings(SETTINGS, max_examples=30)
+@given(data=st.data())
+def test_a_corrupt_checkpoint_is_a_checkpoint_error(release_copy, name, data):
+    corruption = data.draw(CORRUPTIONS[name])
+    d = Path(tempfile.mkdtemp()) / "ckpt"
+    shutil.copytree(release_copy, d)
+    raw = (d / name).read_bytes()
+    (d / name).write_bytes(raw[: min(corruption, len(raw) - 1)] if isinstance(corruption, int) else corruption)
+    try:
+        pipe = load_pipeline(d)
+    except CheckpointError as e:
+        assert str(e)
+    else:  # a corruption that still loads must still be a working model
+        assert pipe.generate("AB", steps=1).shape == (16, 32, 32)
+    shutil.rmtree(d.parent)
+
+
+def test_render_to_an_upper_case_npy_writes_that_file(tmp_path):
+    """Found by the render property above: np.save(path) added .npy to 'v.NPY' and the CLI named a file it had not written."""
+    assert main(["render", "--prompt", "AB", "--out", str(tmp_path / "v.NPY")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["v.NPY"]
+    assert np.load(tmp_path / "v.NPY").shape == (16, 32, 32)
