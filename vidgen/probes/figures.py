@@ -6,15 +6,22 @@ them with `write_html`. The PNGs are drawn with numpy and PIL (no kaleido needed
 """
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import plotly.graph_objects as go
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
 from einops import rearrange
-from PIL import Image, ImageDraw, ImageFont
+from matplotlib.patches import Rectangle
+from PIL import Image
 from plotly.subplots import make_subplots
 
+from ..data import tokenizer as tok
 from . import analysis as probes
 from .analysis import AttentionTrace
 
@@ -371,142 +378,106 @@ def copy_plotlyjs(dest) -> Path:
     return dest
 
 
-# ----------------------------------------------------------------------------- PNG (numpy + PIL)
+# ----------------------------------------------------------------------------- PNG (matplotlib)
 
-_DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]], float)  # RdBu_r
-_SEQUENTIAL = np.array([[0, 0, 4], [81, 18, 124], [183, 55, 121], [252, 137, 97], [252, 253, 191]], float)  # magma
-
-
-def colorize(values: np.ndarray, vmin: float, vmax: float, cmap: str = "diverging") -> np.ndarray:
-    """Values (...) -> uint8 RGB (..., 3) on a 5-anchor colormap: "diverging", "sequential" or "gray"."""
-    x = np.clip((np.asarray(values, float) - vmin) / ((vmax - vmin) or 1.0), 0, 1)
-    if cmap == "gray":
-        return np.repeat((x * 255).round().astype(np.uint8)[..., None], 3, -1)
-    anchors = {"diverging": _DIVERGING, "sequential": _SEQUENTIAL}.get(cmap)
-    if anchors is None:
-        raise ValueError(f"unknown colormap {cmap!r}; known: diverging, sequential, gray")
-    pos = x * (len(anchors) - 1)
-    lo = np.minimum(pos.astype(int), len(anchors) - 2)
-    frac = (pos - lo)[..., None]
-    return (anchors[lo] * (1 - frac) + anchors[lo + 1] * frac).round().astype(np.uint8)
+CMAPS = {"diverging": "RdBu_r", "sequential": "magma", "gray": "gray"}  # the plotly figures' scales, by use
 
 
-def _font():
-    return ImageFont.load_default()
+def _cmap(name: str) -> str:
+    if name not in CMAPS:
+        raise ValueError(f"unknown colormap {name!r}; known: {', '.join(CMAPS)}")
+    return CMAPS[name]
 
 
-def _titled(img: Image.Image, title: str, footer: str = "") -> Image.Image:
-    """Add a title line above and an optional footer below an image."""
-    pad = 14
-    out = Image.new("RGB", (max(img.width, 6 * len(title) + 8, 6 * len(footer) + 8), img.height + pad + (pad if footer else 0) + 4), "white")
-    out.paste(img, (0, pad + 2))
-    d = ImageDraw.Draw(out)
-    d.text((4, 1), title, fill="black", font=_font())
+def _image(fig) -> Image.Image:
+    """A matplotlib figure -> PIL image (the figure is closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def heatmap_png(z: np.ndarray, vmin: float, vmax: float, cmap: str = "diverging", title: str = "", footer: str = "",
+                lines_every: int = 0, annotate: bool = False, size: float = 6.0, labels=None) -> Image.Image:
+    """A 2D array as a heatmap with a colorbar; `lines_every` draws lines every k cells, `annotate` writes
+    the values, `labels` names the rows and columns of a square matrix."""
+    fig, ax = plt.subplots(figsize=(size * 1.15, size))
+    im = ax.imshow(z, cmap=_cmap(cmap), vmin=vmin, vmax=vmax, interpolation="nearest", aspect="auto")
+    if labels is not None:
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    for k in range(lines_every, z.shape[0], lines_every or z.shape[0]):
+        ax.axhline(k - 0.5, color="black", lw=0.5)
+    for k in range(lines_every, z.shape[1], lines_every or z.shape[1]):
+        ax.axvline(k - 0.5, color="black", lw=0.5)
+    if annotate:
+        for (i, j), v in np.ndenumerate(z):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title, fontsize=9)
     if footer:
-        d.text((4, img.height + pad + 4), footer, fill="black", font=_font())
-    return out
+        fig.text(0.01, 0.0, footer, fontsize=8)
+    return _image(fig)
 
 
-def _colorbar(vmin: float, vmax: float, cmap: str, height: int) -> Image.Image:
-    bar = colorize(np.linspace(vmax, vmin, max(height, 2))[:, None].repeat(10, 1), vmin, vmax, cmap)
-    img = Image.new("RGB", (50, max(height, 2)), "white")
-    img.paste(Image.fromarray(bar), (0, 0))
-    d = ImageDraw.Draw(img)
-    d.text((13, 0), f"{vmax:.2g}", fill="black", font=_font())
-    d.text((13, max(height, 2) - 11), f"{vmin:.2g}", fill="black", font=_font())
-    return img
-
-
-def heatmap_png(z: np.ndarray, vmin: float, vmax: float, cmap: str = "diverging", scale: int = 1, title: str = "",
-                footer: str = "", lines_every: int = 0) -> Image.Image:
-    """A 2D array as an upscaled heatmap with a colorbar; `lines_every` draws grid lines every k cells."""
-    rgb = colorize(z, vmin, vmax, cmap).repeat(scale, 0).repeat(scale, 1)
-    if lines_every:
-        for k in range(lines_every, z.shape[0], lines_every):
-            rgb[k * scale, :] = 0
-        for k in range(lines_every, z.shape[1], lines_every):
-            rgb[:, k * scale] = 0
-    img = Image.new("RGB", (rgb.shape[1] + 56, rgb.shape[0]), "white")
-    img.paste(Image.fromarray(rgb), (0, 0))
-    img.paste(_colorbar(vmin, vmax, cmap, rgb.shape[0]), (rgb.shape[1] + 6, 0))
-    return _titled(img, title, footer)
-
-
-def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str = "sequential", cell: int = 64,
-              row_labels=None, col_labels=None, title: str = "", footer: str = "", marks=None) -> Image.Image:
-    """A grid of small maps (each upscaled by an integer factor to about `cell` pixels) with row/column
-    labels and one colorbar (cmap "none": no colorbar).
+def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str = "sequential", row_labels=None,
+              col_labels=None, title: str = "", footer: str = "", marks=None, tile: float = 1.1) -> Image.Image:
+    """A grid of small maps with row/column labels and one colorbar (cmap "none": none).
 
     Tiles may be RGB already (H, W, 3 uint8). `marks`: {(row, col): [(y, x), ...]} cells to outline.
     """
-    gap, left, top = 4, 60 if row_labels else 0, 14 if col_labels else 0
-    fit = lambda n: max(1, cell // n) * n  # noqa: E731
-    th = max(fit(t.shape[0]) for r in rows for t in r)
-    tw = max(fit(t.shape[1]) for r in rows for t in r)
-    ncols = max(len(r) for r in rows)
-    width, height = left + ncols * (tw + gap), top + len(rows) * (th + gap)
-    img = Image.new("RGB", (width + 56, height), "white")
-    d = ImageDraw.Draw(img)
+    nrows, ncols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(tile * ncols + 1.2, tile * nrows + 0.6), squeeze=False)
+    im = None
     for i, r in enumerate(rows):
-        if row_labels:
-            d.text((2, top + i * (th + gap) + th // 2 - 5), str(row_labels[i]), fill="black", font=_font())
-        for j, tile in enumerate(r):
-            rgb = tile if tile.ndim == 3 else colorize(tile, vmin, vmax, cmap)
-            s_y, s_x = max(1, cell // tile.shape[0]), max(1, cell // tile.shape[1])
-            x0, y0 = left + j * (tw + gap), top + i * (th + gap)
-            img.paste(Image.fromarray(rgb.repeat(s_y, 0).repeat(s_x, 1)), (x0, y0))
+        for j in range(ncols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(r):
+                ax.axis("off")
+                continue
+            if r[j].ndim == 3:
+                ax.imshow(r[j], interpolation="nearest")
+            else:
+                im = ax.imshow(r[j], cmap=_cmap(cmap) if cmap != "none" else "gray", vmin=vmin, vmax=vmax, interpolation="nearest")
             for (y, x) in (marks or {}).get((i, j), []):
-                d.rectangle([x0 + x * s_x, y0 + y * s_y, x0 + (x + 1) * s_x - 1, y0 + (y + 1) * s_y - 1], outline="cyan")
-    if col_labels:
-        for j, lab in enumerate(col_labels):
-            d.text((left + j * (tw + gap) + 2, 1), str(lab), fill="black", font=_font())
-    if cmap != "none":
-        img.paste(_colorbar(vmin, vmax, cmap, height - top), (width + 4, top))
-    return _titled(img, title, footer)
+                ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="cyan", lw=1.2))
+            if col_labels and i == 0:
+                ax.set_title(str(col_labels[j]), fontsize=8)
+            if row_labels and j == 0:
+                ax.set_ylabel(str(row_labels[i]), fontsize=8)
+    if cmap != "none" and im is not None:
+        fig.colorbar(im, ax=axes, fraction=0.02)
+    fig.suptitle(title, fontsize=9)
+    if footer:
+        fig.text(0.01, 0.0, footer, fontsize=8)
+    return _image(fig)
 
 
-def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None,
-              size=(520, 300)) -> Image.Image:
+def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None) -> Image.Image:
     """A small line chart: series {name: (xs, ys)}, optional dashed horizontal lines {name: y}."""
-    w, h = size
-    ml, mr, mt, mb = 56, 10, 10, 30
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    f = (lambda v: np.log10(np.maximum(np.asarray(v, float), 1e-12))) if log_y else (lambda v: np.asarray(v, float))  # noqa: E731
-    xs_all = np.concatenate([np.asarray(x, float) for x, _ in series.values()])
-    ys = [f(y) for _, y in series.values()] + [f([v]) for v in (hlines or {}).values()]
-    lo, hi = float(min(np.nanmin(y) for y in ys)), float(max(np.nanmax(y) for y in ys))
-    hi = hi if hi > lo else lo + 1.0
-    x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
-    px = lambda v: ml + (v - x_lo) / ((x_hi - x_lo) or 1.0) * (w - ml - mr)  # noqa: E731
-    py = lambda v: mt + (hi - v) / (hi - lo) * (h - mt - mb)  # noqa: E731
-    d.rectangle([ml, mt, w - mr, h - mb], outline="black")
-    for v in (lo, hi):
-        d.text((2, py(v) - 5), f"{10 ** v:.2g}" if log_y else f"{v:.3g}", fill="black", font=_font())
-    d.text((ml, h - mb + 3), f"{x_lo:.4g}", fill="black", font=_font())
-    d.text((w - mr - 30, h - mb + 3), f"{x_hi:.4g}", fill="black", font=_font())
-    d.text((ml + 60, h - mb + 14), xlabel + (f"   y: {ylabel}" if ylabel else ""), fill="black", font=_font())
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
     for k, (name, (x, y)) in enumerate(series.items()):
-        color = TOKEN_COLORS[k % len(TOKEN_COLORS)]
-        pts = [(px(a), py(b)) for a, b in zip(np.asarray(x, float), f(y)) if np.isfinite(b)]
-        if len(pts) > 1:
-            d.line(pts, fill=color, width=2)
-        for p in pts:
-            d.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=color)
-        d.text((ml + 6, mt + 4 + 12 * k), name, fill=color, font=_font())
+        ax.plot(x, y, marker="o", ms=3, color=TOKEN_COLORS[k % len(TOKEN_COLORS)], label=name)
     for name, v in (hlines or {}).items():
-        yv = py(float(f([v])[0]))
-        for xs in range(ml, w - mr, 8):
-            d.line([(xs, yv), (xs + 4, yv)], fill="gray")
-        d.text((w - mr - 6 * len(name) - 4, yv - 11), name, fill="gray", font=_font())
-    return _titled(img, title)
+        ax.axhline(v, ls="--", color="gray", lw=1)
+        ax.annotate(name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color="gray")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    return _image(fig)
 
 
 def similarity_cube_png(model, t: int, h: int, w: int) -> Image.Image:
     """Fig. 11 flattened: one H' x W' similarity map per frame, the reference outlined."""
     model = probes.as_model(model)
     cube = probes.position_similarity_cube(model, t, h, w)
-    return tiles_png([list(cube)], -1, 1, "diverging", cell=96, col_labels=[f"t={f}" for f in range(cube.shape[0])],
+    return tiles_png([list(cube)], -1, 1, "diverging", col_labels=[f"t={f}" for f in range(cube.shape[0])],
                      title=f"pos-embedding similarity to (t={t},h={h},w={w}), one map (H x W) per frame",
                      marks={(0, t): [(h, w)]})
 
@@ -515,28 +486,21 @@ def similarity_matrix_png(model) -> Image.Image:
     """Fig. 12: the all-to-all matrix with lines between frames."""
     model = probes.as_model(model)
     sim = probes.position_similarity_matrix(model)
-    scale = max(1, 512 // sim.shape[0])
     per_frame = model.cfg.grid[1] * model.cfg.grid[2]
-    return heatmap_png(sim, -1, 1, "diverging", scale=scale, lines_every=per_frame,
+    return heatmap_png(sim, -1, 1, "diverging", lines_every=per_frame, size=8.0,
                        title=f"video pos-embedding cosine similarity, {sim.shape[0]} tokens (t h w)")
 
 
 def prompt_similarity_png(model) -> Image.Image:
     """Fig. 13: the prompt slots' similarity, values written in the cells."""
     sim = probes.prompt_position_similarity(model)
-    cell = 44
-    img = heatmap_png(sim, -1, 1, "diverging", scale=cell, title="prompt pos-embedding cosine similarity (slots 1..L)")
-    d = ImageDraw.Draw(img)
-    for i in range(sim.shape[0]):
-        for j in range(sim.shape[1]):
-            d.text((j * cell + 8, 16 + i * cell + cell // 2 - 5), f"{sim[i, j]:.2f}", fill="black", font=_font())
-    return img
+    return heatmap_png(sim, -1, 1, "diverging", annotate=True, size=4.5, title="prompt pos-embedding cosine similarity (slots 1..L)")
 
 
 def symbol_similarity_png(model) -> Image.Image:
     """The glyph-layout symbol embeddings' similarity (36, 36), A-Z then 0-9."""
     sim = probes.symbol_embedding_similarity(model)
-    return heatmap_png(sim, -1, 1, "diverging", scale=12, title="symbol embedding cosine similarity (A-Z, 0-9)")
+    return heatmap_png(sim, -1, 1, "diverging", title="symbol embedding cosine similarity", size=7.0, labels=list(tok.SYMBOLS))
 
 
 def layout_png(prompt: str, scale: int = 4) -> Image.Image:
@@ -546,17 +510,18 @@ def layout_png(prompt: str, scale: int = 4) -> Image.Image:
 
     video = layout_picture(prompt)  # (T, H, W, 3)
     strip = rearrange(np.pad(video, ((0, 0), (0, 0), (0, 1), (0, 0)), constant_values=255), "t h w c -> h (t w) c")
-    img = Image.fromarray(strip).resize((strip.shape[1] * scale, strip.shape[0] * scale), Image.NEAREST)
-    return _titled(img, f"glyph layout of {prompt!r}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)")
+    fig, ax = plt.subplots(figsize=(strip.shape[1] * scale / 100, strip.shape[0] * scale / 100 + 0.4))
+    ax.imshow(strip, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(f"glyph layout of {prompt!r}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)", fontsize=9)
+    return _image(fig)
 
 
 def timestep_embedding_png(model, num_timesteps: int = 1000, rows: int = 200) -> Image.Image:
     """Fig. 10 as a matrix: the sinusoidal features (t down, dimension across) at `rows` timesteps."""
     ts = np.rint(np.linspace(0, num_timesteps - 1, rows)).astype(int)
     emb = probes.timestep_embedding(model, ts)
-    scale_x = max(1, 512 // emb.shape[1])
-    rgb_src = np.repeat(emb, scale_x, axis=1)
-    return heatmap_png(rgb_src, -1, 1, "diverging", scale=1,
+    return heatmap_png(emb, -1, 1, "diverging",
                        title=f"timestep features [cos | sin], dim {emb.shape[1]}; t = 0 (top) .. {num_timesteps - 1} (bottom)")
 
 
@@ -566,7 +531,7 @@ def cross_attention_png(trace: AttentionTrace, step: int = -1) -> Image.Image:
     step = probes._check_index(step, trace.num_steps, "step")
     maps = probes.cross_attention_maps(trace, step)  # (n, T', H', W')
     t_ = trace.grid[0]
-    video = [colorize(_frame_of(trace, step, f), 0, 255, "gray") for f in range(t_)]
+    video = [np.repeat(_frame_of(trace, step, f)[..., None], 3, -1) for f in range(t_)]  # (H, W, 3) uint8 grey
     rows = [video] + [list(maps[k]) for k in range(len(trace.prompt))]
     marks = {(1 + k, f): list(zip(*np.nonzero(trace.ownership[f] == k))) for k in range(len(trace.prompt)) for f in range(t_)}
     return tiles_png(rows, 0, float(maps.max()) or 1.0, "sequential", row_labels=["x0 est."] + [f"'{c}'" for c in trace.prompt],
