@@ -33,7 +33,13 @@ from .config import (
 from .data import tokenizer as tok
 from .data.layout import layout_picture, slot_colour_hex
 from .data.video_io import frames_grid, gif_bytes, mp4_bytes
-from .diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, SAMPLERS, STOCHASTIC, check_sampling_args  # noqa: F401 (ranges for the sliders)
+from .diffusion.sampler import (  # noqa: F401 (ranges for the sliders)
+    ETA_RANGE,
+    GUIDANCE_RANGE,
+    SAMPLERS,
+    STOCHASTIC,
+    check_sampling_args,
+)
 from .pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline, TrajectoryRecorder
 from .training.checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME
 

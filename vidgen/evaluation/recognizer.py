@@ -29,6 +29,7 @@ from ..config import CHECKPOINTS_DIR, FRAMES, HEIGHT, WIDTH
 from ..data import tokenizer as tok
 from ..data.layout import scroll_offsets
 from ..training.checkpoint import (
+    CONFIG_NAME,
     CheckpointError,
     atomic_write_json,
     load_tensors,
@@ -40,7 +41,7 @@ MIN_STRIP, MAX_STRIP = 8, 160  # candidate strip widths; 8 x "W" renders 152 px 
 BLANK = 0  # CTC blank; symbol i of SYMBOLS is class i + 1
 NUM_CLASSES = 1 + len(tok.SYMBOLS)
 DEFAULT_DIR = CHECKPOINTS_DIR / "recognizer"
-WEIGHTS_NAME, CONFIG_NAME = "recognizer.safetensors", "config.json"
+WEIGHTS_NAME = "recognizer.safetensors"  # beside its CONFIG_NAME, like a model checkpoint
 
 
 # ----------------------------------------------------------------------------- strip reconstruction
