@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
+from benchmarks.speed import time_it
 from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 from vidgen.pipeline import load_pipeline
 
 SETTINGS = ((DEFAULT_SAMPLER, DEFAULT_STEPS), ("dpm++2m", 10), ("dpm++2m", 20), ("ddim", 20), (EVAL_SAMPLER, EVAL_STEPS))
-
-
-def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
 
 
 def main() -> None:
@@ -40,14 +29,14 @@ def main() -> None:
     args = ap.parse_args()
 
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    matmul_s = median_seconds(lambda: a @ b, max(20, args.repeats * 4), warmup=3)
+    matmul_s = time_it(lambda: a @ b, max(20, args.repeats * 4), warmup=3)
     pipe = load_pipeline(args.checkpoint)
     guidance = pipe.default_guidance
     results = {"threads": torch.get_num_threads(), "checkpoint": args.checkpoint, "prompt": args.prompt,
                "guidance": guidance, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "default": f"{DEFAULT_SAMPLER} {DEFAULT_STEPS}"}
     rows = []
     for sampler, steps in SETTINGS:
-        s = median_seconds(lambda: pipe.generate(args.prompt, steps=steps, sampler=sampler, guidance_scale=guidance, seed=0),
+        s = time_it(lambda: pipe.generate(args.prompt, steps=steps, sampler=sampler, guidance_scale=guidance, seed=0),
                            args.repeats)
         rows.append({"sampler": sampler, "steps": steps, "seconds": round(s, 3), "ms_per_step": round(1000 * s / steps, 1),
                      "matmuls": round(s / matmul_s, 1)})
