@@ -122,7 +122,30 @@ def test_null_prompt_has_an_empty_layout():
     assert (symbol == tok.PAD_ID).all() and (offset == 0).all()
     feats = model.layout_features(model.null_prompt(1))
     pad = model.glyph_layout.symbol_embed.weight[tok.PAD_ID]
-    assert torch.equal(feats[0, 3, 5, : pad.numel()], pad) and (feats[..., pad.numel():] == 0).all()
+    assert feats.shape[2] == 1  # no template: one feature for the whole column
+    assert torch.equal(feats[0, 3, 0, 5, : pad.numel()], pad) and (feats[..., pad.numel():] == 0).all()
+
+
+def test_glyph_template_gives_each_row_band_its_own_feature_per_symbol_and_column():
+    """With a template, each row band of a column gets the learned vector of (symbol, in-glyph pixel
+    column, band); the null prompt gets PAD's, the same in every frame and column."""
+    model = build_model(get_preset("tiny-template").model)
+    layer = model.glyph_layout
+    rows, e, bins = model.cfg.grid[1], model.cfg.template_dim, layer.OFFSET_BINS
+    ids = torch.from_numpy(tok.encode_batch(["MW", "WM"]))
+    with torch.no_grad():
+        feats = model.layout_features(ids)  # (2, T, R, W, F)
+    assert feats.shape == (2, model.cfg.frames, rows, model.cfg.width, layer.num_features)
+    symbol, offset = layout_batch(ids)  # (2, T, W)
+    table = layer.template.weight.detach().reshape(-1, rows, e)  # (V*bins, R, E)
+    for b, f, x in [(0, 8, 10), (1, 8, 10), (0, 12, 3), (1, 5, 30)]:
+        entry = int(symbol[b, f, x]) * bins + int(offset[b, f, x].floor()) + 1
+        torch.testing.assert_close(feats[b, f, :, x, -e:], table[entry])
+    m, w = (int(tok.encode(s)[0]) * bins + 5 for s in "MW")
+    assert not torch.allclose(table[m], table[w])  # M's column 4 and W's are separate parameters ...
+    assert not torch.allclose(table[m, 0], table[m, -1])  # ... and so are its top band and its bottom one
+    null = model.layout_features(model.null_prompt(1))[0, ..., -e:]  # (T, R, W, E)
+    assert torch.equal(null, null[:1, :, :1].expand_as(null))
 
 
 def test_spare_tokens_get_a_slot_of_typical_width():
@@ -143,7 +166,8 @@ def test_layout_of_unknown_characters_raises():
 
 
 LAYOUT_VARIANTS = ["tiny-layout", "tiny-gentron-layout", "tiny-latte-layout", "tiny-latte-between-layout",
-                   "tiny-latte-both-layout", "tiny-snapvideo-layout", "tiny-conv3d-layout"]
+                   "tiny-latte-both-layout", "tiny-snapvideo-layout", "tiny-conv3d-layout",
+                   "tiny-template", "tiny-conv3d-template", "tiny-snapvideo-template"]
 
 
 @pytest.mark.parametrize("preset", LAYOUT_VARIANTS)

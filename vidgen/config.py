@@ -113,6 +113,9 @@ class ModelConfig:
     # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
     # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands
     layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
+    template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
+    # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
+    # layout reaches every row of a column alike and the network must work out each glyph's rows itself)
     # variant-specific fields; the other variants ignore them
     text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
     # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
@@ -137,6 +140,8 @@ class ModelConfig:
             raise ValueError(f"unknown layout {self.layout!r}; known: {', '.join(LAYOUTS)} (a checkpoint from a newer vidgen?)")
         if self.layout_dim < 1:
             raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
+        if self.template_dim < 0 or (self.template_dim and self.layout == "none"):
+            raise ValueError(f"template_dim must be >= 0 and needs layout='glyph', got {self.template_dim} with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
         _, gh, gw = self.grid
@@ -279,8 +284,12 @@ def _variant_presets() -> dict[str, Preset]:
 PRESETS.update(_variant_presets())
 
 
+TEMPLATE_DIM = 8  # a 4-pixel-tall band of one column needs only a few numbers
+
+
 def _layout_presets() -> dict[str, Preset]:
-    """`<preset>-layout`: the same network told the glyph layout (ModelConfig.layout = "glyph").
+    """`<preset>-layout`: the same network told the glyph layout (ModelConfig.layout = "glyph");
+    `<preset>-template`: the same again with a learned glyph template (ModelConfig.template_dim).
 
     `small-layout` is the release recipe: batch 16 (smaller batches learn more per sample on the
     CPU, docs/recipe.md) and a cosine decay over 3600 steps, about an hour of training on 2 cores,
@@ -294,6 +303,8 @@ def _layout_presets() -> dict[str, Preset]:
                 train = dataclasses.replace(train, batch_size=16, lr_decay_steps=3600, max_steps=3600,
                                             val_every=250, ckpt_every=250, snapshot_every=250)
             out[f"{name}-layout"] = Preset(dataclasses.replace(preset.model, layout="glyph"), preset.diffusion, train)
+            out[f"{name}-template"] = Preset(dataclasses.replace(preset.model, layout="glyph", template_dim=TEMPLATE_DIM),
+                                             preset.diffusion, train)
     return out
 
 

@@ -25,7 +25,14 @@ class VideoDenoiser(nn.Module):
         self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio,
                                             positional=cfg.layout == "none")
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
-        self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim) if cfg.layout == "glyph" else None
+        self.glyph_layout = None
+        if cfg.layout == "glyph":
+            self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim, self.template_rows(cfg))
+
+    @staticmethod
+    def template_rows(cfg: ModelConfig) -> int:
+        """Bands of rows with their own glyph-template feature: one per row of tokens."""
+        return cfg.grid[1]
 
     # -- initialisation -----------------------------------------------------------------------
     def learned_positions(self) -> list[nn.Parameter]:
@@ -69,13 +76,13 @@ class VideoDenoiser(nn.Module):
         return c, text, mask
 
     def layout_features(self, ids: torch.Tensor) -> torch.Tensor | None:
-        """The glyph layout of the prompts (B, T, W, F), or None for a model without one."""
+        """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one."""
         return None if self.glyph_layout is None else self.glyph_layout(ids)
 
     # -- forward ------------------------------------------------------------------------------
     def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
                 glyphs: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
-        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, W, F) or None -> (B, T, H, W).
+        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, R, W, F) or None -> (B, T, H, W).
 
         `state` is the trajectory's own dict when the call is a sampling step (the sampler makes a
         fresh one per trajectory and passes it to every step), None otherwise; a variant that carries

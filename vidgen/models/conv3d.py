@@ -109,7 +109,7 @@ class Conv3dUNet(VideoDenoiser):
         self.pos_t = nn.Parameter(torch.zeros(1, chans[0], cfg.frames, 1, 1))
         self.pos_h = nn.Parameter(torch.zeros(1, chans[0], 1, cfg.height, 1))
         self.pos_w = nn.Parameter(torch.zeros(1, chans[0], 1, 1, cfg.width))
-        # the glyph layout of each frame and column, added to the stem's features down the whole column
+        # the glyph layout of each frame and column (and row, with a template), added to the stem's features
         self.layout_embedder = nn.Linear(self.glyph_layout.num_features, chans[0]) if self.glyph_layout is not None else None
         self.down = nn.ModuleList(
             Stage(chans[max(i - 1, 0)], chans[i], blocks, cfg, attend=i > 0) for i in range(LEVELS)
@@ -123,14 +123,18 @@ class Conv3dUNet(VideoDenoiser):
         self.out = zero_init(nn.Conv3d(chans[0], 1, (1, 3, 3), padding=(0, 1, 1)))
         self.initialize_weights()
 
+    @staticmethod
+    def template_rows(cfg: ModelConfig) -> int:
+        return cfg.height  # the stem works at full resolution: a template row per pixel row
+
     def learned_positions(self) -> list[nn.Parameter]:
         return [self.pos_t, self.pos_h, self.pos_w]
 
     def denoise(self, x, c, text, mask, glyphs=None, state=None):
         h = self.stem(x[:, None]) + self.pos_t + self.pos_h + self.pos_w  # (B, C0, T, H, W)
         if glyphs is not None:
-            lay = self.layout_embedder(glyphs.to(h.dtype))  # (B, T, W, C0)
-            h = h + rearrange(lay, "b t w c -> b c t 1 w")  # broadcast over H
+            lay = self.layout_embedder(glyphs.to(h.dtype))  # (B, T, R, W, C0), R = 1 or H
+            h = h + rearrange(lay, "b t r w c -> b c t r w")  # R = 1 broadcasts over H
         skips = []
         for i, stage in enumerate(self.down):
             h = stage(h, c, text, mask)

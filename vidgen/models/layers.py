@@ -209,21 +209,33 @@ class PromptEncoder(nn.Module):
 
 
 class GlyphLayoutFeatures(nn.Module):
-    """Prompt ids -> features of the glyph layout at every frame and pixel column (B, T, W, F).
+    """Prompt ids -> features of the glyph layout at every frame, row and pixel column (B, T, R, W, F).
 
     Each column gets the learned embedding of the symbol covering it (PAD where none does; the
     token's id, not its slot, so a symbol means the same wherever it stands) and sin/cos features of
     its distance from that glyph's pen origin, which say which part of the glyph the column shows.
+    These are the same down the column (R = 1).
+
+    With template_dim > 0 each of `rows` bands of rows also gets a learned vector per (symbol,
+    in-glyph pixel column): a glyph template in feature space, learned from the denoising loss alone,
+    that tells an M's top row from a W's without the network having to work it out (R = rows).
+
     The null prompt's layout is empty, so guidance dropout and `forward_with_cfg` need nothing more.
     """
 
     PERIODS = (32.0, 16.0, 8.0, 4.0)  # pixels: from "which half of a wide glyph" to stroke scale
+    OFFSET_BINS = 32  # template columns: pen-origin distance -1..30 px (the widest advance is about 20)
 
-    def __init__(self, vocab_size: int, dim: int):
+    def __init__(self, vocab_size: int, dim: int, template_dim: int = 0, rows: int = 1):
         super().__init__()
         self.symbol_embed = nn.Embedding(vocab_size, dim)
         nn.init.normal_(self.symbol_embed.weight, std=0.02)
-        self.num_features = dim + 2 * len(self.PERIODS)
+        self.template_dim, self.rows = template_dim, rows if template_dim else 1
+        self.template = None
+        if template_dim:
+            self.template = nn.Embedding(vocab_size * self.OFFSET_BINS, rows * template_dim)  # (symbol, column) -> rows
+            nn.init.normal_(self.template.weight, std=0.02)
+        self.num_features = dim + 2 * len(self.PERIODS) + template_dim
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         symbol, offset = layout_batch(ids)  # (B, T, W) token ids, (B, T, W) pixels
@@ -232,7 +244,13 @@ class GlyphLayoutFeatures(nn.Module):
         covered = (symbol != tok.PAD_ID)[..., None].to(angle.dtype)  # (B, T, W, 1)
         fourier = torch.cat([angle.sin(), angle.cos()], dim=-1) * covered  # (B, T, W, 2P)
         emb = self.symbol_embed(symbol)  # (B, T, W, E)
-        return torch.cat([emb, fourier.to(emb.dtype)], dim=-1)  # (B, T, W, F)
+        columns = torch.cat([emb, fourier.to(emb.dtype)], dim=-1)[:, :, None]  # (B, T, 1, W, F0)
+        if self.template is None:
+            return columns
+        column = (offset.floor().long() + 1).clamp(0, self.OFFSET_BINS - 1)  # (B, T, W)
+        rows = self.template(symbol * self.OFFSET_BINS + column)  # (B, T, W, R*E)
+        rows = rearrange(rows, "b t w (r e) -> b t r w e", r=self.rows)  # (B, T, R, W, E)
+        return torch.cat([columns.expand(-1, -1, self.rows, -1, -1), rows], dim=-1)  # (B, T, R, W, F)
 
 
 class FinalLayer(nn.Module):

@@ -60,7 +60,7 @@ class TokenDenoiser(VideoDenoiser):
         patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
         self.x_embedder = nn.Linear(patch_volume, cfg.dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, one per (t, h, w) token
-        if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns -> one vector
+        if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns (x its row band) -> one vector
             self.layout_embedder = nn.Linear(cfg.patch[0] * cfg.patch[2] * self.glyph_layout.num_features, cfg.dim)
         self.final_layer = FinalLayer(cfg.dim, patch_volume)
 
@@ -68,15 +68,18 @@ class TokenDenoiser(VideoDenoiser):
         return [self.pos_embed]
 
     def embed(self, x: torch.Tensor, glyphs: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H, W) video and (B, T, W, F) glyph layout or None -> tokens (B, N, D)."""
+        """(B, T, H, W) video and (B, T, R, W, F) glyph layout or None -> tokens (B, N, D).
+
+        R is 1 (the layout is the same down a column: every row of tokens gets it) or H' (a glyph
+        template: each row of tokens gets its own)."""
         h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
         if glyphs is None:
             return h
         pt, ph, pw = self.cfg.patch
         t, hh, w = self.cfg.grid
-        cols = rearrange(glyphs.to(h.dtype), "b (t pt) (w pw) f -> b t w (pt pw f)", pt=pt, pw=pw)  # (B, T', W', pt*pw*F)
-        lay = self.layout_embedder(cols)  # (B, T', W', D); the layout is the same down a column: every row gets it
-        return rearrange(h, "b (t h w) d -> b t h w d", t=t, h=hh, w=w).add(lay[:, :, None]).flatten(1, 3)  # (B, N, D)
+        cols = rearrange(glyphs.to(h.dtype), "b (t pt) r (w pw) f -> b t r w (pt pw f)", pt=pt, pw=pw)  # (B, T', R, W', pt*pw*F)
+        lay = self.layout_embedder(cols)  # (B, T', R, W', D)
+        return rearrange(h, "b (t h w) d -> b t h w d", t=t, h=hh, w=w).add(lay).flatten(1, 3)  # (B, N, D)
 
     def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """tokens (B, N, D) -> (B, T, H, W)."""
