@@ -14,11 +14,13 @@ def add_train_args(p) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="stop at this total step count")
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped (only --lr, --lr-decay-steps may change)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out exactly where it stopped (only --lr, --lr-decay-steps, --ckpt-every may change)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--lr-decay-steps", type=int, default=None, help="cosine-decay horizon (0 = constant lr)")
+    p.add_argument("--ckpt-every", type=positive_int, default=None, help="steps between checkpoints (the preset's by default)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--holdout-single", action="store_true", help="never train on 1-symbol prompts (the blog's experiment)")
@@ -31,7 +33,7 @@ def run_train(args) -> None:
     from ..training.trainer import Trainer, init_distributed, override
 
     preset = get_preset(args.preset)
-    changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed,
+    changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                    bf16=False if args.no_bf16 else None, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
     if args.resume and not (out / CONFIG_NAME).is_file():

@@ -6,7 +6,15 @@ A run directory holds
     ema.safetensors           EMA weights (what sampling uses)
     train_state.safetensors   optimizer moments (training only)
     train_state.json          optimizer hyper-parameters and step (training only)
+    log.jsonl                 the training log (a resumed run drops the lines past its checkpoint)
 A release directory needs only config.json and ema.safetensors (or model.safetensors).
+
+Files that belong together (a checkpoint's weights, EMA, optimizer state and config; the best EMA and
+best.json; a release's weights and config) are written as one set (`write_set`): each file goes to
+NAME.pending, then commit.json names the set (the commit point), then each pending file is renamed
+over its live one. A crash before the commit leaves the old set (its pending files are discarded);
+a crash after it is finished by the next reader (`finish_interrupted_write`). Every file is itself
+written atomically, so none is ever half-written.
 Nothing here unpickles: a checkpoint handed over by a user is read as tensors and JSON only.
 """
 from __future__ import annotations
@@ -36,6 +44,9 @@ STATE_JSON = "train_state.json"
 BEST_EMA_NAME = "ema_best.safetensors"  # the EMA weights at the lowest validation loss so far
 SNAPSHOT_DIR = "snapshots"  # EMA weights kept every TrainConfig.snapshot_every steps, one release directory each
 BEST_JSON = "best.json"  # {"step", "val_loss", "samples_seen", "train_seconds"} of those weights
+LOG_NAME = "log.jsonl"  # a run's training log, one JSON object per line
+COMMIT_NAME = "commit.json"  # present only while a set of files is being swapped in (write_set)
+PENDING_SUFFIX = ".pending"
 
 
 class CheckpointError(ValueError):
@@ -60,20 +71,88 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json_bytes(obj))
+
+
+def json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+
+
+def tensor_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    atomic_write_bytes(path, tensor_bytes(tensors, metadata))
+
+
+def _fsync_dir(d: Path) -> None:
+    dir_fd = os.open(d, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+def write_set(d: Path, files: dict[str, bytes]) -> None:
+    """Replace several files of directory d so that a crash at any moment leaves either all the old
+    versions or all the new ones (see the module docstring). files: name -> contents."""
+    d = Path(d)
+    written = []
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        finish_interrupted_write(d)  # an earlier writer's committed set goes in first
+        for name, data in files.items():
+            atomic_write_bytes(d / (name + PENDING_SUFFIX), data)
+            written.append(d / (name + PENDING_SUFFIX))
+        atomic_write_json(d / COMMIT_NAME, {"files": list(files)})  # the commit point
+    except OSError as e:  # a full disk, a read-only directory: the old set stays as it was
+        for f in written:
+            f.unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write {', '.join(files)} in {d}: {e.strerror or e}; the files there before are intact") from e
+    finish_interrupted_write(d)
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(path, save(tensors, metadata=metadata))
+def finish_interrupted_write(d: Path) -> None:
+    """Complete a set whose commit was written but whose files were not all swapped in (a crash, or
+    another process mid-swap): rename its pending files over the live ones, then drop the commit.
+    A no-op when there is no commit. Raises CheckpointError if the directory cannot be written."""
+    d = Path(d)
+    commit = d / COMMIT_NAME
+    if not commit.is_file():
+        return
+    names = read_json(commit).get("files")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and "/" not in n and n != ".." for n in names):
+        raise CheckpointError(f"{commit} does not name a set of files in {d}")
+    try:
+        for name in names:
+            try:
+                os.replace(d / (name + PENDING_SUFFIX), d / name)
+            except FileNotFoundError:  # swapped in already (by us before a crash, or by another reader)
+                pass
+        _fsync_dir(d)
+        commit.unlink(missing_ok=True)
+    except PermissionError as e:
+        raise CheckpointError(f"{d} holds an interrupted write ({COMMIT_NAME}) and is not writable to finish it: {e}") from e
+
+
+def discard_unfinished_writes(d: Path) -> list[str]:
+    """For the one process that owns directory d (a resumed run, an export): finish a committed set,
+    then delete what a crash left before any commit (pending files, temp files). -> names deleted."""
+    d = Path(d)
+    if not d.is_dir():
+        return []
+    finish_interrupted_write(d)
+    gone = []
+    for f in d.iterdir():
+        if f.is_file() and (f.name.endswith(PENDING_SUFFIX) or (f.name.startswith(".") and f.name.endswith(".tmp"))):
+            f.unlink()
+            gone.append(f.name)
+    return gone
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -112,6 +191,7 @@ def resolve_dir(path) -> Path:
 def read_configs(path):
     """-> (ModelConfig, DiffusionConfig, TrainConfig | None, raw config dict)."""
     d = resolve_dir(path)
+    finish_interrupted_write(d)
     raw = read_json(d / CONFIG_NAME)
     try:
         model_cfg = model_config_from_dict(raw["model"])
@@ -186,8 +266,9 @@ def export_release(run_dir, out_dir, default_guidance: float | None = None, best
                    exported_from_step=info["step"], exported_best_val_loss=info["val_loss"])
     if default_guidance is not None:
         raw["default_guidance"] = float(default_guidance)
-    save_tensors(out / EMA_NAME, model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"})
-    atomic_write_json(out / CONFIG_NAME, raw)
+    discard_unfinished_writes(out)
+    write_set(out, {EMA_NAME: tensor_bytes(model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"}),
+                    CONFIG_NAME: json_bytes(raw)})
     return out
 
 

@@ -100,6 +100,7 @@ class Trainer:
     # -- state ----------------------------------------------------------------------------------
     def _load_state(self):
         d = self.out
+        ckpt.discard_unfinished_writes(d)  # a crash mid-save: finish a committed checkpoint or drop a partial one
         ckpt.load_state_into(self.model, ckpt.load_tensors(d / ckpt.MODEL_NAME), d / ckpt.MODEL_NAME)
         ckpt.load_state_into(self.ema, ckpt.load_tensors(d / ckpt.EMA_NAME), d / ckpt.EMA_NAME)
         meta = ckpt.read_json(d / ckpt.STATE_JSON)
@@ -107,23 +108,41 @@ class Trainer:
         self.step = int(meta["step"])
         self.samples_seen = int(meta.get("samples_seen", 0))
         self.train_seconds = float(meta.get("train_seconds", 0.0))
+        if self.rank == 0:
+            self._trim_log()
+
+    def _trim_log(self) -> None:
+        """Keep the log's lines up to the resumed step: a crash may have left lines past the last
+        checkpoint (the resumed run logs those steps again) or a half-written last line."""
+        path = self.out / ckpt.LOG_NAME
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= self.step:
+                kept.append(line + "\n")
+        ckpt.atomic_write_bytes(path, "".join(kept).encode())
 
     def save(self):
         """Write weights, EMA, config and optimizer state (rank 0), each file atomically."""
         if self.rank != 0:
             return
-        d = self.out
         extra = {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": round(self.train_seconds, 1),
                  "world_size": self.world, "device": str(self.device), "preset": self.preset_name}
-        ckpt.save_tensors(d / ckpt.MODEL_NAME, self.model.state_dict())
-        ckpt.save_tensors(d / ckpt.EMA_NAME, self.ema.state_dict())
         tensors, meta = ckpt.optimizer_to_tensors(self.opt, self.model)
-        ckpt.save_tensors(d / ckpt.STATE_NAME, tensors)
         meta.update(step=self.step, samples_seen=self.samples_seen, train_seconds=self.train_seconds,
                     rng="every draw of step s on rank r is seeded by (seed, s, r); nothing else to restore")
-        ckpt.atomic_write_json(d / ckpt.STATE_JSON, meta)
-        # config last: a directory with a config always has the weights it describes
-        ckpt.atomic_write_json(d / ckpt.CONFIG_NAME, ckpt.config_dict(self.model_cfg, self.diff_cfg, self.cfg, **extra))
+        ckpt.write_set(self.out, {  # all or nothing: a crash mid-save leaves the previous checkpoint whole
+            ckpt.MODEL_NAME: ckpt.tensor_bytes(self.model.state_dict()),
+            ckpt.EMA_NAME: ckpt.tensor_bytes(self.ema.state_dict()),
+            ckpt.STATE_NAME: ckpt.tensor_bytes(tensors),
+            ckpt.STATE_JSON: ckpt.json_bytes(meta),
+            ckpt.CONFIG_NAME: ckpt.json_bytes(ckpt.config_dict(self.model_cfg, self.diff_cfg, self.cfg, **extra)),
+        })
 
     # -- one step -------------------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -197,7 +216,7 @@ class Trainer:
         max_steps = cfg.max_steps if max_steps is None else max_steps
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-        log_path = self.out / "log.jsonl"
+        log_path = self.out / ckpt.LOG_NAME
         start = time.time()
         # under a time budget the step count at the end is unknown: count steps, show the time left
         bar = tqdm(total=max_steps if time_budget is None else None, initial=self.step,
@@ -244,10 +263,10 @@ class Trainer:
     def save_snapshot(self) -> Path:
         """Keep this step's EMA weights as snapshots/step_NNNNNN/ (a release directory: config + weights)."""
         d = self.out / ckpt.SNAPSHOT_DIR / f"step_{self.step:06d}"
-        ckpt.save_tensors(d / ckpt.EMA_NAME, self.ema.state_dict())
-        ckpt.atomic_write_json(d / ckpt.CONFIG_NAME, ckpt.config_dict(
-            self.model_cfg, self.diff_cfg, self.cfg, step=self.step, samples_seen=self.samples_seen,
-            train_seconds=round(self.train_seconds, 1), preset=self.preset_name))
+        ckpt.write_set(d, {ckpt.EMA_NAME: ckpt.tensor_bytes(self.ema.state_dict()),
+                           ckpt.CONFIG_NAME: ckpt.json_bytes(ckpt.config_dict(
+                               self.model_cfg, self.diff_cfg, self.cfg, step=self.step, samples_seen=self.samples_seen,
+                               train_seconds=round(self.train_seconds, 1), preset=self.preset_name))})
         return d
 
     def _keep_if_best(self, val_loss: float) -> None:
@@ -259,9 +278,10 @@ class Trainer:
                     return
             except ckpt.CheckpointError as e:  # an unreadable record must not stop a long run: replace it
                 warnings.warn(f"{e}; replacing it with this validation's")
-        ckpt.save_tensors(self.out / ckpt.BEST_EMA_NAME, self.ema.state_dict())
-        ckpt.atomic_write_json(self.out / ckpt.BEST_JSON, {"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen,
-                                       "train_seconds": round(self.train_seconds, 1)})
+        ckpt.write_set(self.out, {
+            ckpt.BEST_EMA_NAME: ckpt.tensor_bytes(self.ema.state_dict()),
+            ckpt.BEST_JSON: ckpt.json_bytes({"step": self.step, "val_loss": val_loss, "samples_seen": self.samples_seen,
+                                             "train_seconds": round(self.train_seconds, 1)})})
 
     @staticmethod
     def _time_left(start: float, time_budget: float | None) -> dict:
@@ -312,13 +332,13 @@ def init_distributed(device: str) -> str:
     return device
 
 
-RESUMABLE_CHANGES = ("lr", "lr_decay_steps", "min_lr_ratio")
+RESUMABLE_CHANGES = ("lr", "lr_decay_steps", "min_lr_ratio", "ckpt_every")  # none of them touches the data stream
 
 
 def apply_resume_changes(saved: TrainConfig, changes: dict) -> tuple[TrainConfig, dict]:
     """A resumed run's config: the saved one, with the asked-for changes that differ from it.
 
-    Only the lr schedule (RESUMABLE_CHANGES) may change: anything else (batch size, seed, data split,
+    Only the lr schedule and how often it saves (RESUMABLE_CHANGES) may change: anything else (batch size, seed, data split,
     bf16) would break the resumed data stream, so it raises ValueError. Values equal to the saved
     ones (the first command repeated with --resume) are not changes. -> (config, the real changes).
     `holdout_single` names the split's field of that name.
