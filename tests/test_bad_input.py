@@ -4,26 +4,37 @@ line), never another exception. Hypothesis draws the inputs; the seeds are deran
 is deterministic."""
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vidgen import app_support as sup
 from vidgen.cli.main import main
-from vidgen.config import PROMPT_SLOTS, SYMBOLS
+from vidgen.config import PROMPT_SLOTS, SYMBOLS, get_preset
 from vidgen.data import tokenizer as tok
 from vidgen.diffusion.sampler import GUIDANCE_RANGE
 from vidgen.pipeline import load_pipeline
+from vidgen.training import checkpoint as ckpt
 from vidgen.training.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
+from vidgen.training.trainer import Trainer
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# the soak (python -m benchmarks.soak) runs this file with VIDGEN_HYPOTHESIS_SCALE=10: ten times the cases
+SCALE = max(1, int(os.environ.get("VIDGEN_HYPOTHESIS_SCALE", "1")))
+
+
+def examples(n: int) -> settings:
+    return settings(SETTINGS, max_examples=n * SCALE)
 
 # text a user could type or send: any unicode (control characters, combining marks, very long),
 # and strings near the valid ones
@@ -34,7 +45,7 @@ NUMBER = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(m
                    st.integers(-1, 1001), st.floats(-0.5, 21.0))  # and around the valid ranges, so some requests pass
 
 
-@SETTINGS
+@examples(100)
 @given(TEXT)
 def test_any_prompt_text_is_a_prompt_or_a_value_error(text):
     try:
@@ -45,7 +56,7 @@ def test_any_prompt_text_is_a_prompt_or_a_value_error(text):
     assert tok.decode(tok.encode(prompt)) == prompt
 
 
-@SETTINGS
+@examples(100)
 @given(prompt=TEXT, steps=NUMBER, eta=NUMBER, guidance=NUMBER, seed=NUMBER,
        sampler=st.one_of(st.sampled_from(sup.SAMPLERS), st.text(max_size=8)),
        model=st.one_of(st.sampled_from(sup.MODELS), st.text(max_size=8), st.none()))
@@ -60,7 +71,7 @@ def test_any_request_is_checked_or_refused_with_a_value_error(prompt, steps, eta
     assert request.sampler in sup.SAMPLERS and request.model in sup.MODELS
 
 
-@settings(SETTINGS, max_examples=60)
+@examples(60)
 @given(prompt=TEXT, suffix=st.sampled_from([".npy", ".gif", ".txt", "", ".NPY"]))
 def test_cli_render_any_prompt_writes_a_video_or_exits_2(prompt, suffix, capsys):
     out = Path(tempfile.mkdtemp()) / f"v{suffix}"
@@ -77,7 +88,7 @@ def test_cli_render_any_prompt_writes_a_video_or_exits_2(prompt, suffix, capsys)
     shutil.rmtree(out.parent)
 
 
-@settings(SETTINGS, max_examples=40)
+@examples(40)
 @given(args=st.lists(st.sampled_from(["--steps", "--eta", "--guidance", "--seed", "--sampler", "--n", "--batch-size"]),
                      min_size=1, max_size=4),
        values=st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["nan", "inf", "-1", "0", "1e9", "2.5", "True", "5"])),
@@ -117,7 +128,7 @@ def release_copy(tiny_checkpoint):
 
 
 @pytest.mark.parametrize("name", [CONFIG_NAME, EMA_NAME])
-@settings(SETTINGS, max_examples=30)
+@examples(30)
 @given(data=st.data())
 def test_a_corrupt_checkpoint_is_a_checkpoint_error(release_copy, name, data):
     corruption = data.draw(CORRUPTIONS[name])
@@ -139,3 +150,107 @@ def test_render_to_an_upper_case_npy_writes_that_file(tmp_path):
     assert main(["render", "--prompt", "AB", "--out", str(tmp_path / "v.NPY")]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["v.NPY"]
     assert np.load(tmp_path / "v.NPY").shape == (16, 32, 32)
+
+
+# ----------------------------------------------------------------------------- every CLI subcommand's numbers
+
+# subcommand -> (arguments that make it stop at a missing run or checkpoint once its numbers pass, its number flags)
+CLI_NUMBERS = {
+    "sample": (["--checkpoint", "{missing}", "--prompt", "AB", "--out", "{out}.gif"],
+               ["--steps", "--eta", "--guidance", "--seed", "--sampler"]),
+    "experiments": (["--checkpoint", "{missing}", "--out", "{out}"],
+                    ["--steps", "--eta", "--guidance", "--seed", "--batch-size", "--n", "--sampler"]),
+    "probe": (["--checkpoint", "{missing}", "--out", "{out}"],
+              ["--steps", "--guidance", "--seed", "--loss-prompts", "--loss-timesteps", "--align-prompts", "--align-timesteps"]),
+    "train": (["--resume", "--out", "{missing}", "--preset", "tiny"],
+              ["--max-steps", "--time-budget", "--batch-size", "--lr", "--lr-decay-steps", "--seed", "--ckpt-every"]),
+    "export": (["--checkpoint", "{missing}", "--out", "{out}"], ["--guidance"]),
+}
+VALUES = st.one_of(st.text(max_size=6), st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e9", "2.5", "True", "5", "1e400", "0x10"]))
+
+
+@pytest.mark.parametrize("command", sorted(CLI_NUMBERS))
+@examples(25)
+@given(data=st.data())
+def test_every_subcommand_refuses_bad_numbers_in_one_line(command, data, capsys):
+    base, flags = CLI_NUMBERS[command]
+    chosen = data.draw(st.lists(st.sampled_from(flags), min_size=1, max_size=4))
+    tmp = Path(tempfile.mkdtemp())
+    argv = [command] + [a.format(missing=tmp / "no-such-run", out=tmp / "out") for a in base]
+    for flag in chosen:
+        argv += [flag, data.draw(VALUES)]
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp.iterdir()) == []  # nothing written, not even a run directory
+    shutil.rmtree(tmp)
+
+
+# ----------------------------------------------------------------------------- the Python API
+
+@pytest.fixture(scope="module")
+def tiny_pipe(tiny_checkpoint):
+    return load_pipeline(tiny_checkpoint)
+
+
+@examples(40)
+@given(prompt=st.one_of(TEXT, st.lists(TEXT, max_size=3)), steps=NUMBER, eta=NUMBER, guidance=NUMBER, seed=NUMBER,
+       sampler=st.one_of(st.sampled_from(sup.SAMPLERS), st.text(max_size=8)))
+def test_pipeline_takes_any_arguments_or_raises_a_value_error(tiny_pipe, prompt, steps, eta, guidance, seed, sampler):
+    """Pipeline.iter_steps (what generate runs): the first steps come out finite, or a ValueError
+    says what is wrong before any sampling."""
+    try:
+        first = list(itertools.islice(tiny_pipe.iter_steps(prompt, steps=steps, eta=eta, guidance_scale=guidance,
+                                                           seed=seed, sampler=sampler), 2))
+    except ValueError as e:
+        assert str(e)
+        return
+    assert first and all(torch.isfinite(s.x_t).all() for s in first)
+
+
+# ----------------------------------------------------------------------------- a run directory's other files
+
+RUN_FILES = [ckpt.MODEL_NAME, ckpt.STATE_NAME, ckpt.STATE_JSON, ckpt.BEST_JSON, ckpt.BEST_EMA_NAME]
+
+
+@pytest.fixture(scope="module")
+def tiny_run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run_for_corruption")
+    p = get_preset("tiny")
+    Trainer(p.model, p.diffusion, p.train, out, preset_name="tiny").fit(max_steps=p.train.val_every, progress=False)  # best.json too
+    assert all((out / n).is_file() for n in RUN_FILES)
+    return out
+
+
+@pytest.mark.parametrize("name", RUN_FILES)
+@examples(10)
+@given(corruption=st.one_of(st.binary(max_size=200), st.integers(0, 300),
+                            st.sampled_from([b"{}", b"[]", b'{"step": "x", "val_loss": 1}', b'{"step": 3}'])))
+def test_a_corrupt_run_file_stops_resume_and_export_with_a_clear_error(tiny_run_dir, name, corruption, capsys):
+    """resume reads model, optimizer state and its JSON; export --best reads best.json and the best
+    EMA. A corrupt one is a CheckpointError (exit 2 from the CLI), and nothing else in the run changes."""
+    d = Path(tempfile.mkdtemp()) / "run"
+    shutil.copytree(tiny_run_dir, d)
+    raw = (d / name).read_bytes()
+    (d / name).write_bytes(raw[: min(corruption, len(raw) - 1)] if isinstance(corruption, int) else corruption)
+    before = {f.name: f.read_bytes() for f in d.iterdir() if f.is_file()}
+    p = get_preset("tiny")
+    command = (["train", "--preset", "tiny", "--out", str(d), "--resume", "--max-steps", "51", "--no-progress"]
+               if name in (ckpt.MODEL_NAME, ckpt.STATE_NAME, ckpt.STATE_JSON)
+               else ["export", "--checkpoint", str(d), "--out", str(d.parent / "rel"), "--best"])
+    try:
+        code = main(command)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    if code == 0:  # a corruption that still parses (e.g. '{}' optimizer meta with tensors intact) must still resume or export
+        return shutil.rmtree(d.parent)
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err, err
+    assert {f.name: f.read_bytes() for f in d.iterdir() if f.is_file()} == before
+    if name in (ckpt.MODEL_NAME, ckpt.STATE_NAME, ckpt.STATE_JSON):
+        with pytest.raises(ckpt.CheckpointError):
+            Trainer(p.model, p.diffusion, p.train, d, resume=True, preset_name="tiny")
+    shutil.rmtree(d.parent)

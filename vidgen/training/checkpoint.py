@@ -309,14 +309,18 @@ def optimizer_from_tensors(opt: torch.optim.Optimizer, model: torch.nn.Module, t
     params = [p for group in opt.param_groups for p in group["params"]]
     index = {n: i for i, n in enumerate(names)}
     state: dict[int, dict] = {}
+    by_name = meta.get("state_keys") == "name"
     for key, v in tensors.items():
-        if meta.get("state_keys") == "name":
-            pname, field = key.rsplit("::", 1)
+        if by_name:
+            pname, field = key.rsplit("::", 1) if "::" in key else (key, "")
             if pname not in index:
                 raise CheckpointError(f"optimizer state names a parameter this model lacks: {pname}")
             pid = index[pname]
         else:
-            pid_str, field = key.split(".", 1)
+            pid_str, _, field = key.partition(".")
+            if not pid_str.isdigit():
+                raise CheckpointError(f"optimizer state key {key!r} is neither 'name::field' nor 'index.field' "
+                                      f"(is {STATE_JSON} the one written with these tensors?)")
             pid = int(pid_str)
             if not 0 <= pid < len(params):
                 raise CheckpointError(f"optimizer state for parameter {pid}, but this model has {len(params)}")
@@ -327,5 +331,5 @@ def optimizer_from_tensors(opt: torch.optim.Optimizer, model: torch.nn.Module, t
         state.setdefault(pid, {})[field] = v
     try:
         opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (KeyError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"optimizer state does not fit this model: {e}") from e
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
+        raise CheckpointError(f"optimizer state does not fit this model: {e!r}") from e
