@@ -109,3 +109,31 @@ def test_wrong_prompt_slots_raise():
     model = build_model(TINY)
     with pytest.raises(ValueError, match="slots"):
         model(torch.randn(1, 16, 32, 32), torch.tensor([1]), torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_qk_norm_makes_attention_blind_to_the_scale_of_queries_and_keys():
+    """With ModelConfig.qk_norm every attention layer RMS-normalises q and k per head: scaling the
+    query and key projections leaves the output unchanged (without it, it changes)."""
+    import dataclasses
+
+    from vidgen.config import get_preset
+    from vidgen.models import build_model
+    from vidgen.models.layers import Attention
+
+    x, t = torch.randn(1, 16, 32, 32), torch.tensor([300])
+    for qk_norm in (True, False):
+        torch.manual_seed(0)
+        model = build_model(dataclasses.replace(get_preset("tiny-template").model, qk_norm=qk_norm)).eval()
+        for p in model.parameters():  # leave the zero-initialised identity start, so attention matters
+            p.data.add_(0.02 * torch.randn_like(p))
+        ids = model.null_prompt(1)
+        with torch.no_grad():
+            before = model(x, t, ids)
+            for m in model.modules():
+                if isinstance(m, Attention):
+                    m.to_q.weight.mul_(8.0)
+                    m.to_q.bias.mul_(8.0)
+            after = model(x, t, ids)
+        assert sum(isinstance(m, Attention) and m.q_norm is not None for m in model.modules()) == (
+            sum(isinstance(m, Attention) for m in model.modules()) if qk_norm else 0)
+        assert torch.allclose(before, after, atol=1e-4) == qk_norm

@@ -109,6 +109,8 @@ class ModelConfig:
     rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
     conv_mlp: bool = True  # depthwise 3x3 convolution over each frame's tokens inside the MLP (weights shared across positions)
     freq_dim: int = 256  # size of the sinusoidal timestep features
+    qk_norm: bool = False  # RMS-normalise each head's queries and keys before the dot product (in every
+    # attention layer of every variant), which bounds the attention logits (ViT-22B, SD3)
     layout: str = "none"  # "none": the blog's model, prompt tokens only; "glyph": also told which symbol covers
     # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
     # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands
@@ -310,10 +312,13 @@ def _layout_presets() -> dict[str, Preset]:
 
 PRESETS.update(_layout_presets())
 
-# A shape sized for speed (docs/sampling.md): the release's network with 4 blocks instead of 6, a
-# 15-step guided video in about 0.43 s on the 2-core CPU (0.81 s for the release), 0.62 s a training step.
+# Shapes sized for speed (docs/sampling.md): the release's network with 4 blocks instead of 6, a
+# 15-step guided video in about 0.43 s on the 2-core CPU (0.81 s for the 6-block one), 0.62 s a training step.
+# The template one also normalises queries and keys: the 6-block runs without it diverged (checkpoints/README.md).
 PRESETS["small-fast-layout"] = Preset(dataclasses.replace(PRESETS["small-layout"].model, depth=4),
                                       PRESETS["small-layout"].diffusion, PRESETS["small-layout"].train)
+PRESETS["small-fast-template"] = Preset(dataclasses.replace(PRESETS["small-template"].model, depth=4, qk_norm=True),
+                                        PRESETS["small-template"].diffusion, PRESETS["small-template"].train)
 
 
 def get_preset(name: str) -> Preset:

@@ -22,7 +22,10 @@ def build_model(cfg: ModelConfig) -> VideoDenoiser:
     """Instantiate the variant named by cfg.variant; unknown names raise with the known ones."""
     if cfg.variant not in VARIANTS:
         raise ValueError(f"unknown model variant {cfg.variant!r}; known variants: {', '.join(VARIANTS)}")
-    return VARIANTS[cfg.variant](cfg)
+    model = VARIANTS[cfg.variant](cfg)
+    if cfg.qk_norm:
+        model.enable_qk_norm()
+    return model
 
 
 __all__ = ["VARIANTS", "VideoDenoiser", "build_model"]

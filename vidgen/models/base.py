@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..data import tokenizer as tok
-from .layers import GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
+from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
 
 
 class VideoDenoiser(nn.Module):
@@ -57,6 +57,12 @@ class VideoDenoiser(nn.Module):
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
         for p in self.learned_positions():
             nn.init.normal_(p, std=0.02)
+
+    def enable_qk_norm(self) -> None:
+        """Query-key normalisation in every attention layer of the variant (ModelConfig.qk_norm; build_model calls it)."""
+        for module in self.modules():
+            if isinstance(module, Attention):
+                module.enable_qk_norm()
 
     # -- conditioning -------------------------------------------------------------------------
     def null_prompt(self, batch: int, device=None) -> torch.Tensor:

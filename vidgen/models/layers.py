@@ -117,12 +117,20 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.store_attention = False
         self.last_attention: torch.Tensor | None = None
+        self.q_norm = self.k_norm = None
+
+    def enable_qk_norm(self) -> None:
+        """RMS-normalise each head's queries and keys (learned gain, starting at 1) before RoPE."""
+        head_dim = self.to_q.out_features // self.heads
+        self.q_norm, self.k_norm = nn.RMSNorm(head_dim, eps=1e-6), nn.RMSNorm(head_dim, eps=1e-6)
 
     def forward(self, x, context=None, mask=None, rope=None):
         """x (B, N, D); context (B, M, Dc) or None for self-attention; mask (B, M) bool, True = attend."""
         context = x if context is None else context
         q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads)  # (B, h, N, hd)
         k, v = rearrange(self.to_kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)  # (B, h, M, hd)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M)
