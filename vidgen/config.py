@@ -36,7 +36,7 @@ DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's con
 # generating (the app, `sample`, Pipeline): the fastest setting measured to read back within 1 point of
 # 50-step DDIM on the release (docs/sampling.md)
 DEFAULT_SAMPLER = "dpm++2m"  # one of vidgen.diffusion.sampler.SAMPLERS
-DEFAULT_STEPS = 15
+DEFAULT_STEPS = 10
 # measuring (eval, experiments, compare, probes): the reference every reported figure uses
 EVAL_SAMPLER = "ddim"
 EVAL_STEPS = 50
