@@ -140,8 +140,9 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
     """Export runs[i % len(runs)] (with guidance i % len(runs) + 1, so config and weights identify the
     run) over the same release directory, SIGKILLing each export at a random moment, `kills` times;
     after every kill the release must load and its weights must be those of the run its config names
-    (or the directory must not exist yet). unreadable lists every violation. The kills are spread
-    over the last 30% of an export's measured duration, where it writes."""
+    (or the directory must not exist yet). unreadable lists every violation. Half the kills land in
+    the last 30% of an export's measured duration; the other half wait for its write to begin (a
+    pending file or the commit in the release directory) and strike within a few milliseconds."""
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.time()
@@ -155,7 +156,13 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
         k = i % len(runs)
         proc = subprocess.Popen(export_command(runs[k], out, k + 1.0), cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.7, 1.05) * duration)
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.7, 1.05) * duration)
+        else:
+            give_up = time.time() + 3 * duration
+            while proc.poll() is None and time.time() < give_up and not (out.is_dir() and _write_in_progress(out)):
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, 0.003))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             report.kills += 1

@@ -6,13 +6,15 @@ load, faults and bad input). docs/reliability.md holds a run's output.
 
 Sections (each prints its figures; the exit code is 1 if any failure, mismatch or crash was seen):
   bad input  tests/test_bad_input.py under Hypothesis with VIDGEN_HYPOTHESIS_SCALE times the default
-             cases: cases tried per entry point and failures;
+             cases, and the app's generate API through gradio_client (tests/test_app.py's property):
+             cases tried per entry point and failures;
   crashes    SIGKILL a tiny training run at random moments (half of them inside checkpoint writes),
              resume each time, compare with an uninterrupted run bit for bit; the same for export;
   load       app.py in its own process serving checkpoints/release (or --checkpoint); N concurrent
-             gradio_client users send generations at default settings until `--requests` are done:
-             served / told busy / failed, p50 and p95 latency, throughput, the server's memory
-             after warm-up and at the end, and how fast Stop frees the worker.
+             gradio_client users send generations at default settings until the planned number of
+             videos is served (busy answers do not count): served / told busy / failed, p50 and p95 latency, throughput, the server's
+             memory once a quarter of the load is served (warm-up) and at the end, and how fast
+             Stop frees the worker.
 Only loopback traffic; every loop is bounded in count and in time. Run on an idle machine.
 """
 from __future__ import annotations
@@ -37,22 +39,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------------------- bad input
 
+APP_PROPERTY = "tests/test_app.py::test_the_generate_api_answers_anything_with_a_video_or_an_app_error"  # through gradio_client
+
 def bad_input(scale: int) -> dict:
     """Run the property tests with `scale` times their cases; -> {test: cases}, failures."""
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_bad_input.py", "-p", "no:warnings", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_bad_input.py", APP_PROPERTY, "-p", "no:warnings", "-p", "no:cacheprovider",
                            "--hypothesis-show-statistics", "-q", "-rf"],
                           cwd=ROOT, env={**os.environ, "VIDGEN_HYPOTHESIS_SCALE": str(scale)}, capture_output=True, text=True)
     cases, current = {}, None
     for line in proc.stdout.splitlines():
-        m = re.match(r"^tests/test_bad_input\.py::(\S+):", line)
+        m = re.match(r"^tests/test_\w+\.py::(\S+):", line)
         if m:
             current = m.group(1)
         m = re.search(r"(\d+) passing examples?, (\d+) failing examples?", line)
         if m and current:
             cases[current] = cases.get(current, 0) + int(m.group(1)) + int(m.group(2))
     failed = re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.M)
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+    summary = f"pytest exit code {proc.returncode}" + (f": {proc.stderr.strip()[-300:]}" if proc.returncode else "")
     return {"cases": cases, "total_cases": sum(cases.values()), "failed_tests": failed, "pytest": summary,
             "exit_code": proc.returncode, "seconds": round(time.time() - t0, 1)}
 
@@ -86,7 +90,7 @@ def _rss_mb(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
-def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit: float) -> dict:
+def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit: float, warmup: int = 10) -> dict:
     from gradio_client import Client
     from gradio_client.utils import QueueError
 
@@ -105,23 +109,25 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
                 client = Client(url, verbose=False)
             except Exception:  # not listening yet
                 time.sleep(0.5)
-        for i in range(3):  # warm-up: first-call costs (allocations, caches) before memory is measured
-            client.predict("WARM", api_name="/generate")
-        rss_start = _rss_mb(server.pid)
+        for i in range(warmup):  # warm-up: first-call costs (allocations, caches, ffmpeg) before memory is measured
+            client.predict(f"WARM{i % 10}", api_name="/generate")
+        rss_sequential = _rss_mb(server.pid)
+        rss_start = [None]  # memory once a quarter of the load has been served: warm under concurrency too
 
         lock = threading.Lock()
         counts = {"served": 0, "busy": 0, "failed": 0}
         latencies, errors = [], []
-        issued = [0]
+        issued, in_flight = [0], [0]  # requests sent, and sent but not answered
         stop_at = time.time() + time_limit
 
         def user(k: int) -> None:
             c = Client(url, verbose=False)
             while True:
                 with lock:
-                    if issued[0] >= requests or time.time() > stop_at:
+                    if counts["served"] + in_flight[0] >= requests or time.time() > stop_at:
                         return
                     issued[0] += 1
+                    in_flight[0] += 1
                     n = issued[0]
                 prompt = "ABCDEFGHJK"[n % 10] + str(n % 97)
                 t0 = time.time()
@@ -131,6 +137,8 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
                     with lock:
                         counts["served" if ok else "failed"] += 1
                         latencies.append(time.time() - t0)
+                        if rss_start[0] is None and counts["served"] >= requests // 4:
+                            rss_start[0] = _rss_mb(server.pid)
                         if not ok:
                             errors.append(f"{prompt}: bad result {progress}")
                 except QueueError:
@@ -141,6 +149,9 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
                     with lock:
                         counts["failed"] += 1
                         errors.append(f"{prompt}: {type(e).__name__}: {e}"[:300])
+                finally:
+                    with lock:
+                        in_flight[0] -= 1
 
         t0 = time.time()
         threads = [threading.Thread(target=user, args=(k,)) for k in range(users)]
@@ -150,6 +161,7 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
             t.join(timeout=time_limit + 120)
         wall = time.time() - t0
         rss_end = _rss_mb(server.pid)
+        rss_start = rss_start[0] or rss_sequential
 
         # Stop: a long generation is cancelled after its first preview; the next request must not wait for it
         normal = [time.time()]
@@ -168,7 +180,7 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
                 "p50_s": round(statistics.median(lat), 3) if lat else None,
                 "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
                 "throughput_per_s": round(counts["served"] / wall, 3), "wall_s": round(wall, 1),
-                "rss_after_warmup_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+                "rss_after_sequential_warmup_mb": round(rss_sequential, 1), "rss_after_warmup_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
                 "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 2),
                 "one_generation_alone_s": round(normal, 3), "next_generation_after_stop_s": round(after_stop, 3),
                 "server_alive": server.poll() is None}
@@ -187,8 +199,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
     p.add_argument("--json", default=None, help="also write the figures here")
     a = p.parse_args(argv)
-    plan = dict(scale=1, kills=5, export_kills=4, steps=20, users=20, requests=40, queue=16, time_limit=300) if a.quick else \
-        dict(scale=10, kills=24, export_kills=12, steps=40, users=20, requests=240, queue=16, time_limit=1200)
+    plan = dict(scale=1, kills=5, export_kills=4, steps=30, users=20, requests=30, queue=16, time_limit=300) if a.quick else \
+        dict(scale=10, kills=24, export_kills=12, steps=120, users=20, requests=200, queue=16, time_limit=1200)
     out = {}
     if "bad_input" in a.only:
         out["bad_input"] = r = bad_input(plan["scale"])
@@ -203,7 +215,7 @@ def main(argv=None) -> int:
               f"broken releases {len(r['export_violations'])} ({r['seconds']} s)")
     if "load" in a.only:
         out["load"] = r = load(a.checkpoint, plan["users"], plan["requests"], plan["queue"], plan["time_limit"])
-        print(f"load: {r['users']} users, {r['requests']} requests: served {r['served']}, told busy {r['busy']}, failed {r['failed']}; "
+        print(f"load: {r['users']} users sent {r['requests']} requests: served {r['served']}, told busy {r['busy']}, failed {r['failed']}; "
               f"latency p50 {r['p50_s']} s, p95 {r['p95_s']} s; {r['throughput_per_s']} videos/s; "
               f"server memory {r['rss_after_warmup_mb']} -> {r['rss_end_mb']} MB ({r['rss_growth_pct']:+.2f}%); "
               f"after Stop the next video took {r['next_generation_after_stop_s']} s (alone: {r['one_generation_alone_s']} s)")
