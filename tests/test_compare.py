@@ -64,6 +64,8 @@ def test_findings_follow_the_numbers():
 def test_layout_comparison_uses_the_layout_presets():
     assert cmp.preset_for("full", "small", layout=True) == "small-layout"
     assert cmp.preset_for("latte-both", "tiny", layout=True) == "tiny-latte-both-layout"
+    assert cmp.preset_for("full", "small", template=True) == "small-template"
+    assert cmp.preset_for("snapvideo", "tiny", layout=True, template=True) == "tiny-snapvideo-template"
     assert cmp.preset_for("conv3d", "small") == "small-conv3d"
 
 

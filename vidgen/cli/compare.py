@@ -12,6 +12,8 @@ def add_compare_args(p) -> None:
     p.add_argument("--budget", type=float, required=True, help="training seconds per variant (wall clock)")
     p.add_argument("--size", choices=("tiny", "small"), default="small", help="preset family (default small)")
     p.add_argument("--layout", action="store_true", help="compare the glyph-layout presets (<size>-<variant>-layout)")
+    p.add_argument("--template", action="store_true",
+                   help="compare the glyph-layout presets with a learned glyph template (<size>-<variant>-template)")
     p.add_argument("--batch-size", type=int, default=None, help="training batch for every variant (default: the presets')")
     p.add_argument("--out", required=True, help="directory for the runs, evaluations and results.json")
     p.add_argument("--doc", default="docs/variants.md", help="the markdown report (default docs/variants.md)")
@@ -36,6 +38,6 @@ def run_compare(args) -> None:
         raise UsageError(f"unknown variants {unknown}; known: {', '.join(DEFAULT_VARIANTS)}")
     settings = CompareSettings(budget=args.budget, size=args.size, batch_size=args.batch_size, eval_n=args.eval_n, eval_steps=args.eval_steps,
                                guidance=args.guidance, timing_steps=args.timing_steps, seed=args.seed, device=args.device,
-                               cost_measure_up_to=args.cost_measure_up_to, layout=args.layout)
+                               cost_measure_up_to=args.cost_measure_up_to, layout=args.layout, template=args.template)
     compare(variants, settings, args.out, doc_path=args.doc, recognizer=args.recognizer, progress=not args.no_progress)
 

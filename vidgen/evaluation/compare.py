@@ -31,11 +31,12 @@ TIMING_PROMPT = "AB12"
 UNLIMITED_STEPS = 10**9  # the presets' max_steps (100 for tiny) must not stop a run before its budget
 
 
-def preset_for(variant: str, size: str, layout: bool = False) -> str:
+def preset_for(variant: str, size: str, layout: bool = False, template: bool = False) -> str:
     """`full` -> the base preset (`tiny`, `small`); anything else -> `<size>-<variant>`; with `layout`
-    the glyph-layout preset of that (`<...>-layout`); unknown names raise."""
+    the glyph-layout preset of that (`<...>-layout`), with `template` the one that also learns a glyph
+    template (`<...>-template`); unknown names raise."""
     name = size if variant == "full" else f"{size}-{variant}"
-    name = f"{name}-layout" if layout else name
+    name = f"{name}-template" if template else f"{name}-layout" if layout else name
     get_preset(name)
     return name
 
@@ -55,6 +56,7 @@ class CompareSettings:
     device: str = "cpu"
     cost_measure_up_to: int = 4096  # time the forward pass in the cost table up to this many tokens (0: analytic only, -1: no table)
     layout: bool = False  # compare the glyph-layout models (`<preset>-layout`) instead of the prompt-only ones
+    template: bool = False  # compare the glyph-layout models with a learned glyph template (`<preset>-template`)
 
     def __post_init__(self):
         if self.budget <= 0 or self.eval_n < 1 or self.eval_steps < 1 or self.timing_steps < 1 or (self.batch_size or 1) < 1:
@@ -119,7 +121,7 @@ def compare(variants: list[str], settings: CompareSettings, out_dir, doc_path=No
     """Train, time and evaluate every variant; write OUT/results.json and the markdown report."""
     from .recognizer import default_reader
 
-    presets = {v: preset_for(v, settings.size, settings.layout) for v in variants}  # unknown names raise before any work
+    presets = {v: preset_for(v, settings.size, settings.layout, settings.template) for v in variants}  # unknown names raise before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
@@ -276,7 +278,8 @@ def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
         "# The architectures side by side",
         "",
         f"Each variant trained from scratch for **{s['budget']:.0f} s** of wall clock on {results['machine']} "
-        f"(device {s['device']}), `{s['size']}`{'-layout (told the glyph layout)' if s.get('layout') else ''} presets"
+        f"(device {s['device']}), `{s['size']}`"
+        f"{'-template (told the glyph layout, learning a glyph template)' if s.get('template') else '-layout (told the glyph layout)' if s.get('layout') else ''} presets"
         f"{'' if s.get('batch_size') is None else ' at batch ' + str(s['batch_size'])}, then evaluated by the harness on {s['eval_n']} validation prompts "
         f"({s['eval_steps']} DDIM steps, guidance {s['guidance']}, EMA weights). Sampling ms/step: one prompt with guidance, "
         f"median of {s['timing_steps']} steps. Equal wall-clock is a fair budget only on an otherwise idle machine: the "
@@ -284,7 +287,7 @@ def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
         "",
         "```",
         f"python -m vidgen compare --variants {','.join(ordered(results['variants']))} --size {s['size']} "
-        f"{'--layout ' if s.get('layout') else ''}--budget {s['budget']:g} "
+        f"{'--template ' if s.get('template') else '--layout ' if s.get('layout') else ''}--budget {s['budget']:g} "
         f"{'' if s.get('batch_size') is None else '--batch-size ' + str(s['batch_size']) + ' '}--eval-n {s['eval_n']} --eval-steps {s['eval_steps']} --out {out_dir} --doc {doc_path}",
         "```",
         "",
