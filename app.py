@@ -43,8 +43,8 @@ covers it and how far into that glyph the column lies (the coloured panel: one c
 brighter further into the glyph), computed from the font's advance widths exactly as the data is
 drawn. It still has to learn what each of the 36 glyphs looks like and how to denoise: it keeps a
 learned vector for every (symbol, column into the glyph, row of patches), a glyph template it fills in
-from the denoising loss alone; no picture of a glyph is ever given to it. *The blog's model* gets only the prompt tokens: it must also work out where each symbol goes and how
-fast the text scrolls, which is what it fails to learn on a CPU budget (it draws crisp glyphs at the
+from the denoising loss alone; no picture of a glyph is ever given to it. *The blog's model* gets
+only the prompt tokens: it must also work out where each symbol goes and how fast the text scrolls, which is what it fails to learn on a CPU budget (it draws crisp glyphs at the
 right speed, mostly the wrong ones). Pick one under **Model**, or put both side by side in **Compare**.
 """
 

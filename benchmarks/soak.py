@@ -164,9 +164,9 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
         rss_start = rss_start[0] or rss_sequential
 
         # Stop: a long generation is cancelled after its first preview; the next request must not wait for it
-        normal = [time.time()]
+        t1 = time.time()
         client.predict("STOP", api_name="/generate")
-        normal = time.time() - normal[0]
+        normal = time.time() - t1
         long_job = client.submit("STOP", 1000, 0.0, 3.0, 0, "ddim", api_name="/generate")
         while not long_job.outputs() and not long_job.done():
             time.sleep(0.01)

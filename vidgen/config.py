@@ -33,8 +33,8 @@ SPARE_IDS = tuple(range(FIRST_SYMBOL_ID + len(SYMBOLS), VOCAB_SIZE))
 # ----------------------------------------------------------------------------- sampling defaults
 
 DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
-# generating (the app, `sample`, Pipeline): the fastest setting measured to read back within 1 point of
-# 50-step DDIM on the release (docs/sampling.md)
+# generating (the app, `sample`, Pipeline): the fewest steps measured to read back within 1 point of 50-step
+# DDIM on the release with PSNR within 2 dB of it (docs/sampling.md)
 DEFAULT_SAMPLER = "dpm++2m"  # one of vidgen.diffusion.sampler.SAMPLERS
 DEFAULT_STEPS = 10
 # measuring (eval, experiments, compare, probes): the reference every reported figure uses
@@ -293,8 +293,8 @@ def _layout_presets() -> dict[str, Preset]:
     """`<preset>-layout`: the same network told the glyph layout (ModelConfig.layout = "glyph");
     `<preset>-template`: the same again with a learned glyph template (ModelConfig.template_dim).
 
-    `small-layout` is the release recipe: batch 16 (smaller batches learn more per sample on the
-    CPU, docs/recipe.md) and a cosine decay over 3600 steps, about an hour of training on 2 cores,
+    The small ones train with the release's recipe (`small-fast-template` below): batch 16 (smaller
+    batches learn more per sample on the CPU, docs/recipe.md) and a cosine decay over 3600 steps,
     with EMA snapshots every 250 steps to read what it reaches along the way.
     """
     out = {}
@@ -312,9 +312,9 @@ def _layout_presets() -> dict[str, Preset]:
 
 PRESETS.update(_layout_presets())
 
-# Shapes sized for speed (docs/sampling.md): the release's network with 4 blocks instead of 6, a
-# 15-step guided video in about 0.43 s on the 2-core CPU (0.81 s for the 6-block one), 0.62 s a training step.
-# The template one also normalises queries and keys: the 6-block runs without it diverged (checkpoints/README.md).
+# Shapes sized for speed (docs/sampling.md): 4 blocks instead of 6. `small-fast-template` is the release recipe
+# (0.54 s a training step, a 10-step guided video in 0.27 s on the 2-core CPU); it also normalises queries and
+# keys, because the 6-block runs without that diverged (checkpoints/README.md).
 PRESETS["small-fast-layout"] = Preset(dataclasses.replace(PRESETS["small-layout"].model, depth=4),
                                       PRESETS["small-layout"].diffusion, PRESETS["small-layout"].train)
 PRESETS["small-fast-template"] = Preset(dataclasses.replace(PRESETS["small-template"].model, depth=4, qk_norm=True),

@@ -244,7 +244,7 @@ class GlyphLayoutFeatures(nn.Module):
         super().__init__()
         self.symbol_embed = nn.Embedding(vocab_size, dim)
         nn.init.normal_(self.symbol_embed.weight, std=0.02)
-        self.template_dim, self.rows = template_dim, rows if template_dim else 1
+        self.rows = rows if template_dim else 1
         self.template = None
         if template_dim:
             self.template = nn.Embedding(vocab_size * self.OFFSET_BINS, rows * template_dim)  # (symbol, column) -> rows

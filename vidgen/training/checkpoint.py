@@ -136,8 +136,8 @@ def finish_interrupted_write(d: Path) -> None:
                 pass
         _fsync_dir(d)
         commit.unlink(missing_ok=True)
-    except PermissionError as e:
-        raise CheckpointError(f"{d} holds an interrupted write ({COMMIT_NAME}) and is not writable to finish it: {e}") from e
+    except OSError as e:  # read-only directory or file system, full disk
+        raise CheckpointError(f"{d} holds an interrupted write ({COMMIT_NAME}) and it cannot be finished: {e}") from e
 
 
 def discard_unfinished_writes(d: Path) -> list[str]:

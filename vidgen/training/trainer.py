@@ -128,7 +128,7 @@ class Trainer:
         ckpt.atomic_write_bytes(path, "".join(kept).encode())
 
     def save(self):
-        """Write weights, EMA, config and optimizer state (rank 0), each file atomically."""
+        """Write weights, EMA, config and optimizer state (rank 0) as one all-or-nothing set (checkpoint.write_set)."""
         if self.rank != 0:
             return
         extra = {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": round(self.train_seconds, 1),
