@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vidgen import app_support as sup
-from vidgen.pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, load_pipeline
+from vidgen.pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline, load_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -183,17 +183,36 @@ def test_panels_html_carries_both_videos_and_a_continuous_phase():
     assert "x_0: the result" in sup.step_panels_html(a, b, 49, 50, 0)
 
 
-def test_panels_show_the_layout_and_whether_the_model_is_told_it():
+def test_panels_show_the_layout_and_whether_the_model_is_told_it(pipe, tiny_layout_checkpoint):
     from vidgen.data.layout import layout_picture
 
     a = np.zeros((16, 32, 32), np.uint8)
-    told = sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", True))
+    told = sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", *sup.layout_panel(load_pipeline(tiny_layout_checkpoint), "HELLO")))
     sprites = _sprites(told)
     assert len(sprites) == 3 and sprites[2].shape == (32, 16 * 32, 3)
     np.testing.assert_array_equal(sprites[2][:, 8 * 32 : 9 * 32], layout_picture("HELLO")[8])
     assert "given to this model" in told and "NOT given" not in told
     assert told.count('class="vg-legend"') == 1 and ">H</span>" in told and ">O</span>" in told
-    assert "NOT given, this model must learn it" in sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", False))
+    caption, picture = sup.layout_panel(pipe, "HELLO")
+    assert caption == "glyph layout: NOT given, this model must learn it"
+    np.testing.assert_array_equal(picture, layout_picture("HELLO"))
+
+
+def test_a_learned_layout_model_shows_the_layout_it_predicted():
+    from vidgen.config import get_preset
+    from vidgen.data.layout import layout_picture
+    from vidgen.models import build_model
+
+    preset = get_preset("tiny-learned")
+    learned = Pipeline(build_model(preset.model), preset.diffusion)
+    assert sup.model_kind(learned) == "prompt only, learned layout"
+    caption, picture = sup.layout_panel(learned, "HELLO")
+    assert caption == "glyph layout: predicted by this model from the prompt"
+    ids = learned.encode(["HELLO"])
+    slot, offset = learned.model.predicted_layout(ids)
+    np.testing.assert_array_equal(picture, layout_picture("HELLO", (slot[0].numpy(), offset[0].numpy())))
+    # an untrained predictor does not know the widths: what it shows is its own guess, not the truth
+    assert not np.array_equal(picture, layout_picture("HELLO"))
 
 
 def test_status_html():

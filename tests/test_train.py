@@ -62,11 +62,13 @@ def test_optimizer_state_is_keyed_by_parameter_name():
         ckpt.optimizer_from_tensors(reordered, model, legacy, {"param_groups": sd["param_groups"]})
 
 
-def test_resume_is_exact(tmp_path):
-    """N steps straight == N/2, stop, resume, N/2 more: same weights, EMA and optimizer state."""
-    _train(tmp_path / "straight", 30)
-    _train(tmp_path / "split", 15)
-    _train(tmp_path / "split", 30, resume=True)
+@pytest.mark.parametrize("preset", ["tiny", "tiny-learned", "tiny-attnsup"])
+def test_resume_is_exact(tmp_path, preset):
+    """N steps straight == N/2, stop, resume, N/2 more: same weights, EMA and optimizer state (also with
+    a layout predictor's own parameter group, and with attention supervision)."""
+    _train(tmp_path / "straight", 30, preset=preset)
+    _train(tmp_path / "split", 15, preset=preset)
+    _train(tmp_path / "split", 30, resume=True, preset=preset)
     for name in (ckpt.MODEL_NAME, ckpt.EMA_NAME, ckpt.STATE_NAME):
         a, b = load_file(tmp_path / "straight" / name), load_file(tmp_path / "split" / name)
         assert a.keys() == b.keys()

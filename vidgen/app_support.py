@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import torch
 from einops import rearrange
 from PIL import Image
 
@@ -68,8 +69,23 @@ def resolve_checkpoint(cli_path: str | os.PathLike | None = None, environ=None, 
 
 
 def model_kind(pipe: Pipeline) -> str:
-    """'layout-guided' or 'prompt only', from the checkpoint's config."""
-    return "layout-guided" if pipe.model.cfg.layout == "glyph" else "prompt only"
+    """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config."""
+    return {"glyph": "layout-guided", "learned": "prompt only, learned layout"}.get(pipe.model.cfg.layout, "prompt only")
+
+
+def layout_panel(pipe: Pipeline, prompt: str) -> tuple[str, np.ndarray]:
+    """(caption, picture) of the glyph layout beside a model's steps: the true layout a layout-guided
+    model is given, the one a "learned" model predicted from the prompt, or the true one a prompt-only
+    model is not given."""
+    layout = pipe.model.cfg.layout
+    if layout == "learned":
+        ids = torch.from_numpy(tok.encode_batch([prompt], slots=pipe.model.cfg.prompt_len))
+        slot, offset = pipe.model.predicted_layout(ids.to(pipe.device))
+        return ("glyph layout: predicted by this model from the prompt",
+                layout_picture(prompt, (slot[0].cpu().numpy(), offset[0].cpu().numpy())))
+    if layout == "glyph":
+        return "glyph layout: given to this model", layout_picture(prompt)
+    return "glyph layout: NOT given, this model must learn it", layout_picture(prompt)
 
 
 def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:
@@ -323,16 +339,15 @@ def animated_panels_html(panels: list[tuple[str, np.ndarray]], fps: int = 8, clo
 
 
 def step_panels_html(x_t: np.ndarray, pred_x0: np.ndarray, index: int, num_steps: int, t: int,
-                     layout: tuple[str, bool] | None = None, **kw) -> str:
+                     layout: tuple[str, str, np.ndarray] | None = None, **kw) -> str:
     """The previews of one step: the noisy sample and the model's guess of the clean video, and with
-    `layout` = (prompt, told) the prompt's glyph layout, captioned by whether the model is told it."""
+    `layout` = (prompt, caption, picture) the glyph layout panel (`layout_panel`) and its legend."""
     left = "x_0: the result" if index == num_steps - 1 else f"x_t after step {index + 1} (noisy sample)"
     panels = [(left, x_t), (f"predicted x_0 at t = {t}", pred_x0)]
     if layout is None:
         return animated_panels_html(panels, **kw)
-    prompt, told = layout
-    caption = "glyph layout: given to this model" if told else "glyph layout: NOT given, this model must learn it"
-    panels.append((caption, layout_picture(prompt)))
+    prompt, caption, picture = layout
+    panels.append((caption, picture))
     return animated_panels_html(panels, **kw) + layout_legend_html(prompt)
 
 
@@ -429,7 +444,7 @@ def comparison_requests(base: GenerationRequest, name: str) -> tuple[GenerationR
 
 __all__ = [
     "BLOG_CHECKPOINT_ENV", "CHECKPOINT_ENV", "COMPARISONS", "DEFAULT_MODEL", "MODELS", "layout_legend_html",
-    "model_choices", "model_kind", "GenerationRequest", "OutputStore", "PREVIEW_CSS", "PreviewThrottle", "SAMPLERS",
+    "layout_panel", "model_choices", "model_kind", "GenerationRequest", "OutputStore", "PREVIEW_CSS", "PreviewThrottle", "SAMPLERS",
     "StepUpdate", "Trajectory", "animated_panels_html", "check_request", "comparison_requests", "default_guidance",
     "file_stem", "grid_columns", "idle_status_html", "missing_checkpoint_message", "resolve_checkpoint",
     "run_generation", "sprite_png", "status_html", "step_panels_html", "stream_generation",

@@ -87,7 +87,7 @@ class SplitConfig:
 
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
-LAYOUTS = ("none", "glyph")  # what the model is told besides the prompt tokens (ModelConfig.layout)
+LAYOUTS = ("none", "glyph", "learned")  # where the model's glyph layout comes from (ModelConfig.layout)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ class ModelConfig:
     # attention layer of every variant), which bounds the attention logits (ViT-22B, SD3)
     layout: str = "none"  # "none": the blog's model, prompt tokens only; "glyph": also told which symbol covers
     # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
-    # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands
+    # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands;
+    # "learned": prompt tokens only, like the blog's, but the model predicts the glyph layout from them
+    # (vidgen.models.aligner, trained on the renderer's widths and offsets) and reads it as "glyph" does
     layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
     template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
     # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
@@ -143,7 +145,7 @@ class ModelConfig:
         if self.layout_dim < 1:
             raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
         if self.template_dim < 0 or (self.template_dim and self.layout == "none"):
-            raise ValueError(f"template_dim must be >= 0 and needs layout='glyph', got {self.template_dim} with layout={self.layout!r}")
+            raise ValueError(f"template_dim must be >= 0 and needs a layout ('glyph' or 'learned'), got {self.template_dim} with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
         _, gh, gw = self.grid
@@ -198,6 +200,10 @@ class TrainConfig:
     cfg_dropout: float = 0.1  # probability of training with the null prompt
     loss_weighting: str = "min_snr"  # "none" or "min_snr" (Hang et al. 2023, gamma below)
     min_snr_gamma: float = 5.0
+    attention_loss: float = 0.0  # weight of attention supervision (vidgen.training.attention_supervision): the
+    # cross-attention of every block pulled towards the renderer's per-patch symbol labels; 0 = off
+    curriculum_steps: int = 0  # short prompts first: the longest training length grows from the shortest to
+    # max_len over this many steps (0 = every length from the start)
     bf16: bool = True  # autocast matmuls to bfloat16 (CPU with AVX-512 BF16, or CUDA)
     max_steps: int = 20000  # default stop; --max-steps overrides
     seed: int = 0
@@ -214,6 +220,8 @@ class TrainConfig:
             object.__setattr__(self, "split", SplitConfig(**self.split))
         if self.loss_weighting not in ("none", "min_snr"):
             raise ValueError(f"unknown loss_weighting {self.loss_weighting!r}; known: none, min_snr")
+        if self.attention_loss < 0 or self.curriculum_steps < 0:
+            raise ValueError(f"attention_loss and curriculum_steps must be >= 0, got {self.attention_loss}, {self.curriculum_steps}")
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.cfg_dropout < 1 or not 0 <= self.ema_decay < 1:
             raise ValueError("batch_size >= 1, lr > 0, 0 <= cfg_dropout < 1 and 0 <= ema_decay < 1 are required")
 
@@ -319,6 +327,30 @@ PRESETS["small-fast-layout"] = Preset(dataclasses.replace(PRESETS["small-layout"
                                       PRESETS["small-layout"].diffusion, PRESETS["small-layout"].train)
 PRESETS["small-fast-template"] = Preset(dataclasses.replace(PRESETS["small-template"].model, depth=4, qk_norm=True),
                                         PRESETS["small-template"].diffusion, PRESETS["small-template"].train)
+
+
+# The blog's interface (prompt tokens in, video out) with the binding recipes of docs/binding.md, all on the
+# layout presets' training recipe (batch 16, cosine over 3600 steps, snapshots every 250):
+# `-learned` predicts its own glyph layout (vidgen.models.aligner) and reads it with a glyph template;
+# `-attnsup` supervises its cross-attention with the renderer's per-patch labels while training;
+# `-curriculum` starts on two-symbol prompts and reaches six at step 1500.
+def _binding_presets() -> dict[str, Preset]:
+    out = {}
+    for name in ("tiny", "small", "small-fast"):
+        base = PRESETS[f"{name}-template"]
+        out[f"{name}-learned"] = Preset(dataclasses.replace(base.model, layout="learned"), base.diffusion, base.train)
+    for name in ("tiny", "small"):
+        template = PRESETS[f"{name}-template"]  # its training recipe, the blog's network
+        out[f"{name}-attnsup"] = Preset(PRESETS[name].model, template.diffusion,
+                                        dataclasses.replace(template.train, attention_loss=ATTENTION_LOSS))
+        out[f"{name}-curriculum"] = Preset(PRESETS[name].model, template.diffusion,
+                                           dataclasses.replace(template.train, curriculum_steps=CURRICULUM_STEPS))
+    return out
+
+
+ATTENTION_LOSS = 0.1  # the cross-entropy starts near log(6) ~ 1.8, the weighted denoising loss near 0.2
+CURRICULUM_STEPS = 1500
+PRESETS.update(_binding_presets())
 
 
 def get_preset(name: str) -> Preset:

@@ -152,6 +152,12 @@ def _frame_tensors(text: str, token_ids: tuple[int, ...]) -> tuple[torch.Tensor,
     return torch.from_numpy(table[slot + 1]), torch.from_numpy(offset)
 
 
+def _kept_ids(row: np.ndarray) -> tuple[str, tuple[int, ...]]:
+    """One prompt's ids -> (layout text, the ids of its glyphs in order)."""
+    text = ids_to_text(row)
+    return text, (tuple(int(i) for i in row if i != tok.PAD_ID) if text else ())
+
+
 def layout_batch(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids (B, L) -> (symbol (B, F, W) int64: the token id of the glyph covering each frame and
     column, PAD where none does; offset (B, F, W) float32: the column's distance in pixels from that
@@ -161,12 +167,49 @@ def layout_batch(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     wherever it stands in the prompt."""
     symbols, offsets = [], []
     for row in ids.detach().cpu().numpy():
-        text = ids_to_text(row)
-        kept = tuple(int(i) for i in row if i != tok.PAD_ID) if text else ()
-        s, o = _frame_tensors(text, kept)
+        s, o = _frame_tensors(*_kept_ids(row))
         symbols.append(s)
         offsets.append(o)
     return torch.stack(symbols).to(ids.device), torch.stack(offsets).to(ids.device)
+
+
+def slot_batch(ids: torch.Tensor) -> torch.Tensor:
+    """Token ids (B, L) -> the prompt slot of the glyph covering each frame and column (B, F, W) int64,
+    EMPTY where none does (and everywhere for the null prompt): the renderer's free per-pixel labels."""
+    slots = []
+    for row in ids.detach().cpu().numpy():
+        text, kept = _kept_ids(row)
+        slot, _ = glyph_layout(text).frame_columns()  # (F, W) index into the kept glyphs
+        where = np.flatnonzero(row != tok.PAD_ID) if text else np.zeros(0, dtype=np.int64)  # kept glyph -> slot
+        table = np.concatenate([[EMPTY], where]).astype(np.int64)
+        slots.append(torch.from_numpy(table[slot + 1]))
+    return torch.stack(slots).to(ids.device)
+
+
+def alignment_targets(ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What a model that predicts its own layout is trained to predict, per prompt of ids (B, L):
+    `advance` (B, L) float: the pen advance of the glyph in each slot, kerning with the next glyph
+    included (0 for PAD); `real` (B, L) bool: slots holding a glyph; `strip_width` (B,) float;
+    `offsets` (B, F) float: the strip's left edge in each frame. The null prompt has no glyphs and
+    `has_text` (B,) False."""
+    b, length = ids.shape
+    advance = torch.zeros(b, length)
+    strip = torch.zeros(b)
+    offsets = torch.zeros(b, FRAMES)
+    has_text = torch.zeros(b, dtype=torch.bool)
+    rows = ids.detach().cpu().numpy()
+    for i, row in enumerate(rows):
+        text, _ = _kept_ids(row)
+        if not text:
+            continue
+        layout = glyph_layout(text)
+        where = np.flatnonzero(row != tok.PAD_ID)
+        advance[i, torch.from_numpy(where)] = torch.from_numpy(np.diff(layout.starts)).float()
+        strip[i], has_text[i] = layout.strip_width, True
+        offsets[i] = torch.tensor(layout.offsets, dtype=torch.float32)
+    real = torch.from_numpy(rows != tok.PAD_ID) & has_text[:, None]
+    return {k: v.to(ids.device) for k, v in
+            {"advance": advance, "real": real, "strip_width": strip, "offsets": offsets, "has_text": has_text}.items()}
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -176,12 +219,15 @@ SLOT_COLOURS = np.array([(230, 85, 80), (245, 170, 60), (240, 225, 80), (110, 20
                          (80, 190, 220), (100, 120, 235), (180, 110, 225), (235, 120, 190)], dtype=np.float32)
 
 
-def layout_picture(text: str) -> np.ndarray:
+def layout_picture(text: str, columns: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """What a layout model is told, as a video: uint8 (F, H, W, 3). Each column takes the colour of
     the glyph's slot covering it (black where none does), brightening from the glyph's start to its
-    end to show the in-glyph offset. The model gets the same value down a whole column."""
+    end to show the in-glyph offset. The model gets the same value down a whole column.
+
+    `columns` = (slot (F, W), offset (F, W)) draws another layout of the same text instead of the
+    true one (what a model that predicts its own layout worked out, `VideoDenoiser.predicted_layout`)."""
     layout = glyph_layout(text)
-    slot, offset = layout.frame_columns()  # (F, W)
+    slot, offset = layout.frame_columns() if columns is None else (np.asarray(columns[0]), np.asarray(columns[1]))  # (F, W)
     widths = np.diff(layout.spans, axis=1)[:, 0] if text else np.ones(1)  # (n,)
     ramp = np.clip(offset / widths[np.maximum(slot, 0)], 0, 1)  # (F, W) 0 at the glyph's start, 1 at its end
     colour = SLOT_COLOURS[np.maximum(slot, 0) % len(SLOT_COLOURS)] * (0.35 + 0.65 * ramp)[..., None]  # (F, W, 3)

@@ -75,14 +75,25 @@ def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int 
     return tuple(out)
 
 
-def sample_train_prompts(split: SplitConfig, seed: int, step: int, batch_size: int, rank: int = 0) -> list[str]:
+def curriculum_lengths(split: SplitConfig, step: int, curriculum_steps: int) -> list[int]:
+    """The training lengths at `step` of a short-prompts-first curriculum: the longest allowed grows
+    linearly from the shortest training length to the longest over `curriculum_steps` (0: all at once)."""
+    lengths = split.train_lengths()
+    if not curriculum_steps or step >= curriculum_steps:
+        return lengths
+    longest = lengths[0] + int((lengths[-1] - lengths[0]) * step / curriculum_steps)
+    return [n for n in lengths if n <= longest]
+
+
+def sample_train_prompts(split: SplitConfig, seed: int, step: int, batch_size: int, rank: int = 0,
+                         curriculum_steps: int = 0) -> list[str]:
     """Training prompts for one step, a pure function of (seed, step, rank): resumes see the same data.
 
-    Lengths are uniform over the training lengths; prompts in the validation set or breaking the
-    held-out rules are rejected and redrawn.
+    Lengths are uniform over the training lengths (those the curriculum allows at this step);
+    prompts in the validation set or breaking the held-out rules are rejected and redrawn.
     """
     rng = np.random.default_rng([seed, step, rank])
-    lengths = split.train_lengths()
+    lengths = curriculum_lengths(split, step, curriculum_steps)
     val = _validation_set(split)
     out = []
     while len(out) < batch_size:

@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..data import tokenizer as tok
+from .aligner import LayoutPredictor
 from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
 
 
@@ -15,7 +16,8 @@ class VideoDenoiser(nn.Module):
 
     With cfg.layout == "glyph" the model also reads the prompt's glyph layout (computed from the
     ids, so the interface stays the same) and each variant folds it into its input (`denoise`'s
-    `glyphs`); otherwise `glyphs` is None.
+    `glyphs`); with "learned" it reads a layout it predicts from the ids itself (the true one while
+    training, see vidgen.models.aligner); with "none" `glyphs` is None.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -25,9 +27,11 @@ class VideoDenoiser(nn.Module):
         self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio,
                                             positional=cfg.layout == "none")
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
-        self.glyph_layout = None
-        if cfg.layout == "glyph":
+        self.glyph_layout = self.layout_predictor = None
+        if cfg.layout != "none":
             self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim, self.template_rows(cfg))
+        if cfg.layout == "learned":
+            self.layout_predictor = LayoutPredictor(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.width)
 
     @staticmethod
     def template_rows(cfg: ModelConfig) -> int:
@@ -82,8 +86,29 @@ class VideoDenoiser(nn.Module):
         return c, text, mask
 
     def layout_features(self, ids: torch.Tensor) -> torch.Tensor | None:
-        """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one."""
-        return None if self.glyph_layout is None else self.glyph_layout(ids)
+        """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one.
+
+        A "learned" model reads its own prediction, except while training (teacher forcing)."""
+        if self.glyph_layout is None:
+            return None
+        if self.layout_predictor is not None and not self.training:
+            return self.glyph_layout.features(*self.layout_predictor.layout(ids))
+        return self.glyph_layout(ids)
+
+    @torch.no_grad()
+    def predicted_layout(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a "learned" model works out for prompts ids (B, L): (slot (B, T, W) int64, EMPTY where no
+        glyph is; offset (B, T, W) float32 pixels into the glyph). Other models raise."""
+        if self.layout_predictor is None:
+            raise ValueError(f"a model with layout={self.cfg.layout!r} does not predict a layout")
+        return self.layout_predictor.slots(ids)
+
+    def auxiliary_losses(self, ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses besides denoising for prompts ids (B, L) as the network saw them (after guidance
+        dropout): the layout predictor's, for a "learned" model."""
+        if self.layout_predictor is None:
+            return {}
+        return {"alignment": self.layout_predictor.loss(ids)}
 
     # -- forward ------------------------------------------------------------------------------
     def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
@@ -96,15 +121,17 @@ class VideoDenoiser(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None,
-                state: dict | None = None) -> torch.Tensor:
+                state: dict | None = None, aux: bool = False):
         """x (B, T, H, W) noisy video, t (B,) timesteps, ids (B, L) prompt ids, drop (B,) bool for
-        guidance dropout during training, state: see `denoise` -> (B, T, H, W)."""
+        guidance dropout during training, state: see `denoise` -> (B, T, H, W); with aux=True
+        (training) -> (that, `auxiliary_losses` of the prompts as seen)."""
         if ids.shape[1] != self.cfg.prompt_len:
             raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         c, text, mask = self.condition(t, ids)
-        return self.denoise(x, c, text, mask, self.layout_features(ids), state=state)
+        out = self.denoise(x, c, text, mask, self.layout_features(ids), state=state)
+        return (out, self.auxiliary_losses(ids)) if aux else out
 
     def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float,
                          state: dict | None = None) -> torch.Tensor:
@@ -118,6 +145,15 @@ class VideoDenoiser(nn.Module):
         out = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ids, self.null_prompt(b, ids.device)]), state=state)
         cond, uncond = out[:b], out[b:]
         return uncond + guidance_scale * (cond - uncond)
+
+    def optimizer_groups(self) -> list[dict]:
+        """Parameter groups for the optimizer: one, or two for a "learned" model, whose layout predictor
+        (a small regression that must end sub-pixel exact) learns at `lr_scale` times the network's rate."""
+        if self.layout_predictor is None:
+            return [{"params": list(self.parameters())}]
+        own = {id(p) for p in self.layout_predictor.parameters()}
+        return [{"params": [p for p in self.parameters() if id(p) not in own]},
+                {"params": list(self.layout_predictor.parameters()), "lr_scale": LayoutPredictor.LR_SCALE}]
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -112,7 +112,8 @@ class Attention(nn.Module):
     """Multi-head attention through scaled_dot_product_attention; self- or cross-attention.
 
     Set `store_attention = True` to keep the attention weights of the last call in
-    `last_attention` (B, heads, Nq, Nk) for the probes; that path computes them explicitly.
+    `last_attention` (B, heads, Nq, Nk) for the probes; that path computes them explicitly. With
+    `keep_attention_grad` too they keep their gradient, for a loss on them (attention supervision).
     """
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
@@ -121,7 +122,7 @@ class Attention(nn.Module):
         self.to_q = nn.Linear(dim, dim)
         self.to_kv = nn.Linear(context_dim or dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.store_attention = False
+        self.store_attention = self.keep_attention_grad = False
         self.last_attention: torch.Tensor | None = None
         self.q_norm = self.k_norm = None
 
@@ -145,7 +146,7 @@ class Attention(nn.Module):
             if attn_mask is not None:
                 scores = scores.masked_fill(~attn_mask, float("-inf"))
             weights = scores.softmax(dim=-1)
-            self.last_attention = weights.detach()
+            self.last_attention = weights if self.keep_attention_grad else weights.detach()
             out = (weights @ v.float()).to(q.dtype)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, N, hd)
@@ -252,7 +253,11 @@ class GlyphLayoutFeatures(nn.Module):
         self.num_features = dim + 2 * len(self.PERIODS) + template_dim
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        symbol, offset = layout_batch(ids)  # (B, T, W) token ids, (B, T, W) pixels
+        """Prompt ids (B, L) -> features of their true layout (B, T, R, W, F)."""
+        return self.features(*layout_batch(ids))
+
+    def features(self, symbol: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """symbol (B, T, W) token ids (PAD where empty), offset (B, T, W) pixels -> (B, T, R, W, F)."""
         periods = torch.tensor(self.PERIODS, device=offset.device)
         angle = 2 * math.pi * offset[..., None] / periods  # (B, T, W, P)
         covered = (symbol != tok.PAD_ID)[..., None].to(angle.dtype)  # (B, T, W, 1)

@@ -26,6 +26,7 @@ from ..data.prompts import make_batch, sample_train_prompts, validation_prompts
 from ..diffusion.schedule import NoiseSchedule
 from ..models import build_model
 from . import checkpoint as ckpt
+from .attention_supervision import AttentionSupervision
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
 
@@ -54,12 +55,13 @@ def bucket_losses(t: torch.Tensor, losses: torch.Tensor, num_timesteps: int) -> 
 
 
 def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None, weighting="none", gamma=5.0, bf16=False):
-    """Per-sample (weighted loss, unweighted MSE) of the network's prediction against its target."""
+    """Per-sample (weighted loss, unweighted MSE) of the network's prediction against its target, and
+    the network's auxiliary losses (name -> scalar; a layout predictor's, for instance)."""
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = model(x_t, t, ids, drop)
+        out, aux = model(x_t, t, ids, drop, aux=True)
     mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
-    return mse * schedule.loss_weight(t, weighting, gamma), mse
+    return mse * schedule.loss_weight(t, weighting, gamma), mse, aux
 
 
 class Trainer:
@@ -86,7 +88,8 @@ class Trainer:
         self.ema = build_model(model_cfg).to(self.device).eval()
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=train_cfg.lr, betas=(0.9, 0.99), weight_decay=train_cfg.weight_decay)
+        self.attention_supervision = AttentionSupervision(self.model) if train_cfg.attention_loss else None
+        self.opt = torch.optim.AdamW(self.model.optimizer_groups(), lr=train_cfg.lr, betas=(0.9, 0.99), weight_decay=train_cfg.weight_decay)
         self.step = 0
         self.samples_seen = 0
         self.train_seconds = 0.0
@@ -148,7 +151,7 @@ class Trainer:
     def train_step(self) -> dict:
         cfg = self.cfg
         g = _step_generator(cfg.seed, self.step, self.rank)
-        prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank)
+        prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank, cfg.curriculum_steps)
         x0, ids = make_batch(prompts)  # (B, T, H, W), (B, L)
         b = x0.shape[0]
         t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
@@ -156,17 +159,22 @@ class Trainer:
         drop = torch.rand(b, generator=g) < cfg.cfg_dropout
         x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, cfg)
-        loss_w, mse = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma, cfg.bf16)
-        loss = loss_w.mean()
+            group["lr"] = lr_at(self.step, cfg) * group.get("lr_scale", 1.0)
+        loss_w, mse, aux = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma, cfg.bf16)
+        if self.attention_supervision is not None:
+            aux["attention"] = cfg.attention_loss * self.attention_supervision.loss(self.model.drop_prompts(ids, drop))
+        loss = loss_w.mean() + sum(aux.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        # each parameter group clipped on its own (a layout predictor's early errors of tens of pixels must
+        # not shrink the denoiser's step); the first group's norm, the denoiser's, is the one logged
+        grad_norm = [torch.nn.utils.clip_grad_norm_(g["params"], cfg.grad_clip) for g in self.opt.param_groups][0]
         self.opt.step()
         self._update_ema()
         self.step += 1
         self.samples_seen += b * self.world
-        return {"loss": loss.item(), "grad_norm": grad_norm.item(), "t": t, "mse": mse}
+        return {"loss": loss.item(), "grad_norm": grad_norm.item(), "t": t, "mse": mse,
+                "aux": {k: v.item() for k, v in aux.items()}}
 
     @torch.no_grad()
     def _update_ema(self):
@@ -238,6 +246,7 @@ class Trainer:
             if self.step % cfg.log_every == 0 or self.step == max_steps:
                 last = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, cfg),
                         "grad_norm": round(out["grad_norm"], 4), "samples_seen": self.samples_seen,
+                        **{f"{k}_loss": round(v, 5) for k, v in out["aux"].items()},
                         "train_seconds": round(self.train_seconds, 1),
                         "mse_by_bucket": (sums / np.maximum(counts, 1)).round(5).tolist()}
                 bar.set_postfix(loss=f"{last['loss']:.4f}", **self._time_left(start, time_budget))
