@@ -44,8 +44,13 @@ brighter further into the glyph), computed from the font's advance widths exactl
 drawn. It still has to learn what each of the 36 glyphs looks like and how to denoise: it keeps a
 learned vector for every (symbol, column into the glyph, row of patches), a glyph template it fills in
 from the denoising loss alone; no picture of a glyph is ever given to it. *The blog's model* gets
-only the prompt tokens: it must also work out where each symbol goes and how fast the text scrolls, which is what it fails to learn on a CPU budget (it draws crisp glyphs at the
-right speed, mostly the wrong ones). Pick one under **Model**, or put both side by side in **Compare**.
+only the prompt tokens, as in the blog: it must also work out where each symbol goes and how fast the
+text scrolls. It does so the way text-to-speech models decide which sound goes in which audio frame:
+a small predictor reads the prompt and says how wide each glyph is and where the strip stands in each
+frame (trained on the renderer's numbers, used alone when sampling); the coloured panel then shows
+*its own prediction*, and the model reads it like the release reads the given layout. Without that
+step the blog's network drew crisp glyphs at the right speed but mostly the wrong ones (docs/binding.md).
+Pick one under **Model**, or put both side by side in **Compare**.
 """
 
 EXPLAIN_STEP = """\
@@ -260,7 +265,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                                     info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
                                          f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
                 model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
-                                 info="layout-guided: told where each glyph goes; prompt only: the blog's")
+                                 info="layout-guided: told where each glyph goes; prompt only: the blog's, which predicts it")
                 steps = gr.Slider(1, app.T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
                                   info="Denoising steps: more is finer and slower")
                 eta = gr.Slider(*sup.ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
@@ -377,7 +382,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, tr
 
     def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = app.guidance0,
                      seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0):
-        """Generate a video with the chosen model ("release": layout-guided, "blog": prompt only).
+        """Generate a video with the chosen model ("release": layout-guided, "blog": prompt
+        only, predicting its own layout).
         Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
         the last step also the GIF and MP4 files."""
         request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
@@ -556,9 +562,10 @@ def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
                     "in (t h w) order; lines separate token frames.")
         matrix = gr.Plot(elem_id="matrix-plot")
     with gr.Tab("Prompt slots / symbols (Fig. 13)"):
-        gr.Markdown(f"The blog's model: similarity of the {tok.PROMPT_SLOTS} prompt-slot embeddings (slots beyond "
-                    f"{tok.TRAIN_MAX_LEN} were never trained on). A layout-guided model has no slot embeddings (the "
-                    "layout tells it the order); instead, the similarity of its 36 learned symbol embeddings.")
+        gr.Markdown(f"A model without a layout (the blog's recipe as it was): similarity of the {tok.PROMPT_SLOTS} "
+                    f"prompt-slot embeddings (slots beyond {tok.TRAIN_MAX_LEN} were never trained on). A model that reads "
+                    "a layout, given or predicted, has no slot embeddings (the layout tells it the order); instead, "
+                    "the similarity of its 36 learned symbol embeddings.")
         prompt_sim = gr.Plot(elem_id="prompt-plot")
     with gr.Tab("Timestep embedding (Fig. 10)"):
         gr.Markdown("The sinusoidal features that tell the network the noise level t: each dimension is a "
@@ -578,7 +585,7 @@ def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
 
     def prompt_fig(name):
         pipe = model_of(name)
-        if pipe.model.cfg.layout == "glyph":
+        if pipe.model.cfg.layout != "none":
             return probe_plots.symbol_similarity_figure(pipe)
         return probe_plots.prompt_similarity_figure(pipe)
 

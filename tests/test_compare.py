@@ -77,3 +77,16 @@ def test_unknown_variant_names_raise(tmp_path):
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert res.returncode == 2 and "unknown variants ['unet']" in res.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_the_cost_table_grows_layout_models_too():
+    """The layout is defined for the dataset's 16x32x32 video only: a grown layout model is costed
+    without it (the layout comparison once crashed here after training every variant)."""
+    from vidgen.config import get_preset
+    from vidgen.evaluation.cost import cost_table, grown
+
+    cfg = get_preset("tiny-template").model
+    assert grown(cfg, cfg.frames, cfg.width) == cfg  # the dataset's size keeps its layout
+    assert grown(cfg, 32, 32).layout == "none" and grown(cfg, 32, 32).frames == 32
+    rows = cost_table({"full": cfg}, [(16, 32), (32, 32)], measure_up_to=0)
+    assert [r["frames"] for r in rows] == [16, 32] and rows[1]["tokens"] == 2 * rows[0]["tokens"]

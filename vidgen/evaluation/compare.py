@@ -210,10 +210,16 @@ def findings(results: dict) -> list[str]:
     b_exact, b_psnr, b_flicker, b_val = best("exact"), best("psnr"), best("flicker", high=False), best("val_loss", high=False)
     readable = any((r.get("exact") or 0) > 0 for r in rows.values())
     if b_psnr:
+        top = [v for v, r in rows.items() if r.get("exact") == rows[b_exact]["exact"]] if readable else []
         most = (f"Most readable: **{b_exact}** (sentence accuracy {_f(rows[b_exact]['exact'], pct=True)}, "
-                f"CER {_f(rows[b_exact]['cer'])}); " if readable else "")
+                f"CER {_f(rows[b_exact]['cer'])}); " if len(top) == 1 else
+                f"Most readable: {', '.join(f'**{v}**' for v in top)} (all {_f(rows[b_exact]['exact'], pct=True)}); " if top else "")
         out.append(f"{most}{'b' if most else 'B'}est PSNR: **{b_psnr}** ({_f(rows[b_psnr]['psnr'], '.2f')} dB); least flicker: **{b_flicker}** "
                    f"({_f(rows[b_flicker]['flicker'])}); lowest validation loss: **{b_val}** ({rows[b_val]['val_loss']:.4f}).")
+    if readable and all(r.get("exact") is not None and r.get("psnr") is not None for r in rows.values()):
+        ranked = sorted(rows, key=lambda v: (-rows[v]["exact"], -rows[v]["psnr"]))
+        out.append("Ranked by sentence accuracy, ties broken by PSNR: " + " > ".join(
+            f"{v} ({_f(rows[v]['exact'], pct=True)}, {_f(rows[v]['psnr'], '.1f')} dB)" for v in ranked) + ".")
     fastest = best("samples_per_s")
     if fastest:
         out.append(f"Most training samples per second: **{fastest}** ({rows[fastest]['samples_per_s']:.1f}/s), so at equal "

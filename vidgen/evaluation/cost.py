@@ -117,7 +117,12 @@ def forward_ms(model, batch: int = 1, repeats: int = 3, device: str = "cpu", bf1
 
 
 def grown(cfg: ModelConfig, frames: int, size: int) -> ModelConfig:
-    """The same network for a video of `frames` frames of size x size (same patch, more tokens)."""
+    """The same network for a video of `frames` frames of size x size (same patch, more tokens).
+
+    The glyph layout is defined for the dataset's video only, so a grown layout model is costed
+    without it (the layout adds one linear projection per token, next to nothing beside attention)."""
+    if (frames, size, size) != (cfg.frames, cfg.height, cfg.width) and cfg.layout != "none":
+        cfg = dataclasses.replace(cfg, layout="none", template_dim=0)
     return dataclasses.replace(cfg, frames=frames, height=size, width=size)
 
 

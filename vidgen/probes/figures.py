@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import plotly.graph_objects as go
+import torch
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,6 +23,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from ..data import tokenizer as tok
+from ..data.layout import glyph_layout
 from . import analysis as probes
 from .analysis import AttentionTrace
 
@@ -503,17 +505,30 @@ def symbol_similarity_png(model) -> Image.Image:
     return heatmap_png(sim, -1, 1, "diverging", title="symbol embedding cosine similarity", size=7.0, labels=list(tok.SYMBOLS))
 
 
-def layout_png(prompt: str, scale: int = 4) -> Image.Image:
+def layout_png(prompt: str, scale: int = 4, model=None) -> Image.Image:
     """The prompt's glyph layout, every frame side by side: what a layout model is told (colour = the
-    glyph's slot, brighter further into the glyph)."""
+    glyph's slot, brighter further into the glyph); with a "learned" `model`, the layout it predicts
+    above the true one, with the columns it gets wrong marked in white below."""
     from ..data.layout import layout_picture
 
-    video = layout_picture(prompt)  # (T, H, W, 3)
+    true = layout_picture(prompt)  # (T, H, W, 3)
+    rows, title = [true], f"glyph layout of {prompt!r}"
+    if model is not None:
+        ids = torch.from_numpy(tok.encode_batch([prompt], slots=model.cfg.prompt_len))
+        slot, offset = (a[0].cpu().numpy() for a in model.predicted_layout(ids))
+        predicted = layout_picture(prompt, (slot, offset))
+        wrong = (slot != glyph_layout(prompt).frame_columns()[0])  # (T, W)
+        marks = np.broadcast_to(wrong[:, None, :, None] * np.uint8(255), true.shape[:1] + (4,) + true.shape[2:]).copy()
+        gap = np.full(true.shape[:1] + (2,) + true.shape[2:], 128, np.uint8)  # grey rows between the three
+        rows = [predicted, gap, true, gap, marks]
+        title = (f"glyph layout of {prompt!r}: predicted by the model (top), the renderer's (middle), "
+                 f"{int(wrong.sum())} of {wrong.size} columns differ (white, bottom)")
+    video = np.concatenate(rows, axis=1)  # (T, rows * H, W, 3)
     strip = rearrange(np.pad(video, ((0, 0), (0, 0), (0, 1), (0, 0)), constant_values=255), "t h w c -> h (t w) c")
     fig, ax = plt.subplots(figsize=(strip.shape[1] * scale / 100, strip.shape[0] * scale / 100 + 0.4))
     ax.imshow(strip, interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title(f"glyph layout of {prompt!r}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)", fontsize=9)
+    ax.set_title(f"{title}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)", fontsize=9)
     return _image(fig)
 
 

@@ -100,8 +100,8 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = E
         save("timestep_embedding_mlp", plots.timestep_embedding_figure(model, T, after_mlp=True))
 
     def glyph_layout():
-        save("glyph_layout", png=plots.layout_png(prompt))
-        if model.cfg.layout == "glyph":  # the blog's model is not told the layout: no symbol embedding to show
+        save("glyph_layout", png=plots.layout_png(prompt, model=model if model.cfg.layout == "learned" else None))
+        if model.cfg.layout != "none":  # the blog's model reads no layout: no symbol embedding to show
             summary["symbol_similarity"] = probes.symbol_embedding_similarity(model)
             save("symbol_similarity", plots.symbol_similarity_figure(model), plots.symbol_similarity_png(model))
 
