@@ -189,3 +189,15 @@ def test_the_curriculum_starts_short_and_reaches_every_length():
     assert curriculum_lengths(split, 750, 1500) == [n for n in every if n <= every[0] + (every[-1] - every[0]) // 2]
     assert {len(p) for p in sample_train_prompts(split, 0, 0, 64, curriculum_steps=1500)} == set(every[:1])
     assert sample_train_prompts(split, 0, 9, 16) == sample_train_prompts(split, 0, 9, 16, curriculum_steps=5)
+
+
+def test_the_shipped_blog_model_predicts_its_own_layout():
+    """checkpoints/blog is given the prompt tokens only and works out where each glyph goes: nearly
+    every column of 500 validation prompts is assigned the right glyph (docs/binding.md)."""
+    from vidgen.pipeline import BLOG_CHECKPOINT, load_pipeline
+
+    pipe = load_pipeline(BLOG_CHECKPOINT)
+    assert pipe.model.cfg.layout == "learned"
+    ids = _ids(list(validation_prompts(SplitConfig()))[:500])
+    slot, _ = pipe.model.predicted_layout(ids)
+    assert (slot == slot_batch(ids)).float().mean() > 0.99
