@@ -98,6 +98,18 @@ def test_the_predictor_learns_the_renderers_layout():
     assert before < 0.8 and after > 0.99, (before, after)
 
 
+def test_the_predictor_works_in_float32_under_bf16_autocast():
+    """Sampling runs under bf16 autocast; bf16's three digits would move glyph edges by a column."""
+    torch.manual_seed(0)
+    predictor = LayoutPredictor(tok.VOCAB_SIZE, 32, 16, 32)
+    ids = _ids(_prompts(100))
+    plain = predictor.layout(ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = predictor.layout(ids)
+        assert predictor.advances(ids).dtype == predictor.offsets(torch.tensor([50.0])).dtype == torch.float32
+    assert torch.equal(plain[0], mixed[0]) and torch.equal(plain[1], mixed[1])
+
+
 def test_a_learned_layout_model_reads_the_true_layout_while_training_and_its_own_when_sampling():
     model = _perturbed(get_preset("tiny-learned").model)
     ids = _ids(["HELLO", "AV"])

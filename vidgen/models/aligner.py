@@ -52,15 +52,21 @@ class LayoutPredictor(nn.Module):
         return (ids != tok.PAD_ID) & has_text
 
     def advances(self, ids: torch.Tensor) -> torch.Tensor:
-        """Predicted pen advance of each slot's glyph in pixels (B, L) float32, 0 where no glyph is."""
-        h = self.embed(ids)  # (B, L, E)
-        h = h + F.gelu(self.context(h.transpose(1, 2))).transpose(1, 2)  # (B, L, E)
-        adv = F.softplus(self.advance_head(h).squeeze(-1).float()) * self.SCALE  # (B, L)
+        """Predicted pen advance of each slot's glyph in pixels (B, L) float32, 0 where no glyph is.
+
+        Always in float32, also under bf16 autocast: bf16 keeps about three digits, a third of a pixel
+        at the strip widths here, which moves glyph edges by a column (measured on the shipped blog
+        model: 99.38% of validation cells right under autocast, 99.66% in float32)."""
+        with torch.autocast(ids.device.type, enabled=False):
+            h = self.embed(ids).float()  # (B, L, E)
+            h = h + F.gelu(self.context(h.transpose(1, 2))).transpose(1, 2)  # (B, L, E)
+            adv = F.softplus(self.advance_head(h).squeeze(-1)) * self.SCALE  # (B, L)
         return adv * self._real(ids)
 
     def offsets(self, strip_width: torch.Tensor) -> torch.Tensor:
-        """Strip width (B,) pixels -> the strip's left edge in each frame (B, F) pixels."""
-        return self.motion((strip_width[:, None] / self.SCALE).to(self.motion.weight.dtype)).float() * self.SCALE
+        """Strip width (B,) pixels -> the strip's left edge in each frame (B, F) pixels, in float32."""
+        with torch.autocast(strip_width.device.type, enabled=False):
+            return self.motion(strip_width[:, None].float() / self.SCALE) * self.SCALE
 
     def loss(self, ids: torch.Tensor) -> torch.Tensor:
         """Mean squared error (in tens of pixels) of the advances and of the offsets against the
