@@ -3,6 +3,7 @@ back what it draws, its validation loss and its probes' attention alignment, and
 
     python -m benchmarks.binding --out runs/binding --budget 600            # train, evaluate, probe, table
     python -m benchmarks.binding --out runs/binding --budget 600 --table    # the table of what is there
+    python -m benchmarks.binding --layout-of checkpoints/blog               # how right a model's own layout is
 
 Each recipe trains with one torch thread (run two at once on the 2-core CPU, or alone for an idle
 figure: the wall-clock budget is only fair between runs that shared the machine alike). A recipe
@@ -70,6 +71,31 @@ def row(name: str, out: Path) -> dict | None:
             "alignment": attention.get("data_alignment")}
 
 
+def layout_accuracy(checkpoint: str) -> dict:
+    """A "learned" model's predicted layout against the renderer's on the 2000 validation prompts:
+    share of (frame, column) cells given the right glyph, how many wrong cells hold the glyph of the
+    column beside them (an edge one column off), share of prompts with every cell right, and the most
+    cells any one prompt gets wrong."""
+    import torch
+
+    from vidgen.config import SplitConfig
+    from vidgen.data.layout import slot_batch
+    from vidgen.data.prompts import validation_prompts
+    from vidgen.pipeline import load_pipeline
+
+    pipe = load_pipeline(checkpoint)
+    ids = pipe.encode(list(validation_prompts(SplitConfig())))
+    slot, _ = pipe.model.predicted_layout(ids)
+    true = slot_batch(ids)  # (B, F, W)
+    right = slot == true
+    beside = (slot[..., :-1] == true[..., 1:]) & ~right[..., :-1]  # wrong, and the glyph one column to the right
+    beside = torch.nn.functional.pad(beside, (0, 1)) | torch.nn.functional.pad((slot[..., 1:] == true[..., :-1]) & ~right[..., 1:], (1, 0))
+    return {"prompts": len(ids), "cells_right": float(right.float().mean()),
+            "wrong_cells": int((~right).sum()), "wrong_cells_holding_a_neighbours_glyph": int(beside.sum()),
+            "prompts_all_right": float(right.flatten(1).all(1).float().mean()),
+            "most_wrong_in_a_prompt": int((~right).flatten(1).sum(1).max()), "cells_per_prompt": right[0].numel()}
+
+
 def table(rows: list[dict]) -> str:
     head = ("| recipe | preset | steps | samples | train s | sentence acc (n) | CER | PSNR dB | speed err px/frame "
             "| val loss (EMA) | attention alignment |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -86,13 +112,20 @@ def _or_dash(x: float | None) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True, help="folder for the runs, evaluations, probes and logs")
+    p.add_argument("--out", help="folder for the runs, evaluations, probes and logs")
     p.add_argument("--budget", type=float, default=600.0, help="training seconds (wall clock) per recipe")
     p.add_argument("--recipes", default=",".join(RECIPES), help=f"comma-separated, from: {', '.join(RECIPES)}")
     p.add_argument("--eval-n", type=int, default=32, help="validation prompts read back per recipe")
     p.add_argument("--table", action="store_true", help="only print the table of the recipes already measured")
     p.add_argument("--json", default=None, help="also write the rows here")
+    p.add_argument("--layout-of", default=None, metavar="CHECKPOINT",
+                   help="instead: how right a learned-layout model's predicted layout is on the validation prompts")
     args = p.parse_args(argv)
+    if args.layout_of:
+        print(json.dumps(layout_accuracy(args.layout_of), indent=1))
+        return
+    if not args.out:
+        p.error("--out is required (unless --layout-of)")
     names = [n for n in args.recipes.split(",") if n]
     unknown = set(names) - set(RECIPES)
     if unknown:

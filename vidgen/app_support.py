@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-import torch
 from einops import rearrange
 from PIL import Image
 
@@ -79,8 +78,7 @@ def layout_panel(pipe: Pipeline, prompt: str) -> tuple[str, np.ndarray]:
     model is not given."""
     layout = pipe.model.cfg.layout
     if layout == "learned":
-        ids = torch.from_numpy(tok.encode_batch([prompt], slots=pipe.model.cfg.prompt_len))
-        slot, offset = pipe.model.predicted_layout(ids.to(pipe.device))
+        slot, offset = pipe.model.predicted_layout(pipe.encode([prompt]))
         return ("glyph layout: predicted by this model from the prompt",
                 layout_picture(prompt, (slot[0].cpu().numpy(), offset[0].cpu().numpy())))
     if layout == "glyph":

@@ -178,7 +178,7 @@ def slot_batch(ids: torch.Tensor) -> torch.Tensor:
     EMPTY where none does (and everywhere for the null prompt): the renderer's free per-pixel labels."""
     slots = []
     for row in ids.detach().cpu().numpy():
-        text, kept = _kept_ids(row)
+        text = ids_to_text(row)
         slot, _ = glyph_layout(text).frame_columns()  # (F, W) index into the kept glyphs
         where = np.flatnonzero(row != tok.PAD_ID) if text else np.zeros(0, dtype=np.int64)  # kept glyph -> slot
         table = np.concatenate([[EMPTY], where]).astype(np.int64)
@@ -199,7 +199,7 @@ def alignment_targets(ids: torch.Tensor) -> dict[str, torch.Tensor]:
     has_text = torch.zeros(b, dtype=torch.bool)
     rows = ids.detach().cpu().numpy()
     for i, row in enumerate(rows):
-        text, _ = _kept_ids(row)
+        text = ids_to_text(row)
         if not text:
             continue
         layout = glyph_layout(text)

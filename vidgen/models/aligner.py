@@ -33,8 +33,8 @@ class LayoutPredictor(nn.Module):
     """
 
     SCALE = 10.0  # pixels: the heads work in tens of pixels, so their targets start near unit scale
-    LR_SCALE = 30.0  # learning rate relative to the denoiser's: at lr 1e-3 x 30 the widths and offsets are
-    # within a pixel after about 300 steps and 99.6% of columns right after 800 (alone, batch 16, decaying lr)
+    LR_SCALE = 30.0  # learning rate relative to the denoiser's: at 1e-3 x 30, trained alone for 800 steps of
+    # batch 16 with a decaying rate, it places > 99% of validation columns right (tests/test_binding.py)
 
     def __init__(self, vocab_size: int, dim: int, frames: int, width: int):
         super().__init__()
