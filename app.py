@@ -21,9 +21,10 @@ from types import SimpleNamespace
 import gradio as gr
 
 from vidgen import app_support as sup
-from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import layout_picture
+from vidgen.data.prompts import TRAIN_MAX_LEN
+from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
 from vidgen.pipeline import Pipeline, load_pipeline
 from vidgen.training.checkpoint import CheckpointError
 
@@ -256,8 +257,8 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
-                                    info=f"1-{tok.TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
-                                         f"{tok.TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                                    info=f"1-{TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
+                                         f"{TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
                 model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
                                  info="layout-guided: told where each glyph goes; prompt only: the blog's, which predicts it")
                 steps = gr.Slider(1, app.T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
@@ -557,7 +558,7 @@ def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
         matrix = gr.Plot(elem_id="matrix-plot")
     with gr.Tab("Prompt slots / symbols (Fig. 13)"):
         gr.Markdown(f"A model without a layout (the blog's recipe as it was): similarity of the {tok.PROMPT_SLOTS} "
-                    f"prompt-slot embeddings (slots beyond {tok.TRAIN_MAX_LEN} were never trained on). A model that reads "
+                    f"prompt-slot embeddings (slots beyond {TRAIN_MAX_LEN} were never trained on). A model that reads "
                     "a layout, given or predicted, has no slot embeddings (the layout tells it the order); instead, "
                     "the similarity of its 36 learned symbol embeddings.")
         prompt_sim = gr.Plot(elem_id="prompt-plot")

@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py lives 
 
 import app  # noqa: E402
 from vidgen import app_support as sup  # noqa: E402
-from vidgen.config import get_preset  # noqa: E402
 from vidgen.models import build_model  # noqa: E402
 from vidgen.pipeline import load_pipeline  # noqa: E402
+from vidgen.presets import get_preset
 from vidgen.training.checkpoint import (  # noqa: E402
     CONFIG_NAME,
     EMA_NAME,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from vidgen.config import get_preset
 from vidgen.evaluation.compare import DEFAULT_VARIANTS, preset_for
 from vidgen.evaluation.cost import cost_markdown, cost_table
+from vidgen.presets import get_preset
 
 SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 

@@ -78,9 +78,8 @@ def layout_accuracy(checkpoint: str) -> dict:
     cells any one prompt gets wrong."""
     import torch
 
-    from vidgen.config import SplitConfig
     from vidgen.data.layout import slot_batch
-    from vidgen.data.prompts import validation_prompts
+    from vidgen.data.prompts import SplitConfig, validation_prompts
     from vidgen.pipeline import load_pipeline
 
     pipe = load_pipeline(checkpoint)

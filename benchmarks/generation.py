@@ -14,7 +14,7 @@ import json
 import torch
 
 from benchmarks.speed import time_it
-from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
+from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 from vidgen.pipeline import load_pipeline
 
 SETTINGS = ((DEFAULT_SAMPLER, DEFAULT_STEPS), ("dpm++2m", 10), ("dpm++2m", 20), ("ddim", 20), (EVAL_SAMPLER, EVAL_STEPS))

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from vidgen.config import DiffusionConfig, get_preset
+from vidgen.diffusion.schedule import DiffusionConfig
+from vidgen.presets import get_preset
 from vidgen.training.trainer import Trainer
 
 DEFAULT = "eps-linear-none,v-linear-none,eps-cosine-none,v-cosine-none,eps-cosine-min_snr,v-cosine-min_snr"

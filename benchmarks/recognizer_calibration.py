@@ -14,8 +14,7 @@ import time
 import numpy as np
 import torch
 
-from vidgen.config import SplitConfig
-from vidgen.data.prompts import heldout_prompts, validation_prompts
+from vidgen.data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from vidgen.data.render import render_video
 from vidgen.evaluation.metrics import character_error_rate
 from vidgen.evaluation.recognizer import default_reader

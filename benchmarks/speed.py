@@ -18,11 +18,11 @@ import time
 import torch
 import torch.nn as nn
 
-from vidgen.config import get_preset
 from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
 from vidgen.models.layers import Attention
 from vidgen.pipeline import bf16_is_fast, load_pipeline
+from vidgen.presets import get_preset
 
 
 class NaiveAttention(nn.Module):

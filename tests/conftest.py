@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidgen.config import get_preset
+from vidgen.presets import get_preset
 from vidgen.training.trainer import Trainer
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))

@@ -199,9 +199,9 @@ def test_panels_show_the_layout_and_whether_the_model_is_told_it(pipe, tiny_layo
 
 
 def test_a_learned_layout_model_shows_the_layout_it_predicted():
-    from vidgen.config import get_preset
     from vidgen.data.layout import layout_picture
     from vidgen.models import build_model
+    from vidgen.presets import get_preset
 
     preset = get_preset("tiny-learned")
     learned = Pipeline(build_model(preset.model), preset.diffusion)
@@ -260,7 +260,7 @@ def test_every_comparison_changes_what_the_sampler_uses(name):
 
 
 def test_generation_defaults_are_valid_and_cheaper_than_the_reference():
-    from vidgen.config import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
+    from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 
     request = sup.check_request("HELLO")
     assert (request.sampler, request.steps) == (DEFAULT_SAMPLER, DEFAULT_STEPS)

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 from vidgen import app_support as sup
 from vidgen.cli.main import main
-from vidgen.config import PROMPT_SLOTS, SYMBOLS, get_preset
 from vidgen.data import tokenizer as tok
+from vidgen.data.tokenizer import PROMPT_SLOTS, SYMBOLS
 from vidgen.diffusion.sampler import GUIDANCE_RANGE
 from vidgen.pipeline import load_pipeline
+from vidgen.presets import get_preset
 from vidgen.training import checkpoint as ckpt
 from vidgen.training.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
 from vidgen.training.trainer import Trainer

@@ -9,12 +9,12 @@ import pytest
 import torch
 from test_model import _perturbed  # a model with every weight nudged off its zero init
 
-from vidgen.config import SplitConfig, get_preset
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import EMPTY, alignment_targets, glyph_layout, layout_batch, slot_batch
-from vidgen.data.prompts import curriculum_lengths, sample_train_prompts, validation_prompts
+from vidgen.data.prompts import SplitConfig, curriculum_lengths, sample_train_prompts, validation_prompts
 from vidgen.models import build_model
 from vidgen.models.aligner import LayoutPredictor
+from vidgen.presets import get_preset
 from vidgen.training.attention_supervision import AttentionSupervision
 from vidgen.training.trainer import Trainer
 

@@ -82,8 +82,8 @@ def test_unknown_variant_names_raise(tmp_path):
 def test_the_cost_table_grows_layout_models_too():
     """The layout is defined for the dataset's 16x32x32 video only: a grown layout model is costed
     without it (the layout comparison once crashed here after training every variant)."""
-    from vidgen.config import get_preset
     from vidgen.evaluation.cost import cost_table, grown
+    from vidgen.presets import get_preset
 
     cfg = get_preset("tiny-template").model
     assert grown(cfg, cfg.frames, cfg.width) == cfg  # the dataset's size keeps its layout

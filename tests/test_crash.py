@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchmarks import faults
-from vidgen.config import get_preset
+from vidgen.presets import get_preset
 from vidgen.training import checkpoint as ckpt
 from vidgen.training.trainer import Trainer
 

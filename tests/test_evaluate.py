@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from vidgen.cli.main import main
-from vidgen.config import SplitConfig
-from vidgen.data.prompts import validation_prompts
+from vidgen.data.prompts import SplitConfig, validation_prompts
 from vidgen.data.render import render_video
 from vidgen.evaluation.harness import (
     aggregate,

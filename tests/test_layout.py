@@ -10,10 +10,12 @@ import torch
 from test_model import _perturbed  # a model with every weight nudged off its zero init
 
 from vidgen import data
-from vidgen.config import LAYOUTS, PRESETS, get_preset, model_config_from_dict, to_dict
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import EMPTY, TEXT_X, font, glyph_layout, layout_batch
+from vidgen.jsonconfig import config_from_dict, to_dict
 from vidgen.models import build_model
+from vidgen.models.config import LAYOUTS, ModelConfig
+from vidgen.presets import PRESETS, get_preset
 
 INK = 40  # a pixel above this is ink (antialiased edges are fainter)
 OVERHANG = 2  # columns a glyph's ink may reach into its neighbour's span
@@ -208,14 +210,14 @@ def test_layout_presets_and_config_field():
     assert get_preset("small").model.layout == "none"
     # a config.json written before the field existed is the blog's kind
     old = {k: v for k, v in to_dict(get_preset("small").model).items() if k not in ("layout", "layout_dim")}
-    assert model_config_from_dict(old).layout == "none"
+    assert config_from_dict(ModelConfig, old, "model").layout == "none"
     assert "layout" in to_dict(get_preset("small-layout").model)
 
 
 @pytest.mark.parametrize("bad", ["glyphs", "", "boxes"])
 def test_unknown_layout_kind_raises(bad):
     with pytest.raises(ValueError, match="unknown layout"):
-        model_config_from_dict({**to_dict(get_preset("tiny").model), "layout": bad})
+        config_from_dict(ModelConfig, {**to_dict(get_preset("tiny").model), "layout": bad}, "model")
 
 
 def test_a_checkpoint_asking_for_an_unknown_layout_is_a_clear_error(tiny_layout_checkpoint, tmp_path, capsys):

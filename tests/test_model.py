@@ -4,10 +4,11 @@ import dataclasses
 import pytest
 import torch
 
-from vidgen.config import PRESETS, ModelConfig, get_preset
 from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
+from vidgen.models.config import ModelConfig
 from vidgen.models.layers import Patcher, rope_tables
+from vidgen.presets import PRESETS, get_preset
 
 TINY = get_preset("tiny").model
 
@@ -116,9 +117,9 @@ def test_qk_norm_makes_attention_blind_to_the_scale_of_queries_and_keys():
     query and key projections leaves the output unchanged (without it, it changes)."""
     import dataclasses
 
-    from vidgen.config import get_preset
     from vidgen.models import build_model
     from vidgen.models.layers import Attention
+    from vidgen.presets import get_preset
 
     x, t = torch.randn(1, 16, 32, 32), torch.tensor([300])
     for qk_norm in (True, False):

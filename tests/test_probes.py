@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from vidgen.cli.main import main
-from vidgen.config import DiffusionConfig, ModelConfig
-from vidgen.diffusion.schedule import NoiseSchedule
+from vidgen.diffusion.schedule import DiffusionConfig, NoiseSchedule
 from vidgen.models import build_model
+from vidgen.models.config import ModelConfig
 from vidgen.models.layers import Attention
 from vidgen.pipeline import Pipeline, load_pipeline
 from vidgen.probes import analysis as probes

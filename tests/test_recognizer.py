@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidgen.config import SplitConfig
-from vidgen.data.prompts import heldout_prompts, validation_prompts
+from vidgen.data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from vidgen.data.render import render_strip, render_video
 from vidgen.evaluation.recognizer import (
     DEFAULT_DIR,

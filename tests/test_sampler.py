@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 
-from vidgen.config import DiffusionConfig, ModelConfig
 from vidgen.diffusion.sampler import (
     DDIMScheduler,
     DPMSolverMultistepScheduler,
@@ -11,7 +10,8 @@ from vidgen.diffusion.sampler import (
     iter_denoise,
     make_scheduler,
 )
-from vidgen.diffusion.schedule import NoiseSchedule, make_betas
+from vidgen.diffusion.schedule import DiffusionConfig, NoiseSchedule, make_betas
+from vidgen.models.config import ModelConfig
 
 
 class DummyModel(torch.nn.Module):

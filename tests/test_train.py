@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vidgen.config import get_preset
 from vidgen.pipeline import load_pipeline
+from vidgen.presets import get_preset
 from vidgen.training import checkpoint as ckpt
 from vidgen.training.trainer import Trainer, apply_resume_changes, lr_at
 

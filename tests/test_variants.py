@@ -7,15 +7,11 @@ import dataclasses
 import pytest
 import torch
 
-from vidgen.config import (
-    PRESETS,
-    ModelConfig,
-    get_preset,
-    model_config_from_dict,
-    to_dict,
-)
+from vidgen.jsonconfig import config_from_dict, to_dict
 from vidgen.models import VARIANTS, build_model
+from vidgen.models.config import ModelConfig
 from vidgen.pipeline import load_pipeline
+from vidgen.presets import PRESETS, get_preset
 from vidgen.training.trainer import Trainer
 
 TINY_VARIANTS = ["tiny", "tiny-gentron", "tiny-latte", "tiny-latte-between", "tiny-latte-both", "tiny-snapvideo", "tiny-conv3d"]
@@ -101,7 +97,7 @@ def test_old_configs_still_load():
     # a checkpoint written before the variant fields existed
     old = {k: v for k, v in to_dict(get_preset("small").model).items()
            if k not in ("text_placement", "latent_groups", "latents_per_group", "latent_layers")}
-    assert model_config_from_dict(old) == PRESETS["small"].model
+    assert config_from_dict(ModelConfig, old, "model") == PRESETS["small"].model
 
 
 @pytest.mark.slow

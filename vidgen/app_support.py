@@ -23,18 +23,17 @@ import numpy as np
 from einops import rearrange
 from PIL import Image
 
-from .config import (
+from .data import tokenizer as tok
+from .data.layout import layout_picture, slot_colour_hex
+from .data.prompts import TRAIN_MAX_LEN
+from .data.video_io import frames_grid, gif_bytes, mp4_bytes
+from .diffusion.sampler import (  # noqa: F401 (ranges for the sliders)
     DEFAULT_GUIDANCE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
+    ETA_RANGE,
     EVAL_SAMPLER,
     EVAL_STEPS,
-)
-from .data import tokenizer as tok
-from .data.layout import layout_picture, slot_colour_hex
-from .data.video_io import frames_grid, gif_bytes, mp4_bytes
-from .diffusion.sampler import (  # noqa: F401 (ranges for the sliders)
-    ETA_RANGE,
     GUIDANCE_RANGE,
     SAMPLERS,
     STOCHASTIC,
@@ -176,8 +175,8 @@ def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_G
         raise ValueError(f"eta and guidance_scale must be numbers, got {eta!r} and {guidance_scale!r}") from None
     check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
     notes = []
-    if len(text) > tok.TRAIN_MAX_LEN:
-        notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {tok.TRAIN_MAX_LEN}, "
+    if len(text) > TRAIN_MAX_LEN:
+        notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
                      "so this length is out of distribution; expect the extra symbols to be garbled.")
     if not STOCHASTIC[sampler] and eta != 0:
         notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")

@@ -7,11 +7,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .config import CHECKPOINTS_DIR, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
 from .data import tokenizer as tok
 from .data.render import to_uint8
-from .diffusion.sampler import StepOutput, iter_denoise
+from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
+from .paths import CHECKPOINTS_DIR
 from .training.checkpoint import load_model
 
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "release"  # the layout-guided release

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import DEFAULT_SAMPLER, DEFAULT_STEPS
-from ..diffusion.sampler import SAMPLER_HELP, SAMPLERS
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_HELP, SAMPLERS
 
 
 class UsageError(Exception):

@@ -1,7 +1,7 @@
 """`python -m vidgen compare`: train every variant for the same wall-clock budget, evaluate, report."""
 from __future__ import annotations
 
-from ..config import DEFAULT_GUIDANCE, EVAL_STEPS
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_STEPS
 from ..evaluation.compare import DEFAULT_VARIANTS
 from .common import UsageError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import EVAL_SAMPLER, EVAL_STEPS
+from ..diffusion.sampler import EVAL_SAMPLER, EVAL_STEPS
 from .common import add_sampling_args
 
 
@@ -18,7 +18,7 @@ def _add_common(p) -> None:
 
 
 def _settings(args):
-    from ..config import DEFAULT_GUIDANCE
+    from ..diffusion.sampler import DEFAULT_GUIDANCE
     from ..evaluation.harness import EvalSettings
     from ..training.checkpoint import CONFIG_NAME, read_json, resolve_dir
 

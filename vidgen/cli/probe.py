@@ -1,7 +1,7 @@
 """`python -m vidgen probe`: every interpretability probe on a checkpoint, written to a folder."""
 from __future__ import annotations
 
-from ..config import EVAL_STEPS
+from ..diffusion.sampler import EVAL_STEPS
 
 
 def add_probe_args(p) -> None:

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import PRESETS
+from ..presets import PRESETS
 from .common import UsageError, check_device, positive_int
 
 
@@ -28,7 +28,7 @@ def add_train_args(p) -> None:
 
 
 def run_train(args) -> None:
-    from ..config import get_preset
+    from ..presets import get_preset
     from ..training.checkpoint import CONFIG_NAME
     from ..training.trainer import Trainer, init_distributed, override
 

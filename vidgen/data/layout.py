@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from PIL import ImageFont
 
-from ..config import ASSETS_DIR, FRAMES, HEIGHT, WIDTH
+from ..paths import ASSETS_DIR
 from . import tokenizer as tok
+from .shape import FRAMES, HEIGHT, WIDTH
 
 FONT_PATH = ASSETS_DIR / "ComicNeue-Bold.otf"
 FONT_SIZE = 22  # capitals are 16 px tall at this size

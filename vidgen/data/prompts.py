@@ -3,13 +3,58 @@ training batches, drawn on the fly as a pure function of (seed, step, rank)."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..config import SplitConfig
 from . import tokenizer as tok
 from .render import render_video, to_model_space
+
+TRAIN_MAX_LEN = 6  # the longest prompt training uses by default (SplitConfig.max_len)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Which prompts training may see. Defaults are the blog's held-out rules."""
+
+    seed: int = 1234  # seed of the validation set
+    n_val: int = 2000  # validation prompts (about; short lengths are capped, see validation_prompts)
+    min_len: int = 1  # shortest training prompt
+    max_len: int = TRAIN_MAX_LEN  # longest training prompt
+    heldout_first: str = "A"  # symbols never seen in first place during training
+    heldout_second: str = "S"  # symbols never seen in second place during training
+    holdout_single: bool = False  # also never train on 1-symbol prompts (the blog's experiment)
+    val_fraction_cap: float = 0.05  # at most this share of a length's prompts goes to validation
+
+    def __post_init__(self):
+        if not 1 <= self.min_len <= self.max_len <= tok.PROMPT_SLOTS:
+            raise ValueError(f"need 1 <= min_len <= max_len <= {tok.PROMPT_SLOTS}, got {self.min_len}, {self.max_len}")
+        for name in ("heldout_first", "heldout_second"):
+            bad = set(getattr(self, name)) - set(tok.SYMBOLS)
+            if bad:
+                raise ValueError(f"{name} has symbols outside A-Z0-9: {sorted(bad)}")
+
+    def is_heldout(self, prompt: str) -> bool:
+        """True for prompts that training never sees by rule (not the validation set)."""
+        if prompt[:1] and prompt[0] in self.heldout_first:
+            return True
+        if len(prompt) > 1 and prompt[1] in self.heldout_second:
+            return True
+        return self.holdout_single and len(prompt) == 1
+
+    def train_lengths(self) -> list[int]:
+        lo = max(self.min_len, 2) if self.holdout_single else self.min_len
+        return list(range(lo, self.max_len + 1))
+
+    def allowed_count(self, length: int) -> int:
+        """Number of distinct prompts of `length` that the held-out rules leave for training."""
+        n = len(tok.SYMBOLS)
+        first = n - len(set(self.heldout_first))
+        if length == 1:
+            return 0 if self.holdout_single else first
+        second = n - len(set(self.heldout_second))
+        return first * second * n ** (length - 2)
 
 
 def _random_prompt(rng: np.random.Generator, length: int, split: SplitConfig) -> str:

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..config import FRAMES, HEIGHT, WIDTH
 from . import tokenizer as tok
 from .layout import TEXT_X, font, glyph_layout
+from .shape import FRAMES, HEIGHT, WIDTH
 
 _CAP_TOP, _CAP_BOTTOM = 5, 21  # rows the capitals cover when drawn at y=0 (measured for FONT_SIZE)
 

@@ -9,19 +9,18 @@ Token ids (vocab_size = 48):
 """
 from __future__ import annotations
 
+import string
+
 import numpy as np
 
-from ..config import (  # noqa: F401 (the vocabulary)
-    FIRST_SYMBOL_ID,
-    NULL_ID,
-    NUM_SPARE,
-    PAD_ID,
-    PROMPT_SLOTS,
-    SPARE_IDS,
-    SYMBOLS,
-    TRAIN_MAX_LEN,
-    VOCAB_SIZE,
-)
+SYMBOLS = string.ascii_uppercase + string.digits  # the 36 symbols a prompt may hold
+PAD_ID = 0
+NULL_ID = 1
+FIRST_SYMBOL_ID = 2
+NUM_SPARE = 10
+VOCAB_SIZE = FIRST_SYMBOL_ID + len(SYMBOLS) + NUM_SPARE  # 48
+SPARE_IDS = tuple(range(FIRST_SYMBOL_ID + len(SYMBOLS), VOCAB_SIZE))
+PROMPT_SLOTS = 8  # positions in the prompt tensor: the longest prompt any model takes (training uses fewer)
 
 _SYMBOL_TO_ID = {s: FIRST_SYMBOL_ID + i for i, s in enumerate(SYMBOLS)}
 

@@ -7,11 +7,30 @@ Every coefficient is computed once in float64 and read through `_extract`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..config import DiffusionConfig
+SCHEDULES = ("linear", "cosine")
+PREDICTIONS = ("eps", "v")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The forward process and what the network predicts."""
+
+    schedule: str = "cosine"  # "linear" (the blog's, betas 1e-4..0.02) or "cosine" (Nichol & Dhariwal)
+    num_timesteps: int = 1000  # T
+    prediction: str = "v"  # "eps" (the blog's) or "v" (Salimans & Ho)
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: linear, cosine")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {self.prediction!r}; known: eps, v")
+        if not 2 <= self.num_timesteps <= 100_000:
+            raise ValueError(f"num_timesteps must be in [2, 100000], got {self.num_timesteps}")
 
 
 def make_betas(kind: str, num_timesteps: int) -> np.ndarray:

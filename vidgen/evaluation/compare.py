@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, get_preset
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
+from ..presets import get_preset
 from ..training import checkpoint as ckpt
 from .cost import cost_markdown, cost_table
 

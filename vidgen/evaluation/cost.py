@@ -24,8 +24,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..config import ModelConfig
 from ..models import build_model
+from ..models.config import ModelConfig
 from ..models.conv3d import LEVELS
 
 

@@ -18,11 +18,11 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, SplitConfig
 from ..data import tokenizer as tok
-from ..data.prompts import heldout_prompts, validation_prompts
+from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from ..data.render import render_video
 from ..data.video_io import frames_grid
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..training.checkpoint import (
     CONFIG_NAME,
     EMA_NAME,

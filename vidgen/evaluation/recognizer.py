@@ -25,9 +25,10 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..config import CHECKPOINTS_DIR, FRAMES, HEIGHT, WIDTH
 from ..data import tokenizer as tok
 from ..data.layout import scroll_offsets
+from ..data.shape import FRAMES, HEIGHT, WIDTH
+from ..paths import CHECKPOINTS_DIR
 from ..training.checkpoint import (
     CONFIG_NAME,
     CheckpointError,

@@ -18,11 +18,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import FRAMES, HEIGHT, WIDTH, SplitConfig
 from ..data import tokenizer as tok
 from ..data.layout import scroll_offsets
-from ..data.prompts import heldout_prompts, validation_prompts
+from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from ..data.render import render_strip, render_video
+from ..data.shape import FRAMES, HEIGHT, WIDTH
 from .recognizer import (
     MAX_STRIP,
     Recognizer,

@@ -1,8 +1,8 @@
 """The registry of denoiser variants, all behind the VideoDenoiser interface."""
 from __future__ import annotations
 
-from ..config import ModelConfig
 from .base import VideoDenoiser
+from .config import ModelConfig
 from .conv3d import Conv3dUNet
 from .full import FullDiT
 from .gentron import GenTron

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..config import ModelConfig
 from ..data import tokenizer as tok
 from .aligner import LayoutPredictor
+from .config import ModelConfig
 from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
 
 

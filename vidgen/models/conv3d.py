@@ -16,8 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from ..config import ModelConfig
 from .base import VideoDenoiser
+from .config import ModelConfig
 from .layers import Attention, zero_init
 
 LEVELS = 3  # resolutions; each halves T, H and W

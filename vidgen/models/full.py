@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from ..config import ModelConfig
+from .config import ModelConfig
 from .layers import Attention, Mlp, ada_ln_zero, modulate, rope_tables
 from .spacetime import TokenDenoiser, conv_grid_of
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from ..config import ModelConfig
+from .config import ModelConfig
 from .layers import Attention, Mlp, ada_ln_zero, modulate
 from .spacetime import AxisAttention, TokenDenoiser, conv_grid_of
 

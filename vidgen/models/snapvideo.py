@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..config import ModelConfig
+from .config import ModelConfig
 from .layers import Attention, Mlp, TextBlock, zero_init
 from .spacetime import TokenDenoiser, conv_grid_of
 

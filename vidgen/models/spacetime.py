@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..config import ModelConfig
 from .base import VideoDenoiser
+from .config import ModelConfig
 from .layers import Attention, FinalLayer, Patcher, rope_tables
 
 AXES = ("space", "time")

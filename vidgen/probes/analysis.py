@@ -25,11 +25,12 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..config import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS, FRAMES, HEIGHT, WIDTH
 from ..data import tokenizer as tok
 from ..data.layout import glyph_layout
 from ..data.prompts import make_batch, validation_prompts
 from ..data.render import render_video
+from ..data.shape import FRAMES, HEIGHT, WIDTH
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..diffusion.schedule import NoiseSchedule
 from ..models.layers import Attention, sinusoidal_embedding
 from ..pipeline import TrajectoryRecorder

@@ -144,7 +144,7 @@ def similarity_matrix_figure(model) -> go.Figure:
 
 def prompt_similarity_figure(model) -> go.Figure:
     """Blog Fig. 13: cosine similarity of the learned prompt-slot embeddings (L, L), values written in."""
-    from ..data.tokenizer import TRAIN_MAX_LEN
+    from ..data.prompts import TRAIN_MAX_LEN
 
     sim = probes.prompt_position_similarity(model)
     labels = [f"slot {i + 1}" + ("*" if i >= TRAIN_MAX_LEN else "") for i in range(sim.shape[0])]

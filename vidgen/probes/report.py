@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_GUIDANCE, EVAL_STEPS
 from ..data import tokenizer as tok
-from ..diffusion.sampler import check_sampling_args
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_STEPS, check_sampling_args
 from . import analysis as probes
 from . import figures as plots
 

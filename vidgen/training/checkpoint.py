@@ -28,13 +28,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from ..config import (
-    diffusion_config_from_dict,
-    model_config_from_dict,
-    to_dict,
-    train_config_from_dict,
-)
+from ..diffusion.schedule import DiffusionConfig
+from ..jsonconfig import config_from_dict, to_dict
 from ..models import build_model
+from ..models.config import ModelConfig
+from .config import TrainConfig
 
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"
@@ -194,9 +192,9 @@ def read_configs(path):
     finish_interrupted_write(d)
     raw = read_json(d / CONFIG_NAME)
     try:
-        model_cfg = model_config_from_dict(raw["model"])
-        diff_cfg = diffusion_config_from_dict(raw["diffusion"])
-        train_cfg = train_config_from_dict(raw["train"]) if "train" in raw else None
+        model_cfg = config_from_dict(ModelConfig, raw["model"], "model")
+        diff_cfg = config_from_dict(DiffusionConfig, raw["diffusion"], "diffusion")
+        train_cfg = config_from_dict(TrainConfig, raw["train"], "train") if "train" in raw else None
     except KeyError as e:
         raise CheckpointError(f"{d / CONFIG_NAME} lacks the {e.args[0]!r} section") from e
     except ValueError as e:

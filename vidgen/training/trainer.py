@@ -21,12 +21,13 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from ..config import DiffusionConfig, ModelConfig, TrainConfig
 from ..data.prompts import make_batch, sample_train_prompts, validation_prompts
-from ..diffusion.schedule import NoiseSchedule
+from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
+from ..models.config import ModelConfig
 from . import checkpoint as ckpt
 from .attention_supervision import AttentionSupervision
+from .config import TrainConfig
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
 

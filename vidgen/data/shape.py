@@ -1,0 +1,4 @@
+"""The one video format of vidgen: (T, H, W) = (16, 32, 32) grayscale frames; uint8 in [0, 255] on
+disk and from the renderer, float in [-1, 1] in model space, batched as (B, T, H, W)."""
+
+FRAMES, HEIGHT, WIDTH = 16, 32, 32  # (T, H, W)

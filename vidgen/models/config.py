@@ -1,0 +1,86 @@
+"""The network's shape: one dataclass every variant is built from, stored as JSON in every checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data import tokenizer as tok
+from ..data.shape import FRAMES, HEIGHT, WIDTH
+
+TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
+LAYOUTS = ("none", "glyph", "learned")  # where the model's glyph layout comes from (ModelConfig.layout)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape. Every field is plain JSON so a checkpoint stores it as is."""
+
+    variant: str = "full"  # architecture: see vidgen.models.VARIANTS
+    frames: int = FRAMES  # T of the video
+    height: int = HEIGHT  # H
+    width: int = WIDTH  # W
+    patch: tuple[int, int, int] = (2, 4, 4)  # (pt, ph, pw): 2x4x4 -> 8*8*8 = 512 tokens
+    dim: int = 128  # transformer width
+    depth: int = 6  # number of blocks
+    heads: int = 4  # attention heads (dim must divide evenly)
+    mlp_ratio: float = 4.0  # hidden width of the MLP / dim
+    vocab_size: int = tok.VOCAB_SIZE  # prompt vocabulary, spare slots included
+    prompt_len: int = tok.PROMPT_SLOTS  # prompt slots
+    text_layers: int = 2  # small transformer over the prompt tokens before cross-attention
+    rope: bool = True  # 3D rotary position in self-attention (relative positions) on top of learned ones
+    conv_mlp: bool = True  # depthwise 3x3 convolution over each frame's tokens inside the MLP (weights shared across positions)
+    freq_dim: int = 256  # size of the sinusoidal timestep features
+    qk_norm: bool = False  # RMS-normalise each head's queries and keys before the dot product (in every
+    # attention layer of every variant), which bounds the attention logits (ViT-22B, SD3)
+    layout: str = "none"  # "none": the blog's model, prompt tokens only; "glyph": also told which symbol covers
+    # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
+    # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands;
+    # "learned": prompt tokens only, like the blog's, but the model predicts the glyph layout from them
+    # (vidgen.models.aligner, trained on the renderer's widths and offsets) and reads it as "glyph" does
+    layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
+    template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
+    # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
+    # layout reaches every row of a column alike and the network must work out each glyph's rows itself)
+    # variant-specific fields; the other variants ignore them
+    text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
+    # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
+    latent_groups: int = 2  # snapvideo: the H' x W' token grid is cut into latent_groups^2 regions, each spanning all frames
+    latents_per_group: int = 16  # snapvideo: latent tokens that read from (and write to) each region
+    latent_layers: int = 2  # snapvideo: self-attention layers over all latents inside each block ("compute")
+
+    def __post_init__(self):
+        object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
+        if len(self.patch) != 3:
+            raise ValueError(f"patch must be (pt, ph, pw), got {self.patch}")
+        for size, p, name in zip((self.frames, self.height, self.width), self.patch, "THW"):
+            if p <= 0 or size % p:
+                raise ValueError(f"patch {self.patch} does not tile {name}={size}")
+        if self.dim <= 0 or self.depth <= 0 or self.heads <= 0 or self.dim % self.heads:
+            raise ValueError(f"dim={self.dim} must be positive and divisible by heads={self.heads}")
+        if self.rope and (self.dim // self.heads) % 2:
+            raise ValueError("rope needs an even head dimension")
+        if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
+            raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; known: {', '.join(LAYOUTS)} (a checkpoint from a newer vidgen?)")
+        if self.layout_dim < 1:
+            raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
+        if self.template_dim < 0 or (self.template_dim and self.layout == "none"):
+            raise ValueError(f"template_dim must be >= 0 and needs a layout ('glyph' or 'learned'), got {self.template_dim} with layout={self.layout!r}")
+        if self.text_placement not in TEXT_PLACEMENTS:
+            raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
+        _, gh, gw = self.grid
+        if self.variant == "snapvideo" and (self.latent_groups < 1 or gh % self.latent_groups or gw % self.latent_groups):
+            raise ValueError(f"latent_groups={self.latent_groups} must divide the token grid {gh}x{gw}")
+        if self.latents_per_group < 1 or self.latent_layers < 0:
+            raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (T', H', W')."""
+        pt, ph, pw = self.patch
+        return self.frames // pt, self.height // ph, self.width // pw
+
+    @property
+    def num_tokens(self) -> int:
+        t, h, w = self.grid
+        return t * h * w

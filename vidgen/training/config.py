@@ -1,0 +1,50 @@
+"""Optimisation: one dataclass for a training run, stored as JSON in every checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data.prompts import SplitConfig
+from ..jsonconfig import config_from_dict
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. Data randomness is a function of (seed, step, rank), so resumes are exact."""
+
+    batch_size: int = 32  # per process
+    lr: float = 1e-3  # peak AdamW learning rate
+    warmup_steps: int = 200  # linear warm-up
+    lr_decay_steps: int = 0  # cosine decay to lr * min_lr_ratio over this many steps (0 = constant lr);
+    # part of the config, not of --max-steps, so that a run stopped and resumed follows the same curve
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max global grad norm
+    ema_decay: float = 0.999  # EMA of the weights, used for sampling
+    ema_warmup: bool = True  # decay = min(ema_decay, (1+step)/(10+step)) early on
+    cfg_dropout: float = 0.1  # probability of training with the null prompt
+    loss_weighting: str = "min_snr"  # "none" or "min_snr" (Hang et al. 2023, gamma below)
+    min_snr_gamma: float = 5.0
+    attention_loss: float = 0.0  # weight of attention supervision (vidgen.training.attention_supervision): the
+    # cross-attention of every block pulled towards the renderer's per-patch symbol labels; 0 = off
+    curriculum_steps: int = 0  # short prompts first: the longest training length grows from the shortest to
+    # max_len over this many steps (0 = every length from the start)
+    bf16: bool = True  # autocast matmuls to bfloat16 (CPU with AVX-512 BF16, or CUDA)
+    max_steps: int = 20000  # default stop; --max-steps overrides
+    seed: int = 0
+    val_every: int = 500  # steps between validation-loss evaluations
+    val_size: int = 256  # validation prompts used for the loss
+    ckpt_every: int = 500  # steps between checkpoints
+    snapshot_every: int = 0  # also keep the EMA weights of every N-th step in snapshots/ (0 = never), to
+    # measure what a run reaches along the way
+    log_every: int = 50
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    def __post_init__(self):
+        if isinstance(self.split, dict):  # read from JSON
+            object.__setattr__(self, "split", config_from_dict(SplitConfig, self.split, "split"))
+        if self.loss_weighting not in ("none", "min_snr"):
+            raise ValueError(f"unknown loss_weighting {self.loss_weighting!r}; known: none, min_snr")
+        if self.attention_loss < 0 or self.curriculum_steps < 0:
+            raise ValueError(f"attention_loss and curriculum_steps must be >= 0, got {self.attention_loss}, {self.curriculum_steps}")
+        if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.cfg_dropout < 1 or not 0 <= self.ema_decay < 1:
+            raise ValueError("batch_size >= 1, lr > 0, 0 <= cfg_dropout < 1 and 0 <= ema_decay < 1 are required")
