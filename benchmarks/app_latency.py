@@ -25,27 +25,28 @@ import os
 import shutil
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py lives at the repository root
-
-import app  # noqa: E402
-from vidgen import app_support as sup  # noqa: E402
-from vidgen.models import build_model  # noqa: E402
-from vidgen.pipeline import load_pipeline  # noqa: E402
-from vidgen.presets import get_preset
-from vidgen.training.checkpoint import (  # noqa: E402
+from vidgen.app.models import load_models
+from vidgen.app.panels import status_html, step_panels_html
+from vidgen.app.requests import check_request
+from vidgen.app.server import build_demo, serve
+from vidgen.app.settings import Settings
+from vidgen.app.streaming import PreviewThrottle, stream_generation
+from vidgen.checkpoint import (
     CONFIG_NAME,
     EMA_NAME,
     atomic_write_json,
     config_dict,
     save_tensors,
 )
+from vidgen.models import build_model
+from vidgen.pipeline import load_pipeline
+from vidgen.presets import get_preset
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -89,13 +90,13 @@ def free_port() -> int:
 
 
 def launch(checkpoint, preview_interval: float):
-    settings = app.Settings(checkpoint=str(checkpoint), port=free_port(), preview_interval=preview_interval,
+    settings = Settings(checkpoint=str(checkpoint), port=free_port(), preview_interval=preview_interval,
                             cache_examples="off")
-    pipe, error = app.load(settings.checkpoint)
+    pipe, error = load_models(settings)
     if error:
         raise SystemExit(error)
-    demo = app.build_demo(pipe, settings, error)
-    _, url, _ = app.serve(demo, settings, prevent_thread_lock=True, quiet=True)
+    demo = build_demo(pipe, settings, error)
+    _, url, _ = serve(demo, settings, prevent_thread_lock=True, quiet=True)
     return demo, url
 
 
@@ -120,12 +121,12 @@ def bench_in_process(pipe, request, repeats: int) -> dict:
 
     times, firsts, shown = [], [], []
     for _ in range(repeats):
-        throttle, n, first = sup.PreviewThrottle(0.1), 0, None
+        throttle, n, first = PreviewThrottle(0.1), 0, None
         t0 = time.perf_counter()
-        for u in sup.stream_generation(pipe, request, throttle):
+        for u in stream_generation(pipe, request, throttle):
             if u.show:
-                sup.step_panels_html(u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
-                sup.status_html(u.index, u.num_steps, u.t, u.seconds)
+                step_panels_html(u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
+                status_html(u.index, u.num_steps, u.t, u.seconds)
                 n += 1
                 first = time.perf_counter() - t0 if first is None else first
         times.append(time.perf_counter() - t0)
@@ -199,7 +200,7 @@ def main(argv=None):
         tmp = Path(tempfile.mkdtemp(prefix="vidgen-bench-"))
         checkpoint = random_small_checkpoint(tmp)
     pipe = load_pipeline(checkpoint)
-    request = sup.check_request("HELLO", steps=args.steps, guidance_scale=3.0)
+    request = check_request("HELLO", steps=args.steps, guidance_scale=3.0)
     log(f"checkpoint {checkpoint}; {args.steps} steps; torch threads {torch.get_num_threads()}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {os.cpu_count()} CPUs")
 

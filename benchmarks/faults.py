@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from vidgen.training import checkpoint as ckpt
+from vidgen import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARED = (ckpt.MODEL_NAME, ckpt.EMA_NAME, ckpt.STATE_NAME)  # what "bit-identical" compares

@@ -1,10 +1,12 @@
-"""Launch app.py's page in this process on a free localhost port, for the client and browser tests."""
+"""Launch the app's page in this process on a free localhost port, for the client and browser tests."""
 from __future__ import annotations
 
 import contextlib
 import socket
 
-import app
+from vidgen.app.models import load_models
+from vidgen.app.server import build_demo, serve
+from vidgen.app.settings import Settings
 
 
 def free_port() -> int:
@@ -18,14 +20,14 @@ def running_app(checkpoint, blog_checkpoint=None, **settings):
     """Yield the URL of the app serving `checkpoint` as the release and `blog_checkpoint` as the blog's
     model (None: no checkpoint, no blog model); closed on exit."""
     missing = "/nonexistent/vidgen-checkpoint"
-    opts = app.Settings(checkpoint=str(checkpoint) if checkpoint is not None else missing,
+    opts = Settings(checkpoint=str(checkpoint) if checkpoint is not None else missing,
                         blog_checkpoint=str(blog_checkpoint) if blog_checkpoint is not None else missing,
                         port=free_port(), **settings)
-    pipes, error = app.load(opts.checkpoint, opts.blog_checkpoint)
+    pipes, error = load_models(opts)
     if checkpoint is not None and blog_checkpoint is None:
         error = None  # serving one model on purpose
-    demo = app.build_demo(pipes, opts, error)
-    _, url, _ = app.serve(demo, opts, prevent_thread_lock=True, quiet=True)
+    demo = build_demo(pipes, opts, error)
+    _, url, _ = serve(demo, opts, prevent_thread_lock=True, quiet=True)
     try:
         yield url
     finally:

@@ -146,16 +146,16 @@ def test_without_a_checkpoint_the_page_says_how_to_get_one():
 
 
 def test_host_and_port_follow_gradio_variables(monkeypatch):
-    import app
+    from vidgen.app.settings import parse_args
 
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
-    s = app.parse_args([])
+    s = parse_args([])
     assert (s.host, s.port, s.queue_size, s.concurrency) == ("0.0.0.0", 7999, 16, 1)
-    s = app.parse_args(["--host", "127.0.0.1", "--port", "7860", "--checkpoint", "x", "--queue-size", "4"])
+    s = parse_args(["--host", "127.0.0.1", "--port", "7860", "--checkpoint", "x", "--queue-size", "4"])
     assert (s.host, s.port, s.checkpoint, s.queue_size) == ("127.0.0.1", 7860, "x", 4)
     with pytest.raises(SystemExit):
-        app.parse_args(["--queue-size", "0"])
+        parse_args(["--queue-size", "0"])
 
 
 def test_a_release_that_cannot_be_built_is_an_error_not_a_fallback(tiny_checkpoint, tiny_layout_checkpoint, tmp_path):

@@ -110,7 +110,7 @@ def test_the_blog_model_is_one_click_away_and_compare_puts_both_side_by_side(pag
     assert "NOT given, this model must learn it" in page.inner_text("#preview")
     page.get_by_role("tab", name="Compare").click()
     page.locator("#component-0").page.get_by_label("Preset").click()
-    page.get_by_role("option", name="release vs the blog's model").click()
+    page.get_by_role("option", name="the two shipped models").click()
     page.wait_for_function("document.querySelector('#compare-model-b input[value=blog]').checked", timeout=15_000)
     page.click("#compare-btn")
     page.wait_for_function("document.querySelector('#compare-view').innerText.includes('glyph layout of the prompt')", timeout=120_000)

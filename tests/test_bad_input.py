@@ -17,15 +17,16 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vidgen import app_support as sup
+from vidgen import checkpoint as ckpt
+from vidgen.app.requests import MAX_SEED, check_request
+from vidgen.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
 from vidgen.cli.main import main
 from vidgen.data import tokenizer as tok
 from vidgen.data.tokenizer import PROMPT_SLOTS, SYMBOLS
-from vidgen.diffusion.sampler import GUIDANCE_RANGE
+from vidgen.diffusion.sampler import GUIDANCE_RANGE, SAMPLERS
 from vidgen.pipeline import load_pipeline
 from vidgen.presets import get_preset
-from vidgen.training import checkpoint as ckpt
-from vidgen.training.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
+from vidgen.shipped import SHIPPED_MODELS
 from vidgen.training.trainer import Trainer
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None,
@@ -59,17 +60,17 @@ def test_any_prompt_text_is_a_prompt_or_a_value_error(text):
 
 @examples(100)
 @given(prompt=TEXT, steps=NUMBER, eta=NUMBER, guidance=NUMBER, seed=NUMBER,
-       sampler=st.one_of(st.sampled_from(sup.SAMPLERS), st.text(max_size=8)),
-       model=st.one_of(st.sampled_from(sup.MODELS), st.text(max_size=8), st.none()))
+       sampler=st.one_of(st.sampled_from(SAMPLERS), st.text(max_size=8)),
+       model=st.one_of(st.sampled_from(tuple(SHIPPED_MODELS)), st.text(max_size=8), st.none()))
 def test_any_request_is_checked_or_refused_with_a_value_error(prompt, steps, eta, guidance, seed, sampler, model):
     try:
-        request = sup.check_request(prompt, steps, eta, guidance, seed, sampler, model=model)
+        request = check_request(prompt, steps, eta, guidance, seed, sampler, model=model)
     except ValueError as e:
         assert str(e)  # a message to show
         return
-    assert 1 <= request.steps <= 1000 and 0 <= request.eta <= 1 and 0 <= request.seed <= sup.MAX_SEED
+    assert 1 <= request.steps <= 1000 and 0 <= request.eta <= 1 and 0 <= request.seed <= MAX_SEED
     assert GUIDANCE_RANGE[0] <= request.guidance_scale <= GUIDANCE_RANGE[1] and math.isfinite(request.guidance_scale)
-    assert request.sampler in sup.SAMPLERS and request.model in sup.MODELS
+    assert request.sampler in SAMPLERS and request.model in tuple(SHIPPED_MODELS)
 
 
 @examples(60)
@@ -199,7 +200,7 @@ def tiny_pipe(tiny_checkpoint):
 
 @examples(40)
 @given(prompt=st.one_of(TEXT, st.lists(TEXT, max_size=3)), steps=NUMBER, eta=NUMBER, guidance=NUMBER, seed=NUMBER,
-       sampler=st.one_of(st.sampled_from(sup.SAMPLERS), st.text(max_size=8)))
+       sampler=st.one_of(st.sampled_from(SAMPLERS), st.text(max_size=8)))
 def test_pipeline_takes_any_arguments_or_raises_a_value_error(tiny_pipe, prompt, steps, eta, guidance, seed, sampler):
     """Pipeline.iter_steps (what generate runs): the first steps come out finite, or a ValueError
     says what is wrong before any sampling."""

@@ -206,9 +206,10 @@ def test_the_curriculum_starts_short_and_reaches_every_length():
 def test_the_shipped_blog_model_predicts_its_own_layout():
     """checkpoints/blog is given the prompt tokens only and works out where each glyph goes: nearly
     every column of 500 validation prompts is assigned the right glyph (docs/binding.md)."""
-    from vidgen.pipeline import BLOG_CHECKPOINT, load_pipeline
+    from vidgen.pipeline import load_pipeline
+    from vidgen.shipped import SHIPPED_MODELS
 
-    pipe = load_pipeline(BLOG_CHECKPOINT)
+    pipe = load_pipeline(SHIPPED_MODELS["blog"].directory)
     assert pipe.model.cfg.layout == "learned"
     ids = _ids(list(validation_prompts(SplitConfig()))[:500])
     slot, _ = pipe.model.predicted_layout(ids)

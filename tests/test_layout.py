@@ -224,9 +224,9 @@ def test_a_checkpoint_asking_for_an_unknown_layout_is_a_clear_error(tiny_layout_
     import json
     import shutil
 
+    from vidgen.checkpoint import CheckpointError
     from vidgen.cli.main import main
     from vidgen.pipeline import load_pipeline
-    from vidgen.training.checkpoint import CheckpointError
 
     bad = tmp_path / "ckpt"
     shutil.copytree(tiny_layout_checkpoint, bad)

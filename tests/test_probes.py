@@ -17,6 +17,7 @@ from vidgen.models.layers import Attention
 from vidgen.pipeline import Pipeline, load_pipeline
 from vidgen.probes import analysis as probes
 from vidgen.probes import figures as plots
+from vidgen.trajectory import Trajectory
 
 CFG = ModelConfig(patch=(4, 8, 8), dim=32, depth=2, heads=2, text_layers=1)  # grid (4, 4, 4), 64 tokens
 A, B, C = 0.3, 0.7, 1.1  # angular frequencies of the hand-set embedding along t, h, w
@@ -156,9 +157,9 @@ def test_cross_attention_maps_use_token_order():
     target = np.random.default_rng(0).integers(0, n, size=64)
     cross = np.zeros((steps, 2, 2, 64, n), np.float32)
     cross[..., np.arange(64), target] = 1.0
-    trace = probes.AttentionTrace(prompt="ABCDE", grid=grid, patch=(4, 8, 8), timesteps=np.array([999, 0]), cross=cross,
-                                  self_steps=(), self_attn=np.zeros(0, np.float16), pred_x0=np.zeros((steps, 16, 32, 32), np.uint8),
-                                  video=np.zeros((16, 32, 32), np.uint8), ownership=target.reshape(grid))
+    frames = np.zeros((steps, 16, 32, 32), np.uint8)
+    trace = probes.AttentionTrace(prompt="ABCDE", grid=grid, patch=(4, 8, 8), trajectory=Trajectory(np.array([999, 0]), frames, frames),
+                                  cross=cross, self_steps=(), self_attn=np.zeros(0, np.float16), ownership=target.reshape(grid))
     maps = probes.cross_attention_maps(trace, step=-1, layer=1, head=0)
     assert maps.shape == (n, *grid)
     np.testing.assert_array_equal(maps.argmax(0), target.reshape(grid))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidgen.checkpoint import CheckpointError, atomic_write_json
 from vidgen.data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from vidgen.data.render import render_strip, render_video
 from vidgen.evaluation.recognizer import (
@@ -28,7 +29,6 @@ from vidgen.evaluation.recognizer_train import (
     random_prompts,
     render_slow,
 )
-from vidgen.training.checkpoint import CheckpointError, atomic_write_json
 
 
 def _videos(prompts):

@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from vidgen import checkpoint as ckpt
 from vidgen.pipeline import load_pipeline
 from vidgen.presets import get_preset
-from vidgen.training import checkpoint as ckpt
+from vidgen.training.optimizer_state import optimizer_from_tensors, optimizer_to_tensors
 from vidgen.training.trainer import Trainer, apply_resume_changes, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +51,16 @@ def test_optimizer_state_is_keyed_by_parameter_name():
     for p in model.parameters():
         p.grad = torch.randn_like(p)
     opt.step()
-    tensors, meta = ckpt.optimizer_to_tensors(opt, model)
+    tensors, meta = optimizer_to_tensors(opt, model)
     reordered = torch.optim.AdamW(list(model.parameters())[::-1])
-    ckpt.optimizer_from_tensors(reordered, model, tensors, meta)
+    optimizer_from_tensors(reordered, model, tensors, meta)
     for p in model.parameters():
         assert torch.equal(opt.state[p]["exp_avg"], reordered.state[p]["exp_avg"])
     # state keyed by index (as vidgen once saved it) read with another order: a clear error, not a crash mid-step
     sd = opt.state_dict()
     legacy = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
     with pytest.raises(ckpt.CheckpointError, match="older vidgen"):
-        ckpt.optimizer_from_tensors(reordered, model, legacy, {"param_groups": sd["param_groups"]})
+        optimizer_from_tensors(reordered, model, legacy, {"param_groups": sd["param_groups"]})
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny-learned", "tiny-attnsup"])

@@ -7,15 +7,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .checkpoint import load_model
+from .shipped import resolve_model_path
 from .data import tokenizer as tok
 from .data.render import to_uint8
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
-from .paths import CHECKPOINTS_DIR
-from .training.checkpoint import load_model
-
-DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "release"  # the layout-guided release
-BLOG_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "blog"  # the blog's model: prompt tokens only
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -75,44 +72,9 @@ class Pipeline:
         return video[0] if isinstance(prompts, str) else video
 
 
-class TrajectoryRecorder:
-    """Collects one sample's steps from `iter_steps` as uint8 video: after `add` of step i, x_t[i] is
-    the sample after that step (x_t[-1] the result), pred_x0[i] the model's guess of the clean video
-    and timesteps[i] the t the step started from. The CLI, the app and the probes all record with it."""
-
-    def __init__(self, sample: int = 0):
-        self.sample = sample  # which sample of the batch to record
-        self.x_t = self.pred_x0 = self.timesteps = None  # (S, T, H, W) uint8, (S, T, H, W) uint8, (S,) int64
-        self.count = 0  # steps recorded so far
-
-    def add(self, out: StepOutput) -> None:
-        if self.x_t is None:  # allocate once the number of steps is known
-            shape = (out.num_steps, *out.x_t.shape[1:])  # (S, T, H, W)
-            self.x_t, self.pred_x0 = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
-            self.timesteps = np.empty(out.num_steps, np.int64)
-        self.x_t[out.index] = to_uint8(out.x_t[self.sample])
-        self.pred_x0[out.index] = to_uint8(out.pred_x0[self.sample])
-        self.timesteps[out.index] = out.t
-        self.count = out.index + 1
-
-
-SHIPPED = {"release": DEFAULT_CHECKPOINT, "blog": BLOG_CHECKPOINT}  # names that stand for the shipped models
-
-
-def resolve_model_path(path=None) -> Path:
-    """A checkpoint directory, or the name of a shipped model ("release", "blog") where no such
-    directory exists; None is the release."""
-    if path is None:
-        return DEFAULT_CHECKPOINT
-    path = Path(path)
-    if str(path) in SHIPPED and not path.exists():
-        return SHIPPED[str(path)]
-    return path
-
-
 def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None) -> Pipeline:
-    """Load a checkpoint directory as a Pipeline: default the shipped checkpoints/release (layout-guided);
-    "blog" is the shipped blog's model."""
+    """Load a checkpoint directory, or a shipped model by name (vidgen.shipped), as a Pipeline; None is
+    the default shipped model (the layout-guided release)."""
     path = resolve_model_path(path)
     model, diff_cfg, raw = load_model(path, prefer_ema=prefer_ema, device=device)
     return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16)

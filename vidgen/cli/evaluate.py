@@ -18,9 +18,9 @@ def _add_common(p) -> None:
 
 
 def _settings(args):
+    from ..checkpoint import CONFIG_NAME, read_json, resolve_dir
     from ..diffusion.sampler import DEFAULT_GUIDANCE
     from ..evaluation.harness import EvalSettings
-    from ..training.checkpoint import CONFIG_NAME, read_json, resolve_dir
 
     guidance = args.guidance
     if guidance is None:
@@ -45,6 +45,7 @@ def add_eval_args(p) -> None:
 
 
 def run_eval(args) -> None:
+    from ..checkpoint import CONFIG_NAME, read_json, resolve_dir
     from ..evaluation.harness import (
         checkpoint_split,
         dumps_summary,
@@ -52,7 +53,6 @@ def run_eval(args) -> None:
         load_prompts_file,
         split_prompts,
     )
-    from ..training.checkpoint import CONFIG_NAME, read_json, resolve_dir
 
     settings = _settings(args)
     if args.n is not None and args.n < 1:

@@ -33,7 +33,8 @@ def run_sample(args) -> None:
     from tqdm.auto import tqdm
 
     from ..data.video_io import frames_grid, save_video
-    from ..pipeline import TrajectoryRecorder, load_pipeline
+    from ..pipeline import load_pipeline
+    from ..trajectory import TrajectoryRecorder
 
     check_out(args.out)
     pipe = load_pipeline(args.checkpoint, device=check_device(args.device))

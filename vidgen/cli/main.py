@@ -26,8 +26,8 @@ SUBCOMMANDS = (
 )
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="python -m vidgen", description="vidgen: a hands-on text-to-video diffusion lab")
+def build_parser(prog: str = "python -m vidgen") -> Parser:
+    parser = Parser(prog=prog, description="vidgen: a hands-on text-to-video diffusion lab")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, help_text, add_args, run in SUBCOMMANDS:
         add_args(sub.add_parser(name, help=help_text))
@@ -35,12 +35,14 @@ def build_parser() -> Parser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command != "export" and getattr(args, "checkpoint", None) is not None:
-        from ..pipeline import resolve_model_path
+def main(argv=None, prog: str = "python -m vidgen") -> int:
+    args = build_parser(prog).parse_args(argv)
+    from ..models.layers import quiet_known_warnings
+    from ..shipped import resolve_model_path
 
-        args.checkpoint = str(resolve_model_path(args.checkpoint))  # "release" / "blog" name the shipped models
+    quiet_known_warnings()
+    if args.command != "export" and getattr(args, "checkpoint", None) is not None:
+        args.checkpoint = str(resolve_model_path(args.checkpoint))  # a shipped model's name stands for its directory
     try:
         args.run(args)
     except (UsageError, ValueError, FileNotFoundError) as e:
@@ -50,3 +52,8 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def console() -> int:
+    """The `vidgen` command an install puts on the PATH: the same as `python -m vidgen`."""
+    return main(prog="vidgen")

@@ -24,15 +24,17 @@ def add_probe_args(p) -> None:
 
 
 def run_probe(args) -> None:
-    from ..pipeline import DEFAULT_CHECKPOINT, load_pipeline
+    from ..pipeline import load_pipeline
     from ..probes.report import write_report
+    from ..shipped import resolve_model_path
 
-    pipe = load_pipeline(args.checkpoint, device=args.device)
-    pipe.config = {**pipe.config, "checkpoint": args.checkpoint or str(DEFAULT_CHECKPOINT)}
+    checkpoint = resolve_model_path(args.checkpoint)
+    pipe = load_pipeline(checkpoint, device=args.device)
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     summary = write_report(pipe, args.out, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=guidance,
                            ref=args.ref, query=args.query, loss_prompts=args.loss_prompts, loss_timesteps=args.loss_timesteps,
-                           align_prompts=args.align_prompts, align_timesteps=args.align_timesteps)
+                           align_prompts=args.align_prompts, align_timesteps=args.align_timesteps,
+                           checkpoint=str(checkpoint))
     a = summary.get("attention")
     if a:
         print(f"alignment: final step {a['final_step_alignment']:.3f}, validation data {a['data_alignment']:.3f} "

@@ -28,8 +28,8 @@ def add_train_args(p) -> None:
 
 
 def run_train(args) -> None:
+    from ..checkpoint import CONFIG_NAME
     from ..presets import get_preset
-    from ..training.checkpoint import CONFIG_NAME
     from ..training.trainer import Trainer, init_distributed, override
 
     preset = get_preset(args.preset)
@@ -68,6 +68,6 @@ def add_export_args(p) -> None:
 
 
 def run_export(args) -> None:
-    from ..training.checkpoint import export_release
+    from ..checkpoint import export_release
 
     print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")

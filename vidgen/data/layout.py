@@ -24,7 +24,7 @@ from PIL import ImageFont
 
 from ..paths import ASSETS_DIR
 from . import tokenizer as tok
-from .shape import FRAMES, HEIGHT, WIDTH
+from .shape import FRAMES, WIDTH
 
 FONT_PATH = ASSETS_DIR / "ComicNeue-Bold.otf"
 FONT_SIZE = 22  # capitals are 16 px tall at this size
@@ -211,32 +211,3 @@ def alignment_targets(ids: torch.Tensor) -> dict[str, torch.Tensor]:
     real = torch.from_numpy(rows != tok.PAD_ID) & has_text[:, None]
     return {k: v.to(ids.device) for k, v in
             {"advance": advance, "real": real, "strip_width": strip, "offsets": offsets, "has_text": has_text}.items()}
-
-
-# ----------------------------------------------------------------------------- pictures
-
-# one colour per prompt slot (RGB), so the picture shows the order of the glyphs
-SLOT_COLOURS = np.array([(230, 85, 80), (245, 170, 60), (240, 225, 80), (110, 200, 100),
-                         (80, 190, 220), (100, 120, 235), (180, 110, 225), (235, 120, 190)], dtype=np.float32)
-
-
-def layout_picture(text: str, columns: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """What a layout model is told, as a video: uint8 (F, H, W, 3). Each column takes the colour of
-    the glyph's slot covering it (black where none does), brightening from the glyph's start to its
-    end to show the in-glyph offset. The model gets the same value down a whole column.
-
-    `columns` = (slot (F, W), offset (F, W)) draws another layout of the same text instead of the
-    true one (what a model that predicts its own layout worked out, `VideoDenoiser.predicted_layout`)."""
-    layout = glyph_layout(text)
-    slot, offset = layout.frame_columns() if columns is None else (np.asarray(columns[0]), np.asarray(columns[1]))  # (F, W)
-    widths = np.diff(layout.spans, axis=1)[:, 0] if text else np.ones(1)  # (n,)
-    ramp = np.clip(offset / widths[np.maximum(slot, 0)], 0, 1)  # (F, W) 0 at the glyph's start, 1 at its end
-    colour = SLOT_COLOURS[np.maximum(slot, 0) % len(SLOT_COLOURS)] * (0.35 + 0.65 * ramp)[..., None]  # (F, W, 3)
-    colour[slot == EMPTY] = 0
-    return np.repeat(colour[:, None].round().astype(np.uint8), HEIGHT, axis=1)  # (F, H, W, 3)
-
-
-def slot_colour_hex(slot: int) -> str:
-    """'#rrggbb' of a slot's colour in layout_picture, for captions."""
-    r, g, b = SLOT_COLOURS[slot % len(SLOT_COLOURS)].astype(int)
-    return f"#{r:02x}{g:02x}{b:02x}"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
+from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..presets import get_preset
-from ..training import checkpoint as ckpt
 from .cost import cost_markdown, cost_table
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import atomic_write_bytes, atomic_write_json
 from ..data import tokenizer as tok
 from ..data.prompts import SplitConfig, heldout_prompts
 from ..data.render import render_video
-from ..training.checkpoint import atomic_write_bytes, atomic_write_json
 from . import metrics
 from .harness import (
     EvalSettings,

@@ -18,12 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from ..data import tokenizer as tok
-from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
-from ..data.render import render_video
-from ..data.video_io import frames_grid
-from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
-from ..training.checkpoint import (
+from ..checkpoint import (
     CONFIG_NAME,
     EMA_NAME,
     MODEL_NAME,
@@ -31,6 +26,11 @@ from ..training.checkpoint import (
     atomic_write_json,
     resolve_dir,
 )
+from ..data import tokenizer as tok
+from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
+from ..data.render import render_video
+from ..data.video_io import frames_grid
+from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from . import metrics
 from .recognizer import TextReader, default_reader
 

@@ -25,11 +25,7 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from ..data import tokenizer as tok
-from ..data.layout import scroll_offsets
-from ..data.shape import FRAMES, HEIGHT, WIDTH
-from ..paths import CHECKPOINTS_DIR
-from ..training.checkpoint import (
+from ..checkpoint import (
     CONFIG_NAME,
     CheckpointError,
     atomic_write_json,
@@ -37,6 +33,10 @@ from ..training.checkpoint import (
     read_json,
     save_tensors,
 )
+from ..data import tokenizer as tok
+from ..data.layout import scroll_offsets
+from ..data.shape import FRAMES, HEIGHT, WIDTH
+from ..paths import CHECKPOINTS_DIR
 
 MIN_STRIP, MAX_STRIP = 8, 160  # candidate strip widths; 8 x "W" renders 152 px wide
 BLANK = 0  # CTC blank; symbol i of SYMBOLS is class i + 1

@@ -103,9 +103,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-# RMSNorm's fp32 gain on bf16-autocast queries takes the unfused path (the one the qk-norm models were
-# trained with); torch says so on every first call, which is noise to a user
-warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight", category=UserWarning)
+def quiet_known_warnings() -> None:
+    """Hide torch's note that RMSNorm's fp32 gain on bf16-autocast queries takes the unfused path (the
+    one the qk-norm models were trained with): noise to a user. The entry points (the CLI, the app)
+    call this; importing vidgen changes no warning filter."""
+    warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight", category=UserWarning)
 
 
 class Attention(nn.Module):

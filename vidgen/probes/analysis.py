@@ -33,13 +33,18 @@ from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..diffusion.schedule import NoiseSchedule
 from ..models.layers import Attention, sinusoidal_embedding
-from ..pipeline import TrajectoryRecorder
+from ..trajectory import Trajectory, TrajectoryRecorder
 
 INK_THRESHOLD = 127  # a pixel above this (uint8) is part of a drawn symbol
 MIN_INK_PIXELS = 3  # a patch "shows" a symbol when at least this many of its pixels are that symbol's ink
 
 
 # ----------------------------------------------------------------------------- access
+
+
+class ProbeNotApplicable(ValueError):
+    """The model has nothing this probe reads (no learned positions, no joint attention, ...): the
+    probe report skips the probe and says why. Any other error is a real one and is raised."""
 
 
 def as_model(obj) -> nn.Module:
@@ -60,14 +65,14 @@ def _parameter(model, path: str, shape: tuple[int, ...], what: str) -> np.ndarra
     for name in path.split("."):
         obj = getattr(obj, name, None)
         if obj is None:
-            raise ValueError(f"model variant {_variant(model)!r} has no {what} `{path}`; this probe needs one")
+            raise ProbeNotApplicable(f"model variant {_variant(model)!r} has no {what} `{path}`; this probe needs one")
     if not torch.is_tensor(obj) or tuple(obj.shape) != shape:
         got = tuple(obj.shape) if torch.is_tensor(obj) else type(obj).__name__
         raise ValueError(f"model variant {_variant(model)!r}: `{path}` is {got}, expected a tensor of shape {shape}")
     return obj.detach().double().cpu().numpy()
 
 
-def _check_position(pos, grid: tuple[int, int, int], what: str = "position") -> tuple[int, int, int]:
+def check_position(pos, grid: tuple[int, int, int], what: str = "position") -> tuple[int, int, int]:
     if len(pos) != 3:
         raise ValueError(f"{what} must be (t, h, w), got {pos!r}")
     pos = tuple(int(p) for p in pos)
@@ -77,7 +82,7 @@ def _check_position(pos, grid: tuple[int, int, int], what: str = "position") -> 
     return pos
 
 
-def _check_index(i: int, n: int, what: str) -> int:
+def check_index(i: int, n: int, what: str) -> int:
     """Python-style index into n items (negatives count from the end) -> 0..n-1, else ValueError."""
     if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
         raise ValueError(f"{what} must be an integer in [{-n}, {n - 1}], got {i!r}")
@@ -86,7 +91,7 @@ def _check_index(i: int, n: int, what: str) -> int:
 
 def token_index(pos: tuple[int, int, int], grid: tuple[int, int, int]) -> int:
     """(t, h, w) patch coordinates -> index in the (t h w) token sequence."""
-    t, h, w = _check_position(pos, grid)
+    t, h, w = check_position(pos, grid)
     return (t * grid[1] + h) * grid[2] + w
 
 
@@ -198,7 +203,7 @@ def timestep_embedding(model, timesteps, after_mlp: bool = False) -> np.ndarray:
     model = as_model(model)
     embedder = getattr(model, "t_embedder", None)
     if embedder is None or not hasattr(embedder, "freq_dim") or not hasattr(embedder, "mlp"):
-        raise ValueError(f"model variant {_variant(model)!r} has no sinusoidal `t_embedder` (freq_dim, mlp)")
+        raise ProbeNotApplicable(f"model variant {_variant(model)!r} has no sinusoidal `t_embedder` (freq_dim, mlp)")
     feats = timestep_features(timesteps, embedder.freq_dim)  # (n, F)
     if not after_mlp:
         return feats
@@ -266,7 +271,7 @@ def attention_modules(model, kind: str) -> list[Attention]:
     blocks = getattr(model, "blocks", None)
     mods = [getattr(b, attr, None) for b in blocks] if isinstance(blocks, nn.ModuleList) else []
     if not mods or not all(isinstance(m, Attention) for m in mods):
-        raise ValueError(f"model variant {_variant(model)!r} has no blocks[i].{attr} attention modules; "
+        raise ProbeNotApplicable(f"model variant {_variant(model)!r} has no blocks[i].{attr} attention modules; "
                          f"the {kind}-attention probes need them")
     return mods
 
@@ -297,7 +302,7 @@ def _conditional(weights: torch.Tensor, batch: int, keys: int, num_tokens: int, 
     """The conditional half of recorded weights (B or 2B with guidance, heads, N, keys) -> (B, heads, N, keys)."""
     if weights is None or weights.ndim != 4 or weights.shape[0] not in (batch, 2 * batch) or weights.shape[2:] != (num_tokens, keys):
         shape = None if weights is None else tuple(weights.shape)
-        raise ValueError(f"model variant {variant!r} records attention of shape {shape}, expected (B, heads, "
+        raise ProbeNotApplicable(f"model variant {variant!r} records attention of shape {shape}, expected (B, heads, "
                          f"{num_tokens}, {keys}); attention that is not over all {num_tokens} tokens is not supported")
     return weights[:batch].float().cpu().numpy()
 
@@ -309,17 +314,30 @@ class AttentionTrace:
     prompt: str  # normalised prompt
     grid: tuple[int, int, int]  # (T', H', W')
     patch: tuple[int, int, int]  # (pt, ph, pw)
-    timesteps: np.ndarray  # (S,) t of each step
+    trajectory: Trajectory  # the traced sample's steps (timesteps, x_t, pred_x0)
     cross: np.ndarray  # (S, layers, heads, N, n) float32: patches -> the prompt's n symbol tokens (padding gets 0)
     self_steps: tuple[int, ...]  # step indices whose self-attention was kept
     self_attn: np.ndarray  # (len(self_steps), layers, heads, N, N) float16
-    pred_x0: np.ndarray  # (S, T, H, W) uint8: the model's clean-video estimate at each step
-    video: np.ndarray  # (T, H, W) uint8: the sampled video
     ownership: np.ndarray  # (T', H', W') symbol index drawn in each patch of the ground truth, -1 background
 
     @property
     def num_steps(self) -> int:
-        return len(self.timesteps)
+        return self.trajectory.num_steps
+
+    @property
+    def timesteps(self) -> np.ndarray:
+        """(S,) t of each step."""
+        return self.trajectory.timesteps
+
+    @property
+    def pred_x0(self) -> np.ndarray:
+        """(S, T, H, W) uint8: the model's clean-video estimate at each step."""
+        return self.trajectory.pred_x0
+
+    @property
+    def video(self) -> np.ndarray:
+        """(T, H, W) uint8: the sampled video."""
+        return self.trajectory.video
 
     @property
     def symbols(self) -> list[str]:
@@ -344,7 +362,7 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, g
     if self_attention_steps is None:
         has_self = _has_attention(model, "self")
         self_attention_steps = (0, steps // 2, steps - 1) if has_self else ()
-    keep = tuple(sorted({_check_index(i, steps, "self-attention step") for i in self_attention_steps}))
+    keep = tuple(sorted({check_index(i, steps, "self-attention step") for i in self_attention_steps}))
     self_mods = attention_modules(model, "self") if keep else []
     n, N, variant = len(prompt), cfg.num_tokens, _variant(model)
     cross, self_attn, rec = [], [], TrajectoryRecorder()
@@ -357,22 +375,22 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, g
                 layers = [_conditional(m.last_attention, 1, N, N, variant)[0] for m in self_mods]
                 self_attn.append(np.stack(layers).astype(np.float16))  # (layers, heads, N, N)
     return AttentionTrace(
-        prompt=prompt, grid=cfg.grid, patch=cfg.patch, timesteps=rec.timesteps, cross=np.stack(cross),
-        self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16), pred_x0=rec.pred_x0, video=rec.x_t[-1],
+        prompt=prompt, grid=cfg.grid, patch=cfg.patch, trajectory=rec.trajectory(), cross=np.stack(cross),
+        self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16),
         ownership=symbol_ownership(prompt, cfg.patch),
     )
 
 
 def _reduce(a: np.ndarray, layer, head, num_layers: int, num_heads: int) -> np.ndarray:
     """a (layers, heads, ...) -> (...): one layer/head, or the mean where None."""
-    a = a.mean(0) if layer is None else a[_check_index(layer, num_layers, "layer")]
-    return a.mean(0) if head is None else a[_check_index(head, num_heads, "head")]
+    a = a.mean(0) if layer is None else a[check_index(layer, num_layers, "layer")]
+    return a.mean(0) if head is None else a[check_index(head, num_heads, "head")]
 
 
 def cross_attention_maps(trace: AttentionTrace, step: int = -1, layer: int | None = None, head: int | None = None) -> np.ndarray:
     """Cross-attention of every patch to each prompt symbol at one step, as maps over the frames:
     (n, T', H', W'); layer/head None = averaged."""
-    step = _check_index(step, trace.num_steps, "step")
+    step = check_index(step, trace.num_steps, "step")
     _, layers, heads, _, _ = trace.cross.shape
     a = _reduce(trace.cross[step], layer, head, layers, heads)  # (N, n)
     t, h, w = trace.grid
@@ -389,7 +407,7 @@ def self_attention_map(trace: AttentionTrace, query, step: int | None = None, la
     if not trace.self_steps:
         raise ValueError("this trace kept no self-attention (the model has no joint self-attention, or "
                          "self_attention_steps was empty)")
-    step = trace.self_steps[-1] if step is None else _check_index(step, trace.num_steps, "step")
+    step = trace.self_steps[-1] if step is None else check_index(step, trace.num_steps, "step")
     if step not in trace.self_steps:
         raise ValueError(f"self-attention was kept at steps {list(trace.self_steps)} only, not {step}")
     _, layers, heads, _, _ = trace.self_attn.shape

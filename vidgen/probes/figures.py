@@ -10,14 +10,11 @@ import io
 import shutil
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import plotly.graph_objects as go
 import torch
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
 from einops import rearrange
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 from plotly.subplots import make_subplots
@@ -26,10 +23,10 @@ from ..data import tokenizer as tok
 from ..data.layout import glyph_layout
 from . import analysis as probes
 from .analysis import AttentionTrace
+from .pictures import SLOT_COLOURS, layout_picture, slot_colour_hex
 
 SIMILARITY_SCALE = "RdBu_r"  # cosine similarity in [-1, 1]: blue negative, white 0, red 1
 ATTENTION_SCALE = "Magma"
-TOKEN_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
 PLOTLY_JS = "plotly.min.js"
 
 # After the page loads, several sliders drive one set of frames: each step stops animating on its own
@@ -249,7 +246,7 @@ def cross_attention_figure(trace: AttentionTrace, step: int = -1, layer: int | N
 
     layer/head None = averaged over layers/heads.
     """
-    step = probes._check_index(step, trace.num_steps, "step")
+    step = probes.check_index(step, trace.num_steps, "step")
     t_, h_, w_ = trace.grid
     n = len(trace.prompt)
     maps_at = lambda s: probes.cross_attention_maps(trace, s, layer, head)  # noqa: E731  (n, T', H', W')
@@ -273,7 +270,7 @@ def cross_attention_figure(trace: AttentionTrace, step: int = -1, layer: int | N
     for k in range(n):
         for f in range(t_):
             hh, ww = np.nonzero(trace.ownership[f] == k)
-            fig.add_trace(go.Scatter(x=ww, y=hh, mode="markers", marker=dict(size=4, color=TOKEN_COLORS[k % len(TOKEN_COLORS)],
+            fig.add_trace(go.Scatter(x=ww, y=hh, mode="markers", marker=dict(size=4, color=slot_colour_hex(k),
                                      line=dict(color="white", width=0.5)), showlegend=False, hoverinfo="skip"), 2 + k, 1 + f)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
@@ -295,7 +292,7 @@ def self_attention_figure(trace: AttentionTrace, query, step: int | None = None,
     """Self-attention from the patch `query` (t, h, w) to every patch: one row per layer, one column per
     frame; the query is marked. `step` must be one of trace.self_steps (default the last kept)."""
     t_, h_, w_ = trace.grid
-    query = probes._check_position(query, trace.grid, "query")
+    query = probes.check_position(query, trace.grid, "query")
     probes.self_attention_map(trace, query, step)  # checks that this step's self-attention was kept
     layers = trace.self_attn.shape[1]
     maps = [probes.self_attention_map(trace, query, step, layer=l, head=head) for l in range(layers)]  # layers x (T', H', W')
@@ -310,7 +307,7 @@ def self_attention_figure(trace: AttentionTrace, query, step: int | None = None,
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     _square_cells(fig)
-    s = trace.self_steps[-1] if step is None else probes._check_index(step, trace.num_steps, "step")
+    s = trace.self_steps[-1] if step is None else probes.check_index(step, trace.num_steps, "step")
     zmax = float(max(m.max() for m in maps)) or 1.0
     fig.update_layout(title=dict(text=f"Self-attention from patch (t={query[0]}, h={query[1]}, w={query[2]}) at step {s} "
                                       f"(t={trace.timesteps[s]}), {'mean over heads' if head is None else f'head {head}'}", x=0.5),
@@ -392,10 +389,10 @@ def _cmap(name: str) -> str:
 
 
 def _image(fig) -> Image.Image:
-    """A matplotlib figure -> PIL image (the figure is closed)."""
+    """A matplotlib figure -> PIL image. Figures are built as `Figure` objects, not through pyplot, so
+    no backend is chosen and nothing global changes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     buf.seek(0)
     return Image.open(buf).convert("RGB")
 
@@ -404,7 +401,8 @@ def heatmap_png(z: np.ndarray, vmin: float, vmax: float, cmap: str = "diverging"
                 lines_every: int = 0, annotate: bool = False, size: float = 6.0, labels=None) -> Image.Image:
     """A 2D array as a heatmap with a colorbar; `lines_every` draws lines every k cells, `annotate` writes
     the values, `labels` names the rows and columns of a square matrix."""
-    fig, ax = plt.subplots(figsize=(size * 1.15, size))
+    fig = Figure(figsize=(size * 1.15, size))
+    ax = fig.subplots()
     im = ax.imshow(z, cmap=_cmap(cmap), vmin=vmin, vmax=vmax, interpolation="nearest", aspect="auto")
     if labels is not None:
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
@@ -430,7 +428,8 @@ def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str 
     Tiles may be RGB already (H, W, 3 uint8). `marks`: {(row, col): [(y, x), ...]} cells to outline.
     """
     nrows, ncols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(tile * ncols + 1.2, tile * nrows + 0.6), squeeze=False)
+    fig = Figure(figsize=(tile * ncols + 1.2, tile * nrows + 0.6))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     im = None
     for i, r in enumerate(rows):
         for j in range(ncols):
@@ -460,9 +459,10 @@ def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str 
 
 def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None) -> Image.Image:
     """A small line chart: series {name: (xs, ys)}, optional dashed horizontal lines {name: y}."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    fig = Figure(figsize=(5.6, 3.2))
+    ax = fig.subplots()
     for k, (name, (x, y)) in enumerate(series.items()):
-        ax.plot(x, y, marker="o", ms=3, color=TOKEN_COLORS[k % len(TOKEN_COLORS)], label=name)
+        ax.plot(x, y, marker="o", ms=3, color=slot_colour_hex(k), label=name)
     for name, v in (hlines or {}).items():
         ax.axhline(v, ls="--", color="gray", lw=1)
         ax.annotate(name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color="gray")
@@ -509,7 +509,6 @@ def layout_png(prompt: str, scale: int = 4, model=None) -> Image.Image:
     """The prompt's glyph layout, every frame side by side: what a layout model is told (colour = the
     glyph's slot, brighter further into the glyph); with a "learned" `model`, the layout it predicts
     above the true one, with the columns it gets wrong marked in white below."""
-    from ..data.layout import layout_picture
 
     true = layout_picture(prompt)  # (T, H, W, 3)
     rows, title = [true], f"glyph layout of {prompt!r}"
@@ -525,7 +524,8 @@ def layout_png(prompt: str, scale: int = 4, model=None) -> Image.Image:
                  f"{int(wrong.sum())} of {wrong.size} columns differ (white, bottom)")
     video = np.concatenate(rows, axis=1)  # (T, rows * H, W, 3)
     strip = rearrange(np.pad(video, ((0, 0), (0, 0), (0, 1), (0, 0)), constant_values=255), "t h w c -> h (t w) c")
-    fig, ax = plt.subplots(figsize=(strip.shape[1] * scale / 100, strip.shape[0] * scale / 100 + 0.4))
+    fig = Figure(figsize=(strip.shape[1] * scale / 100, strip.shape[0] * scale / 100 + 0.4))
+    ax = fig.subplots()
     ax.imshow(strip, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"{title}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)", fontsize=9)
@@ -543,7 +543,7 @@ def timestep_embedding_png(model, num_timesteps: int = 1000, rows: int = 200) ->
 def cross_attention_png(trace: AttentionTrace, step: int = -1) -> Image.Image:
     """Cross-attention maps at one step (layers and heads averaged): row 0 the clean-video estimate,
     then one row per symbol, one column per frame; ground-truth patches of the symbol outlined."""
-    step = probes._check_index(step, trace.num_steps, "step")
+    step = probes.check_index(step, trace.num_steps, "step")
     maps = probes.cross_attention_maps(trace, step)  # (n, T', H', W')
     t_ = trace.grid[0]
     video = [np.repeat(_frame_of(trace, step, f)[..., None], 3, -1) for f in range(t_)]  # (H, W, 3) uint8 grey
@@ -559,7 +559,7 @@ def attention_argmax_png(trace: AttentionTrace, steps=None) -> Image.Image:
     (which symbol is drawn where), then one row per chosen step; colour = symbol, grey = background."""
     t_ = trace.grid[0]
     steps = np.unique(np.rint(np.linspace(0, trace.num_steps - 1, min(6, trace.num_steps))).astype(int)) if steps is None else steps
-    palette = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in TOKEN_COLORS], np.uint8)
+    palette = SLOT_COLOURS.astype(np.uint8)
 
     def paint(labels, strength=None):
         rgb = np.where((labels >= 0)[..., None], palette[labels % len(palette)], 40).astype(np.float64)
@@ -582,7 +582,7 @@ def attention_argmax_png(trace: AttentionTrace, steps=None) -> Image.Image:
 
 def self_attention_png(trace: AttentionTrace, query, step: int | None = None) -> Image.Image:
     """Self-attention from `query` (t, h, w): one row per layer, one column per frame, query outlined."""
-    query = probes._check_position(query, trace.grid, "query")
+    query = probes.check_position(query, trace.grid, "query")
     probes.self_attention_map(trace, query, step)  # checks that this step's self-attention was kept
     layers = trace.self_attn.shape[1]
     maps = [probes.self_attention_map(trace, query, step, layer=l) for l in range(layers)]

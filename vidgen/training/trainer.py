@@ -21,13 +21,14 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from .. import checkpoint as ckpt
 from ..data.prompts import make_batch, sample_train_prompts, validation_prompts
 from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
 from ..models.config import ModelConfig
-from . import checkpoint as ckpt
 from .attention_supervision import AttentionSupervision
 from .config import TrainConfig
+from .optimizer_state import optimizer_from_tensors, optimizer_to_tensors
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
 
@@ -79,7 +80,8 @@ class Trainer:
         self.out = Path(out_dir)
         self.resume_changes: dict = {}
         if resume:
-            model_cfg, diff_cfg, saved_train, raw = ckpt.read_configs(self.out)
+            model_cfg, diff_cfg, raw = ckpt.read_configs(self.out)
+            saved_train = ckpt.config_section(raw, TrainConfig, "train", self.out / ckpt.CONFIG_NAME) if "train" in raw else None
             train_cfg, self.resume_changes = apply_resume_changes(saved_train or train_cfg, resume_changes or {})
             preset_name = raw.get("preset", preset_name)
         self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
@@ -108,7 +110,7 @@ class Trainer:
         ckpt.load_state_into(self.model, ckpt.load_tensors(d / ckpt.MODEL_NAME), d / ckpt.MODEL_NAME)
         ckpt.load_state_into(self.ema, ckpt.load_tensors(d / ckpt.EMA_NAME), d / ckpt.EMA_NAME)
         meta = ckpt.read_json(d / ckpt.STATE_JSON)
-        ckpt.optimizer_from_tensors(self.opt, self.model, ckpt.load_tensors(d / ckpt.STATE_NAME), meta)
+        optimizer_from_tensors(self.opt, self.model, ckpt.load_tensors(d / ckpt.STATE_NAME), meta)
         self.step = int(meta["step"])
         self.samples_seen = int(meta.get("samples_seen", 0))
         self.train_seconds = float(meta.get("train_seconds", 0.0))
@@ -137,7 +139,7 @@ class Trainer:
             return
         extra = {"step": self.step, "samples_seen": self.samples_seen, "train_seconds": round(self.train_seconds, 1),
                  "world_size": self.world, "device": str(self.device), "preset": self.preset_name}
-        tensors, meta = ckpt.optimizer_to_tensors(self.opt, self.model)
+        tensors, meta = optimizer_to_tensors(self.opt, self.model)
         meta.update(step=self.step, samples_seen=self.samples_seen, train_seconds=self.train_seconds,
                     rng="every draw of step s on rank r is seeded by (seed, s, r); nothing else to restore")
         ckpt.write_set(self.out, {  # all or nothing: a crash mid-save leaves the previous checkpoint whole

@@ -28,11 +28,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from ..diffusion.schedule import DiffusionConfig
-from ..jsonconfig import config_from_dict, to_dict
-from ..models import build_model
-from ..models.config import ModelConfig
-from .config import TrainConfig
+from .diffusion.schedule import DiffusionConfig
+from .jsonconfig import config_from_dict, to_dict
+from .models import build_model
+from .models.config import ModelConfig
 
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"
@@ -186,20 +185,24 @@ def resolve_dir(path) -> Path:
     return path
 
 
+def config_section(raw: dict, cls, name: str, source):
+    """The config dataclass `cls` from section `name` of a checkpoint's config.json read as `raw`."""
+    if name not in raw:
+        raise CheckpointError(f"{source} lacks the {name!r} section")
+    try:
+        return config_from_dict(cls, raw[name], name)
+    except ValueError as e:
+        raise CheckpointError(f"{source}: {e}") from e
+
+
 def read_configs(path):
-    """-> (ModelConfig, DiffusionConfig, TrainConfig | None, raw config dict)."""
+    """-> (ModelConfig, DiffusionConfig, raw config dict); a run's "train" section is the trainer's to read."""
     d = resolve_dir(path)
     finish_interrupted_write(d)
     raw = read_json(d / CONFIG_NAME)
-    try:
-        model_cfg = config_from_dict(ModelConfig, raw["model"], "model")
-        diff_cfg = config_from_dict(DiffusionConfig, raw["diffusion"], "diffusion")
-        train_cfg = config_from_dict(TrainConfig, raw["train"], "train") if "train" in raw else None
-    except KeyError as e:
-        raise CheckpointError(f"{d / CONFIG_NAME} lacks the {e.args[0]!r} section") from e
-    except ValueError as e:
-        raise CheckpointError(f"{d / CONFIG_NAME}: {e}") from e
-    return model_cfg, diff_cfg, train_cfg, raw
+    model_cfg = config_section(raw, ModelConfig, "model", d / CONFIG_NAME)
+    diff_cfg = config_section(raw, DiffusionConfig, "diffusion", d / CONFIG_NAME)
+    return model_cfg, diff_cfg, raw
 
 
 def load_state_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
@@ -225,7 +228,7 @@ def load_state_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], so
 def load_model(path, prefer_ema: bool = True, device="cpu"):
     """Rebuild the model from config.json and load (EMA) weights. -> (model, diffusion_cfg, raw_config)."""
     d = resolve_dir(path)
-    model_cfg, diff_cfg, _, raw = read_configs(d)
+    model_cfg, diff_cfg, raw = read_configs(d)
     names = [EMA_NAME, MODEL_NAME] if prefer_ema else [MODEL_NAME, EMA_NAME]
     weights = next((d / n for n in names if (d / n).is_file()), None)
     if weights is None:
@@ -276,58 +279,3 @@ def config_dict(model_cfg, diff_cfg, train_cfg, **extra) -> dict:
         out["train"] = to_dict(train_cfg)
     out.update(extra)
     return out
-
-
-# ----------------------------------------------------------------------------- optimizer state
-
-
-def _param_names(opt: torch.optim.Optimizer, model: torch.nn.Module) -> list[str]:
-    """The model's name of each parameter, in the optimizer's index order."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    return [names[id(p)] for group in opt.param_groups for p in group["params"]]
-
-
-def optimizer_to_tensors(opt: torch.optim.Optimizer, model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
-    """AdamW state -> flat tensors keyed by parameter name ("blocks.0.attn.to_q.weight::exp_avg") + JSON
-    (param groups), with no pickling. Names, not indices, so that a run survives a change in the
-    order the model registers its parameters."""
-    sd = opt.state_dict()
-    names = _param_names(opt, model)
-    tensors: dict[str, torch.Tensor] = {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            tensors[f"{names[pid]}::{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    return tensors, {"param_groups": sd["param_groups"], "state_keys": "name"}
-
-
-def optimizer_from_tensors(opt: torch.optim.Optimizer, model: torch.nn.Module, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Load what optimizer_to_tensors wrote; every moment buffer must match its parameter's shape.
-    (State from before names were used is keyed by index and is checked the same way.)"""
-    names = _param_names(opt, model)
-    params = [p for group in opt.param_groups for p in group["params"]]
-    index = {n: i for i, n in enumerate(names)}
-    state: dict[int, dict] = {}
-    by_name = meta.get("state_keys") == "name"
-    for key, v in tensors.items():
-        if by_name:
-            pname, field = key.rsplit("::", 1) if "::" in key else (key, "")
-            if pname not in index:
-                raise CheckpointError(f"optimizer state names a parameter this model lacks: {pname}")
-            pid = index[pname]
-        else:
-            pid_str, _, field = key.partition(".")
-            if not pid_str.isdigit():
-                raise CheckpointError(f"optimizer state key {key!r} is neither 'name::field' nor 'index.field' "
-                                      f"(is {STATE_JSON} the one written with these tensors?)")
-            pid = int(pid_str)
-            if not 0 <= pid < len(params):
-                raise CheckpointError(f"optimizer state for parameter {pid}, but this model has {len(params)}")
-        if v.dim() > 0 and v.shape != params[pid].shape:
-            raise CheckpointError(
-                f"optimizer state {field!r} of {names[pid]} has shape {tuple(v.shape)}, the parameter {tuple(params[pid].shape)}"
-                + ("" if meta.get("state_keys") == "name" else " (state saved by index by an older vidgen, whose parameter order differed)"))
-        state.setdefault(pid, {})[field] = v
-    try:
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
-        raise CheckpointError(f"optimizer state does not fit this model: {e!r}") from e

@@ -1,16 +1,20 @@
-"""vidgen.app_support: request checks, throttling, the trajectory, previews and files, without a server."""
+"""vidgen.app's parts: request checks, throttling, the trajectory, previews and files, without a server."""
 from __future__ import annotations
 
 import base64
 import io
+import pathlib
 import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from vidgen import app_support as sup
-from vidgen.pipeline import BLOG_CHECKPOINT, DEFAULT_CHECKPOINT, Pipeline, load_pipeline
+from vidgen.app import files, models, panels, requests, streaming
+from vidgen.diffusion import sampler
+from vidgen.pipeline import Pipeline, load_pipeline
+from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_directory
+from vidgen.trajectory import grid_columns
 
 
 @pytest.fixture(scope="module")
@@ -21,30 +25,31 @@ def pipe(tiny_checkpoint):
 # ----------------------------------------------------------------------------- checkpoint
 
 
-def test_resolve_checkpoint_order(tmp_path):
-    env = {sup.CHECKPOINT_ENV: str(tmp_path / "env")}
-    assert sup.resolve_checkpoint("cli", env) == sup.Path("cli")
-    assert sup.resolve_checkpoint(None, env) == tmp_path / "env"
-    assert sup.resolve_checkpoint(None, {}) == DEFAULT_CHECKPOINT
-    # the blog's model has its own variable and default
-    env[sup.BLOG_CHECKPOINT_ENV] = str(tmp_path / "blog_env")
-    assert sup.resolve_checkpoint(None, env, model="blog") == tmp_path / "blog_env"
-    assert sup.resolve_checkpoint(None, {}, model="blog") == BLOG_CHECKPOINT
-    assert sup.resolve_checkpoint("cli", env, model="blog") == sup.Path("cli")
+def test_served_directory_order(tmp_path):
+    """The command line's directory, else the model's own environment variable, else the shipped one."""
+    release, blog = SHIPPED_MODELS["release"], SHIPPED_MODELS["blog"]
+    env = {release.env: str(tmp_path / "env")}
+    assert served_directory("release", "cli", env) == pathlib.Path("cli")
+    assert served_directory("release", None, env) == tmp_path / "env"
+    assert served_directory("release", None, {}) == release.directory
+    env[blog.env] = str(tmp_path / "blog_env")
+    assert served_directory("blog", None, env) == tmp_path / "blog_env"
+    assert served_directory("blog", None, {}) == blog.directory
+    assert served_directory("blog", "cli", env) == pathlib.Path("cli")
     with pytest.raises(ValueError, match="unknown model"):
-        sup.resolve_checkpoint(None, {}, model="gpt")
+        served_directory("gpt", None, {})
 
 
 def test_model_choices_say_which_kind(pipe, tiny_layout_checkpoint):
     layout = load_pipeline(tiny_layout_checkpoint)
-    assert sup.model_kind(layout) == "layout-guided" and sup.model_kind(pipe) == "prompt only"
-    assert sup.model_choices({"release": layout, "blog": pipe}) == [
+    assert models.model_kind(layout) == "layout-guided" and models.model_kind(pipe) == "prompt only"
+    assert models.model_choices({"release": layout, "blog": pipe}) == [
         ("Release (layout-guided)", "release"), ("The blog's model (prompt only)", "blog")]
 
 
 def test_missing_checkpoint_message_says_how_to_get_one():
-    msg = sup.missing_checkpoint_message("checkpoints/release", ValueError("not found"))
-    assert "python -m vidgen train" in msg and sup.CHECKPOINT_ENV in msg and "--checkpoint" in msg
+    msg = models.missing_checkpoint_message("checkpoints/release", ValueError("not found"))
+    assert "python -m vidgen train" in msg and SHIPPED_MODELS["release"].env in msg and "--checkpoint" in msg
 
 
 def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
@@ -52,36 +57,36 @@ def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
 
     copy = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, copy)
-    assert sup.checkpoint_fingerprint(copy) == sup.checkpoint_fingerprint(tiny_checkpoint)
+    assert models.checkpoint_fingerprint(copy) == models.checkpoint_fingerprint(tiny_checkpoint)
     (copy / "ema.safetensors").write_bytes((copy / "ema.safetensors").read_bytes()[:-1] + b"x")
-    assert sup.checkpoint_fingerprint(copy) != sup.checkpoint_fingerprint(tiny_checkpoint)
+    assert models.checkpoint_fingerprint(copy) != models.checkpoint_fingerprint(tiny_checkpoint)
 
 
 # ----------------------------------------------------------------------------- requests
 
 
 def test_check_request_normalises():
-    r = sup.check_request("  hello ", 50.0, 0, 3, 7.0, "DDIM")
+    r = requests.check_request("  hello ", 50.0, 0, 3, 7.0, "DDIM")
     assert (r.prompt, r.steps, r.eta, r.guidance_scale, r.seed, r.sampler, r.note) == ("HELLO", 50, 0.0, 3.0, 7, "ddim", None)
     assert isinstance(r.steps, int) and isinstance(r.seed, int)
 
 
 def test_check_request_takes_a_served_model():
-    assert sup.check_request("AB").model == sup.DEFAULT_MODEL == "release"
-    assert sup.check_request("AB", model="blog").model == "blog"
+    assert requests.check_request("AB").model == DEFAULT_MODEL == "release"
+    assert requests.check_request("AB", model="blog").model == "blog"
     with pytest.raises(ValueError, match="this server has: release"):
-        sup.check_request("AB", model="blog", models=("release",))
+        requests.check_request("AB", model="blog", models=("release",))
 
 
 def test_check_request_notes_untrained_lengths():
-    assert sup.check_request("ABCDEFG").note and "out of distribution" in sup.check_request("ABCDEFGH").note
-    assert sup.check_request("ABCDEF").note is None
+    assert requests.check_request("ABCDEFG").note and "out of distribution" in requests.check_request("ABCDEFGH").note
+    assert requests.check_request("ABCDEF").note is None
 
 
 def test_check_request_notes_that_dpm_solver_takes_no_eta():
-    assert sup.check_request("AB", sampler="dpm++2m").note is None
-    assert "eta = 0.5 is not used" in sup.check_request("AB", eta=0.5, sampler="dpm++2m").note
-    a, b = sup.comparison_requests(sup.check_request("AB"), "DDIM vs DPM-Solver++ at 10 steps")
+    assert requests.check_request("AB", sampler="dpm++2m").note is None
+    assert "eta = 0.5 is not used" in requests.check_request("AB", eta=0.5, sampler="dpm++2m").note
+    a, b = requests.comparison_requests(requests.check_request("AB"), "DDIM vs DPM-Solver++ at 10 steps")
     assert (a.sampler, a.steps, b.sampler, b.steps) == ("ddim", 10, "dpm++2m", 10)
 
 
@@ -108,7 +113,7 @@ def test_check_request_notes_that_dpm_solver_takes_no_eta():
 def test_check_request_rejects(kwargs, match):
     args = dict(prompt="AB", steps=10, eta=0.0, guidance_scale=3.0, seed=0, sampler="ddim") | kwargs
     with pytest.raises(ValueError, match=match):
-        sup.check_request(**args)
+        requests.check_request(**args)
 
 
 # ----------------------------------------------------------------------------- throttle and stream
@@ -116,7 +121,7 @@ def test_check_request_rejects(kwargs, match):
 
 def test_throttle_keeps_first_last_and_one_per_interval():
     now = [0.0]
-    throttle = sup.PreviewThrottle(min_interval=0.1, clock=lambda: now[0])
+    throttle = streaming.PreviewThrottle(min_interval=0.1, clock=lambda: now[0])
     shown = []
     for i in range(100):  # 100 steps, 10 ms apart
         now[0] = i * 0.01
@@ -128,28 +133,28 @@ def test_throttle_keeps_first_last_and_one_per_interval():
 
 
 def test_throttle_zero_interval_shows_every_step():
-    throttle = sup.PreviewThrottle(min_interval=0.0)
+    throttle = streaming.PreviewThrottle(min_interval=0.0)
     assert all(throttle(i, 5) for i in range(5))
 
 
 def test_stream_generation_matches_generate_and_records_every_step(pipe):
-    req = sup.check_request("AB", steps=6, guidance_scale=2.0, seed=3)
-    updates = list(sup.stream_generation(pipe, req, throttle=lambda i, n: i % 2 == 0))
+    req = requests.check_request("AB", steps=6, guidance_scale=2.0, seed=3)
+    updates = list(streaming.stream_generation(pipe, req, throttle=lambda i, n: i % 2 == 0))
     assert [u.index for u in updates] == list(range(6))
     assert [u.show for u in updates] == [True, False, True, False, True, True]  # the last always shows
-    assert all(u.trajectory is None for u in updates[:-1]) and updates[-1].done
-    traj = updates[-1].trajectory
+    assert all(u.run is None for u in updates[:-1]) and updates[-1].done
+    traj = updates[-1].run.trajectory
     assert traj.x_t.shape == traj.pred_x0.shape == (6, 16, 32, 32) and traj.x_t.dtype == np.uint8
     assert traj.timesteps.tolist() == [u.t for u in updates] and traj.timesteps[0] == pipe.num_timesteps - 1
     np.testing.assert_array_equal(traj.video, pipe.generate("AB", steps=6, guidance_scale=2.0, seed=3))
-    np.testing.assert_array_equal(sup.run_generation(pipe, req).video, traj.video)
+    np.testing.assert_array_equal(streaming.run_generation(pipe, req).trajectory.video, traj.video)
 
 
 def test_grid_columns_and_trajectory_grid(pipe):
-    assert sup.grid_columns(50, 8) == [0, 7, 14, 21, 28, 35, 42, 49]
-    assert sup.grid_columns(3, 8) == [0, 1, 2]
-    assert sup.grid_columns(1) == [0]
-    traj = sup.run_generation(pipe, sup.check_request("AB", steps=4))
+    assert grid_columns(50, 8) == [0, 7, 14, 21, 28, 35, 42, 49]
+    assert grid_columns(3, 8) == [0, 1, 2]
+    assert grid_columns(1) == [0]
+    traj = streaming.run_generation(pipe, requests.check_request("AB", steps=4)).trajectory
     grid = traj.grid([0, 3], "pred_x0", scale=1)
     assert grid.shape == (16 * 33 + 1, 2 * 33 + 1)  # frames as rows, steps as columns, 1 px gaps
     np.testing.assert_array_equal(grid[1:33, 34:66], traj.pred_x0[3, 0])
@@ -166,7 +171,7 @@ def _sprites(html: str) -> list[np.ndarray]:
 
 def test_sprite_is_the_frames_side_by_side():
     video = np.random.default_rng(0).integers(0, 256, (16, 32, 32), dtype=np.uint8)
-    strip = np.array(Image.open(io.BytesIO(sup.sprite_png(video))))
+    strip = np.array(Image.open(io.BytesIO(panels.sprite_png(video))))
     assert strip.shape == (32, 16 * 32)
     np.testing.assert_array_equal(strip[:, 5 * 32 : 6 * 32], video[5])
 
@@ -174,39 +179,39 @@ def test_sprite_is_the_frames_side_by_side():
 def test_panels_html_carries_both_videos_and_a_continuous_phase():
     a = np.zeros((16, 32, 32), np.uint8)
     b = np.full((16, 32, 32), 255, np.uint8)
-    html = sup.step_panels_html(a, b, 4, 50, 900, fps=8, clock=lambda: 1000.5)
+    html = panels.step_panels_html(a, b, 4, 50, 900, fps=8, clock=lambda: 1000.5)
     sprites = _sprites(html)
     assert len(sprites) == 2 and sprites[0].max() == 0 and sprites[1].min() == 255
     assert "x_t after step 5" in html and "t = 900" in html
     assert "steps(16)" in html and "animation-duration:2s" in html
     assert "animation-delay:-0.500s" in html  # 1000.5 s mod the 2 s loop: the loop carries on where it was
-    assert "x_0: the result" in sup.step_panels_html(a, b, 49, 50, 0)
+    assert "x_0: the result" in panels.step_panels_html(a, b, 49, 50, 0)
 
 
 def test_panels_show_the_layout_and_whether_the_model_is_told_it(pipe, tiny_layout_checkpoint):
-    from vidgen.data.layout import layout_picture
+    from vidgen.probes.pictures import layout_picture
 
     a = np.zeros((16, 32, 32), np.uint8)
-    told = sup.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", *sup.layout_panel(load_pipeline(tiny_layout_checkpoint), "HELLO")))
+    told = panels.step_panels_html(a, a, 0, 50, 999, layout=("HELLO", *panels.layout_panel(load_pipeline(tiny_layout_checkpoint), "HELLO")))
     sprites = _sprites(told)
     assert len(sprites) == 3 and sprites[2].shape == (32, 16 * 32, 3)
     np.testing.assert_array_equal(sprites[2][:, 8 * 32 : 9 * 32], layout_picture("HELLO")[8])
     assert "given to this model" in told and "NOT given" not in told
     assert told.count('class="vg-legend"') == 1 and ">H</span>" in told and ">O</span>" in told
-    caption, picture = sup.layout_panel(pipe, "HELLO")
+    caption, picture = panels.layout_panel(pipe, "HELLO")
     assert caption == "glyph layout: NOT given, this model must learn it"
     np.testing.assert_array_equal(picture, layout_picture("HELLO"))
 
 
 def test_a_learned_layout_model_shows_the_layout_it_predicted():
-    from vidgen.data.layout import layout_picture
     from vidgen.models import build_model
     from vidgen.presets import get_preset
+    from vidgen.probes.pictures import layout_picture
 
     preset = get_preset("tiny-learned")
     learned = Pipeline(build_model(preset.model), preset.diffusion)
-    assert sup.model_kind(learned) == "prompt only, learned layout"
-    caption, picture = sup.layout_panel(learned, "HELLO")
+    assert models.model_kind(learned) == "prompt only, learned layout"
+    caption, picture = panels.layout_panel(learned, "HELLO")
     assert caption == "glyph layout: predicted by this model from the prompt"
     ids = learned.encode(["HELLO"])
     slot, offset = learned.model.predicted_layout(ids)
@@ -216,16 +221,16 @@ def test_a_learned_layout_model_shows_the_layout_it_predicted():
 
 
 def test_status_html():
-    s = sup.status_html(9, 50, 800, 1.0)
+    s = panels.status_html(9, 50, 800, 1.0)
     assert "step 10 / 50" in s and 'value="10"' in s and "100 ms/step" in s and "Denoising" in s
-    assert "Done" in sup.status_html(49, 50, 0, 5.0, note="<b>") and "&lt;b&gt;" in sup.status_html(0, 2, 0, 0.0, note="<b>")
+    assert "Done" in panels.status_html(49, 50, 0, 5.0, note="<b>") and "&lt;b&gt;" in panels.status_html(0, 2, 0, 0.0, note="<b>")
 
 
 # ----------------------------------------------------------------------------- files and comparisons
 
 
 def test_output_store_keeps_only_the_newest(tmp_path):
-    store = sup.OutputStore(tmp_path / "out", keep=3)
+    store = files.OutputStore(tmp_path / "out", keep=3)
     paths = [store.write(bytes([i]), f"f{i}.bin") for i in range(5)]
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(left) == 3 and all(p.exists() for p in paths[-3:]) and not paths[0].exists()
@@ -237,24 +242,24 @@ def test_output_store_keeps_only_the_newest(tmp_path):
 
 
 def test_file_stem_and_comparisons():
-    base = sup.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1, sampler="ddim")
-    assert sup.file_stem(base) == "HI_release_ddim50_eta0.5_g3_seed1"
-    a, b = sup.comparison_requests(base, "10 vs 100 steps")
+    base = requests.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1, sampler="ddim")
+    assert requests.file_stem(base) == "HI_release_ddim50_eta0.5_g3_seed1"
+    a, b = requests.comparison_requests(base, "10 vs 100 steps")
     assert (a.steps, b.steps, a.prompt, b.seed, a.eta) == (10, 100, "HI", 1, 0.5)
-    a, b = sup.comparison_requests(base, "release vs the blog's model")
+    a, b = requests.comparison_requests(base, "the two shipped models")
     assert (a.model, b.model, a.steps, b.steps) == ("release", "blog", 50, 50)
     with pytest.raises(ValueError, match="known"):
-        sup.comparison_requests(base, "nope")
+        requests.comparison_requests(base, "nope")
 
 
-@pytest.mark.parametrize("name", list(sup.COMPARISONS))
+@pytest.mark.parametrize("name", list(requests.COMPARISONS))
 def test_every_comparison_changes_what_the_sampler_uses(name):
     """From the app's default request, each preset's two sides differ in something that changes the video
     (eta only counts for a sampler that uses it)."""
-    a, b = sup.comparison_requests(sup.check_request("HELLO"), name)
+    a, b = requests.comparison_requests(requests.check_request("HELLO"), name)
     changed = {k for k in ("steps", "guidance_scale", "seed", "sampler", "model") if getattr(a, k) != getattr(b, k)}
     if a.eta != b.eta:
-        assert sup.STOCHASTIC[a.sampler] and sup.STOCHASTIC[b.sampler], f"{name}: eta differs but {a.sampler}/{b.sampler} ignore it"
+        assert sampler.STOCHASTIC[a.sampler] and sampler.STOCHASTIC[b.sampler], f"{name}: eta differs but {a.sampler}/{b.sampler} ignore it"
         changed.add("eta")
     assert changed, f"{name}: both sides are the same request"
 
@@ -262,6 +267,6 @@ def test_every_comparison_changes_what_the_sampler_uses(name):
 def test_generation_defaults_are_valid_and_cheaper_than_the_reference():
     from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 
-    request = sup.check_request("HELLO")
+    request = requests.check_request("HELLO")
     assert (request.sampler, request.steps) == (DEFAULT_SAMPLER, DEFAULT_STEPS)
-    assert DEFAULT_SAMPLER in sup.SAMPLERS and EVAL_SAMPLER in sup.SAMPLERS and 1 <= DEFAULT_STEPS <= EVAL_STEPS
+    assert DEFAULT_SAMPLER in sampler.SAMPLERS and EVAL_SAMPLER in sampler.SAMPLERS and 1 <= DEFAULT_STEPS <= EVAL_STEPS

@@ -1,0 +1,61 @@
+"""Cached example runs under the Generate tab."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from types import SimpleNamespace
+
+import gradio as gr
+
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
+from .models import checkpoint_fingerprint
+from .panels import idle_status_html
+from .requests import file_stem
+from .served import Served
+from .streaming import run_generation
+
+
+@contextlib.contextmanager
+def environ(**values):
+    """Set environment variables for the duration of a block (Gradio reads some settings only from there)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_examples(app: Served, gen: SimpleNamespace) -> None:
+    """Cached example runs under the Generate tab: a click fills the controls and shows the result."""
+    if app.model0 not in app.pipes or app.settings.cache_examples == "off":
+        return
+    model0, guidance0 = app.model0, app.guidance0
+    other = next((n for n in app.pipes if n != model0), None)
+    examples = ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", model0],  # eta 1: a DDPM-like stochastic run
+                   ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, model0]]
+                + ([["HELLO", DEFAULT_STEPS, 0.0, app.pipes[other].default_guidance, 0, DEFAULT_SAMPLER, other]] if other else []))
+
+    def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        traj = run_generation(app.need_pipe(request.model), request).trajectory
+        gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
+        i = traj.num_steps - 1
+        return (app.panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
+                idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
+
+    # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per
+    # checkpoint and example list keeps a retrained model or new defaults from showing old results.
+    fingerprint = "-".join([checkpoint_fingerprint(app.settings.checkpoint_path(n)) for n in app.pipes]
+                           + [hashlib.sha256(repr(examples).encode()).hexdigest()[:8]])
+    cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
+    with gen.examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):
+        gr.Examples(examples=examples, inputs=gen.inputs, outputs=[gen.preview, gen.status, gen.gif, gen.mp4],
+                    fn=example_result, cache_examples=True, cache_mode=app.settings.cache_examples,
+                    label="Examples (results cached)")

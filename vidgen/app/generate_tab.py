@@ -1,0 +1,122 @@
+"""The Generate tab: prompt and settings, live previews of every step, the result files, and the
+scriptable `generate` endpoint."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+
+from ..data import tokenizer as tok
+from ..data.prompts import TRAIN_MAX_LEN
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, GUIDANCE_RANGE, SAMPLERS
+from .panels import idle_status_html, status_html
+from .requests import MAX_SEED, file_stem
+from .served import Served
+from .streaming import PreviewThrottle, stream_generation
+from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_STEP
+
+
+def build_generate_tab(app: Served) -> SimpleNamespace:
+    """Prompt and settings on the left; live previews, status and the result files on the right."""
+    with gr.Tab("Generate", id="generate"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
+                                    info=f"1-{TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
+                                         f"{TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
+                                 info="layout-guided: told where each glyph goes; prompt only: the blog's, which predicts it")
+                steps = gr.Slider(1, app.T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
+                                  info="Denoising steps: more is finer and slower")
+                eta = gr.Slider(*ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
+                                info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
+                guidance = gr.Slider(*GUIDANCE_RANGE, app.guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
+                                     info="uncond + s · (cond − uncond); 1 = no guidance")
+                with gr.Row():
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
+                    sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
+                                       info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
+                with gr.Row():
+                    run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=app.pipe is not None)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+            with gr.Column(scale=2, min_width=360):
+                status = gr.HTML(idle_status_html("Press Generate to start."), elem_id="status")
+                preview = gr.HTML("", elem_id="preview", min_height=300)
+                with gr.Row():
+                    gif = gr.Image(label="GIF", type="filepath", format="gif", elem_id="result-gif",
+                                   buttons=["download", "fullscreen"], interactive=False, height=280)
+                    mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
+                                   autoplay=True, loop=True, interactive=False, height=280)
+        examples_slot = gr.Column()
+        with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
+            gr.Markdown(EXPLAIN_LAYOUT)
+            with gr.Row():
+                gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=DEFAULT_STEPS, d=app.T // DEFAULT_STEPS))
+                gr.Markdown(EXPLAIN_ETA)
+                gr.Markdown(EXPLAIN_GUIDANCE)
+    return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
+                           run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
+                           inputs=[prompt, steps, eta, guidance, seed, sampler, model])
+
+
+def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, last_run: gr.State) -> None:
+    """Generate streams throttled previews, then the files and the run for the step viewer; the
+    scriptable `generate` endpoint streams one update per step through the same queue."""
+    settings = app.settings
+
+    def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        throttle = PreviewThrottle(settings.preview_interval)
+        first = True
+        for u in stream_generation(app.need_pipe(request.model), request, throttle):
+            if not u.show:
+                continue
+            shown = app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
+            state = status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
+            if not u.done:
+                cleared = None if first else gr.skip()  # drop the last run's files once, at the start
+                first = False
+                yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                continue
+            traj = u.run.trajectory
+            gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
+            grid_path = app.store.save_png(traj.grid(), file_stem(request) + "_grid")
+            yield (shown, state, str(gif_path), str(mp4_path), u.run,
+                   gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
+                   app.viewer_html(u.run, traj.num_steps), str(grid_path), str(grid_path))
+
+    def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = app.guidance0,
+                     seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0):
+        """Generate a video with the chosen model (a name from the Model choices: the layout-guided
+        release by default, or the blog's, which predicts its own layout).
+        Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
+        the last step also the GIF and MP4 files."""
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+        for u in stream_generation(app.need_pipe(request.model), request):
+            info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
+                    "prompt": request.prompt, "note": request.note, "model": request.model}
+            if not u.done:
+                yield info, None, None
+            else:
+                gif_path, mp4_path = app.store.save_video(u.run.trajectory.video, file_stem(request))
+                yield info, str(gif_path), str(mp4_path)
+
+    def model_changed(name):
+        """A model's own default guidance scale goes with it."""
+        return app.pipes[name].default_guidance if name in app.pipes else gr.skip()
+
+    outputs = [gen.preview, gen.status, gen.gif, gen.mp4, last_run, viewer.scrub, viewer.html, viewer.grid_img, viewer.grid_file]
+    event = gen.run.click(generate_ui, gen.inputs, outputs, api_name="generate_ui", api_visibility="private",
+                          concurrency_id="sampler", concurrency_limit=settings.concurrency,
+                          show_progress="minimal", show_progress_on=[gen.status])
+    gen.prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
+                      queue=False, api_visibility="private")
+    gen.stop.click(None, None, None, cancels=[event], api_visibility="private")
+    gen.model.change(model_changed, gen.model, gen.guidance, queue=False, api_visibility="private")
+
+    # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
+    api_progress = gr.JSON(label="progress", visible=False)
+    api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
+    api_button = gr.Button(visible=False)
+    api_button.click(generate_api, gen.inputs, [api_progress, api_gif, api_mp4], api_name="generate",
+                     concurrency_id="sampler", concurrency_limit=settings.concurrency)

@@ -1,0 +1,82 @@
+"""The models the app serves: loading them by name from the registry of shipped models, their labels,
+and what to tell a visitor when one is missing."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME, CheckpointError
+from ..diffusion.sampler import DEFAULT_GUIDANCE
+from ..pipeline import Pipeline, load_pipeline
+from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
+
+
+def model_kind(pipe: Pipeline) -> str:
+    """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config."""
+    return {"glyph": "layout-guided", "learned": "prompt only, learned layout"}.get(pipe.model.cfg.layout, "prompt only")
+
+
+def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:
+    """(label, name) of each served model, for a radio button."""
+    return [(f"{SHIPPED_MODELS[name].title if name in SHIPPED_MODELS else name} ({model_kind(p)})", name)
+            for name, p in pipes.items()]
+
+
+def missing_checkpoint_message(path: str | os.PathLike, error: Exception, name: str = DEFAULT_MODEL) -> str:
+    """Markdown telling a visitor why there is no model and the commands that train the shipped one
+    (vidgen.shipped), or how to point the app at a directory they have."""
+    model = SHIPPED_MODELS[name]
+    commands = "\n".join(model.commands)
+    return (
+        f"**No model loaded.** The checkpoint at `{path}` could not be read: {error}\n\n"
+        f"To get it, train it with its recipe, preset `{model.preset}` (checkpoints/README.md has the time it "
+        "took on a 2-core CPU; `--preset tiny-layout` takes seconds but only makes blurry blobs):\n\n"
+        f"```\n{commands}\n```\n\n"
+        f"or point the app at a run directory you have: `python app.py --{model.option.replace('_', '-')} RUN_DIR` "
+        f"(or set `{model.env}=RUN_DIR`), then restart it."
+    )
+
+
+def checkpoint_fingerprint(path: str | os.PathLike) -> str:
+    """A short hash of a checkpoint's files, so results cached for one model are never shown for another."""
+    d = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in d.iterdir() if p.name in (CONFIG_NAME, EMA_NAME, MODEL_NAME)):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def default_guidance(pipe: Pipeline | None) -> float:
+    """The guidance scale the checkpoint recommends, else DEFAULT_GUIDANCE."""
+    return DEFAULT_GUIDANCE if pipe is None else pipe.default_guidance
+
+
+def load_models(settings) -> tuple[dict[str, Pipeline], str | None]:
+    """Every shipped model from the directory `settings` serves it from -> ({name: pipeline} of those
+    that loaded, None), or with markdown saying what did not load and how to get it. The default model
+    comes first; another that is missing only drops that choice."""
+    pipes, errors = {}, []
+    for name in SHIPPED_MODELS:
+        path = settings.checkpoint_path(name)
+        try:
+            pipes[name] = load_pipeline(path)
+        except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
+            errors.append(missing_checkpoint_message(path, e, name) if name == DEFAULT_MODEL or not pipes else
+                          f"(The {name} model at `{path}` could not be read, so it is not served: {e})")
+    return pipes, ("\n\n".join(errors) or None)
+
+
+def checkpoint_summary(pipes: dict[str, Pipeline], settings) -> str:
+    """One line per served model, under the title."""
+    lines = []
+    for name, pipe in pipes.items():
+        cfg = pipe.model.cfg
+        params = sum(p.numel() for p in pipe.model.parameters())
+        step = pipe.config.get("step")
+        step = f", trained {step} steps" if step is not None else ""
+        path = settings.checkpoint_path(name)
+        lines.append(f"**{name}** ({model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
+                     f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
+    return "  \n".join(lines)

@@ -1,0 +1,110 @@
+"""A generation request: checked before anything runs, named for files and captions; the Compare tab's
+named A/B pairs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..data import tokenizer as tok
+from ..data.prompts import TRAIN_MAX_LEN
+from ..diffusion.sampler import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    EVAL_SAMPLER,
+    EVAL_STEPS,
+    STOCHASTIC,
+    check_sampling_args,
+)
+from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
+
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One checked set of sampling arguments; `note` warns about prompts longer than training saw."""
+
+    prompt: str
+    steps: int = DEFAULT_STEPS
+    eta: float = 0.0
+    guidance_scale: float = DEFAULT_GUIDANCE
+    seed: int = 0
+    sampler: str = DEFAULT_SAMPLER
+    note: str | None = None
+    model: str = DEFAULT_MODEL  # which served model (a name of vidgen.shipped.SHIPPED_MODELS)
+
+    def sampling_kwargs(self) -> dict:
+        return dict(steps=self.steps, eta=self.eta, guidance_scale=self.guidance_scale, seed=self.seed, sampler=self.sampler)
+
+    def label(self) -> str:
+        """Short description for captions: 'HELLO · DDIM 50 steps · eta 0 · guidance 3 · seed 0'."""
+        return (f"{self.prompt} · {self.model} · {self.sampler.upper()} {self.steps} steps · eta {self.eta:g} · "
+                f"guidance {self.guidance_scale:g} · seed {self.seed}")
+
+
+def _as_int(value, name: str) -> int:
+    """Widgets and JSON send 50.0 for 50; accept whole floats, refuse the rest."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not float(value).is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        value = int(value)
+    if not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler=DEFAULT_SAMPLER,
+                  num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=tuple(SHIPPED_MODELS)) -> GenerationRequest:
+    """Validate everything before any sampling starts; raises ValueError with a readable message.
+    `models` are the names of the models being served."""
+    if not isinstance(model, str) or model not in models:
+        raise ValueError(f"unknown model {model!r}; this server has: {', '.join(models)}")
+    text = tok.normalize_prompt(prompt, max_len=tok.PROMPT_SLOTS)
+    steps = _as_int(steps, "steps")
+    seed = _as_int(seed, "seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+    sampler = str(sampler).lower()
+    try:
+        eta, guidance_scale = float(eta), float(guidance_scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"eta and guidance_scale must be numbers, got {eta!r} and {guidance_scale!r}") from None
+    check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
+    notes = []
+    if len(text) > TRAIN_MAX_LEN:
+        notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
+                     "so this length is out of distribution; expect the extra symbols to be garbled.")
+    if not STOCHASTIC[sampler] and eta != 0:
+        notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
+    note = " ".join(notes) or None
+    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model)
+
+
+def file_stem(request: GenerationRequest) -> str:
+    """A file name that records the model and settings: HELLO_release_ddim50_eta0_g3_seed0."""
+    return f"{request.prompt}_{request.model}_{request.sampler}{request.steps}_eta{request.eta:g}_g{request.guidance_scale:g}_seed{request.seed}"
+
+
+# Named A/B pairs for the comparison tab: overrides applied to the same prompt and seed.
+COMPARISONS: dict[str, tuple[dict, dict]] = {
+    "guidance 1 vs 5": ({"guidance_scale": 1.0}, {"guidance_scale": 5.0}),
+    f"the default ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps) vs DDIM at {EVAL_STEPS}": (
+        {}, {"sampler": EVAL_SAMPLER, "steps": EVAL_STEPS}),
+    "eta 0 vs 1": ({"sampler": "ddim", "steps": EVAL_STEPS, "eta": 0.0}, {"sampler": "ddim", "steps": EVAL_STEPS, "eta": 1.0}),
+    "10 vs 100 steps": ({"steps": 10}, {"steps": 100}),
+    "DDIM vs DDPM": ({"sampler": "ddim", "steps": EVAL_STEPS}, {"sampler": "ddpm", "steps": EVAL_STEPS}),
+    "DDIM vs DPM-Solver++ at 10 steps": ({"sampler": "ddim", "steps": 10}, {"sampler": "dpm++2m", "steps": 10}),
+    "the two shipped models": tuple({"model": name} for name in SHIPPED_MODELS),  # the release vs the blog's
+}
+
+
+def comparison_requests(base: GenerationRequest, name: str) -> tuple[GenerationRequest, GenerationRequest]:
+    """The two requests of a named comparison; unknown names raise with the list of known ones."""
+    if name not in COMPARISONS:
+        raise ValueError(f"unknown comparison {name!r}; known: {', '.join(COMPARISONS)}")
+    a, b = COMPARISONS[name]
+    return replace(base, **a), replace(base, **b)

@@ -1,0 +1,63 @@
+"""The whole page and the server: `python app.py` runs `main`."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..models.layers import quiet_known_warnings
+from ..pipeline import Pipeline
+from .compare_tab import build_compare_tab, wire_compare
+from .examples import build_examples
+from .explorer_tab import build_explorer
+from .generate_tab import build_generate_tab, wire_generate
+from .models import checkpoint_summary, load_models
+from .panels import PREVIEW_CSS
+from .served import Served
+from .settings import Settings, parse_args
+from .text import EXPLORER_INTRO, INTRO, TITLE
+from .viewer_tab import build_viewer_tab, wire_viewer
+
+
+def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
+    """The whole page, serving the models in `pipes` ({name: pipeline}; the release is the default; a
+    single Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
+    app = Served(pipes, settings)
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
+        build_header(app, load_error)
+        last_run = gr.State(None, time_to_live=3600)  # the last finished Run, for the step viewer
+        gen = build_generate_tab(app)
+        viewer = build_viewer_tab()
+        cmp = build_compare_tab(app)
+        with gr.Tab("Embedding explorer", id="explorer") as explorer_tab:
+            gr.Markdown(EXPLORER_INTRO)
+            build_explorer(app.pipes, explorer_tab)
+        wire_generate(app, gen, viewer, last_run)
+        wire_viewer(app, viewer, last_run)
+        wire_compare(app, cmp)
+        build_examples(app, gen)
+    return demo
+
+
+def build_header(app: Served, load_error: str | None) -> None:
+    gr.Markdown(INTRO)
+    if app.pipe is None:
+        gr.Markdown(load_error, elem_id="missing-checkpoint")
+    else:
+        gr.Markdown(checkpoint_summary(app.pipes, app.settings), elem_id="model-info")
+        if load_error:
+            gr.Markdown(load_error, elem_id="load-warning")
+
+
+def main(argv=None):
+    settings = parse_args(argv)
+    quiet_known_warnings()
+    pipes, error = load_models(settings)
+    if error:
+        print(error)
+    serve(build_demo(pipes, settings, error), settings)
+
+
+def serve(demo: gr.Blocks, settings: Settings, **launch_kwargs):
+    """Bound the queue and start the server (tests pass prevent_thread_lock=True)."""
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    return demo.launch(server_name=settings.host, server_port=settings.port, css=PREVIEW_CSS,
+                       footer_links=["api"], **launch_kwargs)

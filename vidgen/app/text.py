@@ -1,0 +1,63 @@
+"""The page's words: title, introduction and the explanations beside the controls."""
+from __future__ import annotations
+
+TITLE = "vidgen: text-to-video diffusion you can watch"
+
+
+INTRO = """\
+# vidgen: watch a video diffusion model denoise
+Type 1 to 6 letters or digits; a small diffusion transformer turns pure noise into a 16-frame, 32x32
+video of them scrolling by. Every denoising step is shown as it happens: the noisy sample **x_t**,
+the model's current guess of the finished video, **predicted x_0**, and the prompt's **glyph layout**.
+"""
+
+
+EXPLAIN_LAYOUT = """\
+**What the model is told, and what it learns.** Two models are served. The *release* is
+**layout-guided**: besides the prompt it is told, for every frame and pixel column, which symbol
+covers it and how far into that glyph the column lies (the coloured panel: one colour per symbol,
+brighter further into the glyph), computed from the font's advance widths exactly as the data is
+drawn. It still has to learn what each of the 36 glyphs looks like and how to denoise: it keeps a
+learned vector for every (symbol, column into the glyph, row of patches), a glyph template it fills in
+from the denoising loss alone; no picture of a glyph is ever given to it. *The blog's model* gets
+only the prompt tokens, as in the blog: it must also work out where each symbol goes and how fast the
+text scrolls. It does so the way text-to-speech models decide which sound goes in which audio frame:
+a small predictor reads the prompt and says how wide each glyph is and where the strip stands in each
+frame (trained on the renderer's numbers, used alone when sampling); the coloured panel then shows
+*its own prediction*, and the model reads it like the release reads the given layout. Without that
+step the blog's network drew crisp glyphs at the right speed but mostly the wrong ones (docs/binding.md).
+Pick one under **Model**, or put both side by side in **Compare**.
+"""
+
+
+EXPLAIN_STEP = """\
+**What a step does.** The sampler starts from pure Gaussian noise x_T (T = {T}). At each step the
+network looks at x_t and the prompt and predicts the clean video x_0 (right); the sampler then moves
+x_t part of the way towards that guess, to a less noisy x_(t-Δ) (left). With {n} steps Δ = {T}/{n} = {d}.
+Early guesses are blurry averages of every video the prompt could be; they sharpen as the noise drops.
+"""
+
+
+EXPLAIN_ETA = """\
+**What eta does.** Each step can add fresh noise back: σ_t = eta · √((1-ᾱ_prev)/(1-ᾱ_t)) · √(1-ᾱ_t/ᾱ_prev).
+eta = 0 is deterministic DDIM (same seed, same video, and few steps suffice); eta = 1 is DDPM's
+ancestral sampling, which keeps correcting itself but needs more steps. The DDPM sampler forces eta = 1.
+**DPM-Solver++ (2M)** solves the same deterministic path as DDIM with a second-order multistep
+update (it reuses the previous step's x_0 guess), so 10-20 steps get about as far as many more DDIM
+steps; it takes no eta.
+"""
+
+
+EXPLAIN_GUIDANCE = """\
+**What guidance does.** The network is run twice per step, with the prompt and with an empty prompt,
+and the two predictions are mixed: **guided = uncond + s · (cond − uncond)**. s = 1 is the plain
+conditional model, s = 0 ignores the prompt, s > 1 pushes away from "any video" towards "this prompt":
+crisper letters, less variety; very large s over-saturates.
+"""
+
+
+EXPLORER_INTRO = """\
+What the network learned about *where* and *when*. The video is cut into patches (a grid T' x H' x W'),
+and each patch position has a learned embedding vector; so does each prompt slot. Cosine similarity
+between these vectors shows which positions the model treats as alike (the blog's Figures 10-13).
+"""

@@ -1,0 +1,68 @@
+"""The models that ship with vidgen, by name: the one place that says what each name means, where its
+files are, how the app is pointed elsewhere, and how to train it again. The pipeline, the CLI and the
+app all resolve names here.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import CHECKPOINTS_DIR
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str  # what a user types: load_pipeline(name), --checkpoint name, the app's model="name"
+    directory: Path  # the release directory in checkpoints/
+    title: str  # how the app names it
+    env: str  # the environment variable that points the app at another directory for it
+    option: str  # app.py's option that does the same (Settings field; --checkpoint, --blog-checkpoint)
+    preset: str  # the recipe it was trained with (vidgen.presets)
+    commands: tuple[str, ...]  # the command lines that train and export it again (checkpoints/README.md)
+
+
+SHIPPED_MODELS: dict[str, ShippedModel] = {
+    "release": ShippedModel(
+        name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
+        preset="small-fast-template",
+        commands=("python -m vidgen train --preset small-fast-template --out runs/fast_template",
+                  "python -m vidgen export --checkpoint runs/fast_template --out checkpoints/release --guidance 3 --best")),
+    "blog": ShippedModel(
+        name="blog", directory=CHECKPOINTS_DIR / "blog", title="The blog's model", env="VIDGEN_BLOG_CHECKPOINT",
+        option="blog_checkpoint",
+        preset="small-fast-learned",
+        commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
+                  "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/blog --guidance 3 --best")),
+}
+DEFAULT_MODEL = next(iter(SHIPPED_MODELS))  # the layout-guided release: what loads when nothing is named
+
+
+def shipped_model(name: str) -> ShippedModel:
+    """The shipped model called `name`; unknown names raise with the known ones."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(SHIPPED_MODELS)}")
+    return SHIPPED_MODELS[name]
+
+
+def resolve_model_path(path=None) -> Path:
+    """A checkpoint directory, or the name of a shipped model where no such directory exists; None is
+    the default model."""
+    if path is None:
+        return SHIPPED_MODELS[DEFAULT_MODEL].directory
+    path = Path(path)
+    if str(path) in SHIPPED_MODELS and not path.exists():
+        return SHIPPED_MODELS[str(path)].directory
+    return path
+
+
+def served_directory(name: str, override: str | os.PathLike | None = None, environ=None) -> Path:
+    """The directory the app serves as model `name`: `override` (its command line), else the model's
+    environment variable, else the shipped directory."""
+    model = shipped_model(name)
+    environ = os.environ if environ is None else environ
+    if override:
+        return Path(override)
+    if environ.get(model.env):
+        return Path(environ[model.env])
+    return model.directory
