@@ -18,8 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-RECIPES = {  # name -> preset (vidgen/config.py); all keep the blog's inference: prompt tokens in, video out
-    "blog": "small",  # the blog's network, nothing added (at the template presets' batch 16 via --batch-size)
+RECIPES = {  # name -> preset (vidgen/presets.py); all keep the blog's inference: prompt tokens in, video out
+    "plain": "small",  # the blog's network, nothing added (at the template presets' batch 16 via --batch-size)
     "learned": "small-learned",  # predicts its own glyph layout
     "attnsup": "small-attnsup",  # cross-attention supervised by the renderer's per-patch labels
     "curriculum": "small-curriculum",  # short prompts first

@@ -16,13 +16,14 @@ import torch
 from benchmarks.speed import time_it
 from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 from vidgen.pipeline import load_pipeline
+from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 SETTINGS = ((DEFAULT_SAMPLER, DEFAULT_STEPS), ("dpm++2m", 10), ("dpm++2m", 20), ("ddim", 20), (EVAL_SAMPLER, EVAL_STEPS))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="release", help="release, blog or a directory (default release)")
+    ap.add_argument("--checkpoint", default=DEFAULT_MODEL, help=f"a shipped model ({', '.join(SHIPPED_MODELS)}) or a directory (default {DEFAULT_MODEL})")
     ap.add_argument("--prompt", default="HELLO")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write the figures here")

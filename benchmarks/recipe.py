@@ -17,44 +17,18 @@ seed: the data, noise and initialisation seed, for the run-to-run spread).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from vidgen.diffusion.schedule import DiffusionConfig
 from vidgen.presets import get_preset
+from vidgen.training.recipe_names import parse_recipe
 from vidgen.training.trainer import Trainer
 
 DEFAULT = "eps-linear-none,v-linear-none,eps-cosine-none,v-cosine-none,eps-cosine-min_snr,v-cosine-min_snr"
-
-
-def parse_recipe(name: str, base):
-    parts = re.split(r"-(?=[a-z_])", name)  # a dash before a letter: "lr3e-4" stays one part
-    if len(parts) < 3:
-        raise ValueError(f"recipe {name!r}: expected prediction-schedule-weighting[-lrX][-bsN][-emaX][-nowarm][-cfgX][-seedN]")
-    diff = DiffusionConfig(schedule=parts[1], prediction=parts[0])
-    train = dataclasses.replace(base.train, loss_weighting=parts[2])
-    for extra in parts[3:]:
-        if extra.startswith("lr"):
-            train = dataclasses.replace(train, lr=float(extra[2:]))
-        elif extra.startswith("bs"):
-            train = dataclasses.replace(train, batch_size=int(extra[2:]))
-        elif extra.startswith("ema"):
-            train = dataclasses.replace(train, ema_decay=float(extra[3:]))
-        elif extra.startswith("cfg"):
-            train = dataclasses.replace(train, cfg_dropout=float(extra[3:]))
-        elif extra == "nowarm":
-            train = dataclasses.replace(train, ema_warmup=False)
-        elif extra.startswith("seed"):
-            train = dataclasses.replace(train, seed=int(extra[4:]))
-        else:
-            raise ValueError(f"recipe {name!r}: unknown part {extra!r}")
-    return diff, dataclasses.replace(train, val_every=0, ckpt_every=0)
 
 
 def main():

@@ -32,7 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks import faults
+from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from vidgen.training import faults
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,7 +196,7 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases, kills and requests")
-    p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "release"), help="model the load test serves")
+    p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory), help="model the load test serves")
     p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
     p.add_argument("--json", default=None, help="also write the figures here")
     a = p.parse_args(argv)

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
-from vidgen.models.layers import Attention
+from vidgen.models.layers import Attention, quiet_known_warnings
 from vidgen.pipeline import bf16_is_fast, load_pipeline
 from vidgen.presets import get_preset
 
@@ -94,15 +94,18 @@ def guided_inputs(pipe, dtype=torch.float32):
 
 
 def step_breakdown(pipe, repeats: int = 10) -> dict:
-    """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class."""
+    """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class,
+    with the prompts' conditioning encoded once beforehand as the sampler does."""
     from torch.profiler import ProfilerActivity, profile
 
     model = pipe.model
     x, t, ids = guided_inputs(pipe)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+        cond = model.encode_for_guidance(ids, 3.0)
 
     def forward():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
-            model.forward_with_cfg(x, t, ids, 3.0)
+            model.forward_with_cfg(x, t, None, 3.0, cond=cond)
 
     for _ in range(3):
         forward()
@@ -120,6 +123,26 @@ def step_breakdown(pipe, repeats: int = 10) -> dict:
                 break
     totals["everything else"] = everything - sum(totals.values())
     return {k: round(v, 2) for k, v in totals.items()} | {"total (profiled)": round(everything, 2)}
+
+
+def conditioning_cost(pipe, repeats: int = 20) -> dict:
+    """What encoding the prompts (prompt encoder, glyph layout) costs, and a guided step that encodes
+    them itself (as every step did before they were encoded once per generation) against one that
+    reads them, timed in the same run."""
+    model = pipe.model
+    x, t, ids = guided_inputs(pipe)
+
+    def run(fn):
+        def timed():
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+                fn()
+        return 1000 * time_it(timed, repeats)
+
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+        cond = model.encode_for_guidance(ids, 3.0)
+    return {"encode_ms": round(run(lambda: model.encode_for_guidance(ids, 3.0)), 3),
+            "guided_step_ms_encoding_each_step": round(run(lambda: model.forward_with_cfg(x, t, ids, 3.0)), 3),
+            "guided_step_ms_encoded_once": round(run(lambda: model.forward_with_cfg(x, t, None, 3.0, cond=cond)), 3)}
 
 
 def compiled_step_ms(pipe, repeats: int) -> dict:
@@ -151,6 +174,7 @@ def main():
     ap.add_argument("--breakdown", action="store_true", help="also profile where a guided step's time goes")
     ap.add_argument("--compile", action="store_true", help="also time a guided forward pass under torch.compile")
     args = ap.parse_args()
+    quiet_known_warnings()
     torch.manual_seed(0)
     cfg = get_preset(args.preset).model
     results = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
@@ -172,6 +196,7 @@ def main():
     if args.breakdown:
         pipe.bf16 = bf16_is_fast(torch.device("cpu"))
         results["guided_step_ms_by_op"] = step_breakdown(pipe)
+        results["conditioning"] = conditioning_cost(pipe, args.repeats)
     if args.compile:
         results["compiled_bf16"] = compiled_step_ms(pipe, args.repeats)
 

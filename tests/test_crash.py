@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from benchmarks import faults
 from vidgen import checkpoint as ckpt
 from vidgen.presets import get_preset
+from vidgen.training import faults
 from vidgen.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow

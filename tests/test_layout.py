@@ -239,3 +239,33 @@ def test_a_checkpoint_asking_for_an_unknown_layout_is_a_clear_error(tiny_layout_
     err = capsys.readouterr().err
     assert "unknown layout 'boxes'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_the_conditioning_is_encoded_once_per_generation_not_per_step(tiny_layout_checkpoint, monkeypatch):
+    """The prompt encoder and the glyph layout depend on neither x_t nor t: a 6-step guided generation
+    encodes them once (cond and uncond in one batch), and a pass that reads that encoding gives what a
+    pass that encodes the ids itself gives."""
+    from vidgen.models.layers import GlyphLayoutFeatures, PromptEncoder
+    from vidgen.pipeline import load_pipeline
+
+    pipe = load_pipeline(tiny_layout_checkpoint, bf16=False)
+    ids = pipe.encode(["AB", "Z9Q"])
+    x, t = torch.randn(2, 16, 32, 32, generator=torch.Generator().manual_seed(0)), torch.tensor([700, 300])
+    with torch.no_grad():
+        encoded_each_call = pipe.model.forward_with_cfg(x, t, ids, 2.0)
+        encoded_once = pipe.model.forward_with_cfg(x, t, None, 2.0, cond=pipe.model.encode_for_guidance(ids, 2.0))
+    torch.testing.assert_close(encoded_once, encoded_each_call, rtol=0, atol=0)
+
+    calls = {"layout": 0, "prompt": 0}
+    layout_forward, prompt_forward = GlyphLayoutFeatures.forward, PromptEncoder.forward
+
+    def count(name, forward):
+        def wrapped(module, *args, **kwargs):
+            calls[name] += 1
+            return forward(module, *args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(GlyphLayoutFeatures, "forward", count("layout", layout_forward))
+    monkeypatch.setattr(PromptEncoder, "forward", count("prompt", prompt_forward))
+    pipe.generate("AB", steps=6, guidance_scale=2.0, seed=1)
+    assert calls == {"layout": 1, "prompt": 1}

@@ -22,7 +22,10 @@ class DummyModel(torch.nn.Module):
         self.cfg = ModelConfig(patch=(4, 8, 8), dim=8, depth=1, heads=1, rope=False)
         self.calls = []
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None):
+    def encode_for_guidance(self, ids, guidance_scale):
+        return ids  # what forward_with_cfg reads as cond
+
+    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
         self.calls.append(guidance_scale)
         return 0.1 * x
 
@@ -177,7 +180,10 @@ class GaussianOracle(torch.nn.Module):
         a, var = abar.sqrt(), 1 - abar
         return self.mu + a * self.s**2 / (abar * self.s**2 + var) * (x_t - a * self.mu)
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None):
+    def encode_for_guidance(self, ids, guidance_scale):
+        return ids
+
+    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
         x0 = self.x0(x, t)
         abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
         a, sig = abar.sqrt(), (1 - abar).sqrt()

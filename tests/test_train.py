@@ -198,7 +198,7 @@ def test_ctrl_c_saves_at_a_step_boundary_and_resumes_exactly(tmp_path, monkeypat
 
 
 def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_path):
-    from benchmarks.recipe import parse_recipe
+    from vidgen.training.recipe_names import parse_recipe
 
     base = get_preset("tiny")
     diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-cfg0.2-seed3", base)

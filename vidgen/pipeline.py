@@ -1,18 +1,17 @@
 """Text-to-video inference: a loaded model plus its schedule, behind `generate` and `iter_steps`."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .shipped import resolve_model_path
 from .data import tokenizer as tok
 from .data.render import to_uint8
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
+from .shipped import resolve_model_path
 
 
 def bf16_is_fast(device: torch.device) -> bool:

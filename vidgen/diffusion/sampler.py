@@ -214,6 +214,9 @@ def iter_denoise(
 ) -> Iterator[StepOutput]:
     """Sample videos for the prompt ids (B, L), yielding every step. Same seed, same output.
 
+    The model encodes the prompts once, `cond = model.encode_for_guidance(ids, guidance_scale)`, and
+    each step calls `model.forward_with_cfg(x_t, t, None, guidance_scale, state=..., cond=cond)`.
+
     Noise is drawn on the CPU from `seed`, so a seed gives the same start on any device.
     """
     check_sampling_args(steps, eta, guidance_scale, schedule.num_timesteps, sampler)
@@ -226,9 +229,11 @@ def iter_denoise(
     generator = torch.Generator().manual_seed(int(seed))
     x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)
     state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
+        cond = model.encode_for_guidance(ids, guidance_scale)  # the prompts' encoding and layout, once
     for i, t in enumerate(timesteps):
         tt = torch.full((ids.shape[0],), int(t), dtype=torch.long, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
-            out = model.forward_with_cfg(x, tt, ids, guidance_scale, state=state)
+            out = model.forward_with_cfg(x, tt, None, guidance_scale, state=state, cond=cond)
         x, pred_x0 = scheduler.step(out.float(), i, x, eta=eta, clip_x0=clip_x0, generator=generator)
         yield StepOutput(index=i, num_steps=len(timesteps), t=int(t), x_t=x, pred_x0=pred_x0)

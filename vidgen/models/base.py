@@ -2,6 +2,8 @@
 classifier-free-guided forward. Variants subclass it and implement `denoise`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
@@ -9,6 +11,23 @@ from ..data import tokenizer as tok
 from .aligner import LayoutPredictor
 from .config import ModelConfig
 from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
+
+
+@dataclass
+class Conditioning:
+    """Everything a forward pass reads from the prompts that depends on neither x_t nor t: encoded once
+    per generation (`VideoDenoiser.encode_prompts`), before the sampling loop, and reused at every step
+    (diffusers' `encode_prompt`)."""
+
+    ids: torch.Tensor  # (B, L) the prompt ids as the network sees them (after guidance dropout)
+    text: torch.Tensor  # (B, L, D) encoded prompt tokens, for cross-attention
+    mask: torch.Tensor  # (B, L) True where a token is real
+    pooled: torch.Tensor  # (B, D) the projected pooled prompt, added to the timestep embedding for adaLN
+    glyphs: torch.Tensor | None  # (B, T, R, W, F) glyph-layout features, or None for a model without a layout
+
+    @property
+    def batch(self) -> int:
+        return self.ids.shape[0]
 
 
 class VideoDenoiser(nn.Module):
@@ -79,11 +98,22 @@ class VideoDenoiser(nn.Module):
         """Replace the prompts where drop (B,) is True by the null prompt (guidance dropout)."""
         return torch.where(drop[:, None], self.null_prompt(ids.shape[0], ids.device), ids)
 
-    def condition(self, t: torch.Tensor, ids: torch.Tensor):
-        """-> c (B, D) for adaLN, prompt tokens (B, L, D), prompt mask (B, L)."""
-        text, mask, pooled = self.prompt_encoder(ids)
-        c = self.t_embedder(t) + self.pooled_proj(pooled)
-        return c, text, mask
+    def encode_prompts(self, ids: torch.Tensor, drop: torch.Tensor | None = None) -> Conditioning:
+        """Prompt ids (B, L), with drop (B,) bool replacing some by the null prompt (guidance dropout in
+        training) -> their Conditioning."""
+        if ids.shape[1] != self.cfg.prompt_len:
+            raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
+        if drop is not None:
+            ids = self.drop_prompts(ids, drop)
+        text, mask, pooled = self.prompt_encoder(ids)  # (B, L, D), (B, L), (B, D)
+        return Conditioning(ids, text, mask, self.pooled_proj(pooled), self.layout_features(ids))
+
+    def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float) -> Conditioning:
+        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L): the prompts, and after them
+        the null prompt once per prompt (2B rows), unless guidance_scale == 1 (one pass, B rows)."""
+        if guidance_scale == 1.0:
+            return self.encode_prompts(ids)
+        return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]))
 
     def layout_features(self, ids: torch.Tensor) -> torch.Tensor | None:
         """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one.
@@ -120,31 +150,34 @@ class VideoDenoiser(nn.Module):
         something from one step to the next (SnapVideo's latents) reads and writes it there."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, drop: torch.Tensor | None = None,
-                state: dict | None = None, aux: bool = False):
-        """x (B, T, H, W) noisy video, t (B,) timesteps, ids (B, L) prompt ids, drop (B,) bool for
-        guidance dropout during training, state: see `denoise` -> (B, T, H, W); with aux=True
-        (training) -> (that, `auxiliary_losses` of the prompts as seen)."""
-        if ids.shape[1] != self.cfg.prompt_len:
-            raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
-        if drop is not None:
-            ids = self.drop_prompts(ids, drop)
-        c, text, mask = self.condition(t, ids)
-        out = self.denoise(x, c, text, mask, self.layout_features(ids), state=state)
-        return (out, self.auxiliary_losses(ids)) if aux else out
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None = None, drop: torch.Tensor | None = None,
+                state: dict | None = None, aux: bool = False, cond: Conditioning | None = None):
+        """x (B, T, H, W) noisy video, t (B,) timesteps, and either ids (B, L) prompt ids (with drop (B,)
+        bool for guidance dropout during training) or their `cond` from `encode_prompts`; state: see
+        `denoise` -> (B, T, H, W); with aux=True (training) -> (that, `auxiliary_losses` of the prompts
+        as seen)."""
+        if cond is None:
+            cond = self.encode_prompts(ids, drop)
+        c = self.t_embedder(t) + cond.pooled  # (B, D)
+        out = self.denoise(x, c, cond.text, cond.mask, cond.glyphs, state=state)
+        return (out, self.auxiliary_losses(cond.ids)) if aux else out
 
-    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, guidance_scale: float,
-                         state: dict | None = None) -> torch.Tensor:
+    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
+                         state: dict | None = None, cond: Conditioning | None = None) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.
 
-        guidance_scale == 1 is the plain conditional model and costs one pass. `state`: see `denoise`.
+        The prompts come as ids (B, L) or, encoded once per generation, as `cond` =
+        `encode_for_guidance(ids, guidance_scale)`. guidance_scale == 1 is the plain conditional model
+        and costs one pass. `state`: see `denoise`.
         """
+        if cond is None:
+            cond = self.encode_for_guidance(ids, guidance_scale)
         if guidance_scale == 1.0:
-            return self(x, t, ids, state=state)
+            return self(x, t, state=state, cond=cond)
         b = x.shape[0]
-        out = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ids, self.null_prompt(b, ids.device)]), state=state)
-        cond, uncond = out[:b], out[b:]
-        return uncond + guidance_scale * (cond - uncond)
+        out = self(torch.cat([x, x]), torch.cat([t, t]), state=state, cond=cond)
+        cond_out, uncond_out = out[:b], out[b:]
+        return uncond_out + guidance_scale * (cond_out - uncond_out)
 
     def optimizer_groups(self) -> list[dict]:
         """Parameter groups for the optimizer: one, or two for a "learned" model, whose layout predictor

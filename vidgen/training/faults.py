@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from vidgen import checkpoint as ckpt
+from .. import checkpoint as ckpt
+from ..paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPARED = (ckpt.MODEL_NAME, ckpt.EMA_NAME, ckpt.STATE_NAME)  # what "bit-identical" compares
 
 
@@ -79,10 +79,10 @@ def kill_and_resume(run_dir: Path, preset: str, steps: int, kills: int, seed: in
     run_dir = Path(run_dir)
     report = CrashReport()
     start = time.time()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     while True:
         resume = (run_dir / ckpt.CONFIG_NAME).is_file()
-        proc = subprocess.Popen(train_command(run_dir, preset, steps, resume), cwd=ROOT, env=env,
+        proc = subprocess.Popen(train_command(run_dir, preset, steps, resume), cwd=PROJECT_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if report.kills < kills:
             seen = _newest_mtime(run_dir)
@@ -128,8 +128,8 @@ def compare_runs(a: Path, b: Path) -> list[str]:
 
 def uninterrupted(run_dir: Path, preset: str, steps: int) -> None:
     """The reference: the same command, never killed."""
-    subprocess.run(train_command(Path(run_dir), preset, steps, resume=False), cwd=ROOT, check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+    subprocess.run(train_command(Path(run_dir), preset, steps, resume=False), cwd=PROJECT_ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, stdout=subprocess.DEVNULL)
 
 
 def export_command(run_dir: Path, out: Path, guidance: float) -> list[str]:
@@ -144,9 +144,9 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
     the last 30% of an export's measured duration; the other half wait for its write to begin (a
     pending file or the commit in the release directory) and strike within a few milliseconds."""
     rng = random.Random(seed)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     t0 = time.time()
-    subprocess.run(export_command(runs[0], out.parent / f"{out.name}_timing", 1.0), cwd=ROOT, env=env, check=True,
+    subprocess.run(export_command(runs[0], out.parent / f"{out.name}_timing", 1.0), cwd=PROJECT_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     duration = time.time() - t0
     weights = [ckpt.load_tensors(Path(r) / ckpt.EMA_NAME) for r in runs]
@@ -154,7 +154,7 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
     start = time.time()
     for i in range(kills):
         k = i % len(runs)
-        proc = subprocess.Popen(export_command(runs[k], out, k + 1.0), cwd=ROOT, env=env,
+        proc = subprocess.Popen(export_command(runs[k], out, k + 1.0), cwd=PROJECT_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if rng.random() < 0.5:
             time.sleep(rng.uniform(0.7, 1.05) * duration)
