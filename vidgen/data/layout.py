@@ -54,6 +54,19 @@ def scroll_offsets(strip_width: int, frames: int = FRAMES, width: int = WIDTH) -
     return np.rint(np.linspace(width, -strip_width, frames)).astype(np.int64)
 
 
+def paste_strip(strip: np.ndarray, offsets: np.ndarray, width: int = WIDTH, fill=0) -> np.ndarray:
+    """Scroll a strip across the frames: strip (..., Ws) with its left edge at screen column offsets[f]
+    in frame f -> (F, ..., width), `fill` where the strip does not reach. The one pasting loop of the
+    renderer, the layout's per-frame columns and the recognizer's off-speed videos."""
+    ws = strip.shape[-1]
+    frames = np.full((len(offsets), *strip.shape[:-1], width), fill, dtype=strip.dtype)  # (F, ..., W)
+    for f, x in enumerate(offsets):
+        lo, hi = max(int(x), 0), min(int(x) + ws, width)  # visible screen columns
+        if hi > lo:
+            frames[f, ..., lo:hi] = strip[..., lo - x : hi - x]
+    return frames
+
+
 @dataclass(frozen=True)
 class GlyphLayout:
     """Where a prompt's glyphs are: per glyph in the strip, and per frame on the screen."""
@@ -84,18 +97,11 @@ class GlyphLayout:
     def frame_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """Slot and in-glyph offset of every frame and screen column: (slot (F, W) int64, EMPTY where
         no glyph is; offset (F, W) float32, 0 where empty)."""
-        frames, width = len(self.offsets), WIDTH
-        slot = np.full((frames, width), EMPTY, dtype=np.int64)
-        offset = np.zeros((frames, width), dtype=np.float32)
         if not self.text:
-            return slot, offset
-        strip_slot, strip_offset = self.strip_columns()
-        for f, x in enumerate(self.offsets):
-            lo, hi = max(int(x), 0), min(int(x) + self.strip_width, width)  # visible screen columns
-            if hi > lo:
-                slot[f, lo:hi] = strip_slot[lo - x : hi - x]
-                offset[f, lo:hi] = strip_offset[lo - x : hi - x]
-        return slot, offset
+            return (np.full((len(self.offsets), WIDTH), EMPTY, dtype=np.int64),
+                    np.zeros((len(self.offsets), WIDTH), dtype=np.float32))
+        strip_slot, strip_offset = self.strip_columns()  # (Ws,) each
+        return paste_strip(strip_slot, self.offsets, fill=EMPTY), paste_strip(strip_offset, self.offsets)
 
 
 def _pen_starts(text: str) -> np.ndarray:

@@ -12,8 +12,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from . import tokenizer as tok
-from .layout import TEXT_X, font, glyph_layout
-from .shape import FRAMES, HEIGHT, WIDTH
+from .layout import TEXT_X, font, glyph_layout, paste_strip
+from .shape import HEIGHT
 
 _CAP_TOP, _CAP_BOTTOM = 5, 21  # rows the capitals cover when drawn at y=0 (measured for FONT_SIZE)
 
@@ -35,14 +35,7 @@ def render_strip(prompt: str) -> np.ndarray:
 def render_video(text: str, max_len: int = tok.PROMPT_SLOTS) -> np.ndarray:
     """Ground-truth video for a prompt: uint8 (16, 32, 32), white text on black. Deterministic."""
     prompt = tok.normalize_prompt(text, max_len=max_len)
-    strip = render_strip(prompt)  # (H, Ws)
-    ws = strip.shape[1]
-    video = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=np.uint8)
-    for f, x in enumerate(glyph_layout(prompt).offsets):
-        lo, hi = max(x, 0), min(x + ws, WIDTH)  # visible columns of the frame
-        if hi > lo:
-            video[f, :, lo:hi] = strip[:, lo - x : hi - x]
-    return video
+    return paste_strip(render_strip(prompt), glyph_layout(prompt).offsets)  # (T, H, W)
 
 
 def to_model_space(video_u8) -> torch.Tensor:

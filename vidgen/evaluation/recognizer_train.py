@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data import tokenizer as tok
-from ..data.layout import scroll_offsets
+from ..data.layout import paste_strip, scroll_offsets
 from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from ..data.render import render_strip, render_video
-from ..data.shape import FRAMES, HEIGHT, WIDTH
+from ..data.shape import HEIGHT
 from .recognizer import (
     MAX_STRIP,
     Recognizer,
@@ -69,12 +69,7 @@ def render_slow(prompt: str, extra: int) -> np.ndarray:
     ws = min(strip.shape[1] + extra, MAX_STRIP)
     wide = np.zeros((HEIGHT, ws), dtype=np.uint8)
     wide[:, : strip.shape[1]] = strip[:, :ws]
-    video = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=np.uint8)
-    for f, x in enumerate(scroll_offsets(ws)):
-        lo, hi = max(x, 0), min(x + ws, WIDTH)
-        if hi > lo:
-            video[f, :, lo:hi] = wide[:, lo - x : hi - x]
-    return video
+    return paste_strip(wide, scroll_offsets(ws))  # (T, H, W)
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
