@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import vidgen.evaluation.compare as cmp
+import vidgen.evaluation.compare_report as report
 import vidgen.evaluation.recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +52,13 @@ def test_findings_follow_the_numbers():
             "sample_ms_per_step": 1.0, "val_loss": 0.1}
     rows = {v: {**base, **dict(zip(("exact", "cer", "psnr", "ssim", "speed_abs_error", "flicker"), FIGURES[v]))} for v in FIGURES}
     rows["latte"]["preset"] = "small-latte"
-    text = " ".join(cmp.findings({"variants": rows}))
+    text = " ".join(report.findings({"variants": rows}))
     assert "Most readable: **latte** (sentence accuracy 50.0%" in text and "factorising helped" in text
     rows["full"]["exact"] = 0.9
-    assert "factorising did not help" in " ".join(cmp.findings({"variants": rows}))
+    assert "factorising did not help" in " ".join(report.findings({"variants": rows}))
     for r in rows.values():
         r["exact"] = 0.0
-    text = " ".join(cmp.findings({"variants": rows}))
+    text = " ".join(report.findings({"variants": rows}))
     assert "No variant reads a single prompt" in text and "Most readable" not in text
 
 

@@ -23,7 +23,7 @@ import torch
 from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..presets import get_preset
-from .cost import cost_markdown, cost_table
+from .cost import cost_table
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
 DEFAULT_VARIANTS = ("full", "gentron", "latte", "latte-between", "latte-both", "snapvideo", "conv3d")
@@ -157,9 +157,16 @@ def compare(variants: list[str], settings: CompareSettings, out_dir, doc_path=No
         results["cost"] = previous["cost"]
     ckpt.atomic_write_json(results_path, results)
     if doc_path is not None:
+        from .compare_report import write_report  # presentation, which imports this module
+
         write_report(results, Path(doc_path), out)
         log(f"wrote {doc_path}")
     return results
+
+
+def ordered(rows: dict) -> dict:
+    """Variants in DEFAULT_VARIANTS order (results.json stores them sorted by name)."""
+    return dict(sorted(rows.items(), key=lambda kv: DEFAULT_VARIANTS.index(kv[0]) if kv[0] in DEFAULT_VARIANTS else len(DEFAULT_VARIANTS)))
 
 
 def machine_description(device: str) -> str:
@@ -168,168 +175,3 @@ def machine_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
     return f"{cpu}, {threads} torch threads, torch {torch.__version__}"
-
-
-# ----------------------------------------------------------------------------- the report
-
-
-def _f(v, fmt: str = ".3f", pct: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if pct else format(v, fmt)
-
-
-def ordered(rows: dict) -> dict:
-    """Variants in DEFAULT_VARIANTS order (results.json stores them sorted by name)."""
-    return dict(sorted(rows.items(), key=lambda kv: DEFAULT_VARIANTS.index(kv[0]) if kv[0] in DEFAULT_VARIANTS else len(DEFAULT_VARIANTS)))
-
-
-def results_table(results: dict) -> str:
-    head = ("| variant | preset | params | steps | train samples/s | sample ms/step | val loss (EMA) | sentence acc | "
-            "CER | PSNR dB | SSIM | speed err px/frame | flicker |")
-    lines = [head, "|---" * 13 + "|"]
-    for v, r in ordered(results["variants"]).items():
-        lines.append(
-            f"| {v} | `{r['preset']}` | {r['params'] / 1e6:.2f}M | {r['steps']} | {r['samples_per_s']:.1f} | "
-            f"{r['sample_ms_per_step']:.1f} | {r['val_loss']:.4f} | {_f(r.get('exact'), pct=True)} | {_f(r.get('cer'))} | "
-            f"{_f(r.get('psnr'), '.2f')} | {_f(r.get('ssim'))} | {_f(r.get('speed_abs_error'), '.2f')} | {_f(r.get('flicker'))} |"
-        )
-    return "\n".join(lines)
-
-
-def findings(results: dict) -> list[str]:
-    """Sentences that read the measured table against the thesis's findings; each cites its numbers."""
-    rows = ordered(results["variants"])
-    out = []
-
-    def best(key, high=True):
-        have = {v: r[key] for v, r in rows.items() if r.get(key) is not None}
-        if not have:
-            return None
-        return (max if high else min)(have, key=have.get)
-
-    b_exact, b_psnr, b_flicker, b_val = best("exact"), best("psnr"), best("flicker", high=False), best("val_loss", high=False)
-    readable = any((r.get("exact") or 0) > 0 for r in rows.values())
-    if b_psnr:
-        top = [v for v, r in rows.items() if r.get("exact") == rows[b_exact]["exact"]] if readable else []
-        most = (f"Most readable: **{b_exact}** (sentence accuracy {_f(rows[b_exact]['exact'], pct=True)}, "
-                f"CER {_f(rows[b_exact]['cer'])}); " if len(top) == 1 else
-                f"Most readable: {', '.join(f'**{v}**' for v in top)} (all {_f(rows[b_exact]['exact'], pct=True)}); " if top else "")
-        out.append(f"{most}{'b' if most else 'B'}est PSNR: **{b_psnr}** ({_f(rows[b_psnr]['psnr'], '.2f')} dB); least flicker: **{b_flicker}** "
-                   f"({_f(rows[b_flicker]['flicker'])}); lowest validation loss: **{b_val}** ({rows[b_val]['val_loss']:.4f}).")
-    if readable and all(r.get("exact") is not None and r.get("psnr") is not None for r in rows.values()):
-        ranked = sorted(rows, key=lambda v: (-rows[v]["exact"], -rows[v]["psnr"]))
-        out.append("Ranked by sentence accuracy, ties broken by PSNR: " + " > ".join(
-            f"{v} ({_f(rows[v]['exact'], pct=True)}, {_f(rows[v]['psnr'], '.1f')} dB)" for v in ranked) + ".")
-    fastest = best("samples_per_s")
-    if fastest:
-        out.append(f"Most training samples per second: **{fastest}** ({rows[fastest]['samples_per_s']:.1f}/s), so at equal "
-                   "wall-clock it saw the most data: " + ", ".join(f"{v} {r['samples_seen']}" for v, r in rows.items()) + " samples.")
-    if not readable and b_exact:
-        out.append("No variant reads a single prompt exactly at this budget, so readability cannot rank them: the "
-                   "verdicts below fall back on the validation loss; raise --budget for a reading that means something.")
-    factorised = [v for v in ("gentron", "latte", "latte-between", "latte-both") if v in rows]
-    if "full" in rows and factorised:
-        f = rows["full"]
-
-        def score(r):  # readability first; the validation loss when nothing is readable
-            return ((r.get("exact") or 0), -(r.get("cer") or 1), -r["val_loss"]) if readable else (-r["val_loss"],)
-
-        best_fact = max(factorised, key=lambda v: score(rows[v]))
-        r = rows[best_fact]
-        verdict = "helped" if score(r) > score(f) else "did not help"
-        out.append(f"Did separating space and time help here? The best factorised transformer, {best_fact}, reads "
-                   f"{_f(r.get('exact'), pct=True)} of the prompts exactly against full attention's {_f(f.get('exact'), pct=True)} "
-                   f"(validation loss {r['val_loss']:.4f} vs {f['val_loss']:.4f}, flicker {_f(r.get('flicker'))} vs "
-                   f"{_f(f.get('flicker'))}, {r['samples_per_s']:.1f} vs {f['samples_per_s']:.1f} samples/s): at this budget "
-                   f"factorising {verdict}. The thesis found GenTron's frames the most precise and Latte's motion the most "
-                   "coherent, and concluded that handling space and time separately gave its best results.")
-    if "gentron" in rows and "latte" in rows:
-        g, l = rows["gentron"], rows["latte"]
-        out.append(f"GenTron vs Latte (thesis: GenTron sharper frames, Latte smoother motion): SSIM {_f(g.get('ssim'))} vs "
-                   f"{_f(l.get('ssim'))}, speed error {_f(g.get('speed_abs_error'), '.2f')} vs {_f(l.get('speed_abs_error'), '.2f')} "
-                   f"px/frame, flicker {_f(g.get('flicker'))} vs {_f(l.get('flicker'))}.")
-    placements = [v for v in ("latte-between", "latte", "latte-both") if v in rows]
-    if len(placements) > 1:
-        out.append("Latte's text placements (thesis: inside the spatial block best, between the blocks gets the motion but "
-                   "not the symbols, inside both blocks collapsed to black frames): " + "; ".join(
-                       f"{v} ({get_preset(rows[v]['preset']).model.text_placement}) accuracy {_f(rows[v].get('exact'), pct=True)}, "
-                       f"PSNR {_f(rows[v].get('psnr'), '.2f')}" for v in placements) + ".")
-    if "snapvideo" in rows:
-        s = rows["snapvideo"]
-        out.append(f"SnapVideo (thesis: static, blurry videos, the worst of its three): accuracy {_f(s.get('exact'), pct=True)}, "
-                   f"speed error {_f(s.get('speed_abs_error'), '.2f')} px/frame (a static video scores the full scroll speed), "
-                   f"{s['samples_per_s']:.1f} samples/s.")
-    if "conv3d" in rows:
-        c = rows["conv3d"]
-        out.append(f"The factorised-convolution U-Net mixes time only one frame either side per layer: accuracy "
-                   f"{_f(c.get('exact'), pct=True)}, speed error {_f(c.get('speed_abs_error'), '.2f')} px/frame, flicker {_f(c.get('flicker'))}.")
-    return out
-
-
-THESIS = """The thesis (seed 001, Table 4.4; Moving MNIST, 100 epochs, FVD / CLIPSIM / SSIM / PSNR / LPIPS):
-GenTron 111.1 / 0.781 / 0.652 / 10.79 / 0.305; Latte v1 (text between blocks) 61.7 / 0.724 / 0.687 / 11.30 / 0.287;
-Latte v2 (inside the spatial block) 75.0 / 0.704 / 0.663 / 11.52 / 0.338; Latte v3 (both) 11009 / 0.061 / 0.001 / 1.20 / 0.954
-(black frames); SnapVideo v1, 4 groups 302.7 / 0.703 / 0.603 / 10.19 / 0.363. Its reading: GenTron gives the most precise
-frames with occasionally incoherent motion, Latte smoother motion with distorted digits, SnapVideo static and blurry
-videos; text injected in the spatial attention worked best, text in the temporal blocks hurt."""
-
-
-def write_report(results: dict, doc_path: Path, out_dir: Path) -> None:
-    """docs/variants.md with the table, the findings, a sample grid per variant (copied next to the
-    document) and the cost table."""
-    s = results["settings"]
-    img_dir = doc_path.parent / doc_path.stem  # docs/variants.md -> docs/variants/
-    img_dir.mkdir(parents=True, exist_ok=True)
-    lines = [
-        "# The architectures side by side",
-        "",
-        f"Each variant trained from scratch for **{s['budget']:.0f} s** of wall clock on {results['machine']} "
-        f"(device {s['device']}), `{s['size']}`"
-        f"{'-template (told the glyph layout, learning a glyph template)' if s.get('template') else '-layout (told the glyph layout)' if s.get('layout') else ''} presets"
-        f"{'' if s.get('batch_size') is None else ' at batch ' + str(s['batch_size'])}, then evaluated by the harness on {s['eval_n']} validation prompts "
-        f"({s['eval_steps']} DDIM steps, guidance {s['guidance']}, EMA weights). Sampling ms/step: one prompt with guidance, "
-        f"median of {s['timing_steps']} steps. Equal wall-clock is a fair budget only on an otherwise idle machine: the "
-        "samples/s column shows what each run actually got. Reproduce with:",
-        "",
-        "```",
-        f"python -m vidgen compare --variants {','.join(ordered(results['variants']))} --size {s['size']} "
-        f"{'--template ' if s.get('template') else '--layout ' if s.get('layout') else ''}--budget {s['budget']:g} "
-        f"{'' if s.get('batch_size') is None else '--batch-size ' + str(s['batch_size']) + ' '}--eval-n {s['eval_n']} --eval-steps {s['eval_steps']} --out {out_dir} --doc {doc_path}",
-        "```",
-        "",
-        results_table(results),
-        "",
-        "Sentence accuracy and CER are read by the shipped recognizer; PSNR/SSIM are per frame against the true render; "
-        "speed error is the measured scroll speed against the truth; flicker is the frame difference after undoing the "
-        "true motion (the truth scores 0). See `vidgen/evaluation/harness.py`.",
-        "",
-        "## What the numbers say",
-        "",
-        *[f"- {line}" for line in findings(results)],
-        "",
-        THESIS,
-        "",
-        "## Samples (generated | true, frames top to bottom)",
-        "",
-    ]
-    for v, r in ordered(results["variants"]).items():
-        grid = Path(r["grid"])
-        if grid.is_file():
-            shutil.copyfile(grid, img_dir / f"{v}.png")
-            lines += [f"### {v}", "", f"![{v}]({img_dir.name}/{v}.png)", ""]
-    if results.get("cost"):
-        lines += [
-            "## Cost as the video grows",
-            "",
-            "Attention FLOPs (QK^T and AV) and score entries per forward pass for one video, analytic (checked against "
-            "torch's FLOP counter in tests/test_variants.py); other GFLOPs are the linear and convolution layers as torch "
-            "counts them; forward ms is measured (batch 1, no grad) up to "
-            f"{s['cost_measure_up_to']} tokens. Full attention grows with the square of the token count, the factorised "
-            "variants with tokens x (frame area + frames), SnapVideo linearly in tokens, conv3d has no video self-attention.",
-            "",
-            cost_markdown(results["cost"]),
-            "",
-        ]
-    doc_path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_bytes(doc_path, "\n".join(lines).encode())
