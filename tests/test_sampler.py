@@ -279,3 +279,16 @@ def test_denoising_errors_are_zero_for_the_true_target_and_grow_with_the_error(p
     off = schedule.target(x0, noise, t) + 0.1
     target_mse, _ = schedule.denoising_errors(off, x_t, x0, noise, t)
     assert torch.allclose(target_mse, torch.full((3,), 0.01), atol=1e-6)
+
+
+def test_each_scheduler_stands_alone_and_refuses_what_it_does_not_take():
+    """DPM-Solver++ is not a DDIM subclass and its step takes no eta or generator: passing one is an
+    error, not silently ignored."""
+    schedule = NoiseSchedule(DiffusionConfig())
+    assert not issubclass(DPMSolverMultistepScheduler, DDIMScheduler)
+    dpm = DPMSolverMultistepScheduler(schedule)
+    dpm.set_timesteps(4)
+    x = torch.zeros(1, 16, 32, 32)
+    with pytest.raises(TypeError):
+        dpm.step(x, 0, x, eta=0.5)
+    np.testing.assert_array_equal(dpm.timesteps, DDIMScheduler(schedule).set_timesteps(4))  # one strided chain for both

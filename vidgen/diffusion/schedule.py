@@ -45,6 +45,21 @@ def make_betas(kind: str, num_timesteps: int) -> np.ndarray:
     raise ValueError(f"unknown schedule {kind!r}; known: linear, cosine")
 
 
+def strided_timesteps(num_steps: int, num_timesteps: int) -> np.ndarray:
+    """The timesteps a sampler visits: `num_steps` evenly spaced from T-1 down to 0 (1 <= num_steps <= T)."""
+    T = num_timesteps
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or not 1 <= num_steps <= T:
+        raise ValueError(f"steps must be an integer in [1, {T}], got {num_steps!r}")
+    if num_steps == 1:
+        return np.array([T - 1], dtype=np.int64)
+    return np.rint(np.linspace(T - 1, 0, num_steps)).astype(np.int64)
+
+
+def next_timestep(timesteps: np.ndarray, index: int) -> int:
+    """The timestep after timesteps[index] in a strided chain, -1 after the last (alpha_bar = 1)."""
+    return int(timesteps[index + 1]) if index + 1 < len(timesteps) else -1
+
+
 def _extract(arr: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
     """arr[t] as float32, shaped (B, 1, ..., 1) to broadcast against an ndim tensor."""
     out = arr.to(t.device)[t].float()
