@@ -84,3 +84,22 @@ def test_frechet_distance_known_values():
     # N(0, I) vs N(0, 4I) in d dims: d * (1 + 4 - 2 * 2) = d, up to sampling noise
     y = rng.normal(size=(20000, 4))
     assert metrics.frechet_distance(y, 2 * rng.normal(size=(20000, 4))) == pytest.approx(4.0, rel=0.05)
+
+
+def test_psnr_is_one_mse_over_the_whole_video_not_the_mean_of_frames():
+    """Blank frames that match the truth must not lift the figure: two identical blank frames and one
+    frame off by 16 grey levels is 10 log10(255^2 / (16^2 / 3)) dB, not the per-frame mean (which the
+    60 dB of each matching frame would push to about 52 dB)."""
+    truth = np.zeros((3, 4, 4), np.uint8)
+    video = truth.copy()
+    video[1] = 16
+    expected = 10 * math.log10(255.0**2 / (16.0**2 / 3))
+    assert metrics.psnr_video(video, truth) == pytest.approx(expected, rel=1e-12)
+    assert metrics.video_scores(render_video("A"), render_video("A"), "A")["psnr"] == metrics.PSNR_CAP  # identical: the cap
+    per_frame = float(metrics.psnr_frames(video, truth).mean())
+    assert per_frame > expected + 10  # what the old definition reported
+    off = render_video("AB").copy()
+    off[8] = np.clip(off[8].astype(int) + 16, 0, 255).astype(np.uint8)
+    scores = metrics.video_scores(off, render_video("AB"), "AB")
+    assert scores["psnr"] == pytest.approx(metrics.psnr_video(off, render_video("AB")))
+    assert scores["psnr_per_frame"] > scores["psnr"]

@@ -118,5 +118,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     api_progress = gr.JSON(label="progress", visible=False)
     api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
     api_button = gr.Button(visible=False)
+    # preprocess=False: a script's raw values go straight to the app's own checks (check_request), which
+    # answer None, text or out-of-range numbers with one clear error; Gradio's slider preprocessing
+    # would crash on some of them (a TypeError for steps=None)
     api_button.click(generate_api, gen.inputs, [api_progress, api_gif, api_mp4], api_name="generate",
-                     concurrency_id="sampler", concurrency_limit=settings.concurrency)
+                     concurrency_id="sampler", concurrency_limit=settings.concurrency, preprocess=False)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..diffusion.sampler import EVAL_SAMPLER, EVAL_STEPS
+from ..evaluation.harness import SPLITS
 from .common import add_sampling_args
 
 
@@ -39,7 +40,8 @@ def add_eval_args(p) -> None:
     _add_common(p)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--prompts", default=None, help="text file, one prompt a line")
-    src.add_argument("--split", choices=("val", "heldout"), default="val", help="prompt set when no --prompts (default val)")
+    src.add_argument("--split", choices=SPLITS, default="val",
+                     help="prompt set when no --prompts: val, heldout, lookalike (validation prompts of look-alike glyphs) or long (7-8 symbols); default val")
     p.add_argument("--n", type=int, default=None, help="number of prompts: split prompts spread over lengths "
                    "(default 200), or the first N of --prompts (default all)")
 

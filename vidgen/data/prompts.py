@@ -12,6 +12,8 @@ from . import tokenizer as tok
 from .render import render_video, to_model_space
 
 TRAIN_MAX_LEN = 6  # the longest prompt training uses by default (SplitConfig.max_len)
+# glyphs that a reader, or a model, easily takes for one another in this font: the hard split's groups
+LOOKALIKE_GROUPS = ("O0QD", "I1L", "S5", "B8", "Z2", "EF", "G6", "MW")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,34 @@ def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int 
             p = split.heldout_first[rng.integers(len(split.heldout_first))] + p[1:]
         if split.is_heldout(p) and p not in seen:
             seen.add(p)
+            out.append(p)
+    return tuple(out)
+
+
+def is_lookalike(prompt: str) -> bool:
+    """A prompt that puts look-alike glyphs side by side: two different glyphs of one LOOKALIKE_GROUPS
+    group, and at least half of its symbols from the groups."""
+    symbols = "".join(LOOKALIKE_GROUPS)
+    pair = any(len(set(prompt) & set(group)) >= 2 for group in LOOKALIKE_GROUPS)
+    return pair and sum(c in symbols for c in prompt) >= max(2, (len(prompt) + 1) // 2)
+
+
+@functools.lru_cache(maxsize=8)
+def lookalike_prompts(split: SplitConfig = SplitConfig()) -> tuple[str, ...]:
+    """The hard split of look-alike glyphs (O/0/Q/D, I/1/L, S/5, B/8, Z/2, E/F, G/6, M/W): the validation
+    prompts for which `is_lookalike` holds, so never trained on (about 300 of the default 2000, lengths 2-6)."""
+    return tuple(p for p in validation_prompts(split) if is_lookalike(p))
+
+
+def long_prompts(n: int = 48, seed: int = 78, lengths: tuple[int, ...] = (7, 8)) -> tuple[str, ...]:
+    """n random prompts of 7-8 symbols, longer than any training prompt, alternating lengths; deterministic."""
+    if n < 1 or not lengths or min(lengths) < 1 or max(lengths) > tok.PROMPT_SLOTS:
+        raise ValueError(f"need n >= 1 and lengths in [1, {tok.PROMPT_SLOTS}], got n={n}, lengths={lengths}")
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(out) < n:
+        p = "".join(tok.SYMBOLS[i] for i in rng.integers(len(tok.SYMBOLS), size=lengths[len(out) % len(lengths)]))
+        if p not in out:
             out.append(p)
     return tuple(out)
 

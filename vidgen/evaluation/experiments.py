@@ -103,7 +103,7 @@ def out_of_vocabulary(pipe, split: SplitConfig, settings, reader, n: int, out: P
         m = re.fullmatch(re.escape(b[:i]) + "(.?)" + re.escape(b[i + 1:]), r["read"])
         r["known_symbols_intact"] = m is not None  # every in-vocabulary symbol read, in place
         r["slot_read"] = None if m is None else m.group(1)  # '' = the token left no symbol
-        r["psnr_vs_dropped"] = float(metrics.psnr_frames(vid, render_video(d)).mean())
+        r["psnr_vs_dropped"] = metrics.psnr_video(vid, render_video(d))
     intact = [r for r in rec if r["known_symbols_intact"]]
     slot_counts: dict[str, int] = {}
     for r in intact:
@@ -141,7 +141,7 @@ def longer_than_training(pipe, split: SplitConfig, settings, reader, n: int, out
         cut = r["prompt"][:train_max]
         r["reads_first_symbols_only"] = r["read"] == cut
         r["cer_vs_first_symbols"] = metrics.character_error_rate(r["read"], cut)
-        r["psnr_vs_first_symbols"] = float(metrics.psnr_frames(vid, render_video(cut)).mean())
+        r["psnr_vs_first_symbols"] = metrics.psnr_video(vid, render_video(cut))
     comparison_grid(videos[:8], np.stack([render_video(p) for p in long_prompts[:8]]), long_prompts[:8]).save(
         out / "longer_than_training.png")
     return {

@@ -27,16 +27,16 @@ from ..checkpoint import (
     resolve_dir,
 )
 from ..data import tokenizer as tok
-from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
+from ..data.prompts import SplitConfig, heldout_prompts, long_prompts, lookalike_prompts, validation_prompts
 from ..data.render import render_video
 from ..data.video_io import frames_grid
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from . import metrics
 from .recognizer import TextReader, default_reader
 
-SPLITS = ("val", "heldout")
+SPLITS = ("val", "heldout", "lookalike", "long")  # long: 7-8 symbols, longer than training
 # per-prompt figures that are averaged in the aggregates (everything numeric but the bookkeeping)
-MEAN_KEYS = ("exact", "cer", "ned", "psnr", "ssim", "speed_abs_error", "speed_within_1px", "flicker", "flicker_truth",
+MEAN_KEYS = ("exact", "cer", "ned", "psnr", "psnr_per_frame", "ssim", "speed_abs_error", "speed_within_1px", "flicker", "flicker_truth",
              "confidence", "strip_residual")
 
 
@@ -86,16 +86,19 @@ def load_prompts_file(path) -> list[str]:
 
 
 def split_prompts(split_name: str, n: int, split: SplitConfig, seed: int = 0) -> list[str]:
-    """n prompts of a split, spread evenly over prompt lengths ('val': validation set, 'heldout': rule-breaking)."""
+    """n prompts of a split, spread evenly over prompt lengths ('val': validation set, 'heldout':
+    rule-breaking, 'lookalike': validation prompts of look-alike glyphs, 'long': 7-8 symbols)."""
     if split_name not in SPLITS:
         raise ValueError(f"unknown split {split_name!r}; known: {', '.join(SPLITS)}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if split_name == "heldout":
         return list(heldout_prompts(split, n=n, seed=99 + seed))
+    if split_name == "long":
+        return list(long_prompts(n, seed=78 + seed))
     rng = np.random.default_rng(seed)
     by_len: dict[int, list[str]] = {}
-    for p in validation_prompts(split):
+    for p in (lookalike_prompts(split) if split_name == "lookalike" else validation_prompts(split)):
         by_len.setdefault(len(p), []).append(p)
     pools = {k: list(rng.permutation(v)) for k, v in sorted(by_len.items())}
     out: list[str] = []

@@ -1,7 +1,9 @@
 """Scores for generated videos against the deterministic ground truth of their prompts.
 
 Readability: sentence accuracy, character error rate (CER) and normalised edit distance (NED) of the
-recognizer's reading. Fidelity: per-frame PSNR and SSIM. Temporal consistency: per-frame horizontal
+recognizer's reading. Fidelity: PSNR (the standard definition: one MSE over the whole video; the mean
+of per-frame PSNRs is kept apart, named `psnr_per_frame`, because matching blank frames lift it) and
+per-frame SSIM. Temporal consistency: per-frame horizontal
 shift by phase correlation against the true scroll speed, and flicker (motion-compensated frame
 difference). Distribution: a Frechet distance between feature sets, used on the recognizer's
 features as "FD-recognizer (local stand-in for FVD, not comparable with published FVD)".
@@ -20,7 +22,7 @@ from ..data.layout import scroll_offsets
 from ..data.render import render_strip
 
 FD_NAME = "FD-recognizer (local stand-in for FVD, not comparable with published FVD)"
-PSNR_CAP = 60.0  # dB: frames identical to the truth (e.g. both blank) count as 60 dB, not infinity
+PSNR_CAP = 60.0  # dB: a video (or, per frame, a frame) identical to the truth counts as 60 dB, not infinity
 MIN_SHARED_COLUMNS = 8  # a frame pair's shift is measured only if the truth shares this many text columns
 
 
@@ -68,6 +70,15 @@ def psnr_frames(video: np.ndarray, truth: np.ndarray, cap: float | None = PSNR_C
     with np.errstate(divide="ignore"):
         out = 10.0 * np.log10(255.0**2 / mse)
     return np.minimum(out, cap) if cap is not None else out
+
+
+def psnr_video(video: np.ndarray, truth: np.ndarray, cap: float | None = PSNR_CAP) -> float:
+    """PSNR in dB of uint8 (T, H, W) videos with one MSE over every pixel of every frame (the standard
+    definition); identical videos give `cap` (inf if None)."""
+    _check_pair(video, truth)
+    mse = float(((video.astype(np.float64) - truth.astype(np.float64)) ** 2).mean())
+    out = float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    return min(out, cap) if cap is not None else out
 
 
 @functools.lru_cache(maxsize=4)
@@ -203,9 +214,11 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 
 
 def video_scores(video: np.ndarray, truth: np.ndarray, prompt: str) -> dict:
-    """Every per-video figure that needs no recognizer: PSNR, SSIM, scroll speed and flicker."""
+    """Every per-video figure that needs no recognizer: PSNR (whole video, and the per-frame mean apart),
+    SSIM, scroll speed and flicker."""
     return {
-        "psnr": float(psnr_frames(video, truth).mean()),
+        "psnr": psnr_video(video, truth),
+        "psnr_per_frame": float(psnr_frames(video, truth).mean()),
         "ssim": float(ssim_frames(video, truth).mean()),
         **scroll_speed_error(video, prompt),
         "flicker": flicker(video, prompt),

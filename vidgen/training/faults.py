@@ -142,7 +142,9 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
     after every kill the release must load and its weights must be those of the run its config names
     (or the directory must not exist yet). unreadable lists every violation. Half the kills land in
     the last 30% of an export's measured duration; the other half wait for its write to begin (a
-    pending file or the commit in the release directory) and strike within a few milliseconds."""
+    pending file or the commit in the release directory) and strike within a few milliseconds.
+    report.kills says how many landed while an export was running (`kills`, unless 4 * kills attempts
+    all finished first)."""
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     t0 = time.time()
@@ -152,7 +154,9 @@ def kill_exports(runs: list[Path], out: Path, kills: int, seed: int = 0) -> Cras
     weights = [ckpt.load_tensors(Path(r) / ckpt.EMA_NAME) for r in runs]
     report = CrashReport()
     start = time.time()
-    for i in range(kills):
+    for i in range(4 * kills):  # an export that ends before its kill lands does not count: try again
+        if report.kills == kills:
+            break
         k = i % len(runs)
         proc = subprocess.Popen(export_command(runs[k], out, k + 1.0), cwd=PROJECT_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
