@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidgen.diffusion.oracle import GaussianOracle, solver_errors
 from vidgen.diffusion.sampler import (
     DDIMScheduler,
     DPMSolverMultistepScheduler,
@@ -165,38 +166,6 @@ def test_out_of_range_arguments_raise(kwargs):
 # ----------------------------------------------------------------------------- DPM-Solver++(2M)
 
 
-class GaussianOracle(torch.nn.Module):
-    """The exact denoiser of Gaussian data x0 ~ N(mu, s^2) per pixel: E[x0 | x_t] in closed form,
-    returned as the model output the schedule's prediction type asks for. The probability-flow ODE
-    of this data has an exact solution, so solvers can be compared against the truth."""
-
-    def __init__(self, schedule: NoiseSchedule, mu: float = 0.3, s: float = 0.4):
-        super().__init__()
-        self.cfg = ModelConfig(patch=(4, 8, 8), dim=8, depth=1, heads=1, rope=False)
-        self.schedule, self.mu, self.s = schedule, mu, s
-
-    def x0(self, x_t, t):
-        abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
-        a, var = abar.sqrt(), 1 - abar
-        return self.mu + a * self.s**2 / (abar * self.s**2 + var) * (x_t - a * self.mu)
-
-    def encode_for_guidance(self, ids, guidance_scale):
-        return ids
-
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
-        x0 = self.x0(x, t)
-        abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
-        a, sig = abar.sqrt(), (1 - abar).sqrt()
-        eps = (x - a * x0) / sig
-        return eps if self.schedule.prediction == "eps" else a * eps - sig * x0
-
-
-    def exact(self, x_T, t_start: int):
-        """The ODE's end point from x_T at t_start: for Gaussian data, x0 = mu + s * (x_T - a mu) / sqrt(a^2 s^2 + sigma^2)."""
-        abar = float(self.schedule.alphas_cumprod[t_start])
-        return self.mu + self.s * (x_T - abar**0.5 * self.mu) / (abar * self.s**2 + 1 - abar) ** 0.5
-
-
 def _final(model, schedule, steps, sampler, seed=0):
     ids = torch.zeros(2, 8, dtype=torch.long)
     out = list(iter_denoise(model, schedule, ids, steps=steps, sampler=sampler, seed=seed, clip_x0=False))
@@ -205,21 +174,15 @@ def _final(model, schedule, steps, sampler, seed=0):
 
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_dpm_solver_lands_where_the_ode_does_and_beats_ddim_at_few_steps(prediction):
-    schedule = NoiseSchedule(DiffusionConfig(prediction=prediction))
-    oracle = GaussianOracle(schedule)
-    x_T = torch.randn((2, 16, 32, 32), generator=torch.Generator().manual_seed(0))
-    truth = oracle.exact(x_T, 999)
-    err = {}
-    for sampler in ("ddim", "dpm++2m"):
-        for steps in (10, 20, 50, 1000):
-            err[sampler, steps] = (_final(oracle, schedule, steps, sampler) - truth).abs().max().item()
+    """docs/sampling.md's figures (python -m benchmarks.solvers prints them: 1.9x, 8.6x and 14.5x closer
+    than DDIM at 10, 20 and 50 steps), with a little room for another CPU's rounding."""
+    err = solver_errors(NoiseSchedule(DiffusionConfig(prediction=prediction)))
     # at every step both solve the same ODE and meet its exact end point (and each other)
     assert err["ddim", 1000] < 5e-3 and err["dpm++2m", 1000] < 5e-3
     # second order: at few steps it is far closer than first-order DDIM, and converges faster
-    for steps in (10, 20, 50):
-        assert err["dpm++2m", steps] < 0.6 * err["ddim", steps], (steps, err)
+    for steps, ratio in ((10, 1.8), (20, 8.0), (50, 14.0)):
+        assert err["ddim", steps] > ratio * err["dpm++2m", steps], (steps, err)
     assert err["dpm++2m", 50] < err["dpm++2m", 20] < err["dpm++2m", 10]
-    assert err["dpm++2m", 50] < 0.2 * err["ddim", 50]
 
 
 def test_dpm_solver_edge_steps():

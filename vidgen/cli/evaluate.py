@@ -110,3 +110,31 @@ def run_train_recognizer(args) -> None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     print(json.dumps(train_recognizer(args.out, cfg, progress=not args.no_progress)))
 
+
+
+def add_report_args(p) -> None:
+    from ..shipped import SHIPPED_MODELS
+
+    p.description = ("Measure the shipped models' headline figures (the model card's table) from their checkpoints, "
+                     "at the reference and the default sampler, and write them as JSON plus a Markdown table.")
+    p.add_argument("--models", default=",".join(SHIPPED_MODELS),
+                   help=f"comma-separated shipped names or directories (default {','.join(SHIPPED_MODELS)})")
+    p.add_argument("--out", default="docs/reports/shipped_models.json", help="the JSON file (the .md goes beside it)")
+    p.add_argument("--n", type=int, default=None, help="prompts per split instead of the card's (200 val and held-out, "
+                                                         "96 look-alike, 48 of 7-8 symbols), for a quick look")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_report(args) -> None:
+    from ..evaluation.model_card import CARD_SPLITS, measure_models, write_card
+
+    if args.n is not None and args.n < 2:
+        raise ValueError(f"--n must be >= 2, got {args.n}")
+    splits = CARD_SPLITS if args.n is None else {k: args.n for k in CARD_SPLITS}
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not names:
+        raise ValueError("--models names no model")
+    card = measure_models(names, splits, progress=not args.no_progress, device=args.device)
+    md = write_card(card, Path(args.out))
+    print(f"wrote {args.out} and {md}")

@@ -16,6 +16,8 @@ SUBCOMMANDS = (
     ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
     ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
     ("eval", "score a model's videos: readability, fidelity, motion", evaluate.add_eval_args, evaluate.run_eval),
+    ("report", "measure the shipped models' model-card figures into a committed JSON file", evaluate.add_report_args,
+     evaluate.run_report),
     ("experiments", "the blog's experiments: single symbols, held-out pairs, longer prompts, unknown tokens",
      evaluate.add_experiments_args, evaluate.run_experiments_cmd),
     ("train-recognizer", "train the text recognizer that scores readability",
