@@ -1,8 +1,10 @@
-"""How long one whole generation takes: one prompt, guidance on, at the default sampler and steps and
-at the alternatives, against a 1024x1024x1024 fp32 matmul timed in the same run (this VM's speed
-varies by a third between sessions, so the ratio is the figure to compare across runs).
+"""How long one whole generation takes: one prompt, guidance on, at the default sampler and steps and at
+the alternatives, for every shipped model in one run, against a 1024x1024x1024 fp32 matmul timed in the
+same run (this VM's speed varies by a third between sessions, so the ratio is the figure to compare).
+It prints the CPU, its bf16 flags and the precision chosen by timing (vidgen.precision), and times the
+default setting in both precisions, so the choice can be checked.
 
-    python -m benchmarks.generation [--checkpoint release] [--repeats 5] [--json FILE]
+    python -m benchmarks.generation [--checkpoints release,blog] [--repeats 5] [--json FILE]
 
 Run it on an idle machine: the figures are wall-clock.
 """
@@ -16,14 +18,37 @@ import torch
 from benchmarks.speed import time_it
 from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 from vidgen.pipeline import load_pipeline
-from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from vidgen.precision import choose_precision, cpu_flags, cpu_model, describe
+from vidgen.shipped import SHIPPED_MODELS
 
-SETTINGS = ((DEFAULT_SAMPLER, DEFAULT_STEPS), ("dpm++2m", 10), ("dpm++2m", 20), ("ddim", 20), (EVAL_SAMPLER, EVAL_STEPS))
+SETTINGS = ((DEFAULT_SAMPLER, DEFAULT_STEPS), ("dpm++2m", 20), ("ddim", 20), (EVAL_SAMPLER, EVAL_STEPS))
+
+
+def time_model(name: str, prompt: str, repeats: int, matmul_s: float) -> dict:
+    pipe = load_pipeline(name)
+    choice = choose_precision(pipe.model, "auto", use_cache=False)  # measured in this run
+    pipe.bf16 = choice["precision"] == "bf16"
+    guidance = pipe.default_guidance
+
+    def generation(sampler, steps):
+        return time_it(lambda: pipe.generate(prompt, steps=steps, sampler=sampler, guidance_scale=guidance, seed=0), repeats)
+
+    rows = []
+    for sampler, steps in SETTINGS:
+        s = generation(sampler, steps)
+        rows.append({"sampler": sampler, "steps": steps, "seconds": round(s, 3), "ms_per_step": round(1000 * s / steps, 1),
+                     "matmuls": round(s / matmul_s, 1)})
+    both = {}
+    for bf16 in (False, True):  # the default setting in each precision: the evidence for the choice
+        pipe.bf16 = bf16
+        both["bf16" if bf16 else "fp32"] = round(generation(DEFAULT_SAMPLER, DEFAULT_STEPS), 3)
+    return {"guidance": guidance, "precision": describe(choice), "default_seconds_by_precision": both, "generation": rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default=DEFAULT_MODEL, help=f"a shipped model ({', '.join(SHIPPED_MODELS)}) or a directory (default {DEFAULT_MODEL})")
+    ap.add_argument("--checkpoints", default=",".join(SHIPPED_MODELS),
+                    help=f"comma-separated shipped models or directories (default {','.join(SHIPPED_MODELS)})")
     ap.add_argument("--prompt", default="HELLO")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write the figures here")
@@ -31,17 +56,11 @@ def main() -> None:
 
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, max(20, args.repeats * 4), warmup=3)
-    pipe = load_pipeline(args.checkpoint)
-    guidance = pipe.default_guidance
-    results = {"threads": torch.get_num_threads(), "checkpoint": args.checkpoint, "prompt": args.prompt,
-               "guidance": guidance, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "default": f"{DEFAULT_SAMPLER} {DEFAULT_STEPS}"}
-    rows = []
-    for sampler, steps in SETTINGS:
-        s = time_it(lambda: pipe.generate(args.prompt, steps=steps, sampler=sampler, guidance_scale=guidance, seed=0),
-                           args.repeats)
-        rows.append({"sampler": sampler, "steps": steps, "seconds": round(s, 3), "ms_per_step": round(1000 * s / steps, 1),
-                     "matmuls": round(s / matmul_s, 1)})
-    results["generation"] = rows
+    results = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "prompt": args.prompt, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2),
+               "default": f"{DEFAULT_SAMPLER} {DEFAULT_STEPS}", "models": {}}
+    for name in [n.strip() for n in args.checkpoints.split(",") if n.strip()]:
+        results["models"][name] = time_model(name, args.prompt, args.repeats, matmul_s)
     print(json.dumps(results, indent=2))
     if args.json:
         with open(args.json, "w") as f:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import statistics
 import time
 
@@ -21,7 +20,8 @@ import torch.nn as nn
 from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
 from vidgen.models.layers import Attention, quiet_known_warnings
-from vidgen.pipeline import bf16_is_fast, load_pipeline
+from vidgen.pipeline import load_pipeline
+from vidgen.precision import choose_precision, cpu_flags, cpu_model, describe
 from vidgen.presets import get_preset
 
 
@@ -177,8 +177,7 @@ def main():
     quiet_known_warnings()
     torch.manual_seed(0)
     cfg = get_preset(args.preset).model
-    results = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-               "bf16_fast": bf16_is_fast(torch.device("cpu")), "preset": args.preset}
+    results = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "preset": args.preset}
 
     # -- sampling: one guided denoising step (cond + uncond in one batch of 2) ---------------------
     if args.checkpoint:
@@ -194,7 +193,9 @@ def main():
         results[f"sample_ms_per_step_{'bf16' if bf16 else 'fp32'}"] = round(1000 * dt / steps, 2)
         results[f"sample_50_steps_s_{'bf16' if bf16 else 'fp32'}"] = round(dt, 3)
     if args.breakdown:
-        pipe.bf16 = bf16_is_fast(torch.device("cpu"))
+        choice = choose_precision(pipe.model, "auto", use_cache=False)  # measured afresh: this run's evidence
+        results["precision"] = describe(choice)
+        pipe.bf16 = choice["precision"] == "bf16"
         results["guided_step_ms_by_op"] = step_breakdown(pipe)
         results["conditioning"] = conditioning_cost(pipe, args.repeats)
     if args.compile:

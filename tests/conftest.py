@@ -10,6 +10,23 @@ from vidgen.training.trainer import Trainer
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_precision_cache(tmp_path_factory):
+    """The tests' precision decisions (vidgen.precision) go to a cache of their own, never the user's;
+    subprocesses (the CLI, the app) inherit it."""
+    import os
+
+    from vidgen.precision import CACHE_ENV
+
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("precision_cache"))
+    yield
+    if saved is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = saved
+
+
 def _tiny_run(tmp_path_factory, preset: str):
     out = tmp_path_factory.mktemp(preset.replace("-", "_") + "_run")
     p = get_preset(preset)

@@ -11,30 +11,42 @@ from .data import tokenizer as tok
 from .data.render import to_uint8
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
+from .precision import PRECISIONS, choose_precision, describe
 from .shipped import resolve_model_path
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """bf16 autocast pays off on CUDA and on CPUs with native bf16 matrix units (AVX-512 BF16 / AMX)."""
-    if device.type == "cuda":
-        return True
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class Pipeline:
     """A loaded model ready to sample. Prompts are validated here; the maths lives in the sampler."""
 
-    def __init__(self, model, diffusion_cfg, config: dict | None = None, device="cpu", bf16: bool | None = None):
+    def __init__(self, model, diffusion_cfg, config: dict | None = None, device="cpu", bf16: bool | None = None,
+                 precision: str = "auto"):
+        """bf16 True/False forces a precision (as does precision "bf16"/"fp32"); otherwise "auto" times
+        both on this machine at the first generation (vidgen.precision) and keeps the faster."""
         self.model = model.eval()
         self.schedule = NoiseSchedule(diffusion_cfg)
         self.config = config or {}
         self.device = torch.device(device)
-        self.bf16 = bf16_is_fast(self.device) if bf16 is None else bf16
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        if bf16 is not None:
+            precision = "bf16" if bf16 else "fp32"
+        self.precision_info: dict | None = None  # how the precision was chosen (vidgen.precision.choose_precision)
+        self._bf16 = None if precision == "auto" else precision == "bf16"
+        if self._bf16 is not None:
+            self.precision_info = {"precision": precision, "how": "forced", "timings_ms": None}
+
+    @property
+    def bf16(self) -> bool:
+        """Whether sampling autocasts to bfloat16; under "auto", decided by timing at first use."""
+        if self._bf16 is None:
+            self.precision_info = choose_precision(self.model, "auto", self.device)
+            self._bf16 = self.precision_info["precision"] == "bf16"
+        return self._bf16
+
+    @bf16.setter
+    def bf16(self, value: bool) -> None:
+        self._bf16 = bool(value)
+        self.precision_info = {"precision": "bf16" if value else "fp32", "how": "forced", "timings_ms": None}
 
     @property
     def default_guidance(self) -> float:
@@ -71,9 +83,16 @@ class Pipeline:
         return video[0] if isinstance(prompts, str) else video
 
 
-def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None) -> Pipeline:
+def describe_precision(pipe: Pipeline) -> str:
+    """The CPU, its bf16 flags and the pipeline's precision with how it was chosen, in one line."""
+    pipe.bf16  # noqa: B018 (decides it now if still "auto")
+    return describe(pipe.precision_info)
+
+
+def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None,
+                  precision: str = "auto") -> Pipeline:
     """Load a checkpoint directory, or a shipped model by name (vidgen.shipped), as a Pipeline; None is
     the default shipped model (the layout-guided release)."""
     path = resolve_model_path(path)
     model, diff_cfg, raw = load_model(path, prefer_ema=prefer_ema, device=device)
-    return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16)
+    return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16, precision=precision)

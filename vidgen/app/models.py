@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME, CheckpointError
 from ..diffusion.sampler import DEFAULT_GUIDANCE
-from ..pipeline import Pipeline, load_pipeline
+from ..pipeline import Pipeline, describe_precision, load_pipeline
 from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 
@@ -61,7 +61,7 @@ def load_models(settings) -> tuple[dict[str, Pipeline], str | None]:
     for name in SHIPPED_MODELS:
         path = settings.checkpoint_path(name)
         try:
-            pipes[name] = load_pipeline(path)
+            pipes[name] = load_pipeline(path, precision=getattr(settings, "precision", "auto"))
         except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
             errors.append(missing_checkpoint_message(path, e, name) if name == DEFAULT_MODEL or not pipes else
                           f"(The {name} model at `{path}` could not be read, so it is not served: {e})")
@@ -78,5 +78,6 @@ def checkpoint_summary(pipes: dict[str, Pipeline], settings) -> str:
         step = f", trained {step} steps" if step is not None else ""
         path = settings.checkpoint_path(name)
         lines.append(f"**{name}** ({model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
-                     f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps}")
+                     f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps} · "
+                     f"precision: {describe_precision(pipe)}")
     return "  \n".join(lines)

@@ -5,6 +5,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from ..precision import PRECISIONS
 from ..shipped import SHIPPED_MODELS, served_directory, shipped_model
 
 
@@ -20,6 +21,7 @@ class Settings:
     concurrency: int = 1
     preview_interval: float = 0.1
     cache_examples: str = "lazy"
+    precision: str = "auto"  # vidgen.precision: timed on this machine at start-up unless forced
 
     def checkpoint_path(self, model: str):
         """The directory served as shipped model `model`: the command line's, the environment's or the shipped one."""
@@ -42,6 +44,8 @@ def parse_args(argv=None) -> Settings:
     p.add_argument("--preview-interval", type=float, default=0.1, help="seconds between streamed previews")
     p.add_argument("--cache-examples", choices=("lazy", "eager", "off"), default="lazy",
                    help="lazy: an example's result is cached on first use; eager: all at start-up")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: time fp32 and bf16 on this machine at start-up and keep the faster (default); or force one")
     ns = p.parse_args(argv)
     if ns.queue_size < 1 or ns.concurrency < 1 or ns.preview_interval < 0:
         p.error("--queue-size and --concurrency must be >= 1 and --preview-interval >= 0")

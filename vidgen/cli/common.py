@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_HELP, SAMPLERS
+from ..precision import PRECISIONS
 
 
 class UsageError(Exception):
@@ -45,6 +46,13 @@ def add_sampling_args(p: argparse.ArgumentParser, steps: int = DEFAULT_STEPS, sa
     p.add_argument("--sampler", choices=SAMPLERS, default=sampler,
                    help="; ".join(f"{name}: {text}" for name, text in SAMPLER_HELP.items()) + f" (default {sampler})")
     p.add_argument("--device", default="cpu")
+    add_precision_arg(p)
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    """--precision: auto (time fp32 and bf16 on this machine, keep the faster; vidgen.precision), fp32 or bf16."""
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: time fp32 and bf16 autocast on this machine once and keep the faster (default); or force one")
 
 
 def check_out(out: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..diffusion.sampler import EVAL_SAMPLER, EVAL_STEPS
 from ..evaluation.harness import SPLITS
-from .common import add_sampling_args
+from .common import add_precision_arg, add_sampling_args
 
 
 def _add_common(p) -> None:
@@ -66,7 +66,7 @@ def run_eval(args) -> None:
         split = checkpoint_split(read_json(resolve_dir(args.checkpoint) / CONFIG_NAME))
         prompts, source = split_prompts(args.split, args.n or 200, split, seed=args.seed), f"split {args.split}"
     report = evaluate(args.checkpoint, prompts, args.out, settings, prompt_source=source, reader=_reader(args),
-                      progress=not args.no_progress, device=args.device)
+                      progress=not args.no_progress, device=args.device, precision=args.precision)
     print(dumps_summary(report))
     print(f"wrote {Path(args.out) / 'report.json'} and report.md")
 
@@ -83,7 +83,7 @@ def run_experiments_cmd(args) -> None:
     from ..evaluation.experiments import run_experiments
 
     report = run_experiments(args.checkpoint, args.out, _settings(args), n=args.n, reader=_reader(args),
-                             progress=not args.no_progress, only=tuple(args.only), device=args.device)
+                             progress=not args.no_progress, only=tuple(args.only), device=args.device, precision=args.precision)
     print(f"wrote {Path(args.out) / 'experiments.json'} and experiments.md ({report['seconds']} s)")
 
 
@@ -123,6 +123,7 @@ def add_report_args(p) -> None:
     p.add_argument("--n", type=int, default=None, help="prompts per split instead of the card's (200 val and held-out, "
                                                          "96 look-alike, 48 of 7-8 symbols), for a quick look")
     p.add_argument("--device", default="cpu")
+    add_precision_arg(p)
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -135,6 +136,6 @@ def run_report(args) -> None:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not names:
         raise ValueError("--models names no model")
-    card = measure_models(names, splits, progress=not args.no_progress, device=args.device)
+    card = measure_models(names, splits, progress=not args.no_progress, device=args.device, precision=args.precision)
     md = write_card(card, Path(args.out))
     print(f"wrote {args.out} and {md}")

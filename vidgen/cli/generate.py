@@ -33,11 +33,12 @@ def run_sample(args) -> None:
     from tqdm.auto import tqdm
 
     from ..data.video_io import frames_grid, save_video
-    from ..pipeline import load_pipeline
+    from ..pipeline import describe_precision, load_pipeline
     from ..trajectory import TrajectoryRecorder
 
     check_out(args.out)
-    pipe = load_pipeline(args.checkpoint, device=check_device(args.device))
+    pipe = load_pipeline(args.checkpoint, device=check_device(args.device), precision=args.precision)
+    print(f"precision: {describe_precision(pipe)}")
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     steps_dir = Path(args.steps_out) if args.steps_out else None
     rec = TrajectoryRecorder()

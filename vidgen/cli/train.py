@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..precision import PRECISIONS, time_train_step
 from ..presets import PRESETS
 from .common import UsageError, check_device, positive_int
 
@@ -22,7 +23,10 @@ def add_train_args(p) -> None:
     p.add_argument("--lr-decay-steps", type=int, default=None, help="cosine-decay horizon (0 = constant lr)")
     p.add_argument("--ckpt-every", type=positive_int, default=None, help="steps between checkpoints (the preset's by default)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: time a training step in fp32 and in bf16 autocast on this machine and train in the faster "
+                        "(recorded in the run's config, so --resume keeps it); or force one (default auto)")
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (the same as --precision fp32)")
     p.add_argument("--holdout-single", action="store_true", help="never train on 1-symbol prompts (the blog's experiment)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -33,8 +37,12 @@ def run_train(args) -> None:
     from ..training.trainer import Trainer, init_distributed, override
 
     preset = get_preset(args.preset)
+    precision = "fp32" if args.no_bf16 else args.precision
+    bf16 = None if precision == "auto" else precision == "bf16"
+    if precision == "auto" and not args.resume:  # a resumed run keeps the precision it was started with
+        bf16 = choose_training_precision(preset, args.batch_size or preset.train.batch_size, check_device(args.device))
     changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed, ckpt_every=args.ckpt_every,
-                   bf16=False if args.no_bf16 else None, holdout_single=True if args.holdout_single else None)
+                   bf16=bf16, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
     if args.resume and not (out / CONFIG_NAME).is_file():
         raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
@@ -58,6 +66,19 @@ def run_train(args) -> None:
         print(json.dumps({k: v for k, v in result.items() if not isinstance(v, list)}))
         if result["interrupted"]:
             print(f"interrupted: saved at step {result['step']}; continue with --resume", file=sys.stderr)
+
+
+def choose_training_precision(preset, batch: int, device: str) -> bool:
+    """Time a training step of the preset's network in fp32 and bf16 here (cached per machine); -> bf16."""
+    from functools import partial
+
+    from ..models import build_model
+    from ..precision import choose_precision, describe
+
+    model = build_model(preset.model).to(device)
+    info = choose_precision(model, "auto", device, timer=partial(time_train_step, batch=batch), scope="train")
+    print(f"precision: {describe(info)}", file=sys.stderr)
+    return info["precision"] == "bf16"
 
 
 def add_export_args(p) -> None:

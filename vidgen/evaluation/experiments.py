@@ -157,7 +157,7 @@ def longer_than_training(pipe, split: SplitConfig, settings, reader, n: int, out
 
 def run_experiments(checkpoint, out_dir, settings: EvalSettings = EvalSettings(), n: int = 24,
                     reader: TextReader | None = None, progress: bool = True, only: tuple[str, ...] = EXPERIMENTS,
-                    device: str = "cpu") -> dict:
+                    device: str = "cpu", precision: str = "auto") -> dict:
     """Run the chosen experiments and write experiments.json / experiments.md / figures into out_dir."""
     from ..pipeline import load_pipeline
 
@@ -167,7 +167,7 @@ def run_experiments(checkpoint, out_dir, settings: EvalSettings = EvalSettings()
     if n < 2:
         raise ValueError(f"n must be >= 2 (the Frechet distance needs two videos), got {n}")
     reader = reader or default_reader()
-    pipe = load_pipeline(checkpoint, device=device)
+    pipe = load_pipeline(checkpoint, device=device, precision=precision)
     split = checkpoint_split(pipe.config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -264,7 +264,7 @@ def markdown_report(report: dict, grid_name: str = "grid.png") -> str:
 
 
 def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = EvalSettings(), prompt_source: str = "list",
-             reader: TextReader | None = None, progress: bool = True, device: str = "cpu") -> dict:
+             reader: TextReader | None = None, progress: bool = True, device: str = "cpu", precision: str = "auto") -> dict:
     """Generate, score and write report.json, report.md and grid.png into out_dir. -> the report dict."""
     from ..pipeline import load_pipeline
 
@@ -272,7 +272,7 @@ def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = E
         raise ValueError("no prompts to evaluate")
     prompts = [tok.normalize_prompt(p) for p in prompts]
     reader = reader or default_reader()
-    pipe = load_pipeline(checkpoint, device=device)
+    pipe = load_pipeline(checkpoint, device=device, precision=precision)
     t0 = time.time()
     videos = generate_videos(pipe, prompts, settings, progress=progress)
     gen_seconds = time.time() - t0
@@ -283,6 +283,7 @@ def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = E
         "checkpoint": weights_sha256(checkpoint),
         "checkpoint_step": pipe.config.get("step"),
         "settings": asdict(settings),
+        "precision": pipe.precision_info,
         "prompt_source": prompt_source,
         "n": len(prompts),
         "aggregate": aggregate(records),

@@ -48,16 +48,16 @@ def measure_split(pipe, split_name: str, n: int, settings: EvalSettings, reader:
 
 
 def measure_model(name, splits: dict[str, int] = CARD_SPLITS, reader: TextReader | None = None, progress: bool = True,
-                  device: str = "cpu", log=print) -> dict:
+                  device: str = "cpu", log=print, precision: str = "auto") -> dict:
     """Every card figure of one model (a shipped name or a directory)."""
-    from ..pipeline import load_pipeline
+    from ..pipeline import describe_precision, load_pipeline
 
     reader = reader or default_reader()
-    pipe = load_pipeline(name, device=device)
+    pipe = load_pipeline(name, device=device, precision=precision)
     guidance = pipe.default_guidance
     out = {"checkpoint": weights_sha256(pipe_path(name)), "step": pipe.config.get("step"),
            "best_val_loss": pipe.config.get("exported_best_val_loss"), "layout": pipe.model.cfg.layout,
-           "bf16": pipe.bf16, "guidance_scale": guidance, "samplings": {}}
+           "precision": describe_precision(pipe), "guidance_scale": guidance, "samplings": {}}
     for label, (sampler, steps) in SAMPLINGS.items():
         settings = EvalSettings(steps=steps, guidance_scale=guidance, sampler=sampler)
         rows = {}
@@ -83,11 +83,11 @@ def pipe_path(name) -> Path:
 
 
 def measure_models(names: list[str], splits: dict[str, int] = CARD_SPLITS, progress: bool = True, device: str = "cpu",
-                   log=print) -> dict:
+                   log=print, precision: str = "auto") -> dict:
     """The card of several models, with the machine and the recognizer that measured it."""
     reader = default_reader()
     t0 = time.time()
-    models = {name: measure_model(name, splits, reader, progress, device, log) for name in names}
+    models = {name: measure_model(name, splits, reader, progress, device, log, precision) for name in names}
     return {"format": "vidgen-card-1", "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(),
                                                     "torch": torch.__version__},
             "recognizer": {k: reader.meta.get(k) for k in ("path", "weights_sha256")}, "splits": splits,

@@ -1,0 +1,76 @@
+"""Precision by measurement: the faster of fp32 and bf16 on this machine, never a CPU flag."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidgen import precision
+from vidgen.models import build_model
+from vidgen.pipeline import Pipeline
+from vidgen.presets import get_preset
+
+
+@pytest.fixture
+def model():
+    return build_model(get_preset("tiny").model).eval()
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path / "cache"))
+
+
+def fake_timer(fp32: float, bf16: float):
+    calls = []
+
+    def timer(model, use_bf16):
+        calls.append(use_bf16)
+        return bf16 if use_bf16 else fp32
+    return timer, calls
+
+
+@pytest.mark.parametrize("fp32, bf16, chosen", [(1.0, 0.5, "bf16"), (0.5, 1.0, "fp32"), (1.0, 0.97, "fp32"), (1.0, 0.90, "bf16")])
+def test_the_choice_follows_the_timing(model, fp32, bf16, chosen):
+    """bf16 only when it is measurably faster (by more than MARGIN); a tie goes to fp32, the reference."""
+    timer, calls = fake_timer(fp32, bf16)
+    info = precision.choose_precision(model, "auto", timer=timer)
+    assert info["precision"] == chosen and info["how"] == "measured" and sorted(calls) == [False, True]
+    assert info["timings_ms"] == {"fp32": 1000 * fp32, "bf16": 1000 * bf16}
+
+
+def test_the_decision_is_cached_per_machine_and_model_and_forcing_skips_the_probe(model):
+    timer, calls = fake_timer(1.0, 0.5)
+    assert precision.choose_precision(model, "auto", timer=timer)["how"] == "measured"
+    again = precision.choose_precision(model, "auto", timer=timer)
+    assert again["how"] == "cached" and again["precision"] == "bf16" and len(calls) == 2  # not timed twice
+    cache = json.loads(precision.cache_file().read_text())
+    assert list(cache) == [precision.machine_key(model, __import__("torch").device("cpu"))]
+    other = build_model(get_preset("tiny-layout").model)
+    assert precision.choose_precision(other, "auto", timer=timer)["how"] == "measured"  # another network, another key
+    assert precision.choose_precision(model, "auto", timer=timer, scope="train")["how"] == "measured"  # training apart
+    forced = precision.choose_precision(model, "fp32", timer=timer)
+    assert forced == {**forced, "precision": "fp32", "how": "forced"} and len(calls) == 6
+    with pytest.raises(ValueError, match="unknown precision"):
+        precision.choose_precision(model, "fp16")
+
+
+def test_a_pipeline_decides_by_timing_at_first_use_unless_forced(model, monkeypatch):
+    timer, calls = fake_timer(0.5, 1.0)  # bf16 slower, as on a CPU with AVX-512 BF16 but no AMX
+    monkeypatch.setattr(precision, "time_guided_pass", timer)
+    monkeypatch.setattr("vidgen.pipeline.choose_precision",
+                        lambda m, p, d: precision.choose_precision(m, p, d, timer=timer))
+    pipe = Pipeline(model, get_preset("tiny").diffusion)
+    assert calls == []  # nothing timed at load
+    assert pipe.bf16 is False and pipe.precision_info["how"] == "measured"
+    assert Pipeline(model, get_preset("tiny").diffusion, precision="bf16").bf16 is True
+    assert Pipeline(model, get_preset("tiny").diffusion, bf16=False).precision_info["how"] == "forced"
+    with pytest.raises(ValueError, match="unknown precision"):
+        Pipeline(model, get_preset("tiny").diffusion, precision="fast")
+
+
+def test_the_real_probes_time_both_ways(model):
+    assert precision.time_guided_pass(model, False, repeats=1) > 0
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert precision.time_train_step(model, True, batch=2, repeats=1) > 0
+    assert all((v == before[k]).all() for k, v in model.state_dict().items())  # the weights are put back
