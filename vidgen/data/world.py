@@ -1,0 +1,291 @@
+"""The world a prompt's video is drawn in: how the text moves, how fast and how big.
+
+A `Motion` says where the text is in every frame: the top-left corner of its strip (the prompt drawn
+once, `render_strip_at`) in screen pixels, frame by frame, and the font size. A `WorldConfig` says
+which motions the data draws: "scroll" is the world every model before 2026-12 was trained in (one
+motion per prompt: right to left, speed set by the prompt's length, one size), kept so their
+checkpoints behave exactly as before; "motion" draws, per sample, a path shape, a direction (any
+angle), a speed, a size and a start, so that each prompt has many right videos.
+
+The invariant every drawn or given motion keeps: every glyph of the prompt is wholly on screen (its
+ink inside the 32x32 frame) in at least MIN_VISIBLE_FRAMES frames, so the video shows the whole
+prompt. A drawn motion that breaks it is redrawn; a given one is refused with the reason. Long
+prompts are wider than the frame, so the motions that keep it for them mostly travel sideways.
+
+Path shapes (`PATH_SHAPES`), as displacements from the start over t = f / (F - 1):
+    line      constant velocity
+    arc       constant speed along a circular arc (turning 60-180 degrees either way)
+    bounce    constant velocity, plus hops: |sin| bumps against the direction of travel's normal
+    stop_go   moves, stops for a third of the video, moves on (the same mean speed as a line)
+    zigzag    constant velocity plus a triangle wave across it (held out from training by default,
+              to measure whether motion control reaches path shapes never seen)
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import tokenizer as tok
+from .layout import FONT_PATH, FONT_SIZE, TEXT_X, glyph_layout, paste_strip
+from .shape import FRAMES, HEIGHT, WIDTH
+
+WORLDS = ("scroll", "motion")
+PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
+MIN_VISIBLE_FRAMES = 2  # every glyph wholly on screen in at least this many frames
+SCROLL_Y = 3  # the scroll world's strip row: centres the capitals (rows 5-21 at FONT_SIZE) in the frame
+MAX_TRIES = 200  # motions drawn before a prompt is declared unplaceable in this world
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Which motions the data draws. Stored in every checkpoint's config (absent: the scroll world)."""
+
+    name: str = "scroll"  # "scroll": today's single right-to-left scroll; "motion": a motion drawn per sample
+    sizes: tuple[int, int] = (16, 24)  # font sizes (inclusive): capitals 12-18 px tall, a 1.5x range
+    speeds: tuple[float, float] = (1.0, 6.0)  # pixels per frame along the path, a 6x range (8 symbols need about 4
+    # to show every glyph whole; the scroll world moves 2.5-8)
+    shapes: tuple[str, ...] = ("line", "arc", "bounce", "stop_go")  # path shapes training draws
+    heldout_shapes: tuple[str, ...] = ("zigzag",)  # never drawn in training: measures motion control's reach
+
+    def __post_init__(self):
+        for name in ("sizes", "speeds", "shapes", "heldout_shapes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from JSON
+        if self.name not in WORLDS:
+            raise ValueError(f"unknown world {self.name!r}; known: {', '.join(WORLDS)}")
+        lo, hi = self.sizes
+        if not 8 <= lo <= hi <= 28:
+            raise ValueError(f"sizes must satisfy 8 <= min <= max <= 28 (capitals fit the 32 px frame), got {self.sizes}")
+        if not 0 < self.speeds[0] <= self.speeds[1] <= 8:
+            raise ValueError(f"speeds must satisfy 0 < min <= max <= 8 px a frame, got {self.speeds}")
+        unknown = (set(self.shapes) | set(self.heldout_shapes)) - set(PATH_SHAPES)
+        if unknown:
+            raise ValueError(f"unknown path shapes {sorted(unknown)}; known: {', '.join(PATH_SHAPES)}")
+        if set(self.shapes) & set(self.heldout_shapes):
+            raise ValueError(f"a path shape cannot be both drawn and held out: {sorted(set(self.shapes) & set(self.heldout_shapes))}")
+        if self.name == "motion" and not self.shapes:
+            raise ValueError("the motion world needs at least one path shape to draw")
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Where the text is: the strip's top-left corner (x, y) in screen pixels in each frame, and its font size."""
+
+    xs: tuple[int, ...]  # (F,)
+    ys: tuple[int, ...]  # (F,)
+    size: int = FONT_SIZE
+    shape: str = "line"  # the path shape it was drawn from, "scroll" for the scroll world, "path" for given points
+
+    def __post_init__(self):
+        object.__setattr__(self, "xs", tuple(int(v) for v in self.xs))
+        object.__setattr__(self, "ys", tuple(int(v) for v in self.ys))
+        if len(self.xs) != FRAMES or len(self.ys) != FRAMES:
+            raise ValueError(f"a motion has one position per frame ({FRAMES}), got {len(self.xs)} and {len(self.ys)}")
+        if not 8 <= self.size <= 28:
+            raise ValueError(f"font size must be in [8, 28], got {self.size}")
+
+    def to_dict(self) -> dict:
+        return {"xs": list(self.xs), "ys": list(self.ys), "size": self.size, "shape": self.shape}
+
+    @property
+    def velocities(self) -> np.ndarray:
+        """(F-1, 2) per-frame displacement (dx, dy)."""
+        return np.diff(np.stack([self.xs, self.ys], axis=1), axis=0)
+
+
+# ----------------------------------------------------------------------------- glyph geometry at any size
+
+
+@functools.lru_cache(maxsize=32)
+def font_at(size: int) -> ImageFont.FreeTypeFont:
+    if not FONT_PATH.exists():
+        raise FileNotFoundError(f"font file missing: {FONT_PATH} (it ships in assets/)")
+    return ImageFont.truetype(str(FONT_PATH), size)
+
+
+@functools.lru_cache(maxsize=65536)
+def render_strip_at(prompt: str, size: int) -> np.ndarray:
+    """The prompt drawn once at font `size` with its pen origin at (TEXT_X, 0): uint8 (Hs, Ws). At
+    FONT_SIZE it is the scroll world's strip (render.render_strip) moved up by SCROLL_Y rows."""
+    f = font_at(size)
+    width = int(math.ceil(f.getlength(prompt))) + 2 * TEXT_X
+    height = int(f.getbbox(prompt or "H")[3]) + 1
+    img = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(img).text((TEXT_X, 0), prompt, fill=255, font=f)
+    strip = np.asarray(img, dtype=np.uint8)
+    strip.flags.writeable = False
+    return strip
+
+
+@functools.lru_cache(maxsize=65536)
+def glyph_boxes(prompt: str, size: int) -> np.ndarray:
+    """Each glyph's ink box in strip pixels at font `size`: (n, 4) int [left, top, right, bottom), from the
+    font's advances (kerning included: the prefix lengths, as the renderer lays them out)."""
+    f = font_at(size)
+    boxes = []
+    for i, ch in enumerate(prompt):
+        pen = TEXT_X + (f.getlength(prompt[:i]) if i else 0.0)
+        left, top, right, bottom = f.getbbox(ch)
+        boxes.append([math.floor(pen + left), top, math.ceil(pen + right), bottom])
+    return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+
+
+def visible_frames(prompt: str, motion: Motion) -> np.ndarray:
+    """(n,) in how many frames each glyph's ink lies wholly inside the frame."""
+    boxes = glyph_boxes(prompt, motion.size)  # (n, 4)
+    xs, ys = np.asarray(motion.xs)[:, None], np.asarray(motion.ys)[:, None]  # (F, 1)
+    inside = ((xs + boxes[:, 0] >= 0) & (xs + boxes[:, 2] <= WIDTH)
+              & (ys + boxes[:, 1] >= 0) & (ys + boxes[:, 3] <= HEIGHT))  # (F, n)
+    return inside.sum(axis=0)
+
+
+def check_motion(prompt: str, motion: Motion) -> None:
+    """Raise ValueError saying which glyph a motion never shows whole often enough."""
+    seen = visible_frames(prompt, motion)
+    short = [f"{ch!r} (glyph {i + 1}: {int(n)} frame{'s' if n != 1 else ''})" for i, (ch, n) in enumerate(zip(prompt, seen))
+             if n < MIN_VISIBLE_FRAMES]
+    if short:
+        raise ValueError(f"this motion does not show {', '.join(short)} wholly on screen in at least {MIN_VISIBLE_FRAMES} "
+                         f"frames; for a prompt of {len(prompt)} symbols at size {motion.size}, try a slower or more "
+                         "sideways motion, a smaller size, or a shorter prompt")
+
+
+# ----------------------------------------------------------------------------- motions
+
+
+def scroll_motion(prompt: str) -> Motion:
+    """The scroll world's one motion for a prompt: right to left at a speed set by its length."""
+    return Motion(glyph_layout(prompt).offsets, (SCROLL_Y,) * FRAMES, FONT_SIZE, "scroll")
+
+
+def path_displacements(shape: str, angle: float, speed: float, rng: np.random.Generator) -> np.ndarray:
+    """(F, 2) float displacement from the start of a path of `shape` heading at `angle` (radians, 0 =
+    rightwards, y down) at `speed` pixels a frame; its random details (bend, hops, pause) from rng."""
+    t = np.arange(FRAMES, dtype=np.float64)  # (F,)
+    heading = np.array([math.cos(angle), math.sin(angle)])
+    normal = np.array([-heading[1], heading[0]])
+    if shape == "line":
+        return t[:, None] * speed * heading
+    if shape == "arc":
+        turn = rng.uniform(math.pi / 3, math.pi) * rng.choice([-1.0, 1.0])  # total turn over the video
+        theta = angle + turn * t / (FRAMES - 1)  # heading in each frame
+        steps = speed * np.stack([np.cos(theta), np.sin(theta)], axis=1)  # (F, 2)
+        return np.concatenate([[[0.0, 0.0]], np.cumsum(steps[:-1], axis=0)])
+    if shape == "bounce":
+        hops, height = rng.integers(1, 4), rng.uniform(3.0, 8.0)
+        hop = -height * np.abs(np.sin(math.pi * hops * t / (FRAMES - 1)))  # up from the line, back down
+        return t[:, None] * speed * heading + hop[:, None] * np.array([0.0, 1.0])
+    if shape == "stop_go":
+        start = rng.uniform(0.2, 0.5) * (FRAMES - 1)
+        stop = start + (FRAMES - 1) / 3
+        moving = np.clip(t, 0, start) + np.clip(t - stop, 0, None)  # frames of motion so far
+        return (moving * speed * (FRAMES - 1) / (FRAMES - 1 - (stop - start)))[:, None] * heading
+    if shape == "zigzag":
+        period, amplitude = rng.uniform(5.0, 9.0), rng.uniform(2.0, 5.0)
+        phase = (t / period) % 1.0
+        wave = amplitude * (4 * np.abs(phase - 0.5) - 1)  # triangle wave in [-A, A]
+        return t[:, None] * speed * heading + wave[:, None] * normal
+    raise ValueError(f"unknown path shape {shape!r}; known: {', '.join(PATH_SHAPES)}")
+
+
+def valid_starts(prompt: str, size: int, displacement: np.ndarray) -> np.ndarray:
+    """(K, 2) every integer start (x0, y0) from which the path keeps the invariant: each glyph's ink
+    wholly inside the frame in at least MIN_VISIBLE_FRAMES frames. Exact, by checking every start that
+    could show anything."""
+    boxes = glyph_boxes(prompt, size)  # (n, 4)
+    d = np.rint(displacement).astype(np.int64)  # (F, 2)
+    # glyph i is inside in frame f iff x0 in [-(dx_f + left_i), W - (dx_f + right_i)], and likewise y0
+    x_lo = -(d[:, 0, None] + boxes[None, :, 0])  # (F, n)
+    x_hi = WIDTH - (d[:, 0, None] + boxes[None, :, 2])
+    y_lo = -(d[:, 1, None] + boxes[None, :, 1])
+    y_hi = HEIGHT - (d[:, 1, None] + boxes[None, :, 3])
+    xs = np.arange(x_lo.min(), x_hi.max() + 1)  # (X,)
+    ys = np.arange(y_lo.min(), y_hi.max() + 1)  # (Y,)
+    in_x = (xs[:, None, None] >= x_lo) & (xs[:, None, None] <= x_hi)  # (X, F, n)
+    in_y = (ys[:, None, None] >= y_lo) & (ys[:, None, None] <= y_hi)  # (Y, F, n)
+    seen = np.einsum("xfn,yfn->xyn", in_x.astype(np.int32), in_y.astype(np.int32))  # (X, Y, n) frames inside
+    ok = (seen >= MIN_VISIBLE_FRAMES).all(axis=-1)  # (X, Y)
+    ix, iy = np.nonzero(ok)
+    return np.stack([xs[ix], ys[iy]], axis=1)
+
+
+def place(prompt: str, size: int, displacement: np.ndarray, rng: np.random.Generator) -> Motion | None:
+    """The path started from a start drawn uniformly among those that keep the invariant (None if none does)."""
+    starts = valid_starts(prompt, size, displacement)
+    if not len(starts):
+        return None
+    x0, y0 = starts[rng.integers(len(starts))]
+    d = np.rint(displacement).astype(np.int64)
+    return Motion(x0 + d[:, 0], y0 + d[:, 1], size)
+
+
+def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, shapes: tuple[str, ...] | None = None) -> Motion:
+    """A motion for `prompt` drawn from `world` (its training shapes, or `shapes`) that keeps the invariant.
+    The scroll world has one motion per prompt. Raises ValueError if none is found in MAX_TRIES draws."""
+    prompt = tok.normalize_prompt(prompt)
+    if world.name == "scroll":
+        return scroll_motion(prompt)
+    shapes = world.shapes if shapes is None else tuple(shapes)
+    for _ in range(MAX_TRIES):
+        shape = shapes[rng.integers(len(shapes))]
+        size = int(rng.integers(world.sizes[0], world.sizes[1] + 1))
+        speed = float(rng.uniform(*world.speeds))
+        angle = float(rng.uniform(0, 2 * math.pi))
+        motion = place(prompt, size, path_displacements(shape, angle, speed, rng), rng)
+        if motion is not None:
+            return Motion(motion.xs, motion.ys, motion.size, shape)
+    raise ValueError(f"no motion of the {world.name!r} world shows every glyph of {prompt!r} whole in "
+                     f"{MIN_VISIBLE_FRAMES} frames ({MAX_TRIES} tries)")
+
+
+def line_motion(prompt: str, direction_deg: float, speed: float, size: int = FONT_SIZE) -> Motion:
+    """A user's straight motion: heading `direction_deg` (0 = rightwards, 90 = downwards), `speed` pixels a
+    frame, centred so the text passes through the middle of the frame; refused if it breaks the invariant."""
+    prompt = tok.normalize_prompt(prompt)
+    d = path_displacements("line", math.radians(direction_deg), speed, np.random.default_rng(0))
+    boxes = glyph_boxes(prompt, size)
+    centre = np.array([(boxes[:, 0].min() + boxes[:, 2].max()) / 2, (boxes[:, 1].min() + boxes[:, 3].max()) / 2])
+    start = np.rint(np.array([WIDTH / 2, HEIGHT / 2]) - centre - d.mean(axis=0))  # the path's middle at the frame's centre
+    pos = (start + np.rint(d)).astype(np.int64)
+    motion = Motion(pos[:, 0], pos[:, 1], size, "line")
+    check_motion(prompt, motion)
+    return motion
+
+
+def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT_SIZE) -> Motion:
+    """A user's drawn path: 2+ points (x, y) of the text's centre in screen pixels, visited at constant
+    speed over the video; refused if it breaks the invariant."""
+    prompt = tok.normalize_prompt(prompt)
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 2 or not np.isfinite(pts).all():
+        raise ValueError(f"a path needs at least two finite (x, y) points, got {points!r}")
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    targets = np.linspace(0, arc[-1], FRAMES) if arc[-1] > 0 else np.zeros(FRAMES)
+    centres = np.stack([np.interp(targets, arc, pts[:, k]) for k in (0, 1)], axis=1)  # (F, 2)
+    boxes = glyph_boxes(prompt, size)
+    centre = np.array([(boxes[:, 0].min() + boxes[:, 2].max()) / 2, (boxes[:, 1].min() + boxes[:, 3].max()) / 2])
+    pos = np.rint(centres - centre).astype(np.int64)
+    motion = Motion(pos[:, 0], pos[:, 1], size, "path")
+    check_motion(prompt, motion)
+    return motion
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def render_motion(prompt: str, motion: Motion) -> np.ndarray:
+    """The ground-truth video of `prompt` moving along `motion`: uint8 (T, H, W), white text on black."""
+    prompt = tok.normalize_prompt(prompt)
+    strip = render_strip_at(prompt, motion.size)  # (Hs, Ws)
+    video = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=np.uint8)
+    hs = strip.shape[0]
+    for f, (x, y) in enumerate(zip(motion.xs, motion.ys)):
+        lo, hi = max(y, 0), min(y + hs, HEIGHT)  # visible rows of the strip in this frame
+        if hi > lo:
+            video[f, lo:hi] = paste_strip(strip[lo - y : hi - y], np.array([x]))[0]
+    return video
+
