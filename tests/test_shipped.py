@@ -54,3 +54,26 @@ def test_the_read_back_catches_a_broken_checkpoint(reader, tmp_path):
     ckpt.save_tensors(broken / ckpt.EMA_NAME, state)
     texts = read_back(load_pipeline(broken), reader, PROMPTS)
     assert sum(p == t for p, t in zip(PROMPTS, texts)) < MIN_READ
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SHIPPED_MODELS))
+def test_a_shipped_model_follows_a_horizontal_motion_it_is_given(name):
+    """Today's models were trained in the scroll world (one right-to-left scroll a prompt). Told another
+    horizontal motion (left to right), both draw it: each video is far closer to the truth of the
+    motion asked for than to the scroll it learned. Motions they cannot follow are refused."""
+    from vidgen.data import world
+    from vidgen.evaluation.metrics import psnr_video
+
+    pipe = load_pipeline(name)
+    assert pipe.world == world.WorldConfig() and pipe.sample_motion("HELLO", seed=5) == world.scroll_motion("HELLO")
+    prompts = ["HELLO", "AB12", "Z", "Q0O8"]
+    motions = [world.motion_from_spec("line:0,4", p, pipe.world) for p in prompts]  # rightwards at 4 px a frame
+    videos = pipe.generate(prompts, motion=motions, seed=0)
+    asked = [psnr_video(v, pipe.render(p, m)) for p, m, v in zip(prompts, motions, videos)]
+    learned = [psnr_video(v, pipe.render(p)) for p, v in zip(prompts, videos)]
+    assert all(a > b + 5 for a, b in zip(asked, learned)) and sum(asked) / len(asked) > 25, (asked, learned)
+    with pytest.raises(ValueError, match="trained in the scroll world"):
+        pipe.generate("HI", motion=world.motion_from_spec("line:90,1", "HI", pipe.world))
+    with pytest.raises(ValueError, match="2 motions for 1 prompts"):
+        pipe.generate(["HI"], motion=motions[:2])

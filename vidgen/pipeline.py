@@ -8,9 +8,12 @@ import torch
 
 from .checkpoint import load_model
 from .data import tokenizer as tok
+from .data.layout import FONT_SIZE
 from .data.render import to_uint8
+from .data.world import SCROLL_Y, Motion, WorldConfig, check_motion, render_motion, sample_motion
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
+from .jsonconfig import config_from_dict
 from .precision import PRECISIONS, choose_precision, describe
 from .shipped import resolve_model_path
 
@@ -63,19 +66,60 @@ class Pipeline:
             prompts = [prompts]
         return torch.from_numpy(tok.encode_batch(list(prompts), self.model.cfg.prompt_len)).to(self.device)
 
+    @property
+    def world(self) -> WorldConfig:
+        """The world the checkpoint was trained in (its config's "world"; the scroll world if it has none)."""
+        raw = self.config.get("world")
+        return WorldConfig() if raw is None else config_from_dict(WorldConfig, raw, "world")
+
+    def sample_motion(self, prompt: str, seed: int = 0) -> Motion:
+        """A motion for `prompt` drawn from the checkpoint's training distribution (its world), keeping the
+        invariant that every glyph is seen whole; the scroll world has one motion per prompt."""
+        return sample_motion(prompt, self.world, np.random.default_rng(seed))
+
+    def render(self, prompt: str, motion: Motion | None = None) -> np.ndarray:
+        """The ground truth: uint8 (T, H, W) video of `prompt` moving along `motion` (None: the motion
+        sample_motion draws with seed 0)."""
+        return render_motion(prompt, self.sample_motion(prompt) if motion is None else motion)
+
+    def motion_offsets(self, prompts: list[str], motion) -> torch.Tensor | None:
+        """A motion (one for every prompt, or a list of one per prompt, or None) -> the strip offsets (B, T)
+        this model is told; refused with the reason when the model cannot follow it."""
+        if motion is None:
+            return None
+        motions = list(motion) if isinstance(motion, (list, tuple)) else [motion] * len(prompts)
+        if len(motions) != len(prompts):
+            raise ValueError(f"got {len(motions)} motions for {len(prompts)} prompts")
+        for prompt, m in zip(prompts, motions):
+            if not isinstance(m, Motion):
+                raise ValueError(f"a motion must be a vidgen.data.world.Motion, got {type(m).__name__}")
+            check_motion(prompt, m)
+            if self.model.cfg.layout == "none":
+                raise ValueError("this model reads no glyph layout, so it cannot be told a motion; it scrolls as it learned")
+            if self.world.name == "scroll" and (m.size != FONT_SIZE or set(m.ys) != {SCROLL_Y}):
+                raise ValueError(f"this model was trained in the scroll world: it follows horizontal motions of the text at "
+                                 f"its one size ({FONT_SIZE}) and row ({SCROLL_Y}), any speed, direction or pauses; got "
+                                 f"size {m.size} and rows {sorted(set(m.ys))}")
+        return torch.tensor([m.xs for m in motions], dtype=torch.long)
+
     def iter_steps(self, prompts, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
-                   sampler: str = DEFAULT_SAMPLER, clip_x0: bool = True, ids: torch.Tensor | None = None) -> Iterator[StepOutput]:
+                   sampler: str = DEFAULT_SAMPLER, clip_x0: bool = True, ids: torch.Tensor | None = None,
+                   motion=None) -> Iterator[StepOutput]:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
-        guidance_scale None means the checkpoint's default_guidance.
+        guidance_scale None means the checkpoint's default_guidance. `motion` (a Motion, or one per
+        prompt) is followed; None lets the model move the text as it learned.
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
+        prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
+        offsets = self.motion_offsets([tok.normalize_prompt(p) for p in prompt_list], motion)
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
         yield from iter_denoise(self.model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
-                                seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16)
+                                seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16, layout_offsets=offsets)
 
     def generate(self, prompts, **kwargs) -> np.ndarray:
-        """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list."""
+        """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list. Takes iter_steps'
+        arguments, `motion` among them."""
         last = None
         for last in self.iter_steps(prompts, **kwargs):
             pass

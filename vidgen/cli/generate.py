@@ -1,23 +1,32 @@
 """`python -m vidgen render | sample`: the true video of a prompt, and a generated one."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .common import add_sampling_args, check_device, check_out
 
 
 def add_render_args(p) -> None:
+    from ..data.world import MOTION_SPEC_HELP, WORLDS
+
     p.add_argument("--prompt", required=True)
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
+    p.add_argument("--world", choices=WORLDS, default="scroll", help="the world a random motion is drawn from (default scroll)")
+    p.add_argument("--motion", default="random", help=f"how the text moves: {MOTION_SPEC_HELP} (default random)")
+    p.add_argument("--seed", type=int, default=0, help="draws the random motion")
 
 
 def run_render(args) -> None:
-    from ..data.render import render_video
+    from ..data import tokenizer as tok
     from ..data.video_io import save_video
+    from ..data.world import WorldConfig, motion_from_spec, render_motion
 
     check_out(args.out)
-    path = save_video(render_video(args.prompt), args.out)
-    print(f"wrote {path}")
+    prompt = tok.normalize_prompt(args.prompt)
+    motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed)
+    path = save_video(render_motion(prompt, motion), args.out)
+    print(f"wrote {path} ({motion.shape}, size {motion.size})")
 
 
 def add_sample_args(p) -> None:
@@ -25,6 +34,8 @@ def add_sample_args(p) -> None:
     p.add_argument("--prompt", required=True)
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
     p.add_argument("--steps-out", default=None, help="also write every intermediate step (x_t and predicted x0) here")
+    p.add_argument("--motion", default=None, help="a motion for the model to follow: random (drawn from its world by --seed), "
+                                                  "line:DIRECTION,SPEED[,SIZE] or path:X,Y;X,Y;...[@SIZE] (default: the model moves the text itself)")
     add_sampling_args(p)
 
 
@@ -32,17 +43,23 @@ def run_sample(args) -> None:
     import numpy as np
     from tqdm.auto import tqdm
 
+    from ..data import tokenizer as tok
     from ..data.video_io import frames_grid, save_video
+    from ..data.world import motion_from_spec
     from ..pipeline import describe_precision, load_pipeline
     from ..trajectory import TrajectoryRecorder
 
     check_out(args.out)
+    prompt = tok.normalize_prompt(args.prompt)
     pipe = load_pipeline(args.checkpoint, device=check_device(args.device), precision=args.precision)
-    print(f"precision: {describe_precision(pipe)}")
+    motion = None if args.motion is None else motion_from_spec(args.motion, prompt, pipe.world, args.seed)
+    pipe.motion_offsets([prompt], motion)  # can this model follow it? one clear error before any sampling
+    print(f"precision: {describe_precision(pipe)}", file=sys.stderr)
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     steps_dir = Path(args.steps_out) if args.steps_out else None
     rec = TrajectoryRecorder()
-    it = pipe.iter_steps(args.prompt, steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=args.sampler)
+    it = pipe.iter_steps(prompt, steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=args.sampler,
+                         motion=motion)
     for out in tqdm(it, total=args.steps, desc="sample", unit="step"):
         rec.add(out)
     save_video(rec.x_t[-1], args.out)

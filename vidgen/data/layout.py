@@ -15,6 +15,7 @@ Geometry, in strip pixels (x grows to the right):
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -153,8 +154,11 @@ def ids_to_text(ids) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _frame_tensors(text: str, token_ids: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    slot, offset = glyph_layout(text).frame_columns()  # (F, W) each
+def _frame_tensors(text: str, token_ids: tuple[int, ...], offsets: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    layout = glyph_layout(text)
+    if offsets is not None and text:  # the strip placed where a given horizontal motion puts it
+        layout = dataclasses.replace(layout, offsets=np.asarray(offsets, dtype=np.int64))
+    slot, offset = layout.frame_columns()  # (F, W) each
     table = np.asarray((tok.PAD_ID,) + token_ids, dtype=np.int64)  # slot -> token id, EMPTY -> PAD
     return torch.from_numpy(table[slot + 1]), torch.from_numpy(offset)
 
@@ -165,19 +169,21 @@ def _kept_ids(row: np.ndarray) -> tuple[str, tuple[int, ...]]:
     return text, (tuple(int(i) for i in row if i != tok.PAD_ID) if text else ())
 
 
-def layout_batch(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def layout_batch(ids: torch.Tensor, offsets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids (B, L) -> (symbol (B, F, W) int64: the token id of the glyph covering each frame and
     column, PAD where none does; offset (B, F, W) float32: the column's distance in pixels from that
     glyph's pen origin, 0 where empty), on ids' device.
 
     The token id, not the slot, is what a model sees: a symbol reaches the pixels the same way
-    wherever it stands in the prompt."""
-    symbols, offsets = [], []
-    for row in ids.detach().cpu().numpy():
-        s, o = _frame_tensors(*_kept_ids(row))
+    wherever it stands in the prompt. `offsets` (B, F) int, if given, places each prompt's strip at
+    those screen columns instead of the scroll's (a horizontal motion)."""
+    strip_x = None if offsets is None else offsets.detach().cpu().numpy().astype(np.int64)  # (B, F)
+    symbols, columns = [], []
+    for b, row in enumerate(ids.detach().cpu().numpy()):
+        s, o = _frame_tensors(*_kept_ids(row), None if strip_x is None else tuple(int(x) for x in strip_x[b]))
         symbols.append(s)
-        offsets.append(o)
-    return torch.stack(symbols).to(ids.device), torch.stack(offsets).to(ids.device)
+        columns.append(o)
+    return torch.stack(symbols).to(ids.device), torch.stack(columns).to(ids.device)
 
 
 def slot_batch(ids: torch.Tensor) -> torch.Tensor:

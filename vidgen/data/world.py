@@ -289,3 +289,37 @@ def render_motion(prompt: str, motion: Motion) -> np.ndarray:
             video[f, lo:hi] = paste_strip(strip[lo - y : hi - y], np.array([x]))[0]
     return video
 
+
+
+MOTION_SPEC_HELP = ("random (drawn from the world, by the seed), line:DIRECTION,SPEED[,SIZE] (degrees, 0 = rightwards, "
+                    "90 = downwards; pixels a frame; font size), or path:X,Y;X,Y;...[@SIZE] (the text's centre, visited at "
+                    "constant speed)")
+
+
+def motion_from_spec(spec: str, prompt: str, world: WorldConfig, seed: int = 0) -> Motion:
+    """A motion from its text form (MOTION_SPEC_HELP), checked against the invariant; bad specs raise
+    ValueError with the form expected."""
+    text = str(spec).strip().lower()
+    try:
+        if text == "random":
+            return sample_motion(prompt, world, np.random.default_rng(seed))
+        kind, _, args = text.partition(":")
+        if kind == "line":
+            values = [float(v) for v in args.split(",")]
+            if len(values) not in (2, 3):
+                raise ValueError("line needs DIRECTION,SPEED[,SIZE]")
+            size = int(values[2]) if len(values) == 3 else FONT_SIZE
+            if len(values) == 3 and values[2] != size:
+                raise ValueError("SIZE must be a whole number")
+            if not 0 < values[1] <= 8:
+                raise ValueError(f"SPEED must be in (0, 8] pixels a frame, got {values[1]:g}")
+            return line_motion(prompt, values[0], values[1], size)
+        if kind == "path":
+            points, _, size = args.partition("@")
+            pts = [tuple(float(v) for v in p.split(",")) for p in points.split(";") if p.strip()]
+            return path_motion(prompt, pts, int(size) if size else FONT_SIZE)
+    except ValueError as e:
+        if "wholly on screen" in str(e) or "font size" in str(e) or "no motion of" in str(e):
+            raise
+        raise ValueError(f"bad motion {spec!r}: {e}; expected {MOTION_SPEC_HELP}") from None
+    raise ValueError(f"bad motion {spec!r}: expected {MOTION_SPEC_HELP}")

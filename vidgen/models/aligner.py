@@ -81,20 +81,21 @@ class LayoutPredictor(nn.Module):
         return adv_err + off_err
 
     @torch.no_grad()
-    def slots(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def slots(self, ids: torch.Tensor, offsets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompt ids (B, L) -> (slot (B, F, W) int64: the prompt slot of the glyph covering each frame
         and column, EMPTY where none does; offset (B, F, W) float32: the column's distance from that
         glyph's pen origin, 0 where empty), from the predicted advances and motion.
 
         Geometry as in the renderer: glyph i begins at TEXT_X + the advances before it; the spans touch,
         the first opening at 0 and the last closing at the strip width ceil(sum of advances) + 2 TEXT_X;
-        the offsets are rounded to whole pixels. Slots hold the glyphs from the first one on (the
-        tokenizer pads at the end)."""
+        the offsets are rounded to whole pixels; `offsets` (B, F), if given, replace the predicted motion
+        (the strip's left edge in each frame: a horizontal motion the model is told). Slots hold the
+        glyphs from the first one on (the tokenizer pads at the end)."""
         real = self._real(ids)  # (B, L)
         adv = self.advances(ids)  # (B, L)
         starts = TEXT_X + torch.cumsum(adv, dim=1) - adv  # (B, L) pen origin of each slot's glyph
         strip = torch.where(real.any(1), torch.ceil(adv.sum(1) - 1e-4) + 2 * TEXT_X, torch.zeros_like(adv[:, 0]))  # (B,)
-        off = torch.round(self.offsets(strip))  # (B, F)
+        off = torch.round(self.offsets(strip)) if offsets is None else offsets.to(adv.dtype)  # (B, F)
         u = torch.arange(self.width, device=ids.device) + 0.5 - off[:, :, None]  # (B, F, W) strip x of each column centre
         inside = (u >= 0) & (u < strip[:, None, None])  # (B, F, W)
         later = (starts[:, None, None, 1:] <= u[..., None]) & real[:, None, None, 1:]  # (B, F, W, L-1): glyph k+1 began
@@ -103,9 +104,9 @@ class LayoutPredictor(nn.Module):
         return torch.where(inside, slot, EMPTY), torch.where(inside, offset, torch.zeros_like(u)).float()
 
     @torch.no_grad()
-    def layout(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def layout(self, ids: torch.Tensor, offsets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompt ids (B, L) -> (symbol (B, F, W) int64, PAD where no glyph is; offset (B, F, W) float32),
-        as `vidgen.data.layout.layout_batch` gives them, predicted."""
-        slot, offset = self.slots(ids)
+        as `vidgen.data.layout.layout_batch` gives them, predicted (with the given strip `offsets`, if any)."""
+        slot, offset = self.slots(ids, offsets)
         symbol = ids.gather(1, slot.clamp_min(0).flatten(1)).view_as(slot)  # (B, F, W)
         return torch.where(slot == EMPTY, tok.PAD_ID, symbol), offset

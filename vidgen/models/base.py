@@ -98,32 +98,39 @@ class VideoDenoiser(nn.Module):
         """Replace the prompts where drop (B,) is True by the null prompt (guidance dropout)."""
         return torch.where(drop[:, None], self.null_prompt(ids.shape[0], ids.device), ids)
 
-    def encode_prompts(self, ids: torch.Tensor, drop: torch.Tensor | None = None) -> Conditioning:
+    def encode_prompts(self, ids: torch.Tensor, drop: torch.Tensor | None = None,
+                       offsets: torch.Tensor | None = None) -> Conditioning:
         """Prompt ids (B, L), with drop (B,) bool replacing some by the null prompt (guidance dropout in
-        training) -> their Conditioning."""
+        training) and offsets (B, T) a horizontal motion to follow (see layout_features) -> their Conditioning."""
         if ids.shape[1] != self.cfg.prompt_len:
             raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         text, mask, pooled = self.prompt_encoder(ids)  # (B, L, D), (B, L), (B, D)
-        return Conditioning(ids, text, mask, self.pooled_proj(pooled), self.layout_features(ids))
+        return Conditioning(ids, text, mask, self.pooled_proj(pooled), self.layout_features(ids, offsets))
 
-    def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float) -> Conditioning:
-        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L): the prompts, and after them
-        the null prompt once per prompt (2B rows), unless guidance_scale == 1 (one pass, B rows)."""
+    def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float, offsets: torch.Tensor | None = None) -> Conditioning:
+        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a horizontal motion
+        offsets (B, T) to follow): the prompts, and after them the null prompt once per prompt (2B rows;
+        its layout is empty wherever it stands), unless guidance_scale == 1 (one pass, B rows)."""
         if guidance_scale == 1.0:
-            return self.encode_prompts(ids)
-        return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]))
+            return self.encode_prompts(ids, offsets=offsets)
+        both = None if offsets is None else torch.cat([offsets, offsets])
+        return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]), offsets=both)
 
-    def layout_features(self, ids: torch.Tensor) -> torch.Tensor | None:
+    def layout_features(self, ids: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor | None:
         """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one.
 
-        A "learned" model reads its own prediction, except while training (teacher forcing)."""
+        A "learned" model reads its own prediction, except while training (teacher forcing). `offsets`
+        (B, T), if given, is a horizontal motion: the strip's left edge in each frame, which both kinds
+        then read instead of the scroll's (a "learned" model keeps its predicted glyph widths)."""
         if self.glyph_layout is None:
+            if offsets is not None:
+                raise ValueError("this model reads no glyph layout (layout='none'), so it cannot be told a motion")
             return None
         if self.layout_predictor is not None and not self.training:
-            return self.glyph_layout.features(*self.layout_predictor.layout(ids))
-        return self.glyph_layout(ids)
+            return self.glyph_layout.features(*self.layout_predictor.layout(ids, offsets))
+        return self.glyph_layout(ids, offsets)
 
     @torch.no_grad()
     def predicted_layout(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

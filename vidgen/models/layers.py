@@ -254,9 +254,10 @@ class GlyphLayoutFeatures(nn.Module):
             nn.init.normal_(self.template.weight, std=0.02)
         self.num_features = dim + 2 * len(self.PERIODS) + template_dim
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Prompt ids (B, L) -> features of their true layout (B, T, R, W, F)."""
-        return self.features(*layout_batch(ids))
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """Prompt ids (B, L) -> features of their true layout (B, T, R, W, F); offsets (B, T), if given,
+        place the strips where a horizontal motion puts them instead of the scroll's."""
+        return self.features(*layout_batch(ids, offsets))
 
     def features(self, symbol: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
         """symbol (B, T, W) token ids (PAD where empty), offset (B, T, W) pixels -> (B, T, R, W, F)."""
