@@ -111,8 +111,10 @@ class Pipeline:
         prompt) is followed; None lets the model move the text as it learned.
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
-        prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
-        offsets = self.motion_offsets([tok.normalize_prompt(p) for p in prompt_list], motion)
+        offsets = None
+        if motion is not None:
+            prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
+            offsets = self.motion_offsets([tok.normalize_prompt(p) for p in prompt_list], motion)
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
         yield from iter_denoise(self.model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
                                 seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16, layout_offsets=offsets)
