@@ -8,7 +8,6 @@ default, seed 0 for the first batch and +1 for each next one.
 """
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -18,23 +17,13 @@ import torch
 from .. import checkpoint as ckpt
 from ..data import tokenizer as tok
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
+from ..precision import cpu_model
 from .harness import EvalSettings, aggregate, checkpoint_split, generate_videos, score_videos, split_prompts, weights_sha256
 from .recognizer import TextReader, default_reader
 
 CARD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}  # split -> prompts measured
 CARD_KEYS = ("n", "exact", "cer", "psnr", "psnr_per_frame", "ssim", "speed_within_1px", "speed_abs_error", "flicker")
 SAMPLINGS = {"reference": (EVAL_SAMPLER, EVAL_STEPS), "default": (DEFAULT_SAMPLER, DEFAULT_STEPS)}
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure_split(pipe, split_name: str, n: int, settings: EvalSettings, reader: TextReader, progress: bool) -> dict:
@@ -88,7 +77,7 @@ def measure_models(names: list[str], splits: dict[str, int] = CARD_SPLITS, progr
     reader = default_reader()
     t0 = time.time()
     models = {name: measure_model(name, splits, reader, progress, device, log, precision) for name in names}
-    return {"format": "vidgen-card-1", "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(),
+    return {"format": "vidgen-card-1", "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
                                                     "torch": torch.__version__},
             "recognizer": {k: reader.meta.get(k) for k in ("path", "weights_sha256")}, "splits": splits,
             "seconds": round(time.time() - t0, 1), "models": models}
