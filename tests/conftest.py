@@ -44,3 +44,9 @@ def tiny_checkpoint(tmp_path_factory):
 def tiny_layout_checkpoint(tmp_path_factory):
     """A run directory of the `tiny-layout` preset (told the glyph layout) after 40 steps."""
     return _tiny_run(tmp_path_factory, "tiny-layout")
+
+
+@pytest.fixture(scope="session")
+def tiny_motion_checkpoint(tmp_path_factory):
+    """A run directory of the `tiny-motion` preset (the motion world, told the 2D layout) after 40 steps."""
+    return _tiny_run(tmp_path_factory, "tiny-motion")

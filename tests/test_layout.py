@@ -205,7 +205,7 @@ def test_layout_model_guidance_and_dropout_work_unchanged():
 
 
 def test_layout_presets_and_config_field():
-    assert LAYOUTS == ("none", "glyph", "learned")
+    assert LAYOUTS == ("none", "glyph", "learned", "glyph2d", "learned2d")
     assert get_preset("small-layout").model == dataclasses.replace(PRESETS["small"].model, layout="glyph")
     assert get_preset("small").model.layout == "none"
     # a config.json written before the field existed is the blog's kind

@@ -9,6 +9,7 @@ import torch
 from .checkpoint import load_model
 from .data import tokenizer as tok
 from .data.layout import FONT_SIZE
+from .data.layout2d import motion_tensor
 from .data.render import to_uint8
 from .data.world import SCROLL_Y, Motion, WorldConfig, check_motion, render_motion, sample_motion
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
@@ -68,8 +69,8 @@ class Pipeline:
 
     @property
     def world(self) -> WorldConfig:
-        """The world the checkpoint was trained in (its config's "world"; the scroll world if it has none)."""
-        raw = self.config.get("world")
+        """The world the checkpoint was trained in (its training config's "world"; the scroll world if it has none)."""
+        raw = (self.config.get("train") or {}).get("world")
         return WorldConfig() if raw is None else config_from_dict(WorldConfig, raw, "world")
 
     def sample_motion(self, prompt: str, seed: int = 0) -> Motion:
@@ -82,10 +83,19 @@ class Pipeline:
         sample_motion draws with seed 0)."""
         return render_motion(prompt, self.sample_motion(prompt) if motion is None else motion)
 
-    def motion_offsets(self, prompts: list[str], motion) -> torch.Tensor | None:
-        """A motion (one for every prompt, or a list of one per prompt, or None) -> the strip offsets (B, T)
-        this model is told; refused with the reason when the model cannot follow it."""
+    def motions(self, prompts: list[str], motion=None, seed: int = 0) -> list[Motion] | None:
+        """The motion each prompt is generated with: `motion` (one for every prompt, or a list of one per
+        prompt), checked; or, with none given, for a model told its motion ("glyph2d") one drawn from its
+        world by the seed (`sample_motion`), for a "learned2d" model the one its learned prior draws by the
+        seed; None when the model moves the text itself. Refused with the reason when the model cannot
+        follow a motion."""
+        prompts = [tok.normalize_prompt(p) for p in prompts]
         if motion is None:
+            if self.model.cfg.layout == "glyph2d":
+                return [self.sample_motion(p, seed) for p in prompts]
+            if self.model.cfg.layout == "learned2d":  # the model's own choice, from its learned prior
+                drawn = self.model.layout_predictor.sample_motion(self.encode(prompts), seed).cpu().numpy()  # (B, T, 3)
+                return [Motion(m[:, 0], m[:, 1], int(m[0, 2]), "learned") for m in drawn]
             return None
         motions = list(motion) if isinstance(motion, (list, tuple)) else [motion] * len(prompts)
         if len(motions) != len(prompts):
@@ -100,7 +110,7 @@ class Pipeline:
                 raise ValueError(f"this model was trained in the scroll world: it follows horizontal motions of the text at "
                                  f"its one size ({FONT_SIZE}) and row ({SCROLL_Y}), any speed, direction or pauses; got "
                                  f"size {m.size} and rows {sorted(set(m.ys))}")
-        return torch.tensor([m.xs for m in motions], dtype=torch.long)
+        return motions
 
     def iter_steps(self, prompts, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
                    sampler: str = DEFAULT_SAMPLER, clip_x0: bool = True, ids: torch.Tensor | None = None,
@@ -108,16 +118,18 @@ class Pipeline:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
         guidance_scale None means the checkpoint's default_guidance. `motion` (a Motion, or one per
-        prompt) is followed; None lets the model move the text as it learned.
+        prompt) is followed; None lets the model move the text as it learned: a "learned2d" model draws
+        a motion from its learned prior by the seed, and for a model that is told its motion (layout
+        "glyph2d") one is drawn per prompt from its world by the seed (`motions`).
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
-        offsets = None
-        if motion is not None:
-            prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
-            offsets = self.motion_offsets([tok.normalize_prompt(p) for p in prompt_list], motion)
+        motions = None
+        if ids is None or motion is not None:
+            motions = self.motions([prompts] if isinstance(prompts, str) else list(prompts), motion, seed)
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
         yield from iter_denoise(self.model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
-                                seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16, layout_offsets=offsets)
+                                seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16,
+                                motion=None if motions is None else motion_tensor(motions))
 
     def generate(self, prompts, **kwargs) -> np.ndarray:
         """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list. Takes iter_steps'

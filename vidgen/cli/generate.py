@@ -45,7 +45,7 @@ def run_sample(args) -> None:
 
     from ..data import tokenizer as tok
     from ..data.video_io import frames_grid, save_video
-    from ..data.world import motion_from_spec
+    from ..data.world import describe_motion, motion_from_spec
     from ..pipeline import describe_precision, load_pipeline
     from ..trajectory import TrajectoryRecorder
 
@@ -53,7 +53,9 @@ def run_sample(args) -> None:
     prompt = tok.normalize_prompt(args.prompt)
     pipe = load_pipeline(args.checkpoint, device=check_device(args.device), precision=args.precision)
     motion = None if args.motion is None else motion_from_spec(args.motion, prompt, pipe.world, args.seed)
-    pipe.motion_offsets([prompt], motion)  # can this model follow it? one clear error before any sampling
+    motions = pipe.motions([prompt], motion, args.seed)  # can this model follow it? one clear error before any sampling
+    if motion is None and motions is not None:
+        print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(motions[0])}", file=sys.stderr)
     print(f"precision: {describe_precision(pipe)}", file=sys.stderr)
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     steps_dir = Path(args.steps_out) if args.steps_out else None

@@ -105,18 +105,20 @@ class GlyphLayout:
         return paste_strip(strip_slot, self.offsets, fill=EMPTY), paste_strip(strip_offset, self.offsets)
 
 
-def _pen_starts(text: str) -> np.ndarray:
+def pen_starts(text: str, f: ImageFont.FreeTypeFont | None = None) -> np.ndarray:
     """Pen position where each glyph begins, and after the last: (n+1,) float, kerning included.
 
     Pillow does not expose glyph positions, so they come from the lengths it lays out: glyph i ends
     where the prefix ending with it ends, and begins its own advance before that (a kerning
     adjustment sits in the advance of the pair's first glyph, so it belongs to the prefix). A spare
     token ('?') has no glyph: it takes a typical width and the text on either side is measured apart.
+    `f` is the font (size) to lay out with; the shipped one at FONT_SIZE by default.
     """
-    f = font()
+    f = font() if f is None else f
+    spare = spare_advance() * f.size / FONT_SIZE
     ends, advances, spare_width = [], [], 0.0
     for i, ch in enumerate(text):
-        advance = spare_advance() if ch == "?" else f.getlength(ch)
+        advance = spare if ch == "?" else f.getlength(ch)
         if ch == "?":
             spare_width += advance
         glyphs = text[: i + 1].replace("?", "")
@@ -133,7 +135,7 @@ def glyph_layout(text: str) -> GlyphLayout:
     bad = set(text) - set(tok.SYMBOLS) - {"?"}
     if bad:
         raise ValueError(f"layout of {text!r}: characters {''.join(sorted(bad))!r} are not symbols")
-    starts = TEXT_X + _pen_starts(text) if text else np.zeros(1)  # (n+1,)
+    starts = TEXT_X + pen_starts(text) if text else np.zeros(1)  # (n+1,)
     strip_width = int(np.ceil(starts[-1] - TEXT_X)) + 2 * TEXT_X if text else 0
     offsets = scroll_offsets(strip_width)
     for a in (starts, offsets):

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 
 from . import tokenizer as tok
+from .layout2d import motion_tensor
 from .render import render_video, to_model_space
+from .world import WorldConfig, render_motion, sample_motion
 
 TRAIN_MAX_LEN = 6  # the longest prompt training uses by default (SplitConfig.max_len)
 # glyphs that a reader, or a model, easily takes for one another in this font: the hard split's groups
@@ -183,3 +185,17 @@ def make_batch(prompts, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     videos = np.stack([render_video(p) for p in prompts])  # (B, T, H, W) uint8
     ids = tok.encode_batch(list(prompts))  # (B, slots)
     return to_model_space(videos).to(device), torch.from_numpy(ids).to(device)
+
+
+def make_world_batch(prompts, world: WorldConfig, rng: np.random.Generator,
+                     device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Prompts in a world -> (videos (B, T, H, W) float in [-1, 1], token ids (B, slots) int64, motions
+    (B, T, 3) int64 or None). The scroll world's batch is `make_batch`'s, with no motions (its models
+    are not told one); the motion world draws one motion per prompt from rng (`world.sample_motion`)."""
+    if world.name == "scroll":
+        return (*make_batch(prompts, device), None)
+    motions = [sample_motion(p, world, rng) for p in prompts]
+    videos = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])  # (B, T, H, W) uint8
+    ids = tok.encode_batch(list(prompts))  # (B, slots)
+    return to_model_space(videos).to(device), torch.from_numpy(ids).to(device), motion_tensor(motions).to(device)
+

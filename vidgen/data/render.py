@@ -43,6 +43,14 @@ def to_model_space(video_u8) -> torch.Tensor:
     return torch.as_tensor(np.asarray(video_u8), dtype=torch.float32) / 127.5 - 1.0
 
 
+def as_unit_float(videos) -> torch.Tensor:
+    """uint8 (..., T, H, W) numpy/tensor -> float32 in [0, 1]; float input is taken as already in [0, 1]."""
+    v = torch.as_tensor(np.asarray(videos)) if not torch.is_tensor(videos) else videos
+    if v.dtype == torch.uint8:
+        return v.float() / 255.0
+    return v.float()
+
+
 def to_uint8(video: torch.Tensor) -> np.ndarray:
     """float in [-1, 1] (..., T, H, W) -> uint8 numpy, clipped."""
     x = ((video.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round()

@@ -37,7 +37,10 @@ WORLDS = ("scroll", "motion")
 PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
 MIN_VISIBLE_FRAMES = 2  # every glyph wholly on screen in at least this many frames
 SCROLL_Y = 3  # the scroll world's strip row: centres the capitals (rows 5-21 at FONT_SIZE) in the frame
-MAX_TRIES = 200  # motions drawn before a prompt is declared unplaceable in this world
+PATH_REACH = 256  # pixels: how far from the frame a user's path point may lie
+MAX_TRIES = 2000  # motions drawn before a prompt is declared unplaceable in this world: a wide 8-symbol prompt
+# keeps the invariant in about 2% of draws (0.2 ms each), so 2000 find one with certainty but for the few no motion
+# of the world can show (eight W: wider than 6 px a frame can carry past the frame)
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,9 @@ def valid_starts(prompt: str, size: int, displacement: np.ndarray) -> np.ndarray
     ys = np.arange(y_lo.min(), y_hi.max() + 1)  # (Y,)
     in_x = (xs[:, None, None] >= x_lo) & (xs[:, None, None] <= x_hi)  # (X, F, n)
     in_y = (ys[:, None, None] >= y_lo) & (ys[:, None, None] <= y_hi)  # (Y, F, n)
-    seen = np.einsum("xfn,yfn->xyn", in_x.astype(np.int32), in_y.astype(np.int32))  # (X, Y, n) frames inside
-    ok = (seen >= MIN_VISIBLE_FRAMES).all(axis=-1)  # (X, Y)
+    # frames inside, per glyph: (n, X, F) @ (n, F, Y) -> (n, X, Y), a batched matmul (exact: counts <= F in float32)
+    seen = np.matmul(in_x.transpose(2, 0, 1).astype(np.float32), in_y.transpose(2, 1, 0).astype(np.float32))
+    ok = (seen >= MIN_VISIBLE_FRAMES).all(axis=0)  # (X, Y)
     ix, iy = np.nonzero(ok)
     return np.stack([xs[ix], ys[iy]], axis=1)
 
@@ -241,10 +245,19 @@ def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, sha
                      f"{MIN_VISIBLE_FRAMES} frames ({MAX_TRIES} tries)")
 
 
+def _check_size(size) -> None:
+    """A font size a motion may ask for (before any glyph is measured at it)."""
+    if not 8 <= size <= 28:
+        raise ValueError(f"font size must be in [8, 28], got {size}")
+
+
 def line_motion(prompt: str, direction_deg: float, speed: float, size: int = FONT_SIZE) -> Motion:
     """A user's straight motion: heading `direction_deg` (0 = rightwards, 90 = downwards), `speed` pixels a
     frame, centred so the text passes through the middle of the frame; refused if it breaks the invariant."""
     prompt = tok.normalize_prompt(prompt)
+    _check_size(size)
+    if not math.isfinite(direction_deg) or not math.isfinite(speed):
+        raise ValueError(f"direction and speed must be finite numbers, got {direction_deg!r} and {speed!r}")
     d = path_displacements("line", math.radians(direction_deg), speed, np.random.default_rng(0))
     boxes = glyph_boxes(prompt, size)
     centre = np.array([(boxes[:, 0].min() + boxes[:, 2].max()) / 2, (boxes[:, 1].min() + boxes[:, 3].max()) / 2])
@@ -259,9 +272,12 @@ def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT
     """A user's drawn path: 2+ points (x, y) of the text's centre in screen pixels, visited at constant
     speed over the video; refused if it breaks the invariant."""
     prompt = tok.normalize_prompt(prompt)
+    _check_size(size)
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 2 or not np.isfinite(pts).all():
         raise ValueError(f"a path needs at least two finite (x, y) points, got {points!r}")
+    if np.abs(pts).max() > PATH_REACH:
+        raise ValueError(f"path points must lie within {PATH_REACH} pixels of the frame's corner, got {points!r}")
     seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     arc = np.concatenate([[0.0], np.cumsum(seg)])
     targets = np.linspace(0, arc[-1], FRAMES) if arc[-1] > 0 else np.zeros(FRAMES)
@@ -323,3 +339,13 @@ def motion_from_spec(spec: str, prompt: str, world: WorldConfig, seed: int = 0) 
             raise
         raise ValueError(f"bad motion {spec!r}: {e}; expected {MOTION_SPEC_HELP}") from None
     raise ValueError(f"bad motion {spec!r}: expected {MOTION_SPEC_HELP}")
+
+
+def describe_motion(motion: Motion) -> str:
+    """One line a person reads: the path shape, where it starts and ends, its mean speed and the size."""
+    v = motion.velocities  # (F-1, 2)
+    speed = float(np.linalg.norm(v, axis=1).mean())
+    dx, dy = motion.xs[-1] - motion.xs[0], motion.ys[-1] - motion.ys[0]
+    heading = math.degrees(math.atan2(dy, dx)) % 360
+    return (f"{motion.shape}, from ({motion.xs[0]}, {motion.ys[0]}) to ({motion.xs[-1]}, {motion.ys[-1]}), heading {heading:.0f} deg "
+            f"(0 = rightwards, 90 = downwards), {speed:.1f} px a frame, size {motion.size}")

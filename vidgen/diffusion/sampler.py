@@ -81,7 +81,7 @@ def iter_denoise(
     sampler: str = DEFAULT_SAMPLER,
     clip_x0: bool = True,
     autocast_bf16: bool = False,
-    layout_offsets: torch.Tensor | None = None,
+    motion: torch.Tensor | None = None,
 ) -> Iterator[StepOutput]:
     """Sample videos for the prompt ids (B, L), yielding every step. Same seed, same output.
 
@@ -102,9 +102,9 @@ def iter_denoise(
     x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)
     state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
-        # the prompts' encoding and layout, once; layout_offsets (B, T): a horizontal motion to follow
-        cond = (model.encode_for_guidance(ids, guidance_scale) if layout_offsets is None
-                else model.encode_for_guidance(ids, guidance_scale, offsets=layout_offsets.to(device)))
+        # the prompts' encoding and layout, once; motion (B, T, 3): where the text is to go (layout2d.motion_tensor)
+        cond = (model.encode_for_guidance(ids, guidance_scale) if motion is None
+                else model.encode_for_guidance(ids, guidance_scale, motion=motion.to(device)))
     for i, t in enumerate(timesteps):
         tt = torch.full((ids.shape[0],), int(t), dtype=torch.long, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):

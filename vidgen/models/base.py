@@ -9,8 +9,11 @@ import torch.nn as nn
 
 from ..data import tokenizer as tok
 from .aligner import LayoutPredictor
+from .aligner2d import LayoutPredictor2D
 from .config import ModelConfig
 from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
+from ..data.layout2d import scroll_motions
+from .layout2d import GlyphLayout2DFeatures
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Conditioning:
     text: torch.Tensor  # (B, L, D) encoded prompt tokens, for cross-attention
     mask: torch.Tensor  # (B, L) True where a token is real
     pooled: torch.Tensor  # (B, D) the projected pooled prompt, added to the timestep embedding for adaLN
-    glyphs: torch.Tensor | None  # (B, T, R, W, F) glyph-layout features, or None for a model without a layout
+    glyphs: torch.Tensor | None  # the glyph layout as the variant reads it (`VideoDenoiser.embed_layout`), or None
 
     @property
     def batch(self) -> int:
@@ -47,10 +50,14 @@ class VideoDenoiser(nn.Module):
                                             positional=cfg.layout == "none")
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
         self.glyph_layout = self.layout_predictor = None
-        if cfg.layout != "none":
+        if cfg.pixel_layout:
+            self.glyph_layout = GlyphLayout2DFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim)
+        elif cfg.layout != "none":
             self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim, self.template_rows(cfg))
         if cfg.layout == "learned":
             self.layout_predictor = LayoutPredictor(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.width)
+        if cfg.layout == "learned2d":
+            self.layout_predictor = LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width)
 
     @staticmethod
     def template_rows(cfg: ModelConfig) -> int:
@@ -99,35 +106,46 @@ class VideoDenoiser(nn.Module):
         return torch.where(drop[:, None], self.null_prompt(ids.shape[0], ids.device), ids)
 
     def encode_prompts(self, ids: torch.Tensor, drop: torch.Tensor | None = None,
-                       offsets: torch.Tensor | None = None) -> Conditioning:
+                       motion: torch.Tensor | None = None) -> Conditioning:
         """Prompt ids (B, L), with drop (B,) bool replacing some by the null prompt (guidance dropout in
-        training) and offsets (B, T) a horizontal motion to follow (see layout_features) -> their Conditioning."""
+        training) and motion (B, T, 3) the text's motion to follow (see layout_features) -> their Conditioning."""
         if ids.shape[1] != self.cfg.prompt_len:
             raise ValueError(f"prompt ids have {ids.shape[1]} slots, the model takes {self.cfg.prompt_len}")
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         text, mask, pooled = self.prompt_encoder(ids)  # (B, L, D), (B, L), (B, D)
-        return Conditioning(ids, text, mask, self.pooled_proj(pooled), self.layout_features(ids, offsets))
+        glyphs = self.layout_features(ids, motion)
+        return Conditioning(ids, text, mask, self.pooled_proj(pooled), None if glyphs is None else self.embed_layout(glyphs))
 
-    def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float, offsets: torch.Tensor | None = None) -> Conditioning:
-        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a horizontal motion
-        offsets (B, T) to follow): the prompts, and after them the null prompt once per prompt (2B rows;
-        its layout is empty wherever it stands), unless guidance_scale == 1 (one pass, B rows)."""
+    def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float, motion: torch.Tensor | None = None) -> Conditioning:
+        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a motion (B, T, 3) to
+        follow): the prompts, and after them the null prompt once per prompt (2B rows; its layout is empty
+        wherever it stands), unless guidance_scale == 1 (one pass, B rows)."""
         if guidance_scale == 1.0:
-            return self.encode_prompts(ids, offsets=offsets)
-        both = None if offsets is None else torch.cat([offsets, offsets])
-        return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]), offsets=both)
+            return self.encode_prompts(ids, motion=motion)
+        both = None if motion is None else torch.cat([motion, motion])
+        return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]), motion=both)
 
-    def layout_features(self, ids: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor | None:
-        """The glyph layout of the prompts (B, T, R, W, F), R = 1 or template_rows, or None for a model without one.
+    def layout_features(self, ids: torch.Tensor, motion: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The glyph layout of the prompts (B, T, R, W, F), R = 1, template_rows or H (per pixel, "glyph2d"),
+        or None for a model without one.
 
-        A "learned" model reads its own prediction, except while training (teacher forcing). `offsets`
-        (B, T), if given, is a horizontal motion: the strip's left edge in each frame, which both kinds
-        then read instead of the scroll's (a "learned" model keeps its predicted glyph widths)."""
+        `motion` (B, T, 3) long, if given, is where the text is: per frame its strip's x, y and the font
+        size (vidgen.data.layout2d.motion_tensor). A "glyph2d" model reads all of it (without one, each
+        prompt's scroll-world motion); a "learned2d" one too (without one, a motion its prior draws with
+        seed 0; in training, the scroll's); the scroll world's models read x alone, the strip's left edge in each frame, instead of
+        the scroll's. "learned" and "learned2d" models read the layout they predict (keeping their
+        predicted glyph widths), except while training (teacher forcing: the true layout)."""
         if self.glyph_layout is None:
-            if offsets is not None:
+            if motion is not None:
                 raise ValueError("this model reads no glyph layout (layout='none'), so it cannot be told a motion")
             return None
+        if self.cfg.layout == "learned2d" and not self.training:
+            motion = self.layout_predictor.sample_motion(ids) if motion is None else motion
+            return self.glyph_layout.features(*self.layout_predictor.layout(ids, motion), motion[:, 0, 2])
+        if self.cfg.pixel_layout:
+            return self.glyph_layout(ids, scroll_motions(ids) if motion is None else motion)
+        offsets = None if motion is None else motion[..., 0]
         if self.layout_predictor is not None and not self.training:
             return self.glyph_layout.features(*self.layout_predictor.layout(ids, offsets))
         return self.glyph_layout(ids, offsets)
@@ -140,14 +158,21 @@ class VideoDenoiser(nn.Module):
             raise ValueError(f"a model with layout={self.cfg.layout!r} does not predict a layout")
         return self.layout_predictor.slots(ids)
 
-    def auxiliary_losses(self, ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    def auxiliary_losses(self, ids: torch.Tensor, motion: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses besides denoising for prompts ids (B, L) as the network saw them (after guidance
-        dropout): the layout predictor's, for a "learned" model."""
+        dropout), moving along motion (B, T, 3): the layout predictor's, for a "learned" or "learned2d" model."""
         if self.layout_predictor is None:
             return {}
+        if self.cfg.layout == "learned2d":
+            return {"alignment": self.layout_predictor.loss(ids, scroll_motions(ids) if motion is None else motion)}
         return {"alignment": self.layout_predictor.loss(ids)}
 
     # -- forward ------------------------------------------------------------------------------
+    def embed_layout(self, glyphs: torch.Tensor) -> torch.Tensor:
+        """The layout features (B, T, R, W, F) as the variant reads them in `denoise` (a token variant
+        embeds them once per generation, see TokenDenoiser); here unchanged."""
+        return glyphs
+
     def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
                 glyphs: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, R, W, F) or None -> (B, T, H, W).
@@ -158,16 +183,17 @@ class VideoDenoiser(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None = None, drop: torch.Tensor | None = None,
-                state: dict | None = None, aux: bool = False, cond: Conditioning | None = None):
+                state: dict | None = None, aux: bool = False, cond: Conditioning | None = None,
+                motion: torch.Tensor | None = None):
         """x (B, T, H, W) noisy video, t (B,) timesteps, and either ids (B, L) prompt ids (with drop (B,)
         bool for guidance dropout during training) or their `cond` from `encode_prompts`; state: see
         `denoise` -> (B, T, H, W); with aux=True (training) -> (that, `auxiliary_losses` of the prompts
-        as seen)."""
+        as seen); motion (B, T, 3): where the text is (see layout_features)."""
         if cond is None:
-            cond = self.encode_prompts(ids, drop)
+            cond = self.encode_prompts(ids, drop, motion)
         c = self.t_embedder(t) + cond.pooled  # (B, D)
         out = self.denoise(x, c, cond.text, cond.mask, cond.glyphs, state=state)
-        return (out, self.auxiliary_losses(cond.ids)) if aux else out
+        return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
     def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
                          state: dict | None = None, cond: Conditioning | None = None) -> torch.Tensor:
@@ -192,8 +218,11 @@ class VideoDenoiser(nn.Module):
         if self.layout_predictor is None:
             return [{"params": list(self.parameters())}]
         own = {id(p) for p in self.layout_predictor.parameters()}
-        return [{"params": [p for p in self.parameters() if id(p) not in own]},
-                {"params": list(self.layout_predictor.parameters()), "lr_scale": LayoutPredictor.LR_SCALE}]
+        if hasattr(self.layout_predictor, "optimizer_groups"):
+            predictor = self.layout_predictor.optimizer_groups()
+        else:
+            predictor = [{"params": list(self.layout_predictor.parameters()), "lr_scale": type(self.layout_predictor).LR_SCALE}]
+        return [{"params": [p for p in self.parameters() if id(p) not in own]}, *predictor]
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -7,7 +7,8 @@ from ..data import tokenizer as tok
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
-LAYOUTS = ("none", "glyph", "learned")  # where the model's glyph layout comes from (ModelConfig.layout)
+LAYOUTS = ("none", "glyph", "learned", "glyph2d", "learned2d")  # where the model's glyph layout comes from (ModelConfig.layout)
+PIXEL_LAYOUTS = ("glyph2d", "learned2d")  # layouts told per pixel, in two dimensions (the motion world)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class ModelConfig:
     # every frame and pixel column and how far into the glyph it lies (vidgen.data.layout), and its prompt
     # encoder has no slot positions, so a symbol reaches the pixels the same way wherever it stands;
     # "learned": prompt tokens only, like the blog's, but the model predicts the glyph layout from them
-    # (vidgen.models.aligner, trained on the renderer's widths and offsets) and reads it as "glyph" does
+    # (vidgen.models.aligner, trained on the renderer's widths and offsets) and reads it as "glyph" does;
+    # "glyph2d": told the layout at every pixel, in two dimensions and at any size, for text moving any way
+    # (the motion world: vidgen.data.layout2d, vidgen.models.layout2d); "learned2d": the blog's interface in
+    # the motion world, predicting the glyph widths and drawing a motion from a learned prior (vidgen.models.aligner2d)
     layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
     template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
     # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
@@ -73,6 +77,11 @@ class ModelConfig:
             raise ValueError(f"latent_groups={self.latent_groups} must divide the token grid {gh}x{gw}")
         if self.latents_per_group < 1 or self.latent_layers < 0:
             raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
+
+    @property
+    def pixel_layout(self) -> bool:
+        """Whether the layout is told per pixel in two dimensions (a motion-world model)."""
+        return self.layout in PIXEL_LAYOUTS
 
     @property
     def grid(self) -> tuple[int, int, int]:

@@ -60,26 +60,33 @@ class TokenDenoiser(VideoDenoiser):
         patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
         self.x_embedder = nn.Linear(patch_volume, cfg.dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, one per (t, h, w) token
-        if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns (x its row band) -> one vector
-            self.layout_embedder = nn.Linear(cfg.patch[0] * cfg.patch[2] * self.glyph_layout.num_features, cfg.dim)
+        if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns (x its row band, or
+            # x its ph pixel rows for a per-pixel "glyph2d" layout) -> one vector
+            pixels = cfg.patch[0] * cfg.patch[2] * (cfg.patch[1] if cfg.pixel_layout else 1)
+            self.layout_embedder = nn.Linear(pixels * self.glyph_layout.num_features, cfg.dim)
         self.final_layer = FinalLayer(cfg.dim, patch_volume)
 
     def learned_positions(self) -> list[nn.Parameter]:
         return [self.pos_embed]
 
-    def embed(self, x: torch.Tensor, glyphs: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H, W) video and (B, T, R, W, F) glyph layout or None -> tokens (B, N, D).
+    def embed_layout(self, glyphs: torch.Tensor) -> torch.Tensor:
+        """Layout features (B, T, R, W, F) -> one vector per token (B, N, D), once per generation.
 
-        R is 1 (the layout is the same down a column: every row of tokens gets it) or H' (a glyph
-        template: each row of tokens gets its own)."""
-        h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
-        if glyphs is None:
-            return h
+        R is 1 (the layout is the same down a column: every row of tokens gets it), H' (a glyph
+        template: each row of tokens gets its own) or H (a per-pixel layout of the motion world)."""
         pt, ph, pw = self.cfg.patch
-        t, hh, w = self.cfg.grid
-        cols = rearrange(glyphs.to(h.dtype), "b (t pt) r (w pw) f -> b t r w (pt pw f)", pt=pt, pw=pw)  # (B, T', R, W', pt*pw*F)
+        if self.cfg.pixel_layout:
+            cells = rearrange(glyphs, "b (t pt) (h ph) (w pw) f -> b (t h w) (pt ph pw f)", pt=pt, ph=ph, pw=pw)
+            return self.layout_embedder(cells)  # (B, N, D)
+        hh = self.cfg.grid[1]
+        cols = rearrange(glyphs, "b (t pt) r (w pw) f -> b t r w (pt pw f)", pt=pt, pw=pw)  # (B, T', R, W', pt*pw*F)
         lay = self.layout_embedder(cols)  # (B, T', R, W', D)
-        return rearrange(h, "b (t h w) d -> b t h w d", t=t, h=hh, w=w).add(lay).flatten(1, 3)  # (B, N, D)
+        return rearrange(lay.expand(-1, -1, hh, -1, -1), "b t h w d -> b (t h w) d")  # (B, N, D)
+
+    def embed(self, x: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H, W) video and the embedded layout (B, N, D) (`embed_layout`) or None -> tokens (B, N, D)."""
+        h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
+        return h if layout is None else h + layout.to(h.dtype)
 
     def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """tokens (B, N, D) -> (B, T, H, W)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..data.prompts import SplitConfig
+from ..data.world import WorldConfig
 from ..jsonconfig import config_from_dict
 
 
@@ -38,13 +39,20 @@ class TrainConfig:
     # measure what a run reaches along the way
     log_every: int = 50
     split: SplitConfig = field(default_factory=SplitConfig)
+    prior_motions: int = 0  # a "learned2d" model's motion prior also learns from this many extra motions per prompt
+    # and step, drawn from the world (motions cost no rendering, so the prior sees more of the world than the denoiser)
+    world: WorldConfig = field(default_factory=WorldConfig)  # how the text moves in the data (vidgen.data.world);
+    # checkpoints from before the motion world have none: the scroll world
 
     def __post_init__(self):
         if isinstance(self.split, dict):  # read from JSON
             object.__setattr__(self, "split", config_from_dict(SplitConfig, self.split, "split"))
+        if isinstance(self.world, dict):
+            object.__setattr__(self, "world", config_from_dict(WorldConfig, self.world, "world"))
         if self.loss_weighting not in ("none", "min_snr"):
             raise ValueError(f"unknown loss_weighting {self.loss_weighting!r}; known: none, min_snr")
-        if self.attention_loss < 0 or self.curriculum_steps < 0:
-            raise ValueError(f"attention_loss and curriculum_steps must be >= 0, got {self.attention_loss}, {self.curriculum_steps}")
+        if self.attention_loss < 0 or self.curriculum_steps < 0 or self.prior_motions < 0:
+            raise ValueError(f"attention_loss, curriculum_steps and prior_motions must be >= 0, got {self.attention_loss}, "
+                             f"{self.curriculum_steps}, {self.prior_motions}")
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.cfg_dropout < 1 or not 0 <= self.ema_decay < 1:
             raise ValueError("batch_size >= 1, lr > 0, 0 <= cfg_dropout < 1 and 0 <= ema_decay < 1 are required")

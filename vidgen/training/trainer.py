@@ -22,7 +22,9 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
-from ..data.prompts import make_batch, sample_train_prompts, validation_prompts
+from ..data.layout2d import motion_tensor
+from ..data.prompts import make_world_batch, sample_train_prompts, validation_prompts
+from ..data.world import sample_motion
 from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
 from ..models.config import ModelConfig
@@ -48,6 +50,17 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def check_world(model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
+    """Refuse a model that cannot be told where the text is in its data's world, with the reason."""
+    if train_cfg.world.name == "motion" and model_cfg.layout in ("glyph", "learned"):
+        raise ValueError(f"a layout={model_cfg.layout!r} model reads a per-column layout of the scroll world; in the motion "
+                         "world use layout 'glyph2d' (told the 2D layout) or 'none'")
+    if model_cfg.layout == "learned2d" and train_cfg.world.name != "motion":
+        raise ValueError("a layout='learned2d' model learns a motion prior: train it in the motion world")
+    if train_cfg.world.name == "motion" and train_cfg.attention_loss:
+        raise ValueError("attention supervision reads the scroll world's per-patch labels; set attention_loss 0 in the motion world")
+
+
 def bucket_losses(t: torch.Tensor, losses: torch.Tensor, num_timesteps: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum and count of per-sample losses per noise-level bucket."""
     b = (t.cpu() * NUM_BUCKETS // num_timesteps).numpy()
@@ -56,12 +69,14 @@ def bucket_losses(t: torch.Tensor, losses: torch.Tensor, num_timesteps: int) -> 
     return sums, counts
 
 
-def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None, weighting="none", gamma=5.0, bf16=False):
+def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None, weighting="none", gamma=5.0, bf16=False,
+                   motion=None):
     """Per-sample (weighted loss, unweighted MSE) of the network's prediction against its target, and
-    the network's auxiliary losses (name -> scalar; a layout predictor's, for instance)."""
+    the network's auxiliary losses (name -> scalar; a layout predictor's, for instance). motion (B, T, 3):
+    where the text is, for a model of the motion world (None in the scroll world)."""
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out, aux = model(x_t, t, ids, drop, aux=True)
+        out, aux = model(x_t, t, ids, drop, aux=True, motion=motion)
     mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
     return mse * schedule.loss_weight(t, weighting, gamma), mse, aux
 
@@ -85,6 +100,7 @@ class Trainer:
             train_cfg, self.resume_changes = apply_resume_changes(saved_train or train_cfg, resume_changes or {})
             preset_name = raw.get("preset", preset_name)
         self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
+        check_world(model_cfg, train_cfg)
         self.schedule = NoiseSchedule(diff_cfg)
         torch.manual_seed(train_cfg.seed)
         self.model = build_model(model_cfg).to(self.device)
@@ -154,8 +170,10 @@ class Trainer:
     def train_step(self) -> dict:
         cfg = self.cfg
         g = _step_generator(cfg.seed, self.step, self.rank)
+        torch.manual_seed(g.initial_seed() + 1)  # draws inside the model (a motion prior's noise) are a function of the step too
         prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank, cfg.curriculum_steps)
-        x0, ids = make_batch(prompts)  # (B, T, H, W), (B, L)
+        world_rng = np.random.default_rng([cfg.seed, self.step, self.rank, 11])  # the motions: a function of the step too
+        x0, ids, motion = make_world_batch(prompts, cfg.world, world_rng)  # (B, T, H, W), (B, L), (B, T, 3) or None
         b = x0.shape[0]
         t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
@@ -163,9 +181,14 @@ class Trainer:
         x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg) * group.get("lr_scale", 1.0)
-        loss_w, mse, aux = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma, cfg.bf16)
+        motion = None if motion is None else motion.to(self.device)
+        loss_w, mse, aux = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma,
+                                          cfg.bf16, motion)
         if self.attention_supervision is not None:
             aux["attention"] = cfg.attention_loss * self.attention_supervision.loss(self.model.drop_prompts(ids, drop))
+        if cfg.prior_motions and self.model.cfg.layout == "learned2d":  # more of the world for the motion prior
+            extra = [sample_motion(p, cfg.world, world_rng) for p in prompts * cfg.prior_motions]
+            aux["prior"] = self.model.layout_predictor.prior_loss(ids.repeat(cfg.prior_motions, 1), motion_tensor(extra).to(self.device))
         loss = loss_w.mean() + sum(aux.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -198,18 +221,20 @@ class Trainer:
             prompts = list(validation_prompts(cfg.split))
             rng = np.random.default_rng(cfg.split.seed + 1)
             pick = sorted(rng.choice(len(prompts), size=min(cfg.val_size, len(prompts)), replace=False))
-            x0, ids = make_batch([prompts[i] for i in pick])
+            x0, ids, motion = make_world_batch([prompts[i] for i in pick], cfg.world, np.random.default_rng(cfg.split.seed + 3))
             g = torch.Generator().manual_seed(cfg.split.seed + 2)
             t = (torch.arange(len(pick)) * self.schedule.num_timesteps // len(pick)).long()  # evenly over [0, T)
             noise = torch.randn(x0.shape, generator=g)
-            self._val = (x0, ids, t, noise)
+            self._val = (x0, ids, t, noise, motion)
         sums, counts, total, total_x0 = np.zeros(NUM_BUCKETS), np.zeros(NUM_BUCKETS), [], []
-        x0, ids, t, noise = self._val
+        x0, ids, t, noise, motion = self._val
         for i in range(0, len(t), 64):
             b = [v[i : i + 64].to(self.device) for v in (x0, ids, t, noise)]
+            m = None if motion is None else motion[i : i + 64].to(self.device)
             x_t = self.schedule.q_sample(b[0], b[2], b[3])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                out = model.forward_with_cfg(x_t, b[2], b[1], guidance_scale).float()
+                cond = model.encode_for_guidance(b[1], guidance_scale, motion=m)
+                out = model.forward_with_cfg(x_t, b[2], None, guidance_scale, cond=cond).float()
             mse, x0_mse = self.schedule.denoising_errors(out, x_t, b[0], b[3], b[2])  # (B,), (B,)
             total_x0.append(x0_mse.cpu())
             s, c = bucket_losses(b[2], mse, self.schedule.num_timesteps)
