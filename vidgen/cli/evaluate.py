@@ -92,6 +92,9 @@ def add_train_recognizer_args(p) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: RecognizerTrainConfig)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--reads", choices=("scroll", "motion"), default="scroll",
+                   help="scroll: the scroll world's videos (checkpoints/recognizer); motion: text moving any way "
+                        "(checkpoints/recognizer-motion)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -100,6 +103,7 @@ def run_train_recognizer(args) -> None:
 
     import torch
 
+    from ..evaluation.recognizer import MOTION_READER, RecognizerConfig
     from ..evaluation.recognizer_train import RecognizerTrainConfig, train_recognizer
 
     if args.threads < 1 or (args.steps is not None and args.steps < 1):
@@ -108,17 +112,19 @@ def run_train_recognizer(args) -> None:
     cfg = RecognizerTrainConfig(seed=args.seed)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
-    print(json.dumps(train_recognizer(args.out, cfg, progress=not args.no_progress)))
+    model_cfg = MOTION_READER if args.reads == "motion" else RecognizerConfig()
+    print(json.dumps(train_recognizer(args.out, cfg, model_cfg, progress=not args.no_progress)))
 
 
 
 def add_report_args(p) -> None:
-    from ..shipped import SHIPPED_MODELS
+    from ..shipped import SCROLL_MODELS
 
-    p.description = ("Measure the shipped models' headline figures (the model card's table) from their checkpoints, "
-                     "at the reference and the default sampler, and write them as JSON plus a Markdown table.")
-    p.add_argument("--models", default=",".join(SHIPPED_MODELS),
-                   help=f"comma-separated shipped names or directories (default {','.join(SHIPPED_MODELS)})")
+    p.description = ("Measure the shipped scroll-world models' headline figures (the model card's table) from their "
+                     "checkpoints, at the reference and the default sampler, and write them as JSON plus a Markdown table "
+                     "(motion-world models: world-report).")
+    p.add_argument("--models", default=",".join(SCROLL_MODELS),
+                   help=f"comma-separated shipped names or directories (default {','.join(SCROLL_MODELS)})")
     p.add_argument("--out", default="docs/reports/shipped_models.json", help="the JSON file (the .md goes beside it)")
     p.add_argument("--n", type=int, default=None, help="prompts per split instead of the card's (200 val and held-out, "
                                                          "96 look-alike, 48 of 7-8 symbols), for a quick look")
@@ -139,3 +145,34 @@ def run_report(args) -> None:
     card = measure_models(names, splits, progress=not args.no_progress, device=args.device, precision=args.precision)
     md = write_card(card, Path(args.out))
     print(f"wrote {args.out} and {md}")
+
+
+def add_world_report_args(p) -> None:
+    p.description = ("Measure a motion-world model's figures (docs/world.md): readability and position error with a motion "
+                     "given, on held-out path shapes too, variety with none given, and the sliders' table.")
+    p.add_argument("--model", default="release", help="a shipped name or a checkpoint directory (default release)")
+    p.add_argument("--out", default=None, help="the JSON file (default docs/reports/world_<model>.json; the .md goes beside it)")
+    p.add_argument("--n", type=int, default=None, help="prompts per split instead of 200/200/96/48, for a quick look")
+    p.add_argument("--no-sliders", action="store_true", help="skip the guidance x eta table")
+    p.add_argument("--recognizer", default=None, help="motion reader directory (default: checkpoints/recognizer-motion)")
+    add_precision_arg(p)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_world_report(args) -> None:
+    from ..evaluation.recognizer import MOTION_DIR, default_reader
+    from ..evaluation.world_report import WORLD_SPLITS, measure_world, write_world_report
+
+    if args.n is not None and args.n < 2:
+        raise ValueError(f"--n must be >= 2, got {args.n}")
+    reader = default_reader(args.recognizer or str(MOTION_DIR))
+    if reader.model.cfg.reads != "motion":
+        raise ValueError(f"{args.recognizer} reads the scroll world only; give a motion reader (train-recognizer --reads motion)")
+    splits = WORLD_SPLITS if args.n is None else {k: args.n for k in WORLD_SPLITS}
+    name = Path(args.model).name
+    report = measure_world(args.model, reader, splits, progress=not args.no_progress, precision=args.precision,
+                           sliders=not args.no_sliders)
+    out = Path(args.out or f"docs/reports/world_{name}.json")
+    md = write_world_report(name, report, out)
+    print(f"wrote {out} and {md}")
+

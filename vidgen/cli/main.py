@@ -18,6 +18,8 @@ SUBCOMMANDS = (
     ("eval", "score a model's videos: readability, fidelity, motion", evaluate.add_eval_args, evaluate.run_eval),
     ("report", "measure the shipped models' model-card figures into a committed JSON file", evaluate.add_report_args,
      evaluate.run_report),
+    ("world-report", "measure a motion-world model: following a motion, variety, the sliders", evaluate.add_world_report_args,
+     evaluate.run_world_report),
     ("experiments", "the blog's experiments: single symbols, held-out pairs, longer prompts, unknown tokens",
      evaluate.add_experiments_args, evaluate.run_experiments_cmd),
     ("train-recognizer", "train the text recognizer that scores readability",

@@ -27,6 +27,7 @@ from . import metrics
 from .harness import (
     EvalSettings,
     aggregate,
+    check_scroll_world,
     checkpoint_split,
     comparison_grid,
     generate_videos,
@@ -168,6 +169,7 @@ def run_experiments(checkpoint, out_dir, settings: EvalSettings = EvalSettings()
         raise ValueError(f"n must be >= 2 (the Frechet distance needs two videos), got {n}")
     reader = reader or default_reader()
     pipe = load_pipeline(checkpoint, device=device, precision=precision)
+    check_scroll_world(pipe, checkpoint)
     split = checkpoint_split(pipe.config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,13 @@ def split_prompts(split_name: str, n: int, split: SplitConfig, seed: int = 0) ->
     return out
 
 
+def check_scroll_world(pipe, checkpoint) -> None:
+    """Refuse a motion-world model: these reports read videos with the scroll world's reader."""
+    if pipe.world.name != "scroll":
+        raise ValueError(f"{checkpoint} is a model of the {pipe.world.name!r} world, whose text moves any way: measure it "
+                         "with `python -m vidgen world-report --model ...` (this report reads scrolling text only)")
+
+
 def weights_sha256(checkpoint) -> dict:
     """sha256 of the weights file sampling uses (EMA first, as load_pipeline does) and of config.json."""
     d = resolve_dir(checkpoint)
@@ -273,6 +280,7 @@ def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = E
     prompts = [tok.normalize_prompt(p) for p in prompts]
     reader = reader or default_reader()
     pipe = load_pipeline(checkpoint, device=device, precision=precision)
+    check_scroll_world(pipe, checkpoint)
     t0 = time.time()
     videos = generate_videos(pipe, prompts, settings, progress=progress)
     gen_seconds = time.time() - t0

@@ -18,7 +18,16 @@ from .. import checkpoint as ckpt
 from ..data import tokenizer as tok
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_SAMPLER, EVAL_STEPS
 from ..precision import cpu_model
-from .harness import EvalSettings, aggregate, checkpoint_split, generate_videos, score_videos, split_prompts, weights_sha256
+from .harness import (
+    EvalSettings,
+    aggregate,
+    check_scroll_world,
+    checkpoint_split,
+    generate_videos,
+    score_videos,
+    split_prompts,
+    weights_sha256,
+)
 from .recognizer import TextReader, default_reader
 
 CARD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}  # split -> prompts measured
@@ -43,6 +52,7 @@ def measure_model(name, splits: dict[str, int] = CARD_SPLITS, reader: TextReader
 
     reader = reader or default_reader()
     pipe = load_pipeline(name, device=device, precision=precision)
+    check_scroll_world(pipe, name)
     guidance = pipe.default_guidance
     out = {"checkpoint": weights_sha256(pipe_path(name)), "step": pipe.config.get("step"),
            "best_val_loss": pipe.config.get("exported_best_val_loss"), "layout": pipe.model.cfg.layout,

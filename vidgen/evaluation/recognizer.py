@@ -35,13 +35,17 @@ from ..checkpoint import (
 )
 from ..data import tokenizer as tok
 from ..data.layout import scroll_offsets
+from ..data.render import as_unit_float
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..paths import CHECKPOINTS_DIR
+from .tracking import Track, stitch, track
 
 MIN_STRIP, MAX_STRIP = 8, 160  # candidate strip widths; 8 x "W" renders 152 px wide
 BLANK = 0  # CTC blank; symbol i of SYMBOLS is class i + 1
 NUM_CLASSES = 1 + len(tok.SYMBOLS)
+READS = ("scroll", "motion")  # what a reader reads (RecognizerConfig.reads)
 DEFAULT_DIR = CHECKPOINTS_DIR / "recognizer"
+MOTION_DIR = CHECKPOINTS_DIR / "recognizer-motion"  # the reader of text moving any way
 WEIGHTS_NAME = "recognizer.safetensors"  # beside its CONFIG_NAME, like a model checkpoint
 
 
@@ -65,14 +69,6 @@ def _strip_index(frames: int, width: int) -> tuple[torch.Tensor, torch.Tensor, t
     index = torch.from_numpy(rearrange(index, "c t w -> c (t w)"))  # (C, T*W)
     counts = torch.zeros(len(widths), MAX_STRIP + 1).scatter_add_(1, index, torch.ones(index.shape))
     return index, counts[:, :MAX_STRIP], torch.from_numpy(widths)
-
-
-def as_unit_float(videos) -> torch.Tensor:
-    """uint8 (B, T, H, W) numpy/tensor -> float32 in [0, 1]; float input is taken as already in [0, 1]."""
-    v = torch.as_tensor(np.asarray(videos)) if not torch.is_tensor(videos) else videos
-    if v.dtype == torch.uint8:
-        return v.float() / 255.0
-    return v.float()
 
 
 @dataclass
@@ -130,6 +126,9 @@ class RecognizerConfig:
     rows: tuple[int, int] = (4, 28)  # strip rows read (the capitals cover rows 7..23, slack for jitter)
     channels: tuple[int, int, int, int] = (16, 32, 64, 96)  # conv widths; two 2x2 pools -> stride 4 in x
     feature_dim: int = 64  # width of the sequence features (also the FD-recognizer feature size)
+    reads: str = "scroll"  # "scroll": videos of the scroll world, read through `fit_strip`; "motion": text moving
+    # any way (vidgen.data.world), read through the tracker's stitched canvas (vidgen.evaluation.tracking)
+    width: int = MAX_STRIP  # columns of the strip or canvas the network reads
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(int(r) for r in self.rows))
@@ -137,17 +136,23 @@ class RecognizerConfig:
         lo, hi = self.rows
         if not 0 <= lo < hi <= HEIGHT or (hi - lo) % 4:
             raise ValueError(f"rows must be a range inside 0..{HEIGHT} whose length divides by 4, got {self.rows}")
+        if self.reads not in READS or self.width < 8 or self.width % 4:
+            raise ValueError(f"reads must be one of {READS} and width a multiple of 4 (>= 8), got {self.reads!r}, {self.width}")
         if len(self.channels) != 4 or min(self.channels) < 1 or self.feature_dim < 1:
             raise ValueError(f"need 4 positive channel widths and feature_dim >= 1, got {self.channels}, {self.feature_dim}")
 
     @property
     def seq_len(self) -> int:
         """CTC output positions: one per 4 strip columns."""
-        return MAX_STRIP // 4
+        return self.width // 4
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+MOTION_READER = RecognizerConfig(rows=(0, HEIGHT), reads="motion", width=192)  # the canvas: every row, 192 columns (8 "W"
+# at the largest size are about 170 px)
 
 
 class Recognizer(nn.Module):
@@ -212,7 +217,8 @@ class Reading:
     texts: list[str]  # the symbols read, in order
     confidence: np.ndarray  # (B,) product over positions of the best-path probability
     features: np.ndarray  # (B, feature_dim) mean sequence feature: the FD-recognizer embedding
-    fit: StripFit
+    fit: StripFit | None  # the scroll fit (a "scroll" reader), None for a "motion" reader
+    track: Track | None = None  # the tracked motion (a "motion" reader)
 
 
 class TextReader:
@@ -228,16 +234,23 @@ class TextReader:
         v = as_unit_float(videos)
         if v.ndim != 4 or v.shape[1:] != (FRAMES, HEIGHT, WIDTH):
             raise ValueError(f"expected videos of shape (B, {FRAMES}, {HEIGHT}, {WIDTH}), got {tuple(v.shape)}")
-        texts, conf, feats, fits = [], [], [], []
+        texts, conf, feats, fits, tracks = [], [], [], [], []
         for lo in range(0, len(v), batch_size):
-            fit = fit_strip(v[lo : lo + batch_size])
-            logits, f = self.model(fit.strips)
+            if self.model.cfg.reads == "motion":
+                trk = track(v[lo : lo + batch_size])
+                strips = stitch(v[lo : lo + batch_size], trk, HEIGHT, self.model.cfg.width)
+                tracks.append(trk)
+            else:
+                fit = fit_strip(v[lo : lo + batch_size])
+                strips = fit.strips
+                fits.append(fit)
+            logits, f = self.model(strips)
             texts += ctc_greedy_decode(logits)
             conf.append(logits.log_softmax(-1).max(-1).values.sum(-1).exp())
             feats.append(f.mean(1))
-            fits.append(fit)
-        fit = StripFit(*(torch.cat([getattr(x, k) for x in fits]) for k in ("strips", "widths", "residual")))
-        return Reading(texts, torch.cat(conf).numpy(), torch.cat(feats).numpy().astype(np.float64), fit)
+        fit = StripFit(*(torch.cat([getattr(x, k) for x in fits]) for k in ("strips", "widths", "residual"))) if fits else None
+        trk = Track(np.concatenate([t.positions for t in tracks]), np.concatenate([t.shows for t in tracks])) if tracks else None
+        return Reading(texts, torch.cat(conf).numpy(), torch.cat(feats).numpy().astype(np.float64), fit, trk)
 
 
 def save_recognizer(model: Recognizer, out_dir, meta: dict | None = None) -> Path:

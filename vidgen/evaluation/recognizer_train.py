@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 
 from ..data import tokenizer as tok
 from ..data.layout import paste_strip, scroll_offsets
-from ..data.prompts import SplitConfig, heldout_prompts, validation_prompts
+from ..data.prompts import SplitConfig, heldout_prompts, long_prompts, lookalike_prompts, validation_prompts
 from ..data.render import render_strip, render_video
 from ..data.shape import HEIGHT
+from ..data.world import PATH_SHAPES, WorldConfig, render_motion, sample_motion
 from .recognizer import (
     MAX_STRIP,
     Recognizer,
@@ -32,6 +33,7 @@ from .recognizer import (
     fit_strip,
     save_recognizer,
 )
+from .tracking import stitch, track
 
 
 @dataclass(frozen=True)
@@ -123,17 +125,48 @@ def augment(videos: torch.Tensor, gen: torch.Generator, cfg: RecognizerTrainConf
     return torch.where(pick(cfg.clean_fraction), videos, x)
 
 
-def make_training_batch(rng: np.random.Generator, gen: torch.Generator, cfg: RecognizerTrainConfig):
-    """-> (prompts, augmented videos (B, T, H, W) in [0, 1])."""
+# what a "motion" reader learns to read: every path shape, the held-out one too (the reader is the measuring
+# instrument, not the model under test), at the motion world's sizes and speeds
+READER_WORLD = WorldConfig(name="motion", shapes=PATH_SHAPES, heldout_shapes=())
+
+
+def render_in_world(prompt: str, rng: np.random.Generator) -> np.ndarray:
+    """The prompt moving along a motion drawn from READER_WORLD: uint8 (T, H, W)."""
+    return render_motion(prompt, sample_motion(prompt, READER_WORLD, rng))
+
+
+def make_training_batch(rng: np.random.Generator, gen: torch.Generator, cfg: RecognizerTrainConfig, reads: str = "scroll"):
+    """-> (prompts, augmented videos (B, T, H, W) in [0, 1]): scrolled (partly too slowly), or moving any way."""
     prompts = random_prompts(rng, cfg.batch_size, cfg.max_len)
-    extra = np.where(rng.random(cfg.batch_size) < 0.25, rng.integers(1, 13, cfg.batch_size), 0)
-    videos = np.stack([render_slow(p, int(e)) for p, e in zip(prompts, extra)])  # (B, T, H, W) uint8
+    if reads == "motion":
+        videos = []
+        for i in range(len(prompts)):
+            while True:
+                try:
+                    videos.append(render_in_world(prompts[i], rng))
+                    break
+                except ValueError:  # no motion of the world shows this prompt (eight wide glyphs): another prompt
+                    prompts[i] = random_prompts(rng, 1, cfg.max_len)[0]
+        videos = np.stack(videos)  # (B, T, H, W) uint8
+    else:
+        extra = np.where(rng.random(cfg.batch_size) < 0.25, rng.integers(1, 13, cfg.batch_size), 0)
+        videos = np.stack([render_slow(p, int(e)) for p, e in zip(prompts, extra)])  # (B, T, H, W) uint8
     return prompts, augment(torch.from_numpy(videos).float() / 255.0, gen, cfg)
 
 
-def sentence_accuracy_on(reader: TextReader, prompts) -> float:
-    """Share of clean ground-truth renders read exactly."""
-    texts = reader.read(np.stack([render_video(p) for p in prompts])).texts
+def reader_inputs(model: Recognizer, videos: torch.Tensor) -> torch.Tensor:
+    """Videos (B, T, H, W) in [0, 1] -> what the network reads (B, H, width): the scroll fit's strip or the
+    tracker's stitched canvas, as TextReader.read makes them."""
+    if model.cfg.reads == "motion":
+        return stitch(videos, track(videos), HEIGHT, model.cfg.width)
+    return fit_strip(videos).strips
+
+
+def sentence_accuracy_on(reader: TextReader, prompts, seed: int = 0) -> float:
+    """Share of clean ground-truth renders read exactly (in the reader's world: motions drawn by `seed`)."""
+    rng = np.random.default_rng(seed)
+    render = (lambda p: render_in_world(p, rng)) if reader.model.cfg.reads == "motion" else render_video
+    texts = reader.read(np.stack([render(p) for p in prompts])).texts
     return float(np.mean([t == p for t, p in zip(texts, prompts)]))
 
 
@@ -154,8 +187,8 @@ def train_recognizer(out_dir, cfg: RecognizerTrainConfig = RecognizerTrainConfig
     bar = tqdm(range(cfg.steps), desc="train-recognizer", unit="step", disable=not progress, dynamic_ncols=True)
     model.train()
     for step in bar:
-        prompts, videos = make_training_batch(rng, gen, cfg)
-        strips = fit_strip(videos).strips  # (B, H, S)
+        prompts, videos = make_training_batch(rng, gen, cfg, model_cfg.reads)
+        strips = reader_inputs(model, videos)  # (B, H, S)
         logits, _ = model(strips)  # (B, L, classes)
         targets, target_lens = encode_targets(prompts)
         log_probs = logits.log_softmax(-1).transpose(0, 1)  # (L, B, classes) as CTCLoss wants
@@ -178,6 +211,8 @@ def train_recognizer(out_dir, cfg: RecognizerTrainConfig = RecognizerTrainConfig
         "final_loss": float(np.mean(losses[-50:])),
         "clean_val_sentence_accuracy_300": sentence_accuracy_on(reader, validation_prompts(split)[::6][:300]),
         "clean_heldout_sentence_accuracy_300": sentence_accuracy_on(reader, heldout_prompts(split, n=300, seed=7)),
+        "clean_lookalike_sentence_accuracy": sentence_accuracy_on(reader, lookalike_prompts(split)),
+        "clean_long_sentence_accuracy": sentence_accuracy_on(reader, long_prompts()),
     }
     save_recognizer(model, out_dir, summary)
     return summary

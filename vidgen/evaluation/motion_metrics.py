@@ -1,0 +1,139 @@
+"""What the motion world asks of a model, measured from its videos (docs/world.md):
+
+- readability with a motion given: the motion reader (checkpoints/recognizer-motion) reads each video
+  generated along a motion drawn from the model's world (or from its held-out path shapes);
+- adherence: each frame's text position against the motion's truth (`tracking.position_errors`), in
+  pixels, over the frames whose truth shows text;
+- variety with no motion given: over many seeds per prompt, the motions measured from the videos (the
+  tracker's mean velocity) against the world's, binned by direction (8 sectors) and speed (4 bands), as a
+  total variation distance; its floor is what two independent draws of true motions score;
+- fidelity: PSNR of the whole video against the truth.
+
+Every function takes a Pipeline and a reader; nothing here trains or changes a model.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.world import render_motion, sample_motion
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
+from .metrics import psnr_video
+from .recognizer import TextReader
+from .tracking import position_errors, track
+
+DIRECTION_BINS = 8  # sectors of 45 degrees, the first centred on rightwards
+SPEED_EDGES = (0.5, 2.0, 3.5, 5.0)  # px a frame: "still" below 0.5 (no direction), then 4 bands
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the videos are generated (the default sampler and steps unless said)."""
+
+    sampler: str = DEFAULT_SAMPLER
+    steps: int = DEFAULT_STEPS
+    eta: float = 0.0
+    guidance_scale: float | None = None  # None: the checkpoint's default
+    batch: int = 16
+
+    def kwargs(self) -> dict:
+        return {"sampler": self.sampler, "steps": self.steps, "eta": self.eta, "guidance_scale": self.guidance_scale}
+
+
+def generate_many(pipe, prompts: list[str], motions, seeds: list[int], sampling: Sampling, progress: bool, desc: str) -> np.ndarray:
+    """One video per (prompt, motion or None, seed), in batches of equal seed: (N, T, H, W) uint8."""
+    out = [None] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: seeds[i])
+    batches = [order[i : i + sampling.batch] for i in range(0, len(order), sampling.batch)]
+    groups = []
+    for batch in batches:  # a batch shares one seed
+        by_seed: dict[int, list[int]] = {}
+        for i in batch:
+            by_seed.setdefault(seeds[i], []).append(i)
+        groups += list(by_seed.items())
+    for seed, idx in tqdm(groups, desc=desc, disable=not progress, dynamic_ncols=True):
+        motion = None if motions is None else [motions[i] for i in idx]
+        videos = pipe.generate([prompts[i] for i in idx], motion=motion, seed=seed, **sampling.kwargs())
+        for i, v in zip(idx, videos):
+            out[i] = v
+    return np.stack(out)
+
+
+def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = Sampling(), shapes: tuple[str, ...] | None = None,
+             seed: int = 0, progress: bool = False) -> dict:
+    """Readability, adherence and PSNR of videos generated along motions drawn from the model's world for
+    each prompt (prompt i's motion by seed + i; `shapes` restricts the path shapes, e.g. the held-out ones)."""
+    motions = [sample_motion(p, pipe.world, np.random.default_rng(seed + i), shapes) for i, p in enumerate(prompts)]
+    videos = generate_many(pipe, prompts, motions, [seed] * len(prompts), sampling, progress, "follow")
+    truths = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
+    texts = reader.read(videos).texts
+    errors = position_errors(videos, truths)  # (N, T) NaN where the truth shows no text
+    per_video = np.nanmean(errors, axis=1)
+    return {
+        "n": len(prompts),
+        "readability": float(np.mean([t == p for t, p in zip(texts, prompts)])),
+        "position_error_px": float(np.nanmean(errors)),
+        "position_error_px_p90": float(np.percentile(per_video, 90)),
+        "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)])),
+        "misread": [(p, t) for p, t in zip(prompts, texts) if t != p][:20],
+        "shapes": sorted({m.shape for m in motions}),
+    }
+
+
+def motion_histogram(velocity: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """Mean velocities (N, 2) and path speeds (N,) -> the share of videos in each bin (1 + 8 x 4,): "still"
+    (speed below SPEED_EDGES[0]), then direction sector x speed band."""
+    hist = np.zeros(1 + DIRECTION_BINS * len(SPEED_EDGES))
+    for (vx, vy), s in zip(velocity, speed):
+        if s < SPEED_EDGES[0]:
+            hist[0] += 1
+            continue
+        sector = int(((math.degrees(math.atan2(vy, vx)) + 360 / DIRECTION_BINS / 2) % 360) // (360 / DIRECTION_BINS))
+        band = int(np.searchsorted(SPEED_EDGES, s, side="right")) - 1
+        hist[1 + sector * len(SPEED_EDGES) + band] += 1
+    return hist / max(len(velocity), 1)
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """Half the L1 distance between two histograms: 0 identical, 1 disjoint."""
+    return 0.5 * float(np.abs(p - q).sum())
+
+
+def measured_histogram(videos: np.ndarray) -> np.ndarray:
+    """The motion histogram of videos, as the tracker measures them."""
+    trk = track(videos)
+    return motion_histogram(trk.velocity(), trk.path_speed())
+
+
+def true_videos(pipe, prompts: list[str], seeds: list[int], seed_offset: int) -> np.ndarray:
+    """Renders of each prompt along a motion drawn from the model's world by seed + seed_offset."""
+    return np.stack([render_motion(p, sample_motion(p, pipe.world, np.random.default_rng([s, seed_offset])))
+                     for p, s in zip(prompts, seeds)])
+
+
+def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int = 32, sampling: Sampling = Sampling(),
+            progress: bool = False) -> dict:
+    """Videos with no motion given, `seeds_per_prompt` seeds of each prompt: how their measured motions
+    compare with the world's (total variation over direction x speed bins; the floor is two independent
+    samples of true motions of the same prompts), and how many read right."""
+    rows = [(p, s) for p in prompts for s in range(seeds_per_prompt)]
+    ps, seeds = [p for p, _ in rows], [s for _, s in rows]
+    videos = generate_many(pipe, ps, None, seeds, sampling, progress, "variety")
+    generated = measured_histogram(videos)
+    truth_a = measured_histogram(true_videos(pipe, ps, seeds, 1))
+    truth_b = measured_histogram(true_videos(pipe, ps, seeds, 2))
+    texts = reader.read(videos).texts
+    trk = track(videos)
+    return {
+        "n_videos": len(rows),
+        "tv_generated_vs_world": total_variation(generated, truth_a),
+        "tv_world_vs_world": total_variation(truth_b, truth_a),
+        "readability": float(np.mean([t == p for t, p in zip(texts, ps)])),
+        "still_share": float(generated[0]),
+        "mean_speed_px": float(trk.path_speed().mean()),
+        "histogram_generated": generated.round(4).tolist(),
+        "histogram_world": truth_a.round(4).tolist(),
+    }

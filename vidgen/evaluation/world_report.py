@@ -1,0 +1,125 @@
+"""The motion world's figures for a model, measured from its videos: `python -m vidgen world-report`
+writes them to a JSON file (docs/reports/world_<name>.json) and a Markdown table beside it.
+
+- follow: readability, position error and PSNR with a motion drawn from the model's world given, on
+  validation, held-out, look-alike-glyph and 7-8 symbol prompts, and on validation prompts along the
+  held-out path shapes (never seen in training);
+- variety: no motion given, 32 seeds per prompt: the measured motions against the world's (total
+  variation over direction x speed bins, beside the floor two true samples score) and readability;
+- sliders: guidance 1 to 7 and eta 0 and 1 (DDIM, so that eta means something): readability, the
+  motions' distance from the world's, and how much videos of one prompt and one motion differ between
+  seeds (mean absolute pixel difference, of 255).
+"""
+from __future__ import annotations
+
+import json
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from ..data.world import sample_motion
+from ..precision import cpu_model
+from .harness import checkpoint_split, split_prompts, weights_sha256
+from .motion_metrics import Sampling, generate_many, followed, measured_histogram, total_variation, true_videos, variety
+from .recognizer import TextReader
+
+WORLD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}
+VARIETY_PROMPTS = 8  # prompts x 32 seeds
+SLIDER_GUIDANCE = (1.0, 3.0, 5.0, 7.0)
+SLIDER_ETA = (0.0, 1.0)
+SLIDER_SAMPLING = ("ddim", 20)  # sampler and steps of the slider table (DPM-Solver++ takes no eta)
+SLIDER_PROMPTS, SLIDER_SEEDS = 8, 4
+
+
+def _same_motion_spread(videos: np.ndarray) -> float:
+    """Mean absolute pixel difference (of 255) between every two videos (N, T, H, W)."""
+    v = videos.astype(np.float32)
+    return float(np.mean([np.abs(a - b).mean() for a, b in combinations(v, 2)]))
+
+
+def slider_table(pipe, reader: TextReader, prompts: list[str], progress: bool) -> list[dict]:
+    """Per (guidance, eta): readability and the motions' distance from the world's over prompts x seeds with
+    no motion given, and the seed-to-seed pixel spread of videos with one fixed motion per prompt."""
+    sampler, steps = SLIDER_SAMPLING
+    rows = []
+    truth = measured_histogram(true_videos(pipe, [p for p in prompts for _ in range(SLIDER_SEEDS)],
+                                           [s for _ in prompts for s in range(SLIDER_SEEDS)], 1))
+    for g in SLIDER_GUIDANCE:
+        for eta in SLIDER_ETA:
+            sampling = Sampling(sampler=sampler, steps=steps, eta=eta, guidance_scale=g)
+            ps = [p for p in prompts for _ in range(SLIDER_SEEDS)]
+            seeds = [s for _ in prompts for s in range(SLIDER_SEEDS)]
+            free = generate_many(pipe, ps, None, seeds, sampling, progress, f"g{g:g} eta{eta:g}")
+            fixed_motions = [sample_motion(p, pipe.world, np.random.default_rng(7)) for p in ps]
+            fixed = generate_many(pipe, ps, fixed_motions, seeds, sampling, progress, f"g{g:g} eta{eta:g} fixed")
+            texts = reader.read(free).texts
+            spread = np.mean([_same_motion_spread(fixed[i * SLIDER_SEEDS:(i + 1) * SLIDER_SEEDS]) for i in range(len(prompts))])
+            rows.append({"guidance": g, "eta": eta, "readability": float(np.mean([t == p for t, p in zip(texts, ps)])),
+                         "tv_vs_world": total_variation(measured_histogram(free), truth),
+                         "same_motion_pixel_spread": float(spread), "n": len(ps)})
+    return rows
+
+
+def measure_world(checkpoint, reader: TextReader, splits: dict[str, int] = WORLD_SPLITS, progress: bool = True,
+                  precision: str = "auto", log=print, sliders: bool = True) -> dict:
+    """Every world figure of one model (a shipped name or a directory), at the default sampler and steps."""
+    from ..pipeline import describe_precision, load_pipeline
+
+    pipe = load_pipeline(checkpoint, precision=precision)
+    if pipe.world.name != "motion":
+        raise ValueError(f"{checkpoint} was trained in the {pipe.world.name!r} world; the world report measures motion-world models")
+    split = checkpoint_split(pipe.config)
+    out = {"checkpoint": weights_sha256(checkpoint), "layout": pipe.model.cfg.layout, "cpu": cpu_model(),
+           "precision": describe_precision(pipe), "guidance_scale": pipe.default_guidance, "sampling": Sampling().__dict__,
+           "recognizer": reader.meta.get("path"), "follow": {}}
+    t0 = time.time()
+    for name, n in splits.items():
+        out["follow"][name] = followed(pipe, split_prompts(name, n, split), reader, progress=progress)
+        log(f"follow {name}: {out['follow'][name]['readability']:.3f} read, {out['follow'][name]['position_error_px']:.2f} px")
+    held = pipe.world.heldout_shapes
+    if held:
+        out["follow"]["heldout_shapes"] = followed(pipe, split_prompts("val", splits.get("val", 200) // 2, split, seed=5), reader,
+                                                   shapes=held, progress=progress)
+        log(f"follow held-out shapes {held}: {out['follow']['heldout_shapes']['readability']:.3f} read, "
+            f"{out['follow']['heldout_shapes']['position_error_px']:.2f} px")
+    variety_prompts = split_prompts("val", VARIETY_PROMPTS, split, seed=11)
+    out["variety"] = {"prompts": variety_prompts, **variety(pipe, variety_prompts, reader, progress=progress)}
+    log(f"variety: TV {out['variety']['tv_generated_vs_world']:.3f} (world vs world {out['variety']['tv_world_vs_world']:.3f}), "
+        f"{out['variety']['readability']:.3f} read")
+    if sliders:
+        out["sliders"] = slider_table(pipe, reader, split_prompts("val", SLIDER_PROMPTS, split, seed=13), progress)
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def world_markdown(name: str, report: dict) -> str:
+    """The report as Markdown tables."""
+    lines = [f"# {name}: the motion world's figures", "",
+             f"Measured by `python -m vidgen world-report --model {name}` on {report['cpu']} ({report['precision']}); "
+             f"default sampler ({report['sampling']['sampler']}, {report['sampling']['steps']} steps), guidance "
+             f"{report['guidance_scale']:g}; readability by the motion reader ({report['recognizer']}).", "",
+             "| split | n | readability | position error (px, mean) | p90 per video | PSNR (dB) |", "|---|---|---|---|---|---|"]
+    for split, row in report["follow"].items():
+        lines.append(f"| {split} | {row['n']} | {100 * row['readability']:.1f}% | {row['position_error_px']:.2f} | "
+                     f"{row['position_error_px_p90']:.2f} | {row['psnr_db']:.2f} |")
+    v = report["variety"]
+    lines += ["", f"Variety with no motion given ({v['n_videos']} videos: {len(v['prompts'])} prompts x 32 seeds): total "
+              f"variation to the world's motions {v['tv_generated_vs_world']:.3f} (two true samples: {v['tv_world_vs_world']:.3f}); "
+              f"readability {100 * v['readability']:.1f}%; mean speed {v['mean_speed_px']:.2f} px a frame.", ""]
+    if "sliders" in report:
+        lines += ["| guidance | eta | readability | TV to the world's motions | seed-to-seed pixel spread, one motion |",
+                  "|---|---|---|---|---|"]
+        for r in report["sliders"]:
+            lines.append(f"| {r['guidance']:g} | {r['eta']:g} | {100 * r['readability']:.1f}% | {r['tv_vs_world']:.3f} | "
+                         f"{r['same_motion_pixel_spread']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_world_report(name: str, report: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    md = path.with_suffix(".md")
+    md.write_text(world_markdown(name, report))
+    return md
