@@ -28,7 +28,9 @@ from einops import rearrange
 from ..data import tokenizer as tok
 from ..data.layout import glyph_layout
 from ..data.prompts import make_batch, validation_prompts
+from ..data.layout2d import frame_layout
 from ..data.render import render_video
+from ..data.world import Motion, render_motion
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..diffusion.schedule import NoiseSchedule
@@ -214,23 +216,29 @@ def timestep_embedding(model, timesteps, after_mlp: bool = False) -> np.ndarray:
 # ----------------------------------------------------------------------------- what is drawn where
 
 
-def symbol_pixels(prompt: str) -> np.ndarray:
-    """Which prompt symbol each pixel of the ground-truth video shows: int (T, H, W), -1 = background."""
+def symbol_pixels(prompt: str, motion: Motion | None = None) -> np.ndarray:
+    """Which prompt symbol each pixel of the ground-truth video shows (the scroll's, or along `motion`):
+    int (T, H, W), -1 = background."""
     prompt = tok.normalize_prompt(prompt)
-    video = render_video(prompt)  # (T, H, W) uint8
-    symbol, _ = glyph_layout(prompt).frame_columns()  # (T, W) slot of the glyph covering each column
-    labels = np.broadcast_to(symbol[:, None, :], video.shape).copy()  # (T, H, W)
+    if motion is None:
+        video = render_video(prompt)  # (T, H, W) uint8
+        symbol, _ = glyph_layout(prompt).frame_columns()  # (T, W) slot of the glyph covering each column
+        labels = np.broadcast_to(symbol[:, None, :], video.shape).copy()  # (T, H, W)
+    else:
+        video = render_motion(prompt, motion)
+        labels, _, _ = frame_layout(prompt, motion.xs, motion.ys, motion.size)  # (T, H, W)
     labels[video <= INK_THRESHOLD] = -1
     return labels
 
 
-def symbol_ownership(prompt: str, patch: tuple[int, int, int], min_pixels: int = MIN_INK_PIXELS) -> np.ndarray:
-    """Which prompt symbol each patch shows: int (T', H', W'), the symbol with the most ink pixels in
-    the patch, or -1 where fewer than `min_pixels` are ink."""
+def symbol_ownership(prompt: str, patch: tuple[int, int, int], min_pixels: int = MIN_INK_PIXELS,
+                     motion: Motion | None = None) -> np.ndarray:
+    """Which prompt symbol each patch shows (the scroll's, or along `motion`): int (T', H', W'), the
+    symbol with the most ink pixels in the patch, or -1 where fewer than `min_pixels` are ink."""
     pt, ph, pw = patch
     if FRAMES % pt or HEIGHT % ph or WIDTH % pw:
         raise ValueError(f"patch {patch} does not tile the ({FRAMES}, {HEIGHT}, {WIDTH}) video")
-    labels = symbol_pixels(prompt)  # (T, H, W)
+    labels = symbol_pixels(prompt, motion)  # (T, H, W)
     n = len(tok.normalize_prompt(prompt))
     per_patch = rearrange(labels, "(t pt) (h ph) (w pw) -> t h w (pt ph pw)", pt=pt, ph=ph, pw=pw)  # (T', H', W', P)
     counts = np.stack([(per_patch == i).sum(-1) for i in range(n)], axis=-1)  # (T', H', W', n)
@@ -346,10 +354,11 @@ class AttentionTrace:
 
 @torch.no_grad()
 def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
-                    eta: float = 0.0, self_attention_steps=None) -> AttentionTrace:
-    """Sample `prompt` with the pipeline and record every block's cross-attention at every step, and
-    self-attention at `self_attention_steps` (step indices; default: first, middle and last when the
-    model has joint self-attention blocks[i].attn, none otherwise; () for none)."""
+                    eta: float = 0.0, self_attention_steps=None, motion: Motion | None = None) -> AttentionTrace:
+    """Sample `prompt` with the pipeline (along `motion`, for a model that follows one) and record every
+    block's cross-attention at every step, and self-attention at `self_attention_steps` (step indices;
+    default: first, middle and last when the model has joint self-attention blocks[i].attn, none
+    otherwise; () for none)."""
 
     if not hasattr(pipe, "iter_steps"):
         raise ValueError(f"trace_attention needs a Pipeline (vidgen.pipeline.load_pipeline), got {type(pipe).__name__}")
@@ -364,10 +373,13 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, g
         self_attention_steps = (0, steps // 2, steps - 1) if has_self else ()
     keep = tuple(sorted({check_index(i, steps, "self-attention step") for i in self_attention_steps}))
     self_mods = attention_modules(model, "self") if keep else []
+    chosen = pipe.motions([prompt], motion, seed)  # a motion-world model's own draw when none is given
+    motion = None if chosen is None else chosen[0]
     n, N, variant = len(prompt), cfg.num_tokens, _variant(model)
     cross, self_attn, rec = [], [], TrajectoryRecorder()
     with recording_attention(cross_mods + self_mods):
-        for out in pipe.iter_steps([prompt], steps=steps, eta=eta, guidance_scale=guidance_scale, seed=seed, sampler=EVAL_SAMPLER):
+        for out in pipe.iter_steps([prompt], steps=steps, eta=eta, guidance_scale=guidance_scale, seed=seed, sampler=EVAL_SAMPLER,
+                                   motion=motion):
             rec.add(out)
             layers = [_conditional(m.last_attention, 1, cfg.prompt_len, N, variant)[0, :, :, :n] for m in cross_mods]
             cross.append(np.stack(layers))  # (layers, heads, N, n)
@@ -377,7 +389,7 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, g
     return AttentionTrace(
         prompt=prompt, grid=cfg.grid, patch=cfg.patch, trajectory=rec.trajectory(), cross=np.stack(cross),
         self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16),
-        ownership=symbol_ownership(prompt, cfg.patch),
+        ownership=symbol_ownership(prompt, cfg.patch, motion=motion),
     )
 
 

@@ -388,7 +388,7 @@ def _cmap(name: str) -> str:
     return CMAPS[name]
 
 
-def _image(fig) -> Image.Image:
+def figure_image(fig) -> Image.Image:
     """A matplotlib figure -> PIL image. Figures are built as `Figure` objects, not through pyplot, so
     no backend is chosen and nothing global changes."""
     buf = io.BytesIO()
@@ -418,7 +418,7 @@ def heatmap_png(z: np.ndarray, vmin: float, vmax: float, cmap: str = "diverging"
     ax.set_title(title, fontsize=9)
     if footer:
         fig.text(0.01, 0.0, footer, fontsize=8)
-    return _image(fig)
+    return figure_image(fig)
 
 
 def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str = "sequential", row_labels=None,
@@ -454,7 +454,7 @@ def tiles_png(rows: list[list[np.ndarray]], vmin: float, vmax: float, cmap: str 
     fig.suptitle(title, fontsize=9)
     if footer:
         fig.text(0.01, 0.0, footer, fontsize=8)
-    return _image(fig)
+    return figure_image(fig)
 
 
 def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bool = False, hlines: dict | None = None) -> Image.Image:
@@ -472,7 +472,7 @@ def lines_png(series: dict, title: str, xlabel: str, ylabel: str = "", log_y: bo
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    return _image(fig)
+    return figure_image(fig)
 
 
 def similarity_cube_png(model, t: int, h: int, w: int) -> Image.Image:
@@ -529,7 +529,7 @@ def layout_png(prompt: str, scale: int = 4, model=None) -> Image.Image:
     ax.imshow(strip, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"{title}, frames 0-{video.shape[0] - 1} (colour = slot, brightness = offset in glyph)", fontsize=9)
-    return _image(fig)
+    return figure_image(fig)
 
 
 def timestep_embedding_png(model, num_timesteps: int = 1000, rows: int = 200) -> Image.Image:

@@ -28,6 +28,20 @@ def layout_picture(text: str, columns: tuple[np.ndarray, np.ndarray] | None = No
     return np.repeat(colour[:, None].round().astype(np.uint8), HEIGHT, axis=1)  # (F, H, W, 3)
 
 
+WIDEST_GLYPH = 20.0  # FONT_SIZE pixels: the in-glyph coordinate where a 2D layout picture's ramp ends
+
+
+def layout_picture_2d(slot: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """What a motion-world model is told (or works out), as a video: slot (F, H, W) int, EMPTY where no
+    glyph is, and u (F, H, W) the in-glyph coordinate across -> uint8 (F, H, W, 3): each pixel in its
+    glyph's colour, brightening across the glyph (black where none is)."""
+    slot, u = np.asarray(slot), np.asarray(u)
+    ramp = np.clip(u / WIDEST_GLYPH, 0, 1)
+    colour = SLOT_COLOURS[np.maximum(slot, 0) % len(SLOT_COLOURS)] * (0.35 + 0.65 * ramp)[..., None]  # (F, H, W, 3)
+    colour[slot == EMPTY] = 0
+    return colour.round().astype(np.uint8)
+
+
 def slot_colour_hex(slot: int) -> str:
     """'#rrggbb' of a slot's colour, for captions and plotly traces."""
     r, g, b = SLOT_COLOURS[slot % len(SLOT_COLOURS)].astype(int)

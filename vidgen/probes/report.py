@@ -119,6 +119,30 @@ def probe_attention(pipe, prompt: str, seed: int, steps: int, guidance_scale: fl
     return {"attention": attention, "query": query, "self_attention_kept": bool(trace.self_steps)}
 
 
+KINEMATIC_MOTIONS = ("line:0,3", "line:180,4", "line:90,2", "line:225,3")  # four velocities, as motion specs
+KINEMATIC_PROMPT = "HI"  # narrow enough to keep whole along every direction
+
+
+def probe_kinematics(pipe, prompt: str, seed: int, folder: FigureFolder) -> dict:
+    """Seed 004's kinematic question, for a motion-world model (vidgen.probes.kinematics): along four
+    straight motions, how far a patch's attention peak in the other frames lies from x + v dt and from x."""
+    from ..data.world import motion_from_spec
+    from .kinematics import kinematic_attention, kinematic_figure
+
+    if pipe.world.name != "motion" or not probes._has_attention(pipe.model, "self"):
+        raise probes.ProbeNotApplicable("the kinematic probe needs a motion-world model with joint self-attention")
+    rows = {}
+    for spec in KINEMATIC_MOTIONS:
+        motion = motion_from_spec(spec, prompt, pipe.world)
+        result = kinematic_attention(pipe, prompt, motion, seed=seed)
+        rows[spec] = result.errors()
+        name = "kinematics_" + spec.replace(":", "_").replace(",", "_")
+        folder.save(name, png=plots.figure_image(kinematic_figure(result, f"{prompt} along {spec}: attention of one patch")))
+    summary = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("error_to_motion_px", "error_to_static_px",
+                                                                            "closer_to_motion")}
+    return {"kinematics": {"by_motion": rows, **summary}}
+
+
 def probe_loss(model, schedule, loss_prompts: int, loss_timesteps: int, seed: int, folder: FigureFolder) -> dict:
     loss = probes.loss_by_noise_level(model, schedule, probes.evenly_spaced_timesteps(loss_timesteps, schedule.num_timesteps),
                                       probes.probe_prompts(loss_prompts), seed=seed)
@@ -155,6 +179,7 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = E
     folder = FigureFolder(out)
     sections = [
         ("positions", "positional embeddings", lambda: probe_positions(model, ref, folder)),
+        ("kinematics", "attention against the motion", lambda: probe_kinematics(pipe, KINEMATIC_PROMPT, seed, folder)),
         ("prompt_positions", "prompt-slot embeddings", lambda: probe_prompt_positions(model, folder)),
         ("glyph_layout", "glyph layout", lambda: probe_glyph_layout(model, prompt, folder)),
         ("timestep_embedding", "timestep embedding", lambda: probe_timestep(model, T, folder)),
