@@ -37,7 +37,7 @@ def test_api_lists_generate_with_its_parameters(client):
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/generate" in info
     names = [p["parameter_name"] for p in info["/generate"]["parameters"]]
-    assert names == ["prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model"]
+    assert names == ["prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model", "motion"]
     assert "/generate_ui" not in info  # the page's own streaming event is not part of the API
 
 
@@ -190,8 +190,11 @@ def test_a_release_that_cannot_be_built_is_an_error_not_a_fallback(tiny_checkpoi
        guidance=st.one_of(st.floats(-5, 30), st.floats(allow_nan=True), st.booleans()),
        seed=st.one_of(st.integers(-10, 2**40), st.floats(allow_nan=True)),
        sampler=st.one_of(st.sampled_from(["ddim", "ddpm", "dpm++2m"]), st.text(max_size=6)),
-       model=st.sampled_from(["release", "blog", "gpt", ""]))
-def test_the_generate_api_answers_anything_with_a_video_or_an_app_error(client, prompt, steps, eta, guidance, seed, sampler, model):
+       model=st.sampled_from(["release", "blog", "gpt", ""]),
+       motion=st.one_of(st.sampled_from(["random", "line:0,3", "line:90,2,18", "path:0,16;32,16", "line:abc", "path:", "", "line:0,1e9"]),
+                        st.text(max_size=10), st.none(), st.integers()))
+def test_the_generate_api_answers_anything_with_a_video_or_an_app_error(client, prompt, steps, eta, guidance, seed, sampler, model,
+                                                                        motion):
     """Whatever a script sends to /generate: a finished video or an AppError with a message (Gradio's
     own checks or the app's), never a crash (an unhandled exception reaches a client as Gradio's CRASH
     message); the server keeps serving. Valid requests are capped at
@@ -199,10 +202,11 @@ def test_the_generate_api_answers_anything_with_a_video_or_an_app_error(client, 
     if isinstance(steps, int) and steps > 20:
         steps = 20 + steps % 7
     try:
-        progress, gif, _ = client.predict(prompt, steps, eta, guidance, seed, sampler, model, api_name="/generate")
+        progress, gif, _ = client.predict(prompt, steps, eta, guidance, seed, sampler, model, motion, api_name="/generate")
     except AppError as e:
         assert str(e).strip()
-        assert CRASH not in str(e), f"the app crashed on {prompt!r}, {steps!r}, {eta!r}, {guidance!r}, {seed!r}, {sampler!r}, {model!r}"
+        assert CRASH not in str(e), (f"the app crashed on {prompt!r}, {steps!r}, {eta!r}, {guidance!r}, {seed!r}, {sampler!r}, "
+                                     f"{model!r}, {motion!r}")
         return
     except ValueError as e:  # (AppError is a ValueError: it is caught above)
         if "JSON" in str(e):  # NaN or infinity: the client cannot even encode the request

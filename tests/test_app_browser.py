@@ -139,3 +139,62 @@ def test_embedding_explorer_renders_plotly(page, shots):
     # the Gradio sliders redraw the cube around the chosen position
     set_slider(page, "cube-w", 0)
     page.wait_for_function("document.querySelector('#cube-plot').innerText.includes('w=0)')", timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def motion_url(tiny_motion_checkpoint, tiny_checkpoint):
+    with running_app(tiny_motion_checkpoint, tiny_checkpoint, preview_interval=0.1) as u:
+        yield u
+
+
+@pytest.fixture
+def motion_page(browser, motion_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(motion_url)
+    page.wait_for_selector("#generate-btn", timeout=30_000)
+    yield page
+    page.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_variations_show_one_motion_per_seed(motion_page, shots):
+    page = motion_page
+    set_slider(page, "steps", 3)
+    page.fill("#prompt textarea, #prompt input", "hi")
+    page.click("#variations-btn")
+    page.wait_for_function("document.querySelectorAll('#variations .vg-anim').length == 8", timeout=120_000)
+    captions = page.locator("#variations figcaption").all_inner_texts()
+    assert [c.split(":")[0] for c in captions] == [f"seed {s}" for s in range(8)]
+    assert len({c.split(":", 1)[1] for c in captions}) >= 6  # the seeds chose different motions
+    page.screenshot(path=shots / "app_variations.png", full_page=True)
+
+
+def test_a_direction_or_a_clicked_path_is_followed_and_a_bad_one_refused(motion_page, shots):
+    page = motion_page
+    set_slider(page, "steps", 3)
+    page.fill("#prompt textarea, #prompt input", "hi")
+    page.get_by_label("Direction and speed").check()
+    set_slider(page, "motion-direction", 90)
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')", timeout=60_000)
+    assert "given to this model, where each glyph is in every frame" in page.inner_text("#preview")
+    canvas = page.locator("#motion-canvas img")
+    box = canvas.bounding_box()
+    for fx, fy in ((0.3, 0.5), (0.7, 0.5)):
+        canvas.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+        time.sleep(0.3)
+    page.wait_for_function("document.querySelector('#motion-points textarea, #motion-points input').value.includes(';')",
+                           timeout=15_000)
+    assert page.locator("#motion-kind input[value='Path (click points)']").is_checked()
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('step 3 / 3')", timeout=60_000)
+    page.screenshot(path=shots / "app_path.png", full_page=True)
+    page.fill("#prompt textarea, #prompt input", "abcdefgh")
+    page.get_by_label("Direction and speed").check()
+    set_slider(page, "motion-direction", 90)
+    set_slider(page, "motion-speed", 1)
+    page.click("#generate-btn")
+    toast = page.wait_for_selector(".toast-body", timeout=15_000)
+    assert "wholly on screen" in toast.inner_text()

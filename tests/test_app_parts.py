@@ -270,3 +270,62 @@ def test_generation_defaults_are_valid_and_cheaper_than_the_reference():
     request = requests.check_request("HELLO")
     assert (request.sampler, request.steps) == (DEFAULT_SAMPLER, DEFAULT_STEPS)
     assert DEFAULT_SAMPLER in sampler.SAMPLERS and EVAL_SAMPLER in sampler.SAMPLERS and 1 <= DEFAULT_STEPS <= EVAL_STEPS
+
+
+# ----------------------------------------------------------------------------- motion
+
+
+def test_motion_controls_make_specs_the_request_checks():
+    from vidgen.app.motion_controls import CANVAS_MARGIN, CANVAS_SCALE, add_point, motion_spec, parse_points, path_canvas
+
+    assert motion_spec("Random (the seed picks)", 0, 3, 22, "") == "random"
+    assert motion_spec("Direction and speed", 90, 2.5, 18, "") == "line:90,2.5,18"
+    assert motion_spec("Path (click points)", 0, 3, 20, "0,16; 32,16") == "path:0,16; 32,16@20"
+    points = add_point("", (CANVAS_MARGIN + 4) * CANVAS_SCALE, (CANVAS_MARGIN + 10) * CANVAS_SCALE)
+    points = add_point(points, (CANVAS_MARGIN + 28) * CANVAS_SCALE, (CANVAS_MARGIN + 20) * CANVAS_SCALE)
+    assert parse_points(points) == [(4.0, 10.0), (28.0, 20.0)] and parse_points("1,2; junk; 3") == [(1.0, 2.0)]
+    picture = path_canvas(points)
+    assert picture.shape[2] == 3 and picture.std() > 0
+    r = requests.check_request("HI", motion=motion_spec("Path (click points)", 0, 3, 18, points))
+    assert r.motion.startswith("path:") and "motion path" in r.label() and "path" in requests.file_stem(r)
+    for bad, match in (("line:90", "DIRECTION,SPEED"), ("spiral", "expected"), ("line:0,9", "SPEED"),
+                       ("path:5,5@30", "font size"), ("line:90,6,24", None)):
+        if match is None:  # a valid form may still not show every glyph of a long prompt
+            with pytest.raises(ValueError, match="wholly on screen"):
+                requests.check_request("ABCDEFGH", motion=bad)
+            continue
+        with pytest.raises(ValueError, match=match):
+            requests.check_request("HI", motion=bad)
+
+
+def test_a_motion_model_draws_by_the_seed_follows_a_given_motion_and_shows_its_2d_layout(tiny_motion_checkpoint):
+    from vidgen.app.variations import short_motion, variations
+    from vidgen.data.layout2d import frame_layout
+    from vidgen.probes.pictures import layout_picture_2d
+
+    motion_pipe = load_pipeline(tiny_motion_checkpoint)
+    assert models.model_kind(motion_pipe) == "layout-guided, any motion"
+    r = requests.check_request("HELLO", steps=2, seed=5)
+    drawn = r.motion_of(motion_pipe)
+    assert drawn == motion_pipe.sample_motion("HELLO", 5)
+    down = requests.check_request("HI", steps=2, motion="line:90,2,18").motion_of(motion_pipe)
+    assert down.ys[1] - down.ys[0] == 2 and down.size == 18
+    caption, picture = panels.layout_panel(motion_pipe, "HELLO", drawn)
+    slot, u, _ = frame_layout("HELLO", drawn.xs, drawn.ys, drawn.size)
+    assert "given to this model" in caption
+    np.testing.assert_array_equal(picture, layout_picture_2d(slot, u))
+    run = streaming.run_generation(motion_pipe, r)
+    np.testing.assert_array_equal(run.trajectory.video, motion_pipe.generate("HELLO", motion=drawn, steps=2, seed=5))
+    grid = variations(motion_pipe, r, 4)
+    assert [c.split(":")[0] for c, _ in grid] == ["seed 5", "seed 6", "seed 7", "seed 8"]
+    assert len({c for c, _ in grid}) >= 3 and all(v.shape == (16, 32, 32) for _, v in grid)
+    assert short_motion(None) == "its scroll"
+
+
+def test_a_scroll_model_refuses_what_it_cannot_follow_with_the_reason(tiny_layout_checkpoint):
+    scroll = load_pipeline(tiny_layout_checkpoint)
+    assert requests.check_request("HI", steps=2).motion_of(scroll) is None  # random: it scrolls as it learned
+    with pytest.raises(ValueError, match="scroll world"):
+        requests.check_request("HI", steps=2, motion="line:90,2").motion_of(scroll)
+    sideways = requests.check_request("HI", steps=2, motion="line:0,3").motion_of(scroll)
+    assert set(sideways.ys) == {3}

@@ -1,6 +1,10 @@
 """The models that ship with vidgen, by name: the one place that says what each name means, where its
 files are, how the app is pointed elsewhere, and how to train it again. The pipeline, the CLI and the
 app all resolve names here.
+
+The release is the motion world's (text moving any way, at any speed and size: vidgen.data.world); the
+scroll world's release (one right-to-left scroll a prompt, the release until 2026-11-30) stays loadable
+as "scroll-release".
 """
 from __future__ import annotations
 
@@ -20,22 +24,32 @@ class ShippedModel:
     option: str  # app.py's option that does the same (Settings field; --checkpoint, --blog-checkpoint)
     preset: str  # the recipe it was trained with (vidgen.presets)
     commands: tuple[str, ...]  # the command lines that train and export it again (checkpoints/README.md)
+    world: str = "scroll"  # the world it was trained in (vidgen.data.world): which reader and report measure it
 
 
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
         name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
-        preset="small-fast-template",
-        commands=("python -m vidgen train --preset small-fast-template --out runs/fast_template",
-                  "python -m vidgen export --checkpoint runs/fast_template --out checkpoints/release --guidance 3 --best")),
+        preset="motion-template",
+        commands=("python -m vidgen train --preset motion-template --out runs/motion-release",
+                  "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best"),
+        world="motion"),
     "blog": ShippedModel(
         name="blog", directory=CHECKPOINTS_DIR / "blog", title="The blog's model", env="VIDGEN_BLOG_CHECKPOINT",
         option="blog_checkpoint",
         preset="small-fast-learned",
         commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
                   "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/blog --guidance 3 --best")),
+    "scroll-release": ShippedModel(
+        name="scroll-release", directory=CHECKPOINTS_DIR / "scroll-release", title="Release of the scroll world",
+        env="VIDGEN_SCROLL_CHECKPOINT", option="scroll_checkpoint",
+        preset="small-fast-template",
+        commands=("python -m vidgen train --preset small-fast-template --out runs/fast_template",
+                  "python -m vidgen export --checkpoint runs/fast_template --out checkpoints/scroll-release --guidance 3 --best")),
 }
-DEFAULT_MODEL = next(iter(SHIPPED_MODELS))  # the layout-guided release: what loads when nothing is named
+SCROLL_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "scroll")  # measured by `report`
+MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion")  # measured by `world-report`
+DEFAULT_MODEL = next(iter(SHIPPED_MODELS))  # the layout-guided release of the motion world: what loads when nothing is named
 
 
 def shipped_model(name: str) -> ShippedModel:

@@ -10,10 +10,12 @@ from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, GUIDANCE_RANGE, SAMPLERS
 from .panels import idle_status_html, status_html
-from .requests import MAX_SEED, file_stem
+from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
+from .requests import MAX_SEED, RANDOM_MOTION, file_stem
 from .served import Served
 from .streaming import PreviewThrottle, stream_generation
-from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_STEP
+from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_MOTION, EXPLAIN_STEP
+from .variations import NUM_VARIATIONS, short_motion, variation_requests, variations, variations_html
 
 
 def build_generate_tab(app: Served) -> SimpleNamespace:
@@ -36,9 +38,11 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
                     sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
                                        info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
+                motion = build_motion_controls()
                 with gr.Row():
                     run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=app.pipe is not None)
                     stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+                vary = gr.Button(f"Variations: {NUM_VARIATIONS} seeds", elem_id="variations-btn", interactive=app.pipe is not None)
             with gr.Column(scale=2, min_width=360):
                 status = gr.HTML(idle_status_html("Press Generate to start."), elem_id="status")
                 preview = gr.HTML("", elem_id="preview", min_height=300)
@@ -47,16 +51,21 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                                    buttons=["download", "fullscreen"], interactive=False, height=280)
                     mp4 = gr.Video(label="MP4 (h.264)", elem_id="result-mp4", buttons=["download"],
                                    autoplay=True, loop=True, interactive=False, height=280)
+                variations_out = gr.HTML("", elem_id="variations")
         examples_slot = gr.Column()
-        with gr.Accordion("What is happening? (layout, steps, eta, guidance)", open=True):
+        with gr.Accordion("What is happening? (motion, layout, steps, eta, guidance)", open=True):
+            gr.Markdown(EXPLAIN_MOTION)
             gr.Markdown(EXPLAIN_LAYOUT)
             with gr.Row():
                 gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=DEFAULT_STEPS, d=app.T // DEFAULT_STEPS))
                 gr.Markdown(EXPLAIN_ETA)
                 gr.Markdown(EXPLAIN_GUIDANCE)
+    motion_spec_box = gr.Textbox(RANDOM_MOTION, visible=False)  # the API's motion argument
     return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
                            run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
-                           inputs=[prompt, steps, eta, guidance, seed, sampler, model])
+                           motion=motion, vary=vary, variations=variations_out,
+                           inputs=[prompt, steps, eta, guidance, seed, sampler, model],
+                           api_inputs=[prompt, steps, eta, guidance, seed, sampler, model, motion_spec_box])
 
 
 def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, last_run: gr.State) -> None:
@@ -64,8 +73,9 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     scriptable `generate` endpoint streams one update per step through the same queue."""
     settings = app.settings
 
-    def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model):
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+    def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
+                              motion_spec(kind, direction, speed, size, points))
         throttle = PreviewThrottle(settings.preview_interval)
         first = True
         for u in stream_generation(app.need_pipe(request.model), request, throttle):
@@ -86,15 +96,18 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                    app.viewer_html(u.run, traj.num_steps), str(grid_path), str(grid_path))
 
     def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = app.guidance0,
-                     seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0):
+                     seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0, motion: str = RANDOM_MOTION):
         """Generate a video with the chosen model (a name from the Model choices: the layout-guided
-        release by default, or the blog's, which predicts its own layout).
-        Streams one update per step: ({step, num_steps, t, seconds, model}, None, None), and on
+        release by default, or the blog's, which predicts its own layout). `motion`: "random" (the seed
+        and the model choose), "line:DIRECTION,SPEED[,SIZE]" or "path:X,Y;X,Y;...[@SIZE]".
+        Streams one update per step: ({step, num_steps, t, seconds, model, motion}, None, None), and on
         the last step also the GIF and MP4 files."""
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
-        for u in stream_generation(app.need_pipe(request.model), request):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model, motion)
+        pipe = app.need_pipe(request.model)
+        chosen = short_motion(request.motion_of(pipe))
+        for u in stream_generation(pipe, request):
             info = {"step": u.index + 1, "num_steps": u.num_steps, "t": u.t, "seconds": round(u.seconds, 4),
-                    "prompt": request.prompt, "note": request.note, "model": request.model}
+                    "prompt": request.prompt, "note": request.note, "model": request.model, "motion": chosen}
             if not u.done:
                 yield info, None, None
             else:
@@ -105,8 +118,22 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         """A model's own default guidance scale goes with it."""
         return app.pipes[name].default_guidance if name in app.pipes else gr.skip()
 
+    def variations_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points,
+                      progress=gr.Progress()):
+        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
+                              motion_spec(kind, direction, speed, size, points))
+        pipe = app.need_pipe(request.model)
+        panels = []
+        for r in progress.tqdm(variation_requests(request), desc="variations"):
+            panels += variations(pipe, r, 1)
+        return variations_html(panels)
+
+    wire_motion_controls(gen.motion)
+    ui_inputs = gen.inputs + gen.motion.inputs
     outputs = [gen.preview, gen.status, gen.gif, gen.mp4, last_run, viewer.scrub, viewer.html, viewer.grid_img, viewer.grid_file]
-    event = gen.run.click(generate_ui, gen.inputs, outputs, api_name="generate_ui", api_visibility="private",
+    gen.vary.click(variations_ui, ui_inputs, gen.variations, api_visibility="private", concurrency_id="sampler",
+                   concurrency_limit=settings.concurrency)
+    event = gen.run.click(generate_ui, ui_inputs, outputs, api_name="generate_ui", api_visibility="private",
                           concurrency_id="sampler", concurrency_limit=settings.concurrency,
                           show_progress="minimal", show_progress_on=[gen.status])
     gen.prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
@@ -121,5 +148,5 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     # preprocess=False: a script's raw values go straight to the app's own checks (check_request), which
     # answer None, text or out-of-range numbers with one clear error; Gradio's slider preprocessing
     # would crash on some of them (a TypeError for steps=None)
-    api_button.click(generate_api, gen.inputs, [api_progress, api_gif, api_mp4], api_name="generate",
+    api_button.click(generate_api, gen.api_inputs, [api_progress, api_gif, api_mp4], api_name="generate",
                      concurrency_id="sampler", concurrency_limit=settings.concurrency, preprocess=False)

@@ -13,8 +13,11 @@ from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 
 def model_kind(pipe: Pipeline) -> str:
-    """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config."""
-    return {"glyph": "layout-guided", "learned": "prompt only, learned layout"}.get(pipe.model.cfg.layout, "prompt only")
+    """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config, and which
+    world: 'scroll' (one motion per prompt) or 'any motion'."""
+    kind = {"glyph": "layout-guided", "learned": "prompt only, learned layout", "glyph2d": "layout-guided",
+            "learned2d": "prompt only, learned layout and motion"}.get(pipe.model.cfg.layout, "prompt only")
+    return f"{kind}, any motion" if pipe.world.name == "motion" else kind
 
 
 def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:

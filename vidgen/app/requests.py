@@ -17,9 +17,13 @@ from ..diffusion.sampler import (
     STOCHASTIC,
     check_sampling_args,
 )
+from ..data.world import Motion, WorldConfig, motion_from_spec
+from ..pipeline import Pipeline
 from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 MAX_SEED = 2**32 - 1
+RANDOM_MOTION = "random"
+MOTION_WORLD = WorldConfig(name="motion")  # a given motion's form is checked against it before any model is asked
 
 
 @dataclass(frozen=True)
@@ -34,14 +38,24 @@ class GenerationRequest:
     sampler: str = DEFAULT_SAMPLER
     note: str | None = None
     model: str = DEFAULT_MODEL  # which served model (a name of vidgen.shipped.SHIPPED_MODELS)
+    motion: str = RANDOM_MOTION  # how the text moves: "random" (the seed and the model choose) or a spec of
+    # vidgen.data.world.MOTION_SPEC_HELP (a direction and speed, or a path)
 
     def sampling_kwargs(self) -> dict:
         return dict(steps=self.steps, eta=self.eta, guidance_scale=self.guidance_scale, seed=self.seed, sampler=self.sampler)
 
     def label(self) -> str:
         """Short description for captions: 'HELLO · DDIM 50 steps · eta 0 · guidance 3 · seed 0'."""
+        moving = "" if self.motion == RANDOM_MOTION else f" · motion {self.motion}"
         return (f"{self.prompt} · {self.model} · {self.sampler.upper()} {self.steps} steps · eta {self.eta:g} · "
-                f"guidance {self.guidance_scale:g} · seed {self.seed}")
+                f"guidance {self.guidance_scale:g} · seed {self.seed}{moving}")
+
+    def motion_of(self, pipe: Pipeline) -> Motion | None:
+        """The motion this request generates with on `pipe`: the one asked for, or the one the seed and the
+        model choose (a motion-world model's), or None (a scroll-world model scrolls as it learned)."""
+        given = None if self.motion == RANDOM_MOTION else motion_from_spec(self.motion, self.prompt, pipe.world, self.seed)
+        motions = pipe.motions([self.prompt], given, self.seed)
+        return None if motions is None else motions[0]
 
 
 def _as_int(value, name: str) -> int:
@@ -58,9 +72,11 @@ def _as_int(value, name: str) -> int:
 
 
 def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler=DEFAULT_SAMPLER,
-                  num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=tuple(SHIPPED_MODELS)) -> GenerationRequest:
+                  num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=tuple(SHIPPED_MODELS),
+                  motion: str = RANDOM_MOTION) -> GenerationRequest:
     """Validate everything before any sampling starts; raises ValueError with a readable message.
-    `models` are the names of the models being served."""
+    `models` are the names of the models being served; `motion` a spec (GenerationRequest.motion), checked
+    here for its form and for showing every glyph (whether the model can follow it: `motion_of`)."""
     if not isinstance(model, str) or model not in models:
         raise ValueError(f"unknown model {model!r}; this server has: {', '.join(models)}")
     text = tok.normalize_prompt(prompt, max_len=tok.PROMPT_SLOTS)
@@ -74,6 +90,9 @@ def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_G
     except (TypeError, ValueError):
         raise ValueError(f"eta and guidance_scale must be numbers, got {eta!r} and {guidance_scale!r}") from None
     check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
+    motion = RANDOM_MOTION if motion is None else str(motion).strip().lower()
+    if motion != RANDOM_MOTION:
+        motion_from_spec(motion, text, MOTION_WORLD)  # its form, and every glyph whole in two frames
     notes = []
     if len(text) > TRAIN_MAX_LEN:
         notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
@@ -81,12 +100,14 @@ def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_G
     if not STOCHASTIC[sampler] and eta != 0:
         notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
     note = " ".join(notes) or None
-    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model)
+    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model, motion)
 
 
 def file_stem(request: GenerationRequest) -> str:
     """A file name that records the model and settings: HELLO_release_ddim50_eta0_g3_seed0."""
-    return f"{request.prompt}_{request.model}_{request.sampler}{request.steps}_eta{request.eta:g}_g{request.guidance_scale:g}_seed{request.seed}"
+    moving = "" if request.motion == RANDOM_MOTION else "_" + "".join(c if c.isalnum() or c in ".-" else "-" for c in request.motion)[:40]
+    return (f"{request.prompt}_{request.model}_{request.sampler}{request.steps}_eta{request.eta:g}_g{request.guidance_scale:g}"
+            f"_seed{request.seed}{moving}")
 
 
 # Named A/B pairs for the comparison tab: overrides applied to the same prompt and seed.
@@ -98,7 +119,8 @@ COMPARISONS: dict[str, tuple[dict, dict]] = {
     "10 vs 100 steps": ({"steps": 10}, {"steps": 100}),
     "DDIM vs DDPM": ({"sampler": "ddim", "steps": EVAL_STEPS}, {"sampler": "ddpm", "steps": EVAL_STEPS}),
     "DDIM vs DPM-Solver++ at 10 steps": ({"sampler": "ddim", "steps": 10}, {"sampler": "dpm++2m", "steps": 10}),
-    "the two shipped models": tuple({"model": name} for name in SHIPPED_MODELS),  # the release vs the blog's
+    "the two shipped models": tuple({"model": name} for name in list(SHIPPED_MODELS)[:2]),  # the release vs the blog's
+    "the motion world vs the scroll world": ({"model": "release"}, {"model": "scroll-release"}),
 }
 
 

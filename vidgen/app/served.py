@@ -11,7 +11,7 @@ from ..shipped import DEFAULT_MODEL
 from .files import OutputStore
 from .models import default_guidance, model_choices
 from .panels import idle_status_html, layout_panel, step_panels_html
-from .requests import GenerationRequest, check_request
+from .requests import RANDOM_MOTION, GenerationRequest, check_request
 from .settings import Settings
 
 
@@ -34,6 +34,7 @@ class Served:
         if self.model0 not in self.pipes:
             self.choices.insert(0, ("Release (could not be loaded)", self.model0))
         self.store = OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
+        self._motion: tuple = (None, None)  # (request, its motion): motion_of's one-entry cache
 
     def need_pipe(self, model: str | None = None) -> Pipeline:
         model = self.model0 if model is None else model
@@ -43,23 +44,36 @@ class Served:
             raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
         return self.pipes[model]
 
-    def checked(self, prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=None) -> GenerationRequest:
-        """The request, checked before anything runs; a bad value is one clear gr.Error."""
+    def checked(self, prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=None,
+                motion=RANDOM_MOTION) -> GenerationRequest:
+        """The request, checked before anything runs (the motion too: can this model follow it?); a bad
+        value is one clear gr.Error."""
         model = self.model0 if model is None else model
         try:
             t_max = self.pipes[model].num_timesteps if isinstance(model, str) and model in self.pipes else self.T
             request = check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
-                                        model=model, models=tuple(name for _, name in self.choices))
+                                    model=model, models=tuple(name for _, name in self.choices), motion=motion)
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
-        self.need_pipe(request.model)
+        pipe = self.need_pipe(request.model)
+        try:
+            request.motion_of(pipe)
+        except ValueError as e:
+            raise gr.Error(str(e), title="Cannot follow this motion") from None
         if request.note:
             gr.Warning(request.note)
         return request
 
     def panels(self, request, x_t, pred_x0, index, num_steps, t) -> str:
-        panel = layout_panel(self.pipes[request.model], request.prompt)  # 0.35 ms even when predicted
+        pipe = self.pipes[request.model]
+        panel = layout_panel(pipe, request.prompt, self.motion_of(request))  # 0.35 ms even when predicted
         return step_panels_html(x_t, pred_x0, index, num_steps, t, layout=(request.prompt, *panel))
+
+    def motion_of(self, request: GenerationRequest):
+        """The motion `request` generates with (the last request's, cached: the panels ask at every step)."""
+        if self._motion[0] != request:
+            self._motion = (request, request.motion_of(self.pipes[request.model]))
+        return self._motion[1]
 
     def viewer_html(self, run, step) -> str:
         """Step `step` (1-based) of a finished Run, as the viewer shows it."""

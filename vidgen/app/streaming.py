@@ -62,7 +62,8 @@ def stream_generation(pipe: Pipeline, request: GenerationRequest, throttle: Call
     """Run the sampler for one prompt and yield a StepUpdate for every step, recording the trajectory."""
     start = clock()
     rec = TrajectoryRecorder()
-    for out in pipe.iter_steps(request.prompt, **request.sampling_kwargs()):
+    motion = request.motion_of(pipe)
+    for out in pipe.iter_steps(request.prompt, motion=motion, **request.sampling_kwargs()):
         rec.add(out)
         last = out.index == out.num_steps - 1
         show = last or throttle is None or throttle(out.index, out.num_steps)

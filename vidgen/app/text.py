@@ -12,6 +12,19 @@ the model's current guess of the finished video, **predicted x_0**, and the prom
 """
 
 
+EXPLAIN_MOTION = """\
+**What varies.** In the *motion world* a prompt has many right videos: the text may move in any
+direction, at 1 to 6 pixels a frame, along a line, an arc, a bouncing or a stop-and-go path, at font
+sizes 16 to 24, as long as every glyph is seen whole in at least two frames. Leave **Motion** on
+*Random* and each seed gives another motion (press **Variations** to see eight at once); or give a
+direction and speed, or click a path, and the model follows it. The *release* is told where every glyph
+is in every frame (the coloured panel), so a random motion is drawn for it from the world's
+distribution by the seed. *The blog's model* decides itself: a small learned motion prior reads the
+prompt and draws a motion by the seed (the panel then shows its own choice). The older *scroll*
+models know one motion per prompt (right to left, speed set by the length): their seed changes noise only.
+"""
+
+
 EXPLAIN_LAYOUT = """\
 **What the model is told, and what it learns.** Two models are served. The *release* is
 **layout-guided**: besides the prompt it is told, for every frame and pixel column, which symbol
