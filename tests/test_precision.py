@@ -19,6 +19,7 @@ def model():
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(precision.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine unless a test says not
 
 
 def fake_timer(fp32: float, bf16: float):
@@ -35,7 +36,7 @@ def test_the_choice_follows_the_timing(model, fp32, bf16, chosen):
     """bf16 only when it is measurably faster (by more than MARGIN); a tie goes to fp32, the reference."""
     timer, calls = fake_timer(fp32, bf16)
     info = precision.choose_precision(model, "auto", timer=timer)
-    assert info["precision"] == chosen and info["how"] == "measured" and sorted(calls) == [False, True]
+    assert info["precision"] == chosen and info["how"] == "measured" and sorted(calls) == [False, False, True]
     assert info["timings_ms"] == {"fp32": 1000 * fp32, "bf16": 1000 * bf16}
 
 
@@ -43,16 +44,29 @@ def test_the_decision_is_cached_per_machine_and_model_and_forcing_skips_the_prob
     timer, calls = fake_timer(1.0, 0.5)
     assert precision.choose_precision(model, "auto", timer=timer)["how"] == "measured"
     again = precision.choose_precision(model, "auto", timer=timer)
-    assert again["how"] == "cached" and again["precision"] == "bf16" and len(calls) == 2  # not timed twice
+    assert again["how"] == "cached" and again["precision"] == "bf16" and len(calls) == 3  # not timed again
     cache = json.loads(precision.cache_file().read_text())
     assert list(cache) == [precision.machine_key(model, __import__("torch").device("cpu"))]
     other = build_model(get_preset("tiny-layout").model)
     assert precision.choose_precision(other, "auto", timer=timer)["how"] == "measured"  # another network, another key
     assert precision.choose_precision(model, "auto", timer=timer, scope="train")["how"] == "measured"  # training apart
     forced = precision.choose_precision(model, "fp32", timer=timer)
-    assert forced == {**forced, "precision": "fp32", "how": "forced"} and len(calls) == 6
+    assert forced == {**forced, "precision": "fp32", "how": "forced"} and len(calls) == 9
     with pytest.raises(ValueError, match="unknown precision"):
         precision.choose_precision(model, "fp16")
+
+
+def test_a_probe_taken_on_a_busy_machine_is_used_but_not_cached(model, monkeypatch):
+    seq = iter([1.0, 0.5, 1.4])  # fp32, bf16, fp32 again: the second fp32 run is 40% slower, something else ran
+    info = precision.choose_precision(model, "auto", timer=lambda m, b: next(seq))
+    assert info["precision"] == "bf16" and info["how"].startswith("measured, not cached (fp32 timed 1000.0 and 1400.0 ms")
+    timer, calls = fake_timer(1.0, 0.5)
+    assert precision.choose_precision(model, "auto", timer=timer)["how"] == "measured"  # steady now: measured again
+    assert precision.choose_precision(model, "auto", timer=timer)["how"] == "cached"
+    monkeypatch.setattr(precision.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    busy = precision.choose_precision(model, "auto", timer=timer, scope="train")
+    assert busy["how"].startswith("measured, not cached (load average 64.00")
+    assert precision.choose_precision(model, "auto", timer=timer, scope="train")["how"].startswith("measured, not cached")
 
 
 def test_a_pipeline_decides_by_timing_at_first_use_unless_forced(model, monkeypatch):

@@ -5,7 +5,9 @@ AMX, bf16 autocast made a generation 1.6x slower than fp32). So "auto" times the
 forward pass both ways and keeps the faster, with fp32 winning anything closer than MARGIN (it is the
 reference precision). The decision is cached per CPU model, torch version, thread count and network
 shape in a small JSON file ($VIDGEN_CACHE_DIR, else ~/.cache/vidgen/precision.json), so the probe runs
-once per machine and model; delete the file, or pass --precision, to decide again.
+once per machine and model; delete the file, or pass --precision, to decide again. A probe taken while
+something else loads the CPU is used but not cached (its fp32 timings, taken before and after the bf16
+one, disagree, or the load average was high before it began), so a busy moment is not remembered.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from .data import tokenizer as tok
 
 PRECISIONS = ("auto", "fp32", "bf16")
 MARGIN = 0.05  # bf16 must be at least this much faster than fp32 to be chosen
+UNSTEADY = 0.15  # fp32 timed twice, before and after bf16: a larger relative difference means the machine was busy
+BUSY_LOAD = 0.5  # a 1-minute load average above this share of the CPUs before probing: busy
 CACHE_ENV = "VIDGEN_CACHE_DIR"
 
 
@@ -139,9 +143,17 @@ def choose_precision(model, precision: str = "auto", device="cpu",
         hit = cache.get(key)
         if isinstance(hit, dict) and hit.get("precision") in ("fp32", "bf16"):
             return {"precision": hit["precision"], "how": "cached", "timings_ms": hit.get("timings_ms"), "key": key}
-    timings = {"fp32": timer(model, False), "bf16": timer(model, True)}
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # runnable processes before we start
+    first, bf16, again = timer(model, False), timer(model, True), timer(model, False)  # fp32 twice: is the machine steady?
+    timings = {"fp32": min(first, again), "bf16": bf16}
     choice = decide(timings)
     timings_ms = {k: round(1000 * v, 2) for k, v in timings.items()}
+    unsteady = abs(first - again) > UNSTEADY * min(first, again)
+    if unsteady or busy > BUSY_LOAD * (os.cpu_count() or 1):
+        why = (f"fp32 timed {1000 * first:.1f} and {1000 * again:.1f} ms" if unsteady else
+               f"load average {busy:.2f} on {os.cpu_count()} CPUs")
+        return {"precision": choice, "how": f"measured, not cached ({why}: another job was running)",
+                "timings_ms": timings_ms, "key": key}
     if use_cache:
         cache[key] = {"precision": choice, "timings_ms": timings_ms}
         try:
