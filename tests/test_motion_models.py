@@ -14,12 +14,21 @@ from vidgen.presets import get_preset
 from vidgen.training.trainer import Trainer
 
 
+RUNS: dict = {}  # pipeline -> its run directory
+
+
 @pytest.fixture(scope="module", params=["tiny-motion", "tiny-motion-learned"])
 def pipe(request, tmp_path_factory):
     p = get_preset(request.param)
     out = tmp_path_factory.mktemp(request.param)
     Trainer(p.model, p.diffusion, p.train, out, preset_name=request.param).fit(max_steps=12, progress=False)
-    return vidgen.load_pipeline(out, precision="fp32")
+    loaded = vidgen.load_pipeline(out, precision="fp32")
+    RUNS[id(loaded)] = out
+    return loaded
+
+
+def pipe_dir(pipe):
+    return RUNS[id(pipe)]
 
 
 def test_the_world_is_stored_in_the_checkpoint(pipe):
@@ -53,3 +62,19 @@ def test_a_given_motion_is_followed_and_a_bad_one_refused(pipe):
         pipe.generate("ABCDEFGH", motion=Motion((0,) * 16, (-40,) * 16, 22), steps=2)
     with pytest.raises(ValueError, match="motions for"):
         pipe.generate(["HI", "AB"], motion=[down], steps=2)
+
+
+def test_eval_and_the_blogs_experiments_run_in_the_motion_world(pipe, tmp_path):
+    """A motion-world checkpoint is generated along motions drawn from its world, read by the motion reader
+    and scored by position error (not the scroll's speed)."""
+    from vidgen.evaluation.experiments import run_experiments
+    from vidgen.evaluation.harness import EvalSettings, evaluate
+
+    settings = EvalSettings(steps=2, batch_size=8)
+    report = evaluate(pipe_dir(pipe), ["HI", "AB3"], tmp_path / "eval", settings, progress=False)
+    overall = report["aggregate"]["overall"]
+    assert overall["position_error"] is not None and overall["speed_abs_error"] is None
+    assert report["recognizer"]["path"].endswith("recognizer-motion")
+    ex = run_experiments(pipe_dir(pipe), tmp_path / "ex", settings, n=2, progress=False)
+    assert set(ex["experiments"]) == {"never_seen", "single_letters", "out_of_vocabulary", "longer_than_training"}
+    assert "position error" in (tmp_path / "ex" / "experiments.md").read_text()

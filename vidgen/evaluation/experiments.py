@@ -22,21 +22,21 @@ import torch
 from ..checkpoint import atomic_write_bytes, atomic_write_json
 from ..data import tokenizer as tok
 from ..data.prompts import SplitConfig, heldout_prompts
-from ..data.render import render_video
 from . import metrics
 from .harness import (
     EvalSettings,
     aggregate,
-    check_scroll_world,
     checkpoint_split,
     comparison_grid,
+    eval_motions,
     generate_videos,
     length_table,
     score_videos,
     split_prompts,
+    truth_videos,
     weights_sha256,
 )
-from .recognizer import TextReader, default_reader
+from .recognizer import MOTION_DIR, TextReader, default_reader
 
 EXPERIMENTS = ("never_seen", "single_letters", "out_of_vocabulary", "longer_than_training")
 
@@ -57,10 +57,12 @@ def never_seen(pipe, split: SplitConfig, settings, reader, n: int, out: Path, pr
     """(1) 'AS' and held-out-rule prompts vs validation prompts of the same lengths."""
     held = ["AS"] + [p for p in heldout_prompts(split, n=n, seed=5) if p != "AS"][: n - 1]
     val = split_prompts("val", n, split, seed=5)
-    videos = generate_videos(pipe, held + val, settings, progress=progress, desc="never-seen")
-    rec, fd_h = score_videos(videos[: len(held)], held, reader)
-    rec_v, fd_v = score_videos(videos[len(held):], val, reader)
-    comparison_grid(videos[: len(held)], np.stack([render_video(p) for p in held[:8]]), held[:8]).save(out / "never_seen.png")
+    motions = eval_motions(pipe, held + val, settings.seed)
+    videos = generate_videos(pipe, held + val, settings, progress=progress, desc="never-seen", motions=motions)
+    mh, mv = (None, None) if motions is None else (motions[: len(held)], motions[len(held):])
+    rec, fd_h = score_videos(videos[: len(held)], held, reader, motions=mh)
+    rec_v, fd_v = score_videos(videos[len(held):], val, reader, motions=mv)
+    comparison_grid(videos[: len(held)], truth_videos(held[:8], None if mh is None else mh[:8]), held[:8]).save(out / "never_seen.png")
     h, v = aggregate(rec)["overall"], aggregate(rec_v)["overall"]
     return {
         "question": "Can the model generate never-seen combinations (first symbol A, second symbol S)?",
@@ -76,9 +78,10 @@ def never_seen(pipe, split: SplitConfig, settings, reader, n: int, out: Path, pr
 def single_letters(pipe, split: SplitConfig, settings, reader, out: Path, progress: bool) -> dict:
     """(2) every one-symbol prompt, A and E first (the blog's Figure 15)."""
     prompts = ["A", "E"] + [s for s in tok.SYMBOLS if s not in "AE"]
-    videos = generate_videos(pipe, prompts, settings, progress=progress, desc="single letters")
-    rec, fd = score_videos(videos, prompts, reader)
-    comparison_grid(videos, np.stack([render_video(p) for p in prompts]), prompts).save(out / "single_letters.png")
+    motions = eval_motions(pipe, prompts, settings.seed)
+    videos = generate_videos(pipe, prompts, settings, progress=progress, desc="single letters", motions=motions)
+    rec, fd = score_videos(videos, prompts, reader, motions=motions)
+    comparison_grid(videos, truth_videos(prompts, motions), prompts).save(out / "single_letters.png")
     held_out = bool(split.holdout_single)
     note = ("The checkpoint never saw 1-symbol prompts (holdout_single), as in the blog." if held_out else
             "This checkpoint WAS trained on 1-symbol prompts (holdout_single is false), so this is not the blog's "
@@ -95,23 +98,26 @@ def out_of_vocabulary(pipe, split: SplitConfig, settings, reader, n: int, out: P
     for k, (i, b) in enumerate(zip(slots, bases)):
         ids[k, i] = tok.SPARE_IDS[k % len(tok.SPARE_IDS)]
     labels = [b[:i] + "?" + b[i + 1:] for b, i in zip(bases, slots)]
-    videos = generate_videos(pipe, labels, settings, ids=ids, progress=progress, desc="out-of-vocabulary")
-    control = generate_videos(pipe, bases, settings, progress=progress, desc="oov control")
-    rec, fd = score_videos(videos, labels, reader, targets=bases)
-    rec_c, fd_c = score_videos(control, bases, reader)
+    motions = eval_motions(pipe, bases, settings.seed)  # each base prompt's motion, with and without its spare token
+    videos = generate_videos(pipe, labels, settings, ids=ids, progress=progress, desc="out-of-vocabulary", motions=motions)
+    control = generate_videos(pipe, bases, settings, progress=progress, desc="oov control", motions=motions)
+    rec, fd = score_videos(videos, labels, reader, targets=bases, motions=motions)
+    rec_c, fd_c = score_videos(control, bases, reader, motions=motions)
     dropped = [b[:i] + b[i + 1:] for b, i in zip(bases, slots)]
-    for r, b, i, d, vid in zip(rec, bases, slots, dropped, videos):
+    dropped_truths = truth_videos(dropped, motions)
+    for r, b, i, d, vid, d_truth in zip(rec, bases, slots, dropped, videos, dropped_truths):
         m = re.fullmatch(re.escape(b[:i]) + "(.?)" + re.escape(b[i + 1:]), r["read"])
         r["known_symbols_intact"] = m is not None  # every in-vocabulary symbol read, in place
         r["slot_read"] = None if m is None else m.group(1)  # '' = the token left no symbol
-        r["psnr_vs_dropped"] = metrics.psnr_video(vid, render_video(d))
+        r["psnr_vs_dropped"] = metrics.psnr_video(vid, d_truth)
     intact = [r for r in rec if r["known_symbols_intact"]]
     slot_counts: dict[str, int] = {}
     for r in intact:
         key = r["slot_read"] or "(nothing)"
         slot_counts[key] = slot_counts.get(key, 0) + 1
     grid_videos = np.concatenate([videos[:6], control[:6]])
-    comparison_grid(grid_videos, np.stack([render_video(b) for b in bases[:6]] * 2), labels[:6] + bases[:6]).save(
+    grid_truths = truth_videos(bases[:6], None if motions is None else motions[:6])
+    comparison_grid(grid_videos, np.concatenate([grid_truths, grid_truths]), labels[:6] + bases[:6]).save(
         out / "out_of_vocabulary.png")
     return {
         "question": "What does the model write for a token it has never seen (a spare id)?",
@@ -135,15 +141,18 @@ def longer_than_training(pipe, split: SplitConfig, settings, reader, n: int, out
     if not long_prompts:
         return {"question": "longer than training", "note": f"training already used all {tok.PROMPT_SLOTS} slots"}
     base = [p for p in split_prompts("val", 8 * n, split, seed=11) if len(p) == train_max][:per]
-    videos = generate_videos(pipe, long_prompts + base, settings, progress=progress, desc="longer")
-    rec, fd = score_videos(videos[: len(long_prompts)], long_prompts, reader)
-    rec_b, fd_b = score_videos(videos[len(long_prompts):], base, reader)
-    for r, vid in zip(rec, videos):
+    motions = eval_motions(pipe, long_prompts + base, settings.seed)
+    ml, mb = (None, None) if motions is None else (motions[: len(long_prompts)], motions[len(long_prompts):])
+    videos = generate_videos(pipe, long_prompts + base, settings, progress=progress, desc="longer", motions=motions)
+    rec, fd = score_videos(videos[: len(long_prompts)], long_prompts, reader, motions=ml)
+    rec_b, fd_b = score_videos(videos[len(long_prompts):], base, reader, motions=mb)
+    cut_truths = truth_videos([p[:train_max] for p in long_prompts], ml)  # the first symbols alone, where they stand
+    for r, vid, cut_truth in zip(rec, videos, cut_truths):
         cut = r["prompt"][:train_max]
         r["reads_first_symbols_only"] = r["read"] == cut
         r["cer_vs_first_symbols"] = metrics.character_error_rate(r["read"], cut)
-        r["psnr_vs_first_symbols"] = metrics.psnr_video(vid, render_video(cut))
-    comparison_grid(videos[:8], np.stack([render_video(p) for p in long_prompts[:8]]), long_prompts[:8]).save(
+        r["psnr_vs_first_symbols"] = metrics.psnr_video(vid, cut_truth)
+    comparison_grid(videos[:8], truth_videos(long_prompts[:8], None if ml is None else ml[:8]), long_prompts[:8]).save(
         out / "longer_than_training.png")
     return {
         "question": f"Does the model generalise to prompts longer than the training maximum ({train_max})?",
@@ -167,9 +176,8 @@ def run_experiments(checkpoint, out_dir, settings: EvalSettings = EvalSettings()
         raise ValueError(f"unknown experiments {unknown}; known: {', '.join(EXPERIMENTS)}")
     if n < 2:
         raise ValueError(f"n must be >= 2 (the Frechet distance needs two videos), got {n}")
-    reader = reader or default_reader()
     pipe = load_pipeline(checkpoint, device=device, precision=precision)
-    check_scroll_world(pipe, checkpoint)
+    reader = reader or default_reader(str(MOTION_DIR) if pipe.world.name == "motion" else None)
     split = checkpoint_split(pipe.config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +223,8 @@ def experiments_markdown(report: dict) -> str:
         reads = {r["prompt"]: r["read"] for r in e["per_prompt"]}
         lines += ["## 2. Single letters", "", e["question"], "", f"**{e['note']}**", "",
                   f"- sentence accuracy {_pct(o['exact'])} over {o['n']} symbols, PSNR {o['psnr']:.1f} dB, SSIM {o['ssim']:.3f}, "
-                  f"speed error {o['speed_abs_error']:.2f} px/frame",
+                  + (f"speed error {o['speed_abs_error']:.2f} px/frame" if o.get("speed_abs_error") is not None else
+                     f"position error {o['position_error']:.2f} px (along motions drawn from the model's world)"),
                   f"- \"A\" read as `{reads.get('A') or '(nothing)'}`, \"E\" read as `{reads.get('E') or '(nothing)'}`",
                   "", f"![single letters]({e['figure']})", ""]
     if "out_of_vocabulary" in ex:

@@ -30,14 +30,15 @@ from ..data import tokenizer as tok
 from ..data.prompts import SplitConfig, heldout_prompts, long_prompts, lookalike_prompts, validation_prompts
 from ..data.render import render_video
 from ..data.video_io import frames_grid
+from ..data.world import render_motion
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from . import metrics
-from .recognizer import TextReader, default_reader
+from .recognizer import MOTION_DIR, TextReader, default_reader
 
 SPLITS = ("val", "heldout", "lookalike", "long")  # long: 7-8 symbols, longer than training
 # per-prompt figures that are averaged in the aggregates (everything numeric but the bookkeeping)
 MEAN_KEYS = ("exact", "cer", "ned", "psnr", "psnr_per_frame", "ssim", "speed_abs_error", "speed_within_1px", "flicker", "flicker_truth",
-             "confidence", "strip_residual")
+             "confidence", "strip_residual", "position_error")
 
 
 @dataclass(frozen=True)
@@ -131,15 +132,33 @@ def weights_sha256(checkpoint) -> dict:
 # ----------------------------------------------------------------------------- generation and scoring
 
 
+def eval_motions(pipe, prompts: list[str], seed: int = 0) -> list | None:
+    """The motion each evaluated prompt is generated along: for a motion-world model one drawn from its
+    world (prompt i by seed + i), so every figure is "with a motion given"; None in the scroll world."""
+    if pipe.world.name == "scroll":
+        return None
+    return [pipe.sample_motion(p, seed + i) for i, p in enumerate(prompts)]
+
+
+def truth_videos(targets: list[str], motions: list | None = None) -> np.ndarray:
+    """The true videos of the targets: (N, T, H, W) uint8, scrolled or along their motions."""
+    if motions is None:
+        return np.stack([render_video(t) for t in targets])
+    return np.stack([render_motion(t, m) for t, m in zip(targets, motions)])
+
+
 def generate_videos(pipe, prompts: list[str], settings: EvalSettings, ids: torch.Tensor | None = None,
-                    progress: bool = True, desc: str = "generate") -> np.ndarray:
-    """Batched sampling -> uint8 (N, T, H, W). `ids` (N, slots) overrides the prompts' token ids."""
+                    progress: bool = True, desc: str = "generate", motions: list | None = None) -> np.ndarray:
+    """Batched sampling -> uint8 (N, T, H, W). `ids` (N, slots) overrides the prompts' token ids;
+    `motions` (one per prompt, `eval_motions`) are followed."""
     out = []
     n_batches = math.ceil(len(prompts) / settings.batch_size)
     for i in tqdm(range(n_batches), desc=desc, unit="batch", disable=not progress or n_batches < 2, dynamic_ncols=True):
         lo, hi = i * settings.batch_size, (i + 1) * settings.batch_size
         kw = dict(steps=settings.steps, eta=settings.eta, guidance_scale=settings.guidance_scale,
                   seed=settings.seed + i, sampler=settings.sampler)
+        if motions is not None:
+            kw["motion"] = motions[lo:hi]
         if ids is not None:
             out.append(pipe.generate(prompts[lo:hi], ids=ids[lo:hi], **kw))
         else:
@@ -148,15 +167,16 @@ def generate_videos(pipe, prompts: list[str], settings: EvalSettings, ids: torch
 
 
 def score_videos(videos: np.ndarray, prompts: list[str], reader: TextReader, truths: np.ndarray | None = None,
-                 targets: list[str] | None = None) -> tuple[list[dict], dict]:
+                 targets: list[str] | None = None, motions: list | None = None) -> tuple[list[dict], dict]:
     """Per-prompt records and the FD-recognizer figure.
 
     `targets` are what a perfect reading would be (default: the prompts); `truths` the reference
-    videos (default: renders of the targets).
+    videos (default: renders of the targets, along `motions` in the motion world, which a motion reader
+    reads and whose motion figure is the position error instead of the scroll speed).
     """
     targets = list(prompts) if targets is None else list(targets)
     if truths is None:
-        truths = np.stack([render_video(t) for t in targets])
+        truths = truth_videos(targets, motions)
     if not len(videos) == len(prompts) == len(targets) == len(truths):
         raise ValueError(f"videos, prompts, targets and truths differ in number: {len(videos)}, {len(prompts)}, {len(targets)}, {len(truths)}")
     gen, true = reader.read(videos), reader.read(truths)
@@ -168,10 +188,10 @@ def score_videos(videos: np.ndarray, prompts: list[str], reader: TextReader, tru
             "length": len(target),
             **metrics.reading_scores(gen.texts[i], target),
             "confidence": float(gen.confidence[i]),
-            "strip_width": int(gen.fit.widths[i]),
-            "strip_width_truth": int(true.fit.widths[i]),
-            "strip_residual": float(gen.fit.residual[i]),
-            **metrics.video_scores(videos[i], truths[i], target),
+            **({} if gen.fit is None else {"strip_width": int(gen.fit.widths[i]), "strip_width_truth": int(true.fit.widths[i]),
+                                           "strip_residual": float(gen.fit.residual[i])}),
+            **(metrics.video_scores(videos[i], truths[i], target) if motions is None else
+               metrics.motion_video_scores(videos[i], truths[i])),
         })
     fd = {"name": metrics.FD_NAME, "n": len(videos), "dim": int(gen.features.shape[1]),
           "note": "compare only between reports with the same n and recognizer; biased upwards for small n"}
@@ -227,12 +247,17 @@ TABLE_COLUMNS = (("n", "n"), ("exact", "sentence acc"), ("cer", "CER"), ("ned", 
                  ("flicker", "flicker (truth 0)"))
 
 
+MOTION_TABLE_COLUMNS = TABLE_COLUMNS[:6] + (("position_error", "position error px"),)  # the motion world's
+
+
 def length_table(agg: dict) -> str:
-    """Markdown table: one row per prompt length and one for all."""
-    lines = ["| length | " + " | ".join(h for _, h in TABLE_COLUMNS) + " |", "|---" * (len(TABLE_COLUMNS) + 1) + "|"]
+    """Markdown table: one row per prompt length and one for all (a motion-world report's motion column is
+    the position error)."""
+    columns = MOTION_TABLE_COLUMNS if agg["overall"].get("position_error") is not None else TABLE_COLUMNS
+    lines = ["| length | " + " | ".join(h for _, h in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     rows = [(k, v) for k, v in agg["by_length"].items()] + [("all", agg["overall"])]
     for name, s in rows:
-        lines.append(f"| {name} | " + " | ".join(_fmt(s[k], k) for k, _ in TABLE_COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(_fmt(s[k], k) for k, _ in columns) + " |")
     return "\n".join(lines)
 
 
@@ -272,20 +297,22 @@ def markdown_report(report: dict, grid_name: str = "grid.png") -> str:
 
 def evaluate(checkpoint, prompts: list[str], out_dir, settings: EvalSettings = EvalSettings(), prompt_source: str = "list",
              reader: TextReader | None = None, progress: bool = True, device: str = "cpu", precision: str = "auto") -> dict:
-    """Generate, score and write report.json, report.md and grid.png into out_dir. -> the report dict."""
+    """Generate, score and write report.json, report.md and grid.png into out_dir. -> the report dict. A
+    motion-world model generates each prompt along a motion drawn from its world and is read by the motion
+    reader; its motion figure is the position error."""
     from ..pipeline import load_pipeline
 
     if not prompts:
         raise ValueError("no prompts to evaluate")
     prompts = [tok.normalize_prompt(p) for p in prompts]
-    reader = reader or default_reader()
     pipe = load_pipeline(checkpoint, device=device, precision=precision)
-    check_scroll_world(pipe, checkpoint)
+    reader = reader or default_reader(str(MOTION_DIR) if pipe.world.name == "motion" else None)
+    motions = eval_motions(pipe, prompts, settings.seed)  # a motion-world model follows one drawn from its world
     t0 = time.time()
-    videos = generate_videos(pipe, prompts, settings, progress=progress)
+    videos = generate_videos(pipe, prompts, settings, progress=progress, motions=motions)
     gen_seconds = time.time() - t0
-    truths = np.stack([render_video(p) for p in prompts])
-    records, fd = score_videos(videos, prompts, reader, truths)
+    truths = truth_videos(prompts, motions)
+    records, fd = score_videos(videos, prompts, reader, truths, motions=motions)
     report = {
         "format": "vidgen-eval-1",
         "checkpoint": weights_sha256(checkpoint),

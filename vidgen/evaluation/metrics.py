@@ -226,6 +226,19 @@ def video_scores(video: np.ndarray, truth: np.ndarray, prompt: str) -> dict:
     }
 
 
+def motion_video_scores(video: np.ndarray, truth: np.ndarray) -> dict:
+    """The motion world's per-video figures: PSNR (whole video, and the per-frame mean apart), SSIM, and the
+    mean distance in pixels between where the text is and where the truth has it (`tracking.position_errors`)."""
+    from .tracking import position_errors
+
+    return {
+        "psnr": psnr_video(video, truth),
+        "psnr_per_frame": float(psnr_frames(video, truth).mean()),
+        "ssim": float(ssim_frames(video, truth).mean()),
+        "position_error": float(np.nanmean(position_errors(video[None], truth[None]))),
+    }
+
+
 def reading_scores(reading: str, prompt: str) -> dict:
     """Per-video readability figures for one reading."""
     return {
