@@ -117,9 +117,36 @@ def world_markdown(name: str, report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sliders_figure(name: str, rows: list[dict]):
+    """A matplotlib Figure of the slider table: readability, the motions' distance from the world's and the
+    seed-to-seed pixel spread against the guidance scale, one line per eta."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 3.2))
+    panels = (("readability", "read back exactly", 100.0), ("tv_vs_world", "TV to the world's motions", 1.0),
+              ("same_motion_pixel_spread", "seed-to-seed spread, one motion (of 255)", 1.0))
+    for i, (key, label, scale) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, i + 1)
+        for eta in sorted({r["eta"] for r in rows}):
+            sel = [r for r in rows if r["eta"] == eta]
+            ax.plot([r["guidance"] for r in sel], [scale * r[key] for r in sel], "o-", label=f"eta {eta:g}")
+        ax.set_xlabel("guidance scale")
+        ax.set_title(label + (" (%)" if scale == 100.0 else ""), fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{name}: what the sliders do (DDIM, {SLIDER_SAMPLING[1]} steps)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_world_report(name: str, report: dict, path: Path) -> Path:
+    """The JSON, its Markdown tables and (with a slider table) the sliders' plot beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")
     md = path.with_suffix(".md")
-    md.write_text(world_markdown(name, report))
+    text = world_markdown(name, report)
+    if "sliders" in report:
+        png = path.with_name(path.stem + "_sliders.png")
+        sliders_figure(name, report["sliders"]).savefig(png, dpi=90)
+        text += f"\n![what the sliders do]({png.name})\n"
+    md.write_text(text)
     return md
