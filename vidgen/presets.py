@@ -10,8 +10,11 @@ Suffixes: `-layout` is told the glyph layout (ModelConfig.layout = "glyph"); `-t
 learned glyph template (template_dim = 8: a 4-pixel-tall band of one column needs only a few numbers);
 `-learned` is the blog's interface predicting its own layout; `-attnsup` and `-curriculum` are the
 binding recipes of docs/binding.md. `small-fast-*` have 4 blocks instead of 6 (docs/sampling.md);
-`small-fast-template` is the release's recipe and `small-fast-learned` the shipped blog model's, both
-with query-key normalisation, because the 6-block runs without it diverged (checkpoints/README.md).
+`small-fast-template` is the scroll world's release recipe and `small-fast-learned` the shipped blog model's,
+both with query-key normalisation, because the 6-block runs without it diverged (checkpoints/README.md).
+`motion-template` (told the 2D layout, "glyph2d") and `motion-learned` (the blog's interface with a learned
+layout and motion prior, "learned2d") are the same network in the motion world (docs/world.md); the
+`tiny-motion*` presets train in seconds for tests.
 Variants keep their base's width, heads and recipe, so `python -m vidgen compare` puts them side by
 side at one budget; a SnapVideo block has about 3x a DiT block's weights, so it gets a third of the
 depth, and the conv3d U-Net gets one residual block per level (two cost twice `small` per sample).
@@ -62,7 +65,7 @@ PRESETS: dict[str, Preset] = {
     "small-fast-template": Preset(small(depth=4, qk_norm=True, layout="glyph", template_dim=8), V_COSINE, LAYOUT_TRAIN),
     "motion-template": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8), V_COSINE, MOTION_TRAIN),
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
-                             replace(MOTION_TRAIN, prior_motions=3)),
+                             replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
     "tiny-motion-learned": Preset(tiny(layout="learned2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION, prior_motions=1)),
     "tiny-motion": Preset(tiny(layout="glyph2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION)),
     "small-fast-learned": Preset(small(depth=4, qk_norm=True, layout="learned", template_dim=8), V_COSINE, LAYOUT_TRAIN),
