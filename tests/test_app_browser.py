@@ -196,5 +196,6 @@ def test_a_direction_or_a_clicked_path_is_followed_and_a_bad_one_refused(motion_
     set_slider(page, "motion-direction", 90)
     set_slider(page, "motion-speed", 1)
     page.click("#generate-btn")
-    toast = page.wait_for_selector(".toast-body", timeout=15_000)
-    assert "wholly on screen" in toast.inner_text()
+    toast = page.wait_for_selector(".toast-body:has-text('wholly on screen')", timeout=15_000)  # earlier toasts may linger
+    assert "'A' (glyph 1" in toast.inner_text()
+    page.screenshot(path=shots / "app_bad_motion.png", full_page=True)

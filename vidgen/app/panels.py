@@ -102,7 +102,7 @@ def layout_legend_html(prompt: str) -> str:
     spans = "".join(f'<span style="color:{slot_colour_hex(i)};font-weight:bold;padding:0 2px">{html.escape(c)}</span>'
                     for i, c in enumerate(prompt))
     return (f'<p class="vg-legend" style="text-align:center;margin:4px 0">layout colours: {spans} '
-            "(each column is coloured by the glyph covering it, brighter further into the glyph)</p>")
+            "(each pixel is coloured by the glyph covering it, brighter further into the glyph)</p>")
 
 
 def status_html(index: int, num_steps: int, t: int, seconds: float, note: str | None = None) -> str:
