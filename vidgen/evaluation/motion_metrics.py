@@ -6,7 +6,8 @@
   pixels, over the frames whose truth shows text;
 - variety with no motion given: over many seeds per prompt, the motions measured from the videos (the
   tracker's mean velocity) against the world's, binned by direction (8 sectors) and speed (4 bands), as a
-  total variation distance; its floor is what two independent draws of true motions score;
+  total variation distance; its floor is what two independent draws of true motions score; and how many
+  of the motions the model chose show every glyph whole twice by the true glyph boxes;
 - fidelity: PSNR of the whole video against the truth.
 
 Every function takes a Pipeline and a reader; nothing here trains or changes a model.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.world import render_motion, sample_motion
+from ..data.world import MIN_VISIBLE_FRAMES, render_motion, sample_motion, visible_frames
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .metrics import psnr_video
 from .recognizer import TextReader
@@ -43,9 +44,13 @@ class Sampling:
         return {"sampler": self.sampler, "steps": self.steps, "eta": self.eta, "guidance_scale": self.guidance_scale}
 
 
-def generate_many(pipe, prompts: list[str], motions, seeds: list[int], sampling: Sampling, progress: bool, desc: str) -> np.ndarray:
-    """One video per (prompt, motion or None, seed), in batches of equal seed: (N, T, H, W) uint8."""
+def generate_many(pipe, prompts: list[str], motions, seeds: list[int], sampling: Sampling, progress: bool, desc: str,
+                  used: list | None = None) -> np.ndarray:
+    """One video per (prompt, motion or None, seed), in batches of equal seed: (N, T, H, W) uint8. With no
+    motions, the ones the model chose (`Pipeline.motions`, exactly as `generate` draws them) go into `used`."""
     out = [None] * len(prompts)
+    if used is not None:
+        used[:] = [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: seeds[i])
     batches = [order[i : i + sampling.batch] for i in range(0, len(order), sampling.batch)]
     groups = []
@@ -56,9 +61,12 @@ def generate_many(pipe, prompts: list[str], motions, seeds: list[int], sampling:
         groups += list(by_seed.items())
     for seed, idx in tqdm(groups, desc=desc, disable=not progress, dynamic_ncols=True):
         motion = None if motions is None else [motions[i] for i in idx]
+        chosen = motion if motion is not None else pipe.motions([prompts[i] for i in idx], None, seed)  # as generate draws them
         videos = pipe.generate([prompts[i] for i in idx], motion=motion, seed=seed, **sampling.kwargs())
-        for i, v in zip(idx, videos):
+        for k, (i, v) in enumerate(zip(idx, videos)):
             out[i] = v
+            if used is not None and chosen is not None:
+                used[i] = chosen[k]
     return np.stack(out)
 
 
@@ -121,7 +129,9 @@ def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int 
     samples of true motions of the same prompts), and how many read right."""
     rows = [(p, s) for p in prompts for s in range(seeds_per_prompt)]
     ps, seeds = [p for p, _ in rows], [s for _, s in rows]
-    videos = generate_many(pipe, ps, None, seeds, sampling, progress, "variety")
+    chosen: list = []
+    videos = generate_many(pipe, ps, None, seeds, sampling, progress, "variety", used=chosen)
+    keeps = [bool((visible_frames(p, m) >= MIN_VISIBLE_FRAMES).all()) for p, m in zip(ps, chosen) if m is not None]
     generated = measured_histogram(videos)
     truth_a = measured_histogram(true_videos(pipe, ps, seeds, 1))
     truth_b = measured_histogram(true_videos(pipe, ps, seeds, 2))
@@ -133,6 +143,7 @@ def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int 
         "tv_world_vs_world": total_variation(truth_b, truth_a),
         "readability": float(np.mean([t == p for t, p in zip(texts, ps)])),
         "still_share": float(generated[0]),
+        "chosen_keep_invariant": float(np.mean(keeps)) if keeps else None,  # by the true glyph boxes
         "mean_speed_px": float(trk.path_speed().mean()),
         "histogram_generated": generated.round(4).tolist(),
         "histogram_world": truth_a.round(4).tolist(),

@@ -107,7 +107,10 @@ def world_markdown(name: str, report: dict) -> str:
     v = report["variety"]
     lines += ["", f"Variety with no motion given ({v['n_videos']} videos: {len(v['prompts'])} prompts x 32 seeds): total "
               f"variation to the world's motions {v['tv_generated_vs_world']:.3f} (two true samples: {v['tv_world_vs_world']:.3f}); "
-              f"readability {100 * v['readability']:.1f}%; mean speed {v['mean_speed_px']:.2f} px a frame.", ""]
+              f"readability {100 * v['readability']:.1f}%; mean speed {v['mean_speed_px']:.2f} px a frame"
+              + ("" if v.get("chosen_keep_invariant") is None else
+                 f"; the motions chosen show every glyph whole twice (true boxes) in {100 * v['chosen_keep_invariant']:.1f}%")
+              + ".", ""]
     if "sliders" in report:
         lines += ["| guidance | eta | readability | TV to the world's motions | seed-to-seed pixel spread, one motion |",
                   "|---|---|---|---|---|"]
