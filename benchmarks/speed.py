@@ -4,6 +4,9 @@ no bf16), measured side by side in one run.
 
     python -m benchmarks.speed [--preset small] [--checkpoint DIR] [--repeats 20] [--breakdown] [--compile]
 
+--breakdown also reports a guided pass's FLOPs (torch's flop counter) against the time it takes, as a
+share of the fp32 matmul rate timed in the same run (the issue's "at least 50%" target).
+
 Run it on an idle machine: the figures are wall-clock.
 """
 from __future__ import annotations
@@ -125,6 +128,33 @@ def step_breakdown(pipe, repeats: int = 10) -> dict:
     return {k: round(v, 2) for k, v in totals.items()} | {"total (profiled)": round(everything, 2)}
 
 
+def pass_efficiency(pipe, repeats: int = 20) -> dict:
+    """One guided forward pass (batch 2) against the CPU's own fp32 matmul rate: the model's FLOPs (torch's
+    flop counter), the pass's time, and their ratio as a share of what a 1024^3 fp32 matmul sustains here."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = pipe.model
+    x, t, ids = guided_inputs(pipe)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+        cond = model.encode_for_guidance(ids, 3.0)
+
+    def forward():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
+            model.forward_with_cfg(x, t, None, 3.0, cond=cond)
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        forward()
+    flops = counter.get_total_flops()
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul_s = time_it(lambda: a @ b, repeats)
+    pass_s = time_it(forward, repeats)
+    rate = 2 * 1024**3 / matmul_s
+    return {"gflop_per_guided_pass": round(flops / 1e9, 3), "guided_pass_ms": round(1000 * pass_s, 2),
+            "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "fp32_matmul_gflops": round(rate / 1e9, 1),
+            "model_gflops": round(flops / pass_s / 1e9, 1), "share_of_matmul_rate": round(flops / pass_s / rate, 3)}
+
+
 def conditioning_cost(pipe, repeats: int = 20) -> dict:
     """What encoding the prompts (prompt encoder, glyph layout) costs, and a guided step that encodes
     them itself (as every step did before they were encoded once per generation) against one that
@@ -198,6 +228,7 @@ def main():
         pipe.bf16 = choice["precision"] == "bf16"
         results["guided_step_ms_by_op"] = step_breakdown(pipe)
         results["conditioning"] = conditioning_cost(pipe, args.repeats)
+        results["pass_efficiency"] = pass_efficiency(pipe, args.repeats)
     if args.compile:
         results["compiled_bf16"] = compiled_step_ms(pipe, args.repeats)
 
