@@ -267,7 +267,8 @@ def test_probe_command_end_to_end(tiny_checkpoint, tmp_path):
             "--loss-prompts", "4", "--loss-timesteps", "3", "--align-prompts", "4", "--align-timesteps", "2"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["skipped"] == {} and summary["prompt"] == "NOISE" and summary["grid"] == [4, 4, 4]
+    assert list(summary["skipped"]) == ["kinematics"] and summary["prompt"] == "NOISE" and summary["grid"] == [4, 4, 4]
+    assert "motion-world model" in summary["skipped"]["kinematics"]  # a scroll-world model: nothing to ask
     assert summary["layout"] == "none" and (out / "glyph_layout.png").is_file() and "symbol_similarity" not in summary
     for name in ("pos_similarity_cube", "pos_similarity_matrix", "prompt_pos_similarity", "pos_similarity_by_distance",
                  "timestep_embedding", "cross_attention", "self_attention", "alignment", "loss_by_noise"):
@@ -289,7 +290,7 @@ def test_probe_command_on_a_layout_model(tiny_layout_checkpoint, tmp_path):
             "--loss-prompts", "2", "--loss-timesteps", "2", "--align-prompts", "2", "--align-timesteps", "2"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["layout"] == "glyph" and list(summary["skipped"]) == ["prompt_positions"]
+    assert summary["layout"] == "glyph" and list(summary["skipped"]) == ["kinematics", "prompt_positions"]
     assert "prompt positional embedding" in summary["skipped"]["prompt_positions"]
     assert np.asarray(summary["symbol_similarity"]).shape == (36, 36)
     assert (out / "symbol_similarity.html").is_file() and (out / "symbol_similarity.png").is_file()
@@ -316,3 +317,26 @@ def test_probe_command_rejects_bad_arguments(tiny_checkpoint, tmp_path, capsys, 
 def test_probe_command_missing_checkpoint(tmp_path, capsys):
     assert main(["probe", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_the_kinematic_probe_compares_attention_with_the_motion(tiny_motion_checkpoint, tmp_path):
+    """For a motion-world model: along each of four straight motions, every inked query patch's attention
+    peak in every other token frame is scored against x + v dt and against x; figures are written."""
+    from vidgen.data.world import motion_from_spec
+    from vidgen.pipeline import load_pipeline
+    from vidgen.probes.kinematics import kinematic_attention
+    from vidgen.probes.report import KINEMATIC_MOTIONS, FigureFolder, probe_kinematics
+
+    pipe = load_pipeline(tiny_motion_checkpoint)
+    out = probe_kinematics(pipe, "HI", 0, FigureFolder(tmp_path))["kinematics"]
+    assert set(out["by_motion"]) == set(KINEMATIC_MOTIONS)
+    assert all(r["pairs"] > 0 and r["error_to_motion_px"] >= 0 for r in out["by_motion"].values())
+    assert len(list(tmp_path.glob("kinematics_*.png"))) == 4
+    motion = motion_from_spec("line:0,3", "HI", pipe.world)
+    r = kinematic_attention(pipe, "HI", motion, steps=2)
+    t = pipe.model.cfg.grid[0]
+    # the motion's guess moves with the text: 3 px a frame over the token frames between query and key
+    step = pipe.model.cfg.patch[0] * 3
+    np.testing.assert_allclose(r.moving[:, 0] - r.static[:, 0], step * r.dt, atol=1.0)
+    assert r.attention.shape[:3] == r.attention.shape[3:] == pipe.model.cfg.grid and len(r.dt) <= len(r.queries) * (t - 1)
+
