@@ -152,8 +152,9 @@ def check_motion(prompt: str, motion: Motion) -> None:
              if n < MIN_VISIBLE_FRAMES]
     if short:
         raise ValueError(f"this motion does not show {', '.join(short)} wholly on screen in at least {MIN_VISIBLE_FRAMES} "
-                         f"frames; for a prompt of {len(prompt)} symbols at size {motion.size}, try a slower or more "
-                         "sideways motion, a smaller size, or a shorter prompt")
+                         f"frames; for a prompt of {len(prompt)} symbols at size {motion.size}, try another direction or speed (a prompt "
+                         "wider than the frame must travel sideways, fast enough to show it all), a smaller size, or a "
+                         "shorter prompt")
 
 
 # ----------------------------------------------------------------------------- motions
