@@ -3,7 +3,7 @@ back what it draws, its validation loss and its probes' attention alignment, and
 
     python -m benchmarks.binding --out runs/binding --budget 600            # train, evaluate, probe, table
     python -m benchmarks.binding --out runs/binding --budget 600 --table    # the table of what is there
-    python -m benchmarks.binding --layout-of checkpoints/blog               # how right a model's own layout is
+    python -m benchmarks.binding --layout-of checkpoints/scroll-blog               # how right a model's own layout is
 
 Each recipe trains with one torch thread (run two at once on the 2-core CPU, or alone for an idle
 figure: the wall-clock budget is only fair between runs that shared the machine alike). A recipe

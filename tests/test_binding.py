@@ -204,13 +204,13 @@ def test_the_curriculum_starts_short_and_reaches_every_length():
 
 
 def test_the_shipped_blog_model_predicts_its_own_layout():
-    """checkpoints/blog is given the prompt tokens only and works out where each glyph goes: nearly
+    """checkpoints/scroll-blog is given the prompt tokens only and works out where each glyph goes: nearly
     every column of 500 validation prompts, every 4th of the set (which is sorted by length, so every
     length 1-6 is in), is assigned the right glyph, and so is every length on its own (docs/binding.md)."""
     from vidgen.pipeline import load_pipeline
     from vidgen.shipped import SHIPPED_MODELS
 
-    pipe = load_pipeline(SHIPPED_MODELS["blog"].directory)
+    pipe = load_pipeline(SHIPPED_MODELS["scroll-blog"].directory)
     assert pipe.model.cfg.layout == "learned"
     prompts = list(validation_prompts(SplitConfig()))[::4]
     assert {len(p) for p in prompts} == set(range(1, 7)) and len(prompts) == 500

@@ -32,6 +32,10 @@ def world_of(name: str) -> str:
     return (raw.get("train") or {}).get("world", {}).get("name", "scroll")
 
 
+def test_the_registry_knows_each_models_world():
+    assert {n: m.world for n, m in SHIPPED_MODELS.items()} == {n: world_of(n) for n in SHIPPED_MODELS}
+
+
 SCROLL_MODELS = [n for n in SHIPPED_MODELS if world_of(n) == "scroll"]
 MOTION_MODELS = [n for n in SHIPPED_MODELS if world_of(n) == "motion"]
 

@@ -2,9 +2,9 @@
 files are, how the app is pointed elsewhere, and how to train it again. The pipeline, the CLI and the
 app all resolve names here.
 
-The release is the motion world's (text moving any way, at any speed and size: vidgen.data.world); the
-scroll world's release (one right-to-left scroll a prompt, the release until 2026-11-30) stays loadable
-as "scroll-release".
+The release and the blog's model are the motion world's (text moving any way, at any speed and size:
+vidgen.data.world); the scroll world's (one right-to-left scroll a prompt, the shipped models until
+2026-11-30) stay loadable as "scroll-release" and "scroll-blog".
 """
 from __future__ import annotations
 
@@ -37,15 +37,22 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
     "blog": ShippedModel(
         name="blog", directory=CHECKPOINTS_DIR / "blog", title="The blog's model", env="VIDGEN_BLOG_CHECKPOINT",
         option="blog_checkpoint",
-        preset="small-fast-learned",
-        commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
-                  "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/blog --guidance 3 --best")),
+        preset="motion-learned",
+        commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset motion-learned --out runs/motion-blog",
+                  "python -m vidgen export --checkpoint runs/motion-blog --out checkpoints/blog --guidance 3 --best"),
+        world="motion"),
     "scroll-release": ShippedModel(
         name="scroll-release", directory=CHECKPOINTS_DIR / "scroll-release", title="Release of the scroll world",
         env="VIDGEN_SCROLL_CHECKPOINT", option="scroll_checkpoint",
         preset="small-fast-template",
         commands=("python -m vidgen train --preset small-fast-template --out runs/fast_template",
                   "python -m vidgen export --checkpoint runs/fast_template --out checkpoints/scroll-release --guidance 3 --best")),
+    "scroll-blog": ShippedModel(
+        name="scroll-blog", directory=CHECKPOINTS_DIR / "scroll-blog", title="The blog's model of the scroll world",
+        env="VIDGEN_SCROLL_BLOG_CHECKPOINT", option="scroll_blog_checkpoint",
+        preset="small-fast-learned",
+        commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
+                  "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/scroll-blog --guidance 3 --best")),
 }
 SCROLL_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "scroll")  # measured by `report`
 MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion")  # measured by `world-report`

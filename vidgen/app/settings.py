@@ -16,6 +16,7 @@ class Settings:
     checkpoint: str | None = None
     blog_checkpoint: str | None = None
     scroll_checkpoint: str | None = None
+    scroll_blog_checkpoint: str | None = None
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 16

@@ -162,6 +162,7 @@ def add_world_report_args(p) -> None:
 def run_world_report(args) -> None:
     from ..evaluation.recognizer import MOTION_DIR, default_reader
     from ..evaluation.world_report import WORLD_SPLITS, measure_world, write_world_report
+    from ..shipped import resolve_model_path
 
     if args.n is not None and args.n < 2:
         raise ValueError(f"--n must be >= 2, got {args.n}")
@@ -170,7 +171,7 @@ def run_world_report(args) -> None:
         raise ValueError(f"{args.recognizer} reads the scroll world only; give a motion reader (train-recognizer --reads motion)")
     splits = WORLD_SPLITS if args.n is None else {k: args.n for k in WORLD_SPLITS}
     name = Path(args.model).name
-    report = measure_world(args.model, reader, splits, progress=not args.no_progress, precision=args.precision,
+    report = measure_world(str(resolve_model_path(args.model)), reader, splits, progress=not args.no_progress, precision=args.precision,
                            sliders=not args.no_sliders)
     out = Path(args.out or f"docs/reports/world_{name}.json")
     md = write_world_report(name, report, out)
