@@ -96,11 +96,9 @@ def guided_inputs(pipe, dtype=torch.float32):
     return x, torch.full((1,), 500, dtype=torch.long), pipe.encode("NOISE")
 
 
-def step_breakdown(pipe, repeats: int = 10) -> dict:
-    """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class,
-    with the prompts' conditioning encoded once beforehand as the sampler does."""
-    from torch.profiler import ProfilerActivity, profile
-
+def guided_forward(pipe):
+    """A guided forward pass (batch 2) at mid noise as a function of nothing, the prompts' conditioning
+    encoded once beforehand as the sampler does."""
     model = pipe.model
     x, t, ids = guided_inputs(pipe)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
@@ -109,6 +107,15 @@ def step_breakdown(pipe, repeats: int = 10) -> dict:
     def forward():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
             model.forward_with_cfg(x, t, None, 3.0, cond=cond)
+    return forward
+
+
+def step_breakdown(pipe, repeats: int = 10) -> dict:
+    """Where one guided step's time goes: self CPU time of a guided forward pass (batch 2) by op class,
+    with the prompts' conditioning encoded once beforehand as the sampler does."""
+    from torch.profiler import ProfilerActivity, profile
+
+    forward = guided_forward(pipe)
 
     for _ in range(3):
         forward()
@@ -133,14 +140,7 @@ def pass_efficiency(pipe, repeats: int = 20) -> dict:
     flop counter), the pass's time, and their ratio as a share of what a 1024^3 fp32 matmul sustains here."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = pipe.model
-    x, t, ids = guided_inputs(pipe)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
-        cond = model.encode_for_guidance(ids, 3.0)
-
-    def forward():
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
-            model.forward_with_cfg(x, t, None, 3.0, cond=cond)
+    forward = guided_forward(pipe)
 
     counter = FlopCounterMode(display=False)
     with counter:

@@ -38,9 +38,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_page(browser, url, height: int):
+    """A page at url, loaded; yields it, then fails the test on any JavaScript error it saw."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -48,6 +48,11 @@ def page(browser, url):
     yield page
     page.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, url):
+    yield from open_page(browser, url, 1000)
 
 
 @pytest.fixture
@@ -149,14 +154,7 @@ def motion_url(tiny_motion_checkpoint, tiny_checkpoint):
 
 @pytest.fixture
 def motion_page(browser, motion_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(motion_url)
-    page.wait_for_selector("#generate-btn", timeout=30_000)
-    yield page
-    page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from open_page(browser, motion_url, 1300)
 
 
 def test_variations_show_one_motion_per_seed(motion_page, shots):
