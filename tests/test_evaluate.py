@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,3 +109,12 @@ def test_unknown_split_is_an_argparse_error(tiny_checkpoint):
     with pytest.raises(SystemExit) as e:
         main(["eval", "--checkpoint", str(tiny_checkpoint), "--split", "test", "--out", "x"])
     assert e.value.code == 2
+
+
+def test_the_cli_reads_a_motion_world_model_with_the_motion_reader(tiny_motion_checkpoint, tmp_path):
+    out = tmp_path / "exp"
+    rc = main(["experiments", "--checkpoint", str(tiny_motion_checkpoint), "--n", "2", "--steps", "1", "--out", str(out),
+               "--only", "single_letters", "--no-progress"])
+    assert rc == 0
+    report = json.loads((out / "experiments.json").read_text())
+    assert Path(report["recognizer"]["path"]).name == "recognizer-motion"

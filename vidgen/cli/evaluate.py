@@ -14,7 +14,8 @@ def _add_common(p) -> None:
     p.add_argument("--out", required=True, help="output directory for the report")
     add_sampling_args(p, steps=EVAL_STEPS, sampler=EVAL_SAMPLER)  # the reference of every reported figure
     p.add_argument("--batch-size", type=int, default=64, help="prompts sampled together (default 64)")
-    p.add_argument("--recognizer", default=None, help="recognizer directory (default: checkpoints/recognizer)")
+    p.add_argument("--recognizer", default=None, help="recognizer directory (default: the checkpoint's world's, checkpoints/recognizer or "
+                        "checkpoints/recognizer-motion)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -31,9 +32,11 @@ def _settings(args):
 
 
 def _reader(args):
+    """The reader --recognizer names, else None: the library then reads with the reader of the checkpoint's
+    world (checkpoints/recognizer for the scroll world, checkpoints/recognizer-motion for the motion world)."""
     from ..evaluation.recognizer import default_reader
 
-    return default_reader(args.recognizer)
+    return None if args.recognizer is None else default_reader(args.recognizer)
 
 
 def add_eval_args(p) -> None:
