@@ -8,7 +8,9 @@
   tracker's mean velocity) against the world's, binned by direction (8 sectors) and speed (4 bands), as a
   total variation distance; its floor is what two independent draws of true motions score; and how many
   of the motions the model chose show every glyph whole twice by the true glyph boxes;
-- fidelity: PSNR of the whole video against the truth.
+- fidelity: PSNR of the whole video against the truth;
+- a second judge of readability that has learned nothing: the nearest render among the prompt and its
+  one-edit neighbours along the same motion (vidgen.evaluation.nearest_render).
 
 Every function takes a Pipeline and a reader; nothing here trains or changes a model.
 """
@@ -23,6 +25,7 @@ from tqdm.auto import tqdm
 from ..data.world import MIN_VISIBLE_FRAMES, render_motion, sample_motion, visible_frames
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .metrics import psnr_video
+from .nearest_render import nearest_render_reads
 from .recognizer import TextReader
 from .tracking import position_errors, track
 
@@ -78,15 +81,18 @@ def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = 
     videos = generate_many(pipe, prompts, motions, [seed] * len(prompts), sampling, progress, "follow")
     truths = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
     texts = reader.read(videos).texts
+    nearest = nearest_render_reads(videos, prompts, motions)
     errors = position_errors(videos, truths)  # (N, T) NaN where the truth shows no text
     per_video = np.nanmean(errors, axis=1)
     return {
         "n": len(prompts),
         "readability": float(np.mean([t == p for t, p in zip(texts, prompts)])),
+        "readability_nearest_render": float(np.mean([t == p for t, p in zip(nearest, prompts)])),
         "position_error_px": float(np.nanmean(errors)),
         "position_error_px_p90": float(np.percentile(per_video, 90)),
         "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)])),
         "misread": [(p, t) for p, t in zip(prompts, texts) if t != p][:20],
+        "misread_nearest_render": [(p, t) for p, t in zip(prompts, nearest) if t != p][:20],
         "shapes": sorted({m.shape for m in motions}),
     }
 

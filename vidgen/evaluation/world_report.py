@@ -103,10 +103,15 @@ def world_markdown(name: str, report: dict) -> str:
     lines = [f"# {name}: the motion world's figures", "",
              f"Measured by `python -m vidgen world-report --model {name}` on {report['cpu']} ({report['precision']}); "
              f"default sampler ({report['sampling']['sampler']}, {report['sampling']['steps']} steps), guidance "
-             f"{report['guidance_scale']:g}; readability by the motion reader ({report['recognizer']}).", "",
-             "| split | n | readability | position error (px, mean) | p90 per video | PSNR (dB) |", "|---|---|---|---|---|---|"]
+             f"{report['guidance_scale']:g}; readability by the motion reader ({report['recognizer']}) and, beside it, by the "
+             "nearest render among the prompt and its one-edit neighbours along the same motion "
+             "(vidgen/evaluation/nearest_render.py).", "",
+             "| split | n | readability (motion reader) | nearest render | position error (px, mean) | p90 per video | PSNR (dB) |",
+             "|---|---|---|---|---|---|---|"]
     for split, row in report["follow"].items():
-        lines.append(f"| {split} | {row['n']} | {100 * row['readability']:.1f}% | {row['position_error_px']:.2f} | "
+        nearest = row.get("readability_nearest_render")
+        lines.append(f"| {split} | {row['n']} | {100 * row['readability']:.1f}% | "
+                     f"{'' if nearest is None else f'{100 * nearest:.1f}%'} | {row['position_error_px']:.2f} | "
                      f"{row['position_error_px_p90']:.2f} | {row['psnr_db']:.2f} |")
     v = report["variety"]
     lines += ["", f"Variety with no motion given ({v['n_videos']} videos: {len(v['prompts'])} prompts x 32 seeds): total "

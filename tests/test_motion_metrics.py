@@ -1,0 +1,67 @@
+"""The motion world's measuring instruments, on stand-in models whose right answers are known: one that
+draws the truth, one that draws the wrong glyph, one that never moves the text."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidgen.data.world import Motion, WorldConfig, render_motion, sample_motion
+from vidgen.evaluation.motion_metrics import followed, motion_histogram, total_variation, variety
+from vidgen.evaluation.recognizer import MOTION_DIR, load_recognizer
+
+WORLD = WorldConfig(name="motion")
+PROMPTS = ["HI", "B8", "OQ", "EF5"]
+
+
+class StandIn:
+    """What motion_metrics calls of a Pipeline: its world, `motions` and `generate`, drawing renders."""
+
+    def __init__(self, draw=lambda prompt, motion: prompt, still: bool = False):
+        self.world, self.draw, self.still = WORLD, draw, still
+
+    def motions(self, prompts, motion=None, seed=0, check=True):
+        if motion is not None:
+            return motion
+        if self.still:
+            return [Motion((0,) * 16, (8,) * 16, 20, "line") for _ in prompts]
+        return [sample_motion(p, WORLD, np.random.default_rng([seed, i, 7])) for i, p in enumerate(prompts)]
+
+    def generate(self, prompts, motion=None, seed=0, **sampling):
+        motions = self.motions(prompts, motion, seed)
+        return np.stack([render_motion(self.draw(p, m), m) for p, m in zip(prompts, motions)])
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return load_recognizer(MOTION_DIR)
+
+
+def test_the_truth_reads_back_exactly_where_it_should_be(reader):
+    row = followed(StandIn(), PROMPTS, reader)
+    assert row["readability"] == 1.0 and row["readability_nearest_render"] == 1.0
+    assert row["position_error_px"] == 0.0 and row["psnr_db"] > 40
+    assert row["misread"] == [] and row["misread_nearest_render"] == []
+
+
+def test_a_wrong_glyph_fails_both_judges(reader):
+    swap = {"H": "N", "8": "B", "Q": "O", "5": "S"}
+    row = followed(StandIn(lambda p, m: "".join(swap.get(c, c) for c in p)), PROMPTS, reader)
+    assert row["readability"] == 0.0 and row["readability_nearest_render"] == 0.0
+    assert len(row["misread_nearest_render"]) == len(PROMPTS)
+
+
+def test_variety_is_near_the_worlds_floor_for_the_world_and_far_from_it_for_still_text(reader):
+    moving = variety(StandIn(), PROMPTS, reader, seeds_per_prompt=16)
+    still = variety(StandIn(still=True), PROMPTS, reader, seeds_per_prompt=16)
+    assert moving["readability"] == 1.0
+    assert moving["tv_generated_vs_world"] <= moving["tv_world_vs_world"] + 0.15
+    assert still["still_share"] == 1.0 and still["tv_generated_vs_world"] > 0.9
+
+
+def test_total_variation_and_the_bins():
+    hist = motion_histogram(np.array([[3.0, 0.0], [0.0, 3.0], [0.1, 0.0]]), np.array([3.0, 3.0, 0.1]))
+    assert hist[0] == pytest.approx(1 / 3) and hist.sum() == pytest.approx(1.0)
+    assert total_variation(hist, hist) == 0.0
+    other = np.zeros_like(hist)
+    other[-1] = 1.0
+    assert total_variation(hist, other) == pytest.approx(1.0)
