@@ -98,11 +98,12 @@ def time_train_step(model, bf16: bool, batch: int = 16, repeats: int = 3) -> flo
     x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, generator=g).to(device)
     t = torch.randint(0, 1000, (batch,), generator=g).to(device)
     ids = model.null_prompt(batch, device)
+    extra = {} if cfg.guidance_range is None else {"guidance": torch.full((batch,), cfg.guidance_range[0], device=device)}
     times = []
     for i in range(repeats + 1):  # one warm-up step
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = (model(x, t, ids).float() - x).pow(2).mean()
+            loss = (model(x, t, ids, **extra).float() - x).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -14,10 +14,15 @@ from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 def model_kind(pipe: Pipeline) -> str:
     """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config, and which
-    world: 'scroll' (one motion per prompt) or 'any motion'."""
+    world: 'scroll' (one motion per prompt) or 'any motion', and whether guidance is distilled into one pass a step
+    (its steps are still a genuine denoising trajectory, each one network pass instead of two)."""
     kind = {"glyph": "layout-guided", "learned": "prompt only, learned layout", "glyph2d": "layout-guided",
             "learned2d": "prompt only, learned layout and motion"}.get(pipe.model.cfg.layout, "prompt only")
-    return f"{kind}, any motion" if pipe.world.name == "motion" else kind
+    kind = f"{kind}, any motion" if pipe.world.name == "motion" else kind
+    if pipe.model.cfg.guidance_range is not None:
+        lo, hi = pipe.model.cfg.guidance_range
+        kind += f", guidance distilled: one pass a step, guidance {lo:g}-{hi:g}"
+    return kind
 
 
 def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:

@@ -13,6 +13,8 @@ from .common import Parser, UsageError
 SUBCOMMANDS = (
     ("render", "write the ground-truth video of a prompt", generate.add_render_args, generate.run_render),
     ("train", "train a model (runs under torchrun as DDP)", train.add_train_args, train.run_train),
+    ("distill", "guidance distillation: one pass a step instead of two (a student of a trained model)",
+     train.add_distill_args, train.run_distill),
     ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
     ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
     ("eval", "score a model's videos: readability, fidelity, motion", evaluate.add_eval_args, evaluate.run_eval),

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..precision import PRECISIONS, time_train_step
+from ..training.distill import KINDS
 from ..presets import PRESETS
 from .common import UsageError, check_device, positive_int
 
@@ -92,3 +93,57 @@ def run_export(args) -> None:
     from ..checkpoint import export_release
 
     print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")
+
+
+def add_distill_args(p) -> None:
+    p.description = ("Distillation (vidgen.training.distill): 'guidance', a student that takes the guidance scale as an "
+                     "input learns its teacher's guided output in one pass; 'progressive', a student of a guidance-distilled "
+                     "teacher learns two of its DDIM steps in one. Export its run like a training run's.")
+    p.add_argument("--teacher", default="release", help="a shipped model's name or a checkpoint directory (default release)")
+    p.add_argument("--kind", choices=KINDS, default="guidance", help="what to distil (default guidance)")
+    p.add_argument("--student-steps", type=positive_int, default=None,
+                   help="progressive: the student's DDIM steps, 2^k + 1 (default: DistillConfig's)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: DistillConfig)")
+    p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (then --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: time a training step in fp32 and in bf16 autocast here and distil in the faster")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_distill(args) -> None:
+    import dataclasses
+
+    import torch
+
+    from ..checkpoint import CONFIG_NAME
+    from ..shipped import resolve_model_path
+    from ..training.distill import DistillConfig, Distiller
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.resume != (out / CONFIG_NAME).is_file():
+        raise UsageError(f"--resume: no run in {out}" if args.resume else f"{out} already holds a run; pass --resume")
+    given = {"steps": args.steps, "student_steps": args.student_steps}
+    cfg = DistillConfig(kind=args.kind, **{k: v for k, v in given.items() if v is not None})
+    distiller = Distiller(resolve_model_path(args.teacher), out, cfg, resume=args.resume)
+    if args.steps is not None and args.resume:
+        distiller.cfg = dataclasses.replace(distiller.cfg, steps=args.steps)
+    if not args.resume:
+        bf16 = args.precision == "bf16"
+        if args.precision == "auto":
+            from functools import partial
+
+            from ..precision import choose_precision, describe
+
+            info = choose_precision(distiller.student, "auto", "cpu", timer=partial(time_train_step, batch=cfg.batch_size),
+                                    scope="train")
+            print(f"precision: {describe(info)}", file=sys.stderr)
+            bf16 = info["precision"] == "bf16"
+        distiller.cfg = dataclasses.replace(distiller.cfg, bf16=bf16)
+    print(f"distilling ({distiller.cfg.kind}) {distiller.teacher_dir} at guidance {distiller.cfg.guidance_range}, "
+          f"step {distiller.step}, bf16 {distiller.cfg.bf16}")
+    print(json.dumps(distiller.fit(args.time_budget, progress=not args.no_progress)))

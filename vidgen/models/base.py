@@ -11,7 +11,7 @@ from ..data import tokenizer as tok
 from .aligner import LayoutPredictor
 from .aligner2d import LayoutPredictor2D
 from .config import ModelConfig
-from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder
+from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder, zero_init
 from ..data.layout2d import scroll_motions
 from .layout2d import GlyphLayout2DFeatures
 
@@ -33,6 +33,10 @@ class Conditioning:
         return self.ids.shape[0]
 
 
+GUIDANCE_FEATURE_SCALE = 100.0  # a guidance scale s is embedded as the timestep 100 s would be (s in 0..10 spans
+# the sinusoids' range as t in 0..1000 does)
+
+
 class VideoDenoiser(nn.Module):
     """Base of all variants: forward(x_t, t, ids) -> model output of x_t's shape (B, T, H, W).
 
@@ -49,6 +53,10 @@ class VideoDenoiser(nn.Module):
         self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio,
                                             positional=cfg.layout == "none")
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
+        self.g_embedder = None
+        if cfg.guidance_range is not None:  # a guidance-distilled student: the scale is an input, added like t
+            self.g_embedder = TimestepEmbedder(cfg.dim, cfg.freq_dim)
+            zero_init(self.g_embedder.mlp[2])  # starts as the teacher's conditional model
         self.glyph_layout = self.layout_predictor = None
         if cfg.pixel_layout:
             self.glyph_layout = GlyphLayout2DFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim)
@@ -121,7 +129,7 @@ class VideoDenoiser(nn.Module):
         """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a motion (B, T, 3) to
         follow): the prompts, and after them the null prompt once per prompt (2B rows; its layout is empty
         wherever it stands), unless guidance_scale == 1 (one pass, B rows)."""
-        if guidance_scale == 1.0:
+        if guidance_scale == 1.0 or self.g_embedder is not None:
             return self.encode_prompts(ids, motion=motion)
         both = None if motion is None else torch.cat([motion, motion])
         return self.encode_prompts(torch.cat([ids, self.null_prompt(ids.shape[0], ids.device)]), motion=both)
@@ -184,14 +192,19 @@ class VideoDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None = None, drop: torch.Tensor | None = None,
                 state: dict | None = None, aux: bool = False, cond: Conditioning | None = None,
-                motion: torch.Tensor | None = None):
+                motion: torch.Tensor | None = None, guidance: torch.Tensor | None = None):
         """x (B, T, H, W) noisy video, t (B,) timesteps, and either ids (B, L) prompt ids (with drop (B,)
         bool for guidance dropout during training) or their `cond` from `encode_prompts`; state: see
         `denoise` -> (B, T, H, W); with aux=True (training) -> (that, `auxiliary_losses` of the prompts
-        as seen); motion (B, T, 3): where the text is (see layout_features)."""
+        as seen); motion (B, T, 3): where the text is (see layout_features); guidance (B,): the guidance
+        scale, read by a guidance-distilled student alone (and required by it)."""
         if cond is None:
             cond = self.encode_prompts(ids, drop, motion)
         c = self.t_embedder(t) + cond.pooled  # (B, D)
+        if self.g_embedder is not None:
+            if guidance is None:
+                raise ValueError("a guidance-distilled model takes the guidance scale as an input (guidance=)")
+            c = c + self.g_embedder(guidance * GUIDANCE_FEATURE_SCALE)
         out = self.denoise(x, c, cond.text, cond.mask, cond.glyphs, state=state)
         return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
@@ -205,6 +218,12 @@ class VideoDenoiser(nn.Module):
         """
         if cond is None:
             cond = self.encode_for_guidance(ids, guidance_scale)
+        if self.g_embedder is not None:  # guidance distilled: one pass at any scale of its range
+            lo, hi = self.cfg.guidance_range
+            if not lo <= guidance_scale <= hi:
+                raise ValueError(f"this guidance-distilled model was trained for guidance scales in [{lo:g}, {hi:g}], "
+                                 f"got {guidance_scale:g} (its teacher takes any)")
+            return self(x, t, state=state, cond=cond, guidance=torch.full((x.shape[0],), float(guidance_scale), device=x.device))
         if guidance_scale == 1.0:
             return self(x, t, state=state, cond=cond)
         b = x.shape[0]

@@ -50,6 +50,9 @@ class ModelConfig:
     latent_groups: int = 2  # snapvideo: the H' x W' token grid is cut into latent_groups^2 regions, each spanning all frames
     latents_per_group: int = 16  # snapvideo: latent tokens that read from (and write to) each region
     latent_layers: int = 2  # snapvideo: self-attention layers over all latents inside each block ("compute")
+    guidance_range: tuple[float, float] | None = None  # a guidance-distilled student (vidgen.training.distill):
+    # the guidance scale is an input of one pass instead of two passes mixed, for scales in this range; None:
+    # an ordinary model, guided by classifier-free guidance
 
     def __post_init__(self):
         object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
@@ -77,6 +80,14 @@ class ModelConfig:
             raise ValueError(f"latent_groups={self.latent_groups} must divide the token grid {gh}x{gw}")
         if self.latents_per_group < 1 or self.latent_layers < 0:
             raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
+        if self.guidance_range is not None:
+            try:
+                lo, hi = (float(g) for g in self.guidance_range)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"guidance_range must be two numbers (lo, hi) or None, got {self.guidance_range!r}") from e
+            if not 0.0 <= lo < hi:
+                raise ValueError(f"guidance_range must satisfy 0 <= lo < hi, got {self.guidance_range!r}")
+            object.__setattr__(self, "guidance_range", (lo, hi))
 
     @property
     def pixel_layout(self) -> bool:

@@ -1,0 +1,167 @@
+"""Guidance distillation: the student's interface, its start, its training and its resume."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vidgen import checkpoint as ckpt
+from vidgen.cli.main import main as cli
+from vidgen.models import build_model
+from vidgen.models.config import ModelConfig
+from vidgen.pipeline import load_pipeline
+from vidgen.training.distill import DistillConfig, Distiller
+
+
+def test_guidance_range_is_checked_and_survives_json():
+    with pytest.raises(ValueError, match="guidance_range"):
+        ModelConfig(guidance_range=(3.0, 1.0))
+    with pytest.raises(ValueError, match="guidance_range"):
+        ModelConfig(guidance_range="wide")
+    cfg = ModelConfig(guidance_range=[1, 7])  # as JSON hands it back
+    assert cfg.guidance_range == (1.0, 7.0)
+    assert ModelConfig().guidance_range is None
+
+
+@pytest.fixture(scope="module")
+def distiller(tiny_motion_checkpoint, tmp_path_factory):
+    return Distiller(tiny_motion_checkpoint, tmp_path_factory.mktemp("distill"), DistillConfig(steps=6, batch_size=4))
+
+
+def test_the_student_starts_as_its_teachers_conditional_model(distiller):
+    x_t, t, ids, motion, _ = distiller.batch(0)
+    with torch.no_grad():
+        teacher = distiller.teacher(x_t, t, ids, motion=motion)
+        for s in (1.0, 4.0, 7.0):
+            student = distiller.student.eval()(x_t, t, ids, motion=motion, guidance=torch.full((len(ids),), s))
+            torch.testing.assert_close(student, teacher)
+    distiller.student.train()
+
+
+def test_the_student_needs_the_scale_and_refuses_one_outside_its_range(distiller):
+    x_t, t, ids, motion, _ = distiller.batch(0)
+    student = distiller.student.eval()
+    with pytest.raises(ValueError, match="guidance scale as an input"):
+        student(x_t, t, ids, motion=motion)
+    cond = student.encode_for_guidance(ids, 3.0, motion=motion)
+    assert cond.batch == len(ids)  # one pass: no null-prompt rows
+    with pytest.raises(ValueError, match=r"trained for guidance scales in \[1, 7\]"):
+        student.forward_with_cfg(x_t, t, None, 9.0, cond=cond)
+    distiller.student.train()
+
+
+def test_a_step_is_a_function_of_the_step(distiller):
+    a, b = distiller.batch(3), distiller.batch(3)
+    for u, v in zip(a, b):
+        assert torch.equal(u, v)
+    assert not torch.equal(distiller.batch(4)[0], a[0])
+    lo, hi = distiller.cfg.guidance_range
+    assert ((a[4] >= lo) & (a[4] <= hi)).all()
+
+
+def test_distillation_learns_the_guided_output_and_resumes_exactly(tiny_motion_checkpoint, tmp_path):
+    cfg = DistillConfig(steps=30, batch_size=4, lr=1e-3, save_every=10)
+    whole = Distiller(tiny_motion_checkpoint, tmp_path / "whole", cfg)
+
+    def gap(d):  # the student's error against the teacher's guided output on a fixed batch
+        x_t, t, ids, motion, s = d.batch(10_000)
+        with torch.no_grad():
+            null = d.teacher.null_prompt(len(ids))
+            both = d.teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([ids, null]), motion=torch.cat([motion, motion]))
+            c, u = both.chunk(2)
+            target = u + s[:, None, None, None] * (c - u)
+            return torch.nn.functional.mse_loss(d.student(x_t, t, ids, motion=motion, guidance=s), target).item()
+
+    before = gap(whole)
+    whole.fit(progress=False)
+    assert gap(whole) < 0.7 * before
+    # the same run stopped after 10 steps and resumed in a new process-like object ends bit-identical
+    part = Distiller(tiny_motion_checkpoint, tmp_path / "part", dataclasses.replace(cfg, steps=10))
+    part.fit(progress=False)
+    raw = ckpt.read_json(tmp_path / "part" / ckpt.CONFIG_NAME)
+    raw["distill"]["config"]["steps"] = 30
+    ckpt.atomic_write_json(tmp_path / "part" / ckpt.CONFIG_NAME, raw)
+    resumed = Distiller(None, tmp_path / "part", resume=True)
+    assert resumed.step == 10
+    resumed.fit(progress=False)
+    for (k, v), w in zip(whole.student.state_dict().items(), resumed.student.state_dict().values()):
+        assert torch.equal(v, w), k
+
+
+def test_an_exported_student_samples_in_one_pass_a_step(distiller, tmp_path):
+    distiller.fit(progress=False)
+    out = ckpt.export_release(distiller.out, tmp_path / "release-fast")
+    pipe = load_pipeline(out, precision="fp32")
+    assert pipe.model.cfg.guidance_range == (1.0, 7.0)
+    calls = []
+    hook = pipe.model.register_forward_hook(lambda m, args, kw_out: calls.append(args[0].shape[0]))
+    try:
+        video = pipe.generate("HI", steps=3, seed=0, guidance_scale=3.0)
+    finally:
+        hook.remove()
+    assert video.shape == (16, 32, 32) and calls == [1, 1, 1]  # one row a step, not two
+    assert np.array_equal(video, pipe.generate("HI", steps=3, seed=0, guidance_scale=3.0))
+    with pytest.raises(ValueError, match="guidance scales in"):
+        pipe.generate("HI", steps=2, guidance_scale=12.0)
+    raw = json.loads((out / ckpt.CONFIG_NAME).read_text())
+    assert raw["distill"]["steps"] == distiller.step and raw["distill"]["teacher_weights_sha256"]
+
+
+def test_the_cli_distils_and_refuses_a_second_run_in_one_directory(tiny_motion_checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli(["distill", "--teacher", str(tiny_motion_checkpoint), "--out", str(out), "--steps", "2", "--precision", "fp32",
+                "--no-progress"]) == 0
+    assert (out / ckpt.EMA_NAME).is_file()
+    assert cli(["distill", "--teacher", str(tiny_motion_checkpoint), "--out", str(out), "--steps", "2", "--no-progress"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert cli(["distill", "--teacher", str(out), "--out", str(tmp_path / "again"), "--steps", "2", "--precision", "fp32",
+                "--no-progress"]) == 2  # a student is not a teacher
+    assert "already guidance-distilled" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def guidance_student(tiny_motion_checkpoint, tmp_path_factory):
+    d = Distiller(tiny_motion_checkpoint, tmp_path_factory.mktemp("gstudent"), DistillConfig(steps=4, batch_size=4))
+    d.fit(progress=False)
+    return ckpt.export_release(d.out, tmp_path_factory.mktemp("gstudent_release") / "release")
+
+
+def test_progressive_distillation_needs_a_guidance_distilled_teacher_and_nesting_grids(tiny_motion_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="not guidance-distilled"):
+        Distiller(tiny_motion_checkpoint, tmp_path / "p", DistillConfig(kind="progressive"))
+    for bad in (4, 6, 1):
+        with pytest.raises(ValueError, match="2\\^k \\+ 1"):
+            DistillConfig(kind="progressive", student_steps=bad)
+
+
+def test_the_progressive_target_is_where_one_ddim_step_must_land(guidance_student, tmp_path):
+    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=2, batch_size=4))
+    assert d.cfg.guidance_range == (1.0, 7.0)  # the teacher's
+    x_t, t, *_ = d.batch(0)
+    assert set(t.tolist()) <= {999, 500, 0}
+    t_mid, t_next = d._teacher_steps(torch.tensor([999, 500, 0]))
+    assert t_mid.tolist() == [749, 250, 0] and t_next.tolist() == [500, 0, -1]  # the teacher's grid of 5 steps
+    g = torch.Generator().manual_seed(0)
+    x_next = torch.randn(x_t.shape, generator=g)
+    t_to = torch.full_like(t, 250)
+    t_from = torch.full_like(t, 749)
+    x0 = d.x0_target(x_t, t_from, x_next, t_to)
+    a_t, a_n = d._abar(t_from), d._abar(t_to)
+    eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+    torch.testing.assert_close(a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps, x_next, rtol=1e-4, atol=1e-4)
+
+
+def test_progressive_distillation_learns_and_records_how_to_sample(guidance_student, tmp_path):
+    cfg = DistillConfig(kind="progressive", student_steps=3, steps=25, batch_size=4, lr=1e-3)
+    d = Distiller(guidance_student, tmp_path / "p", cfg)
+    fixed = d.batch(10_000)
+    with torch.no_grad():
+        before = d.loss(*fixed).item()
+    d.fit(progress=False)
+    with torch.no_grad():
+        assert d.loss(*fixed).item() < before
+    raw = ckpt.read_json(tmp_path / "p" / ckpt.CONFIG_NAME)
+    assert raw["default_sampling"] == {"sampler": "ddim", "steps": 3} and raw["distill"]["kind"] == "progressive"
