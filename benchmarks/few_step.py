@@ -1,0 +1,128 @@
+"""Fewer network passes in the motion world: a teacher (classifier-free guidance, two passes a step) and its
+guidance-distilled student (one pass a step, vidgen.training.distill) at several samplers and step counts.
+Per setting: network passes a video, readability with a motion given (the motion reader and the nearest
+render, vidgen.evaluation.nearest_render) on validation, held-out, look-alike and 7-8 symbol prompts, PSNR
+against the truth, and one video's time against a 1024^3 fp32 matmul timed in the same run, with the
+CPU and the precision chosen by timing. The table of docs/sampling.md ("The motion world").
+
+    python -m benchmarks.few_step --teacher release --student release-fast [--n 96] [--json FILE]
+
+Readability runs take minutes; the timing is wall-clock, so run it on an idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from benchmarks.speed import time_it
+from vidgen.data.world import render_motion, sample_motion
+from vidgen.evaluation.harness import checkpoint_split, split_prompts
+from vidgen.evaluation.metrics import psnr_video
+from vidgen.evaluation.motion_metrics import Sampling, generate_many
+from vidgen.evaluation.nearest_render import nearest_render_reads
+from vidgen.evaluation.recognizer import MOTION_DIR, load_recognizer
+from vidgen.pipeline import load_pipeline
+from vidgen.precision import choose_precision, cpu_flags, cpu_model, describe
+from vidgen.shipped import resolve_model_path
+
+SPLITS = ("val", "heldout", "lookalike", "long")
+# (who, sampler, steps): the teacher's 50-step DDIM reference and its default, then the student
+SETTINGS = (("teacher", "ddim", 50), ("teacher", "dpm++2m", 10), ("teacher", "dpm++2m", 5),
+            ("student", "dpm++2m", 10), ("student", "dpm++2m", 6), ("student", "dpm++2m", 5), ("student", "dpm++2m", 4),
+            ("student", "dpm++2m", 3))
+
+
+def split_sizes(n: int) -> dict[str, int]:
+    return {"val": n, "heldout": n, "lookalike": min(n, 96), "long": min(n // 2, 48)}
+
+
+def measure_setting(pipe, reader, prompts: dict, sampler: str, steps: int) -> dict:
+    """Readability (reader, nearest render) and PSNR per split, along motions drawn from the world by index."""
+    out = {}
+    for split, ps in prompts.items():
+        motions = [sample_motion(p, pipe.world, np.random.default_rng(i)) for i, p in enumerate(ps)]
+        videos = generate_many(pipe, ps, motions, [0] * len(ps), Sampling(sampler=sampler, steps=steps), False, split)
+        truths = [render_motion(p, m) for p, m in zip(ps, motions)]
+        texts = reader.read(videos).texts
+        nearest = nearest_render_reads(videos, ps, motions)
+        out[split] = {"n": len(ps), "reader": float(np.mean([t == p for t, p in zip(texts, ps)])),
+                      "nearest_render": float(np.mean([t == p for t, p in zip(nearest, ps)])),
+                      "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)]))}
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", default="release")
+    ap.add_argument("--student", default="release-fast")
+    ap.add_argument("--n", type=int, default=96, help="validation and held-out prompts (look-alike <= 96, long <= 48)")
+    ap.add_argument("--repeats", type=int, default=5, help="timings of one video (median)")
+    ap.add_argument("--only-timing", action="store_true", help="skip readability (seconds, not minutes)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    pipes = {"teacher": load_pipeline(args.teacher), "student": load_pipeline(args.student)}
+    precision = {}
+    for who, pipe in pipes.items():
+        choice = choose_precision(pipe.model, "auto", use_cache=False)  # measured in this run
+        pipe.bf16 = choice["precision"] == "bf16"
+        precision[who] = describe(choice)
+    reader = load_recognizer(MOTION_DIR)
+    split = checkpoint_split(pipes["teacher"].config)
+    prompts = {s: split_prompts(s, n, split) for s, n in split_sizes(args.n).items()}
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul_s = time_it(lambda: a @ b, 40, warmup=3)
+    motion = sample_motion("HELLO", pipes["teacher"].world, np.random.default_rng(0))
+    rows = []
+    for who, sampler, steps in SETTINGS:
+        pipe = pipes[who]
+        guidance = pipe.default_guidance
+        seconds = time_it(lambda: pipe.generate("HELLO", motion=motion, steps=steps, sampler=sampler, guidance_scale=guidance,
+                                                seed=0), args.repeats)
+        passes = steps * (1 if pipe.model.cfg.guidance_range is not None else 2)
+        row = {"model": who, "sampler": sampler, "steps": steps, "passes": passes, "seconds": round(seconds, 3),
+               "matmuls": round(seconds / matmul_s, 1)}
+        if not args.only_timing:
+            t0 = time.time()
+            row["splits"] = measure_setting(pipe, reader, prompts, sampler, steps)
+            row["measure_seconds"] = round(time.time() - t0, 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    result = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+              "precision": precision, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os_load()),
+              "teacher": str(resolve_model_path(args.teacher)), "student": str(resolve_model_path(args.student)), "reader": str(MOTION_DIR),
+              "rows": rows}
+    print(markdown(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+def os_load() -> tuple[float, float, float]:
+    import os
+
+    return os.getloadavg()
+
+
+def markdown(result: dict) -> str:
+    lines = [f"{result['cpu']}, {result['threads']} threads; matmul {result['matmul_1024_fp32_ms']} ms; "
+             f"load average at the end {result['load_average'][0]:.2f}; precision: teacher {result['precision']['teacher']}; "
+             f"student {result['precision']['student']}", "",
+             "| model | sampler | steps | passes | " + " | ".join(f"{s} (reader / nearest)" for s in SPLITS)
+             + " | PSNR val (dB) | one video (s) | matmul-times |",
+             "|---|---|---:|---:|" + "---:|" * len(SPLITS) + "---:|---:|---:|"]
+    for r in result["rows"]:
+        sp = r.get("splits")
+        cells = [f"{100 * sp[s]['reader']:.1f}% / {100 * sp[s]['nearest_render']:.1f}%" if sp else "" for s in SPLITS]
+        psnr = f"{sp['val']['psnr_db']:.2f}" if sp else ""
+        lines.append(f"| {r['model']} | {r['sampler']} | {r['steps']} | {r['passes']} | " + " | ".join(cells)
+                     + f" | {psnr} | {r['seconds']} | {r['matmuls']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
