@@ -2,7 +2,8 @@
 files are, how the app is pointed elsewhere, and how to train it again. The pipeline, the CLI and the
 app all resolve names here.
 
-The release and the blog's model are the motion world's (text moving any way, at any speed and size:
+The release and the blog's model are the motion world's, and "release-fast" is the release's guidance-distilled
+student (one network pass a sampling step instead of two: vidgen.training.distill) (text moving any way, at any speed and size:
 vidgen.data.world); the scroll world's (one right-to-left scroll a prompt, the shipped models until
 2026-11-30) stay loadable as "scroll-release" and "scroll-blog".
 """
@@ -40,6 +41,15 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         preset="motion-learned",
         commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset motion-learned --out runs/motion-blog",
                   "python -m vidgen export --checkpoint runs/motion-blog --out checkpoints/blog --guidance 3 --best"),
+        world="motion"),
+    "release-fast": ShippedModel(
+        name="release-fast", directory=CHECKPOINTS_DIR / "release-fast", title="Release, guidance distilled",
+        env="VIDGEN_FAST_CHECKPOINT", option="fast_checkpoint",
+        preset="motion-template",
+        commands=("python -m vidgen train --preset motion-template --out runs/motion-release",
+                  "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best",
+                  "python -m vidgen distill --teacher checkpoints/release --out runs/release-distill --threads 1 --time-budget 3000",
+                  "python -m vidgen export --checkpoint runs/release-distill --out checkpoints/release-fast"),
         world="motion"),
     "scroll-release": ShippedModel(
         name="scroll-release", directory=CHECKPOINTS_DIR / "scroll-release", title="Release of the scroll world",

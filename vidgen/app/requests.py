@@ -121,6 +121,7 @@ COMPARISONS: dict[str, tuple[dict, dict]] = {
     "DDIM vs DPM-Solver++ at 10 steps": ({"sampler": "ddim", "steps": 10}, {"sampler": "dpm++2m", "steps": 10}),
     "the two shipped models": tuple({"model": name} for name in list(SHIPPED_MODELS)[:2]),  # the release vs the blog's
     "the motion world vs the scroll world": ({"model": "release"}, {"model": "scroll-release"}),
+    "two passes a step vs one (the release vs its guidance-distilled student)": ({"model": "release"}, {"model": "release-fast"}),
 }
 
 
