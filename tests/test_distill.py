@@ -10,6 +10,7 @@ import torch
 
 from vidgen import checkpoint as ckpt
 from vidgen.cli.main import main as cli
+from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from vidgen.models import build_model
 from vidgen.models.config import ModelConfig
 from vidgen.pipeline import load_pipeline
@@ -165,3 +166,14 @@ def test_progressive_distillation_learns_and_records_how_to_sample(guidance_stud
         assert d.loss(*fixed).item() < before
     raw = ckpt.read_json(tmp_path / "p" / ckpt.CONFIG_NAME)
     assert raw["default_sampling"] == {"sampler": "ddim", "steps": 3} and raw["distill"]["kind"] == "progressive"
+
+
+def test_a_progressive_student_is_sampled_its_own_way_by_default(guidance_student, tmp_path):
+    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
+    d.fit(progress=False)
+    pipe = load_pipeline(ckpt.export_release(d.out, tmp_path / "release-pd"), precision="fp32")
+    assert pipe.default_sampling == ("ddim", 3)
+    steps = list(pipe.iter_steps("HI", seed=0))
+    assert len(steps) == 3
+    assert np.array_equal(pipe.generate("HI", seed=0), pipe.generate("HI", seed=0, sampler="ddim", steps=3))
+    assert load_pipeline(guidance_student, precision="fp32").default_sampling == (DEFAULT_SAMPLER, DEFAULT_STEPS)

@@ -115,17 +115,27 @@ class Pipeline:
                                  f"size {m.size} and rows {sorted(set(m.ys))}")
         return motions
 
-    def iter_steps(self, prompts, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
-                   sampler: str = DEFAULT_SAMPLER, clip_x0: bool = True, ids: torch.Tensor | None = None,
+    @property
+    def default_sampling(self) -> tuple[str, int]:
+        """(sampler, steps) the checkpoint is sampled with by default: its config's "default_sampling" (a
+        progressive-distillation student is trained for its own few DDIM steps), else DEFAULT_SAMPLER/STEPS."""
+        own = self.config.get("default_sampling") or {}
+        return own.get("sampler", DEFAULT_SAMPLER), int(own.get("steps", DEFAULT_STEPS))
+
+    def iter_steps(self, prompts, steps: int | None = None, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
+                   sampler: str | None = None, clip_x0: bool = True, ids: torch.Tensor | None = None,
                    motion=None) -> Iterator[StepOutput]:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
-        guidance_scale None means the checkpoint's default_guidance. `motion` (a Motion, or one per
+        guidance_scale None means the checkpoint's default_guidance; sampler or steps None, its `default_sampling`. `motion` (a Motion, or one per
         prompt) is followed; None lets the model move the text as it learned: a "learned2d" model draws
         a motion from its learned prior by the seed, and for a model that is told its motion (layout
         "glyph2d") one is drawn per prompt from its world by the seed (`motions`).
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
+        if sampler is None or steps is None:
+            own_sampler, own_steps = self.default_sampling
+            sampler, steps = sampler or own_sampler, own_steps if steps is None else steps
         motions = None
         if ids is None or motion is not None:
             motions = self.motions([prompts] if isinstance(prompts, str) else list(prompts), motion, seed, check=ids is None)
