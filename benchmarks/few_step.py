@@ -5,7 +5,7 @@ render, vidgen.evaluation.nearest_render) on validation, held-out, look-alike an
 against the truth, and one video's time against a 1024^3 fp32 matmul timed in the same run, with the
 CPU and the precision chosen by timing. The table of docs/sampling.md ("The motion world").
 
-    python -m benchmarks.few_step --teacher release --student release-fast [--n 96] [--json FILE]
+    python -m benchmarks.few_step --models teacher=release,guidance=release-fast,progressive=DIR [--n 96] [--json FILE]
 
 Readability runs take minutes; the timing is wall-clock, so run it on an idle machine.
 """
@@ -30,10 +30,18 @@ from vidgen.precision import choose_precision, cpu_flags, cpu_model, describe
 from vidgen.shipped import resolve_model_path
 
 SPLITS = ("val", "heldout", "lookalike", "long")
-# (who, sampler, steps): the teacher's 50-step DDIM reference and its default, then the student
-SETTINGS = (("teacher", "ddim", 50), ("teacher", "dpm++2m", 10), ("teacher", "dpm++2m", 5),
-            ("student", "dpm++2m", 10), ("student", "dpm++2m", 6), ("student", "dpm++2m", 5), ("student", "dpm++2m", 4),
-            ("student", "dpm++2m", 3))
+
+
+def settings_for(pipe) -> list[tuple[str, int]]:
+    """(sampler, steps) to measure: a teacher's 50-step DDIM reference, its default and half of it; a
+    guidance-distilled student's default and fewer steps; a progressive student's own DDIM steps, and the
+    DPM solver at as many."""
+    own = pipe.config.get("default_sampling")
+    if own:
+        return [(own["sampler"], own["steps"]), ("dpm++2m", own["steps"])]
+    if pipe.model.cfg.guidance_range is not None:
+        return [("dpm++2m", 10), ("dpm++2m", 5), ("dpm++2m", 4), ("dpm++2m", 3)]
+    return [("ddim", 50), ("dpm++2m", 10), ("dpm++2m", 5)]
 
 
 def split_sizes(n: int) -> dict[str, int]:
@@ -57,28 +65,29 @@ def measure_setting(pipe, reader, prompts: dict, sampler: str, steps: int) -> di
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--teacher", default="release")
-    ap.add_argument("--student", default="release-fast")
+    ap.add_argument("--models", default="teacher=release,guidance=release-fast",
+                    help="comma-separated label=model (shipped names or directories); the first is the reference")
     ap.add_argument("--n", type=int, default=96, help="validation and held-out prompts (look-alike <= 96, long <= 48)")
     ap.add_argument("--repeats", type=int, default=5, help="timings of one video (median)")
     ap.add_argument("--only-timing", action="store_true", help="skip readability (seconds, not minutes)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    pipes = {"teacher": load_pipeline(args.teacher), "student": load_pipeline(args.student)}
+    named = dict(item.split("=", 1) for item in args.models.split(","))
+    pipes = {label: load_pipeline(path) for label, path in named.items()}
     precision = {}
     for who, pipe in pipes.items():
         choice = choose_precision(pipe.model, "auto", use_cache=False)  # measured in this run
         pipe.bf16 = choice["precision"] == "bf16"
         precision[who] = describe(choice)
     reader = load_recognizer(MOTION_DIR)
-    split = checkpoint_split(pipes["teacher"].config)
+    split = checkpoint_split(next(iter(pipes.values())).config)
     prompts = {s: split_prompts(s, n, split) for s, n in split_sizes(args.n).items()}
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, 40, warmup=3)
-    motion = sample_motion("HELLO", pipes["teacher"].world, np.random.default_rng(0))
+    motion = sample_motion("HELLO", next(iter(pipes.values())).world, np.random.default_rng(0))
     rows = []
-    for who, sampler, steps in SETTINGS:
+    for who, sampler, steps in [(w, *s) for w, p in pipes.items() for s in settings_for(p)]:
         pipe = pipes[who]
         guidance = pipe.default_guidance
         seconds = time_it(lambda: pipe.generate("HELLO", motion=motion, steps=steps, sampler=sampler, guidance_scale=guidance,
@@ -94,7 +103,7 @@ def main(argv=None) -> None:
         print(json.dumps(row), flush=True)
     result = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
               "precision": precision, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os_load()),
-              "teacher": str(resolve_model_path(args.teacher)), "student": str(resolve_model_path(args.student)), "reader": str(MOTION_DIR),
+              "models": {label: str(resolve_model_path(path)) for label, path in named.items()}, "reader": str(MOTION_DIR),
               "rows": rows}
     print(markdown(result))
     if args.json:
@@ -110,8 +119,8 @@ def os_load() -> tuple[float, float, float]:
 
 def markdown(result: dict) -> str:
     lines = [f"{result['cpu']}, {result['threads']} threads; matmul {result['matmul_1024_fp32_ms']} ms; "
-             f"load average at the end {result['load_average'][0]:.2f}; precision: teacher {result['precision']['teacher']}; "
-             f"student {result['precision']['student']}", "",
+             f"load average at the end {result['load_average'][0]:.2f}; precision: "
+             + "; ".join(f"{k} {v}" for k, v in result["precision"].items()), "",
              "| model | sampler | steps | passes | " + " | ".join(f"{s} (reader / nearest)" for s in SPLITS)
              + " | PSNR val (dB) | one video (s) | matmul-times |",
              "|---|---|---:|---:|" + "---:|" * len(SPLITS) + "---:|---:|---:|"]
