@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from vidgen import checkpoint as ckpt
+from vidgen.app.models import model_kind
 from vidgen.cli.main import main as cli
 from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from vidgen.models import build_model
@@ -177,3 +178,6 @@ def test_a_progressive_student_is_sampled_its_own_way_by_default(guidance_studen
     assert len(steps) == 3
     assert np.array_equal(pipe.generate("HI", seed=0), pipe.generate("HI", seed=0, sampler="ddim", steps=3))
     assert load_pipeline(guidance_student, precision="fp32").default_sampling == (DEFAULT_SAMPLER, DEFAULT_STEPS)
+    # the app says which kind of trajectory its step viewer shows
+    assert "progressively distilled to 3 DDIM steps" in model_kind(pipe) and "one pass a step" in model_kind(pipe)
+    assert "progressively" not in model_kind(load_pipeline(guidance_student, precision="fp32"))

@@ -115,8 +115,11 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                 yield info, str(gif_path), str(mp4_path)
 
     def model_changed(name):
-        """A model's own default guidance scale goes with it."""
-        return app.pipes[name].default_guidance if name in app.pipes else gr.skip()
+        """A model's own default guidance scale, sampler and steps go with it (a progressive-distillation
+        student is trained for its own few DDIM steps)."""
+        if name not in app.pipes:
+            return gr.skip(), gr.skip(), gr.skip()
+        return (app.pipes[name].default_guidance, *app.pipes[name].default_sampling)
 
     def variations_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points,
                       progress=gr.Progress()):
@@ -139,7 +142,7 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     gen.prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
                       queue=False, api_visibility="private")
     gen.stop.click(None, None, None, cancels=[event], api_visibility="private")
-    gen.model.change(model_changed, gen.model, gen.guidance, queue=False, api_visibility="private")
+    gen.model.change(model_changed, gen.model, [gen.guidance, gen.sampler, gen.steps], queue=False, api_visibility="private")
 
     # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
     api_progress = gr.JSON(label="progress", visible=False)

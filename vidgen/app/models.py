@@ -22,6 +22,9 @@ def model_kind(pipe: Pipeline) -> str:
     if pipe.model.cfg.guidance_range is not None:
         lo, hi = pipe.model.cfg.guidance_range
         kind += f", guidance distilled: one pass a step, guidance {lo:g}-{hi:g}"
+    if pipe.config.get("default_sampling"):
+        sampler, steps = pipe.default_sampling
+        kind += f", progressively distilled to {steps} {sampler.upper()} steps"
     return kind
 
 
