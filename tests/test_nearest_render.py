@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vidgen.data import tokenizer as tok
 from vidgen.data.world import WorldConfig, render_motion, sample_motion
-from vidgen.evaluation.nearest_render import nearest_render, nearest_render_reads, one_edit_neighbours
+from vidgen.evaluation.nearest_render import (
+    MIN_VISIBLE_PIXELS,
+    VISIBLE_DIFFERENCE,
+    nearest_render,
+    nearest_render_reads,
+    one_edit_neighbours,
+)
 
 WORLD = WorldConfig(name="motion")
 
@@ -30,3 +37,18 @@ def test_a_render_reads_as_its_own_prompt_and_a_neighbours_as_the_neighbour():
     swapped = ["OO", "B8B", "E", "IL7"]  # one edit each: what a model that got one glyph wrong would show
     wrong = np.stack([render_motion(s, m) for s, m in zip(swapped, motions)])
     assert nearest_render_reads(wrong, prompts, motions) == swapped
+
+
+def test_a_neighbour_that_looks_the_same_is_no_rival():
+    """A glyph appended where the motion shows no more than a corner of it: even a video that is exactly
+    the neighbour's render reads as the prompt, since nobody could tell the two apart."""
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        motion = sample_motion("HI", WORLD, rng)
+        truth, rival = render_motion("HI", motion), render_motion("HIW", motion)
+        diff = np.abs(truth.astype(int) - rival.astype(int))
+        if diff.any() and (diff > VISIBLE_DIFFERENCE).sum() < MIN_VISIBLE_PIXELS:
+            break
+    else:
+        pytest.fail("no motion shows only a corner of the appended glyph")
+    assert nearest_render(rival, "HI", motion)[0] == "HI"

@@ -15,6 +15,11 @@ from ..data import tokenizer as tok
 from ..data.world import Motion, render_motion
 
 
+VISIBLE_DIFFERENCE = 64  # of 255: a pixel where two renders differ by more tells them apart
+MIN_VISIBLE_PIXELS = 8  # a neighbour whose render differs from the prompt's in fewer such pixels (a glyph that
+# stays off screen but for a corner) is no rival
+
+
 def one_edit_neighbours(prompt: str, max_len: int = tok.PROMPT_SLOTS) -> list[str]:
     """Every prompt one substitution, deletion or insertion away from `prompt` (at most `max_len`
     symbols, at least one), without repeats and without the prompt itself."""
@@ -39,6 +44,8 @@ def nearest_render(video: np.ndarray, prompt: str, motion: Motion) -> tuple[str,
     candidates = [prompt] + one_edit_neighbours(prompt)
     renders = np.stack([render_motion(c, motion) for c in candidates]).astype(np.float32)  # (C, T, H, W)
     err = ((renders - video.astype(np.float32)[None]) ** 2).mean(axis=(1, 2, 3))  # (C,)
+    visible = (np.abs(renders - renders[0]) > VISIBLE_DIFFERENCE).sum(axis=(1, 2, 3))  # (C,) pixels that tell each from the prompt
+    err[1:][visible[1:] < MIN_VISIBLE_PIXELS] = np.inf  # a neighbour nobody could tell from the prompt is no rival
     best = int(np.argmin(err))
     return candidates[best], float(np.min(err[1:]) - err[0])
 
