@@ -1,6 +1,6 @@
 # The vidgen web app on CPU, as a Hugging Face Docker Space (or any container host) runs it.
 #   docker build -t vidgen-app . && docker run --rm -p 7860:7860 vidgen-app
-# The image serves checkpoints/release, blog, release-fast, scroll-release and scroll-blog from the build context; mount another with
+# The image serves checkpoints/release, blog, release-fast, release-2step, scroll-release and scroll-blog from the build context; mount another with
 #   docker run -p 7860:7860 -v /path/to/run:/ckpt:ro -e VIDGEN_CHECKPOINT=/ckpt vidgen-app
 FROM python:3.11-slim
 

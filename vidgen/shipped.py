@@ -3,7 +3,8 @@ files are, how the app is pointed elsewhere, and how to train it again. The pipe
 app all resolve names here.
 
 The release and the blog's model are the motion world's, and "release-fast" is the release's guidance-distilled
-student (one network pass a sampling step instead of two: vidgen.training.distill) (text moving any way, at any speed and size:
+student (one network pass a sampling step instead of two: vidgen.training.distill), and "release-2step" that
+student distilled progressively to 2 DDIM steps (2 network passes a video) (text moving any way, at any speed and size:
 vidgen.data.world); the scroll world's (one right-to-left scroll a prompt, the shipped models until
 2026-11-30) stay loadable as "scroll-release" and "scroll-blog".
 """
@@ -50,6 +51,18 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
                   "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best",
                   "python -m vidgen distill --teacher checkpoints/release --out runs/release-distill --threads 1 --time-budget 3000",
                   "python -m vidgen export --checkpoint runs/release-distill --out checkpoints/release-fast"),
+        world="motion"),
+    "release-2step": ShippedModel(
+        name="release-2step", directory=CHECKPOINTS_DIR / "release-2step", title="Release in 2 steps",
+        env="VIDGEN_2STEP_CHECKPOINT", option="two_step_checkpoint",
+        preset="motion-template",
+        commands=("# after release-fast's commands:",
+                  "python -m vidgen distill --kind progressive --teacher checkpoints/release-fast --student-steps 3 --steps 400 "
+                  "--out runs/release-pd3 --threads 1 --precision bf16 --time-budget 1300",
+                  "python -m vidgen export --checkpoint runs/release-pd3 --out runs/release-pd3-release --guidance 3",
+                  "python -m vidgen distill --kind progressive --teacher runs/release-pd3-release --student-steps 2 --steps 400 "
+                  "--out runs/release-pd2 --threads 1 --precision bf16 --time-budget 1200",
+                  "python -m vidgen export --checkpoint runs/release-pd2 --out checkpoints/release-2step --guidance 3"),
         world="motion"),
     "scroll-release": ShippedModel(
         name="scroll-release", directory=CHECKPOINTS_DIR / "scroll-release", title="Release of the scroll world",

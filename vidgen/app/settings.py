@@ -16,6 +16,7 @@ class Settings:
     checkpoint: str | None = None
     blog_checkpoint: str | None = None
     fast_checkpoint: str | None = None
+    two_step_checkpoint: str | None = None
     scroll_checkpoint: str | None = None
     scroll_blog_checkpoint: str | None = None
     host: str = "127.0.0.1"
