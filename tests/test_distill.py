@@ -177,6 +177,11 @@ def test_a_progressive_student_is_sampled_its_own_way_by_default(guidance_studen
     steps = list(pipe.iter_steps("HI", seed=0))
     assert len(steps) == 3
     assert np.array_equal(pipe.generate("HI", seed=0), pipe.generate("HI", seed=0, sampler="ddim", steps=3))
+    out = tmp_path / "release-pd"
+    assert cli(["sample", "--checkpoint", str(out), "--prompt", "HI", "--out", str(tmp_path / "hi.npy"),
+                "--steps-out", str(tmp_path / "steps"), "--precision", "fp32"]) == 0  # the CLI samples it its own way too
+    assert np.load(tmp_path / "steps" / "x_t.npy").shape[0] == 3
+    assert np.array_equal(np.load(tmp_path / "hi.npy"), pipe.generate("HI", seed=0))
     assert load_pipeline(guidance_student, precision="fp32").default_sampling == (DEFAULT_SAMPLER, DEFAULT_STEPS)
     # the app says which kind of trajectory its step viewer shows
     assert "progressively distilled to 3 DDIM steps" in model_kind(pipe) and "one pass a step" in model_kind(pipe)

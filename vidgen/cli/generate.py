@@ -37,6 +37,8 @@ def add_sample_args(p) -> None:
     p.add_argument("--motion", default=None, help="a motion for the model to follow: random (drawn from its world by --seed), "
                                                   "line:DIRECTION,SPEED[,SIZE] or path:X,Y;X,Y;...[@SIZE] (default: the model moves the text itself)")
     add_sampling_args(p)
+    p.set_defaults(steps=None, sampler=None)  # the checkpoint's own (Pipeline.default_sampling): DPM-Solver++ 10 steps
+    # unless it names others, as a progressive-distillation student does
 
 
 def run_sample(args) -> None:
@@ -58,11 +60,13 @@ def run_sample(args) -> None:
         print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(motions[0])}", file=sys.stderr)
     print(f"precision: {describe_precision(pipe)}", file=sys.stderr)
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
+    own_sampler, own_steps = pipe.default_sampling
+    sampler, steps = args.sampler or own_sampler, own_steps if args.steps is None else args.steps
     steps_dir = Path(args.steps_out) if args.steps_out else None
     rec = TrajectoryRecorder()
-    it = pipe.iter_steps(prompt, steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=args.sampler,
+    it = pipe.iter_steps(prompt, steps=steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=sampler,
                          motion=motion)
-    for out in tqdm(it, total=args.steps, desc="sample", unit="step"):
+    for out in tqdm(it, total=steps, desc="sample", unit="step"):
         rec.add(out)
     save_video(rec.x_t[-1], args.out)
     print(f"wrote {args.out}")
