@@ -186,3 +186,17 @@ def test_a_progressive_student_is_sampled_its_own_way_by_default(guidance_studen
     # the app says which kind of trajectory its step viewer shows
     assert "progressively distilled to 3 DDIM steps" in model_kind(pipe) and "one pass a step" in model_kind(pipe)
     assert "progressively" not in model_kind(load_pipeline(guidance_student, precision="fp32"))
+
+
+def test_the_app_refuses_a_scale_a_distilled_model_was_not_trained_for(distiller, tmp_path):
+    import gradio as gr
+
+    from vidgen.app.served import Served
+    from vidgen.app.settings import Settings
+
+    distiller.fit(progress=False)  # (a no-op once the module's other tests have run it)
+    out = ckpt.export_release(distiller.out, tmp_path / "fast")
+    served = Served({"release-fast": load_pipeline(out, precision="fp32")}, Settings())
+    assert served.checked("HI", 4, 0.0, 3.0, 0, model="release-fast").guidance_scale == 3.0
+    with pytest.raises(gr.Error, match="guidance-distilled for scales 1-7"):
+        served.checked("HI", 4, 0.0, 9.0, 0, model="release-fast")
