@@ -122,6 +122,8 @@ def test_the_cli_distils_and_refuses_a_second_run_in_one_directory(tiny_motion_c
     assert cli(["distill", "--teacher", str(out), "--out", str(tmp_path / "again"), "--steps", "2", "--precision", "fp32",
                 "--no-progress"]) == 2  # a student is not a teacher
     assert "already guidance-distilled" in capsys.readouterr().err
+    assert cli(["distill", "--out", str(tiny_motion_checkpoint), "--resume", "--no-progress"]) == 2  # a training run
+    assert "not a distillation run" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

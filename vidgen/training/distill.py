@@ -82,8 +82,11 @@ class Distiller:
         self.out = Path(out_dir)
         if resume:
             raw = ckpt.read_json(self.out / ckpt.CONFIG_NAME)
-            cfg = DistillConfig(**raw["distill"]["config"])
-            teacher_dir = raw["distill"]["teacher"]
+            try:
+                cfg = DistillConfig(**raw["distill"]["config"])
+                teacher_dir = raw["distill"]["teacher"]
+            except (KeyError, TypeError) as e:
+                raise ckpt.CheckpointError(f"{self.out / ckpt.CONFIG_NAME} is not a distillation run's config: {e}") from e
         self.cfg, self.teacher_dir = cfg, ckpt.resolve_dir(teacher_dir)
         self.teacher, diff_cfg, self.teacher_raw = ckpt.load_model(self.teacher_dir, prefer_ema=True)
         self.teacher.requires_grad_(False)
@@ -109,8 +112,8 @@ class Distiller:
         self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
         self.step, self.seconds = 0, 0.0
         if resume:
-            self.student.load_state_dict(ckpt.load_tensors(self.out / ckpt.MODEL_NAME))
-            self.ema.load_state_dict(ckpt.load_tensors(self.out / ckpt.EMA_NAME))
+            ckpt.load_state_into(self.student, ckpt.load_tensors(self.out / ckpt.MODEL_NAME), self.out / ckpt.MODEL_NAME)
+            ckpt.load_state_into(self.ema, ckpt.load_tensors(self.out / ckpt.EMA_NAME), self.out / ckpt.EMA_NAME)
             meta = ckpt.read_json(self.out / ckpt.STATE_JSON)
             optimizer_from_tensors(self.opt, self.student, ckpt.load_tensors(self.out / ckpt.STATE_NAME), meta)
             self.step, self.seconds = int(meta["step"]), float(meta["train_seconds"])
