@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -102,19 +103,13 @@ def main(argv=None) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     result = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "precision": precision, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os_load()),
+              "precision": precision, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os.getloadavg()),
               "models": {label: str(resolve_model_path(path)) for label, path in named.items()}, "reader": str(MOTION_DIR),
               "rows": rows}
     print(markdown(result))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
-
-
-def os_load() -> tuple[float, float, float]:
-    import os
-
-    return os.getloadavg()
 
 
 def markdown(result: dict) -> str:

@@ -29,13 +29,24 @@ class ShippedModel:
     world: str = "scroll"  # the world it was trained in (vidgen.data.world): which reader and report measure it
 
 
+# how the release is trained, and its distilled students after it (each list continues the one before)
+RELEASE_COMMANDS = ("python -m vidgen train --preset motion-template --out runs/motion-release",
+                    "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best")
+FAST_COMMANDS = RELEASE_COMMANDS + (
+    "python -m vidgen distill --teacher checkpoints/release --out runs/release-distill --threads 1 --time-budget 3000",
+    "python -m vidgen export --checkpoint runs/release-distill --out checkpoints/release-fast")
+TWO_STEP_COMMANDS = FAST_COMMANDS + (
+    "python -m vidgen distill --kind progressive --teacher checkpoints/release-fast --student-steps 3 --steps 400 "
+    "--out runs/release-pd3 --threads 1 --precision bf16 --time-budget 1300",
+    "python -m vidgen export --checkpoint runs/release-pd3 --out runs/release-pd3-release --guidance 3",
+    "python -m vidgen distill --kind progressive --teacher runs/release-pd3-release --student-steps 2 --steps 400 "
+    "--out runs/release-pd2 --threads 1 --precision bf16 --time-budget 1200",
+    "python -m vidgen export --checkpoint runs/release-pd2 --out checkpoints/release-2step --guidance 3")
+
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
         name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
-        preset="motion-template",
-        commands=("python -m vidgen train --preset motion-template --out runs/motion-release",
-                  "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best"),
-        world="motion"),
+        preset="motion-template", commands=RELEASE_COMMANDS, world="motion"),
     "blog": ShippedModel(
         name="blog", directory=CHECKPOINTS_DIR / "blog", title="The blog's model", env="VIDGEN_BLOG_CHECKPOINT",
         option="blog_checkpoint",
@@ -46,24 +57,11 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release-fast": ShippedModel(
         name="release-fast", directory=CHECKPOINTS_DIR / "release-fast", title="Release, guidance distilled",
         env="VIDGEN_FAST_CHECKPOINT", option="fast_checkpoint",
-        preset="motion-template",
-        commands=("python -m vidgen train --preset motion-template --out runs/motion-release",
-                  "python -m vidgen export --checkpoint runs/motion-release --out checkpoints/release --guidance 3 --best",
-                  "python -m vidgen distill --teacher checkpoints/release --out runs/release-distill --threads 1 --time-budget 3000",
-                  "python -m vidgen export --checkpoint runs/release-distill --out checkpoints/release-fast"),
-        world="motion"),
+        preset="motion-template", commands=FAST_COMMANDS, world="motion"),
     "release-2step": ShippedModel(
         name="release-2step", directory=CHECKPOINTS_DIR / "release-2step", title="Release in 2 steps",
         env="VIDGEN_2STEP_CHECKPOINT", option="two_step_checkpoint",
-        preset="motion-template",
-        commands=("# after release-fast's commands:",
-                  "python -m vidgen distill --kind progressive --teacher checkpoints/release-fast --student-steps 3 --steps 400 "
-                  "--out runs/release-pd3 --threads 1 --precision bf16 --time-budget 1300",
-                  "python -m vidgen export --checkpoint runs/release-pd3 --out runs/release-pd3-release --guidance 3",
-                  "python -m vidgen distill --kind progressive --teacher runs/release-pd3-release --student-steps 2 --steps 400 "
-                  "--out runs/release-pd2 --threads 1 --precision bf16 --time-budget 1200",
-                  "python -m vidgen export --checkpoint runs/release-pd2 --out checkpoints/release-2step --guidance 3"),
-        world="motion"),
+        preset="motion-template", commands=TWO_STEP_COMMANDS, world="motion"),
     "scroll-release": ShippedModel(
         name="scroll-release", directory=CHECKPOINTS_DIR / "scroll-release", title="Release of the scroll world",
         env="VIDGEN_SCROLL_CHECKPOINT", option="scroll_checkpoint",

@@ -163,21 +163,24 @@ def reader_inputs(model: Recognizer, videos: torch.Tensor) -> torch.Tensor:
     return fit_strip(videos).strips
 
 
-def sentence_accuracy_on(reader: TextReader, prompts, seed: int = 0) -> float:
-    """Share of clean ground-truth renders read exactly (in the reader's world: motions drawn by `seed`)."""
+def true_renders(reader: TextReader, prompts, seed: int = 0) -> np.ndarray:
+    """Ground-truth uint8 (N, T, H, W) videos of the prompts in the reader's world (motions drawn by `seed`)."""
     rng = np.random.default_rng(seed)
     render = (lambda p: render_in_world(p, rng)) if reader.model.cfg.reads == "motion" else render_video
-    texts = reader.read(np.stack([render(p) for p in prompts])).texts
+    return np.stack([render(p) for p in prompts])
+
+
+def sentence_accuracy_on(reader: TextReader, prompts, seed: int = 0) -> float:
+    """Share of clean ground-truth renders read exactly (in the reader's world: motions drawn by `seed`)."""
+    texts = reader.read(true_renders(reader, prompts, seed)).texts
     return float(np.mean([t == p for t, p in zip(texts, prompts)]))
 
 
 def augmented_accuracy_on(reader: TextReader, prompts, cfg: RecognizerTrainConfig, seed: int = 0) -> float:
     """Share of ground-truth renders read exactly after every one has been given the training defects (none
     left clean): how much of a generation's flaws the reader itself survives, its own error floor."""
-    rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    render = (lambda p: render_in_world(p, rng)) if reader.model.cfg.reads == "motion" else render_video
-    clean = torch.from_numpy(np.stack([render(p) for p in prompts])).float() / 255.0
+    clean = torch.from_numpy(true_renders(reader, prompts, seed)).float() / 255.0
     videos = (augment(clean, gen, replace(cfg, clean_fraction=0.0)) * 255).round().to(torch.uint8).numpy()
     texts = reader.read(videos).texts
     return float(np.mean([t == p for t, p in zip(texts, prompts)]))
