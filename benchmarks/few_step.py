@@ -5,7 +5,11 @@ render, vidgen.evaluation.nearest_render) on validation, held-out, look-alike an
 against the truth, and one video's time against a 1024^3 fp32 matmul timed in the same run, with the
 CPU and the precision chosen by timing. The table of docs/sampling.md ("The motion world").
 
-    python -m benchmarks.few_step --models teacher=release,guidance=release-fast,progressive=DIR [--n 96] [--json FILE]
+    python -m benchmarks.few_step --models teacher=release,guidance=release-fast,progressive=DIR [--n 96] [--compile] [--json FILE]
+
+--compile samples each model with its compiled twin where that is faster (Pipeline.compile, vidgen.compiled).
+Every row also gives the share of the fp32 matmul rate a whole video sustains: its network FLOPs (torch's
+flop counter over one step's passes, times the steps) over its time.
 
 Readability runs take minutes; the timing is wall-clock, so run it on an idle machine.
 """
@@ -19,7 +23,8 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.speed import time_it
+from benchmarks.speed import guided_forward, time_it
+from vidgen.compiled import describe_compile
 from vidgen.data.world import render_motion, sample_motion
 from vidgen.evaluation.harness import checkpoint_split, split_prompts
 from vidgen.evaluation.metrics import psnr_video
@@ -64,6 +69,16 @@ def measure_setting(pipe, reader, prompts: dict, sampler: str, steps: int) -> di
     return out
 
 
+def step_gflop(pipe) -> float:
+    """GFLOP of one sampling step's network passes (a guided teacher's batch of 2, a distilled student's one)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        guided_forward(pipe)()
+    return round(counter.get_total_flops() / 1e9, 4)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="teacher=release,guidance=release-fast",
@@ -71,6 +86,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=96, help="validation and held-out prompts (look-alike <= 96, long <= 48)")
     ap.add_argument("--repeats", type=int, default=5, help="timings of one video (median)")
     ap.add_argument("--only-timing", action="store_true", help="skip readability (seconds, not minutes)")
+    ap.add_argument("--compile", action="store_true", help="sample with each model's compiled twin where it is faster")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -81,6 +97,8 @@ def main(argv=None) -> None:
         choice = choose_precision(pipe.model, "auto", use_cache=False)  # measured in this run
         pipe.bf16 = choice["precision"] == "bf16"
         precision[who] = describe(choice)
+    compiled = {who: describe_compile(pipe.compile()) for who, pipe in pipes.items()} if args.compile else {}
+    step_flops = {who: step_gflop(pipe) for who, pipe in pipes.items()}
     reader = load_recognizer(MOTION_DIR)
     split = checkpoint_split(next(iter(pipes.values())).config)
     prompts = {s: split_prompts(s, n, split) for s, n in split_sizes(args.n).items()}
@@ -95,7 +113,8 @@ def main(argv=None) -> None:
                                                 seed=0), args.repeats)
         passes = steps * (1 if pipe.model.cfg.guidance_range is not None else 2)
         row = {"model": who, "sampler": sampler, "steps": steps, "passes": passes, "seconds": round(seconds, 3),
-               "matmuls": round(seconds / matmul_s, 1)}
+               "matmuls": round(seconds / matmul_s, 1),
+               "share_of_matmul_rate": round(steps * step_flops[who] * 1e9 * matmul_s / (2 * 1024**3) / seconds, 3)}
         if not args.only_timing:
             t0 = time.time()
             row["splits"] = measure_setting(pipe, reader, prompts, sampler, steps)
@@ -103,7 +122,7 @@ def main(argv=None) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     result = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "precision": precision, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os.getloadavg()),
+              "precision": precision, "compiled": compiled, "gflop_per_step": step_flops, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2), "load_average": list(os.getloadavg()),
               "models": {label: str(resolve_model_path(path)) for label, path in named.items()}, "reader": str(MOTION_DIR),
               "rows": rows}
     print(markdown(result))
@@ -115,16 +134,17 @@ def main(argv=None) -> None:
 def markdown(result: dict) -> str:
     lines = [f"{result['cpu']}, {result['threads']} threads; matmul {result['matmul_1024_fp32_ms']} ms; "
              f"load average at the end {result['load_average'][0]:.2f}; precision: "
-             + "; ".join(f"{k} {v}" for k, v in result["precision"].items()), "",
+             + "; ".join(f"{k} {v}" for k, v in result["precision"].items())
+             + "".join(f"; {k} {v}" for k, v in result.get("compiled", {}).items()), "",
              "| model | sampler | steps | passes | " + " | ".join(f"{s} (reader / nearest)" for s in SPLITS)
-             + " | PSNR val (dB) | one video (s) | matmul-times |",
-             "|---|---|---:|---:|" + "---:|" * len(SPLITS) + "---:|---:|---:|"]
+             + " | PSNR val (dB) | one video (s) | matmul-times | % of matmul rate |",
+             "|---|---|---:|---:|" + "---:|" * len(SPLITS) + "---:|---:|---:|---:|"]
     for r in result["rows"]:
         sp = r.get("splits")
         cells = [f"{100 * sp[s]['reader']:.1f}% / {100 * sp[s]['nearest_render']:.1f}%" if sp else "" for s in SPLITS]
         psnr = f"{sp['val']['psnr_db']:.2f}" if sp else ""
         lines.append(f"| {r['model']} | {r['sampler']} | {r['steps']} | {r['passes']} | " + " | ".join(cells)
-                     + f" | {psnr} | {r['seconds']} | {r['matmuls']} |")
+                     + f" | {psnr} | {r['seconds']} | {r['matmuls']} | {100 * r.get('share_of_matmul_rate', 0):.0f}% |")
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ import time
 import torch
 import torch.nn as nn
 
+from vidgen.compiled import describe_compile
 from vidgen.data import tokenizer as tok
 from vidgen.models import build_model
 from vidgen.models.layers import Attention, quiet_known_warnings
@@ -96,10 +97,11 @@ def guided_inputs(pipe, dtype=torch.float32):
     return x, torch.full((1,), 500, dtype=torch.long), pipe.encode("NOISE")
 
 
-def guided_forward(pipe):
-    """A guided forward pass (batch 2) at mid noise as a function of nothing, the prompts' conditioning
-    encoded once beforehand as the sampler does."""
-    model = pipe.model
+def guided_forward(pipe, model=None):
+    """A guided forward pass (batch 2; one pass of batch 1 for a guidance-distilled model) at mid noise
+    as a function of nothing, the prompts' conditioning encoded once beforehand as the sampler does;
+    through `model` (default the pipeline's eager network)."""
+    model = pipe.model if model is None else model
     x, t, ids = guided_inputs(pipe)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
         cond = model.encode_for_guidance(ids, 3.0)
@@ -135,17 +137,18 @@ def step_breakdown(pipe, repeats: int = 10) -> dict:
     return {k: round(v, 2) for k, v in totals.items()} | {"total (profiled)": round(everything, 2)}
 
 
-def pass_efficiency(pipe, repeats: int = 20) -> dict:
-    """One guided forward pass (batch 2) against the CPU's own fp32 matmul rate: the model's FLOPs (torch's
-    flop counter), the pass's time, and their ratio as a share of what a 1024^3 fp32 matmul sustains here."""
+def pass_efficiency(pipe, repeats: int = 20, model=None) -> dict:
+    """One guided forward pass against the CPU's own fp32 matmul rate: the model's FLOPs (torch's flop
+    counter, on the eager network), the pass's time through `model` (default the eager network; the
+    compiled twin does the same arithmetic), and their ratio as a share of what a 1024^3 fp32 matmul
+    sustains here."""
     from torch.utils.flop_counter import FlopCounterMode
-
-    forward = guided_forward(pipe)
 
     counter = FlopCounterMode(display=False)
     with counter:
-        forward()
+        guided_forward(pipe)()
     flops = counter.get_total_flops()
+    forward = guided_forward(pipe, model)
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, repeats)
     pass_s = time_it(forward, repeats)
@@ -175,25 +178,6 @@ def conditioning_cost(pipe, repeats: int = 20) -> dict:
             "guided_step_ms_encoded_once": round(run(lambda: model.forward_with_cfg(x, t, None, 3.0, cond=cond)), 3)}
 
 
-def compiled_step_ms(pipe, repeats: int) -> dict:
-    """A guided forward pass (batch 2) through torch.compile (inductor; needs a C++ compiler), bf16
-    weights: how much a compiled path would buy. Not used by the library: the first call compiles."""
-    import copy
-
-    model = copy.deepcopy(pipe.model).to(torch.bfloat16)
-    model.compile()
-    x, t, ids = guided_inputs(pipe, torch.bfloat16)
-
-    def step():
-        with torch.no_grad():
-            model.forward_with_cfg(x, t, ids, 3.0)
-
-    t0 = time.perf_counter()
-    step()
-    compile_s = time.perf_counter() - t0
-    return {"compile_s": round(compile_s, 1), "guided_forward_ms": round(1000 * time_it(step, repeats), 2)}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
@@ -202,7 +186,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16, help="training batch")
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--breakdown", action="store_true", help="also profile where a guided step's time goes")
-    ap.add_argument("--compile", action="store_true", help="also time a guided forward pass under torch.compile")
+    ap.add_argument("--compile", action="store_true", help="also compile the network as the library does and time it")
     args = ap.parse_args()
     quiet_known_warnings()
     torch.manual_seed(0)
@@ -230,7 +214,11 @@ def main():
         results["conditioning"] = conditioning_cost(pipe, args.repeats)
         results["pass_efficiency"] = pass_efficiency(pipe, args.repeats)
     if args.compile:
-        results["compiled_bf16"] = compiled_step_ms(pipe, args.repeats)
+        info = pipe.compile()
+        results["compile"] = describe_compile(info)
+        results["compile_info"] = info
+        if args.breakdown and pipe.sampling_model is not pipe.model:
+            results["pass_efficiency_compiled"] = pass_efficiency(pipe, args.repeats, pipe.sampling_model)
 
     # -- training throughput: ours vs the straightforward fp32 version ---------------------------
     ours = build_model(cfg).train()

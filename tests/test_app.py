@@ -161,6 +161,27 @@ def test_host_and_port_follow_gradio_variables(monkeypatch):
         parse_args(["--queue-size", "0"])
 
 
+def test_the_app_compiles_its_default_model_in_the_background_unless_told_not_to(capsys):
+    """main() hands the default model to a daemon thread that compiles it (vidgen.compiled) and logs how it
+    was decided; --no-compile turns that off."""
+    from vidgen.app.server import compile_in_background
+    from vidgen.app.settings import parse_args
+
+    assert parse_args([]).compile and not parse_args(["--no-compile"]).compile
+
+    class Pipe:
+        calls = 0
+
+        def compile(self):
+            Pipe.calls += 1
+            return {"compiled": True, "how": "measured: faster", "timings_ms": {"eager": 20.0, "compiled": 9.0}, "compile_s": 12.0}
+
+    thread = compile_in_background(Pipe(), "release")
+    thread.join(timeout=10)
+    assert thread.daemon and Pipe.calls == 1
+    assert "release: compiled: measured: faster (a pass: eager 20.0 ms, compiled 9.0 ms)" in capsys.readouterr().out
+
+
 def test_a_release_that_cannot_be_built_is_an_error_not_a_fallback(tiny_checkpoint, tiny_layout_checkpoint, tmp_path):
     """A release whose config asks for a layout this code lacks: the page says why, requests for the
     release fail with that, and the blog's model still serves; nothing silently swaps models."""

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
+from .compiled import compile_twin
 from .data import tokenizer as tok
 from .data.layout import FONT_SIZE
 from .data.layout2d import motion_tensor
@@ -35,6 +36,8 @@ class Pipeline:
         if bf16 is not None:
             precision = "bf16" if bf16 else "fp32"
         self.precision_info: dict | None = None  # how the precision was chosen (vidgen.precision.choose_precision)
+        self.compile_info: dict | None = None  # whether sampling uses a compiled twin, and why (vidgen.compiled)
+        self._twin = None  # the compiled twin the sampler calls, once compile() found it faster
         self._bf16 = None if precision == "auto" else precision == "bf16"
         if self._bf16 is not None:
             self.precision_info = {"precision": precision, "how": "forced", "timings_ms": None}
@@ -51,6 +54,7 @@ class Pipeline:
     def bf16(self, value: bool) -> None:
         self._bf16 = bool(value)
         self.precision_info = {"precision": "bf16" if value else "fp32", "how": "forced", "timings_ms": None}
+        self._twin, self.compile_info = None, None  # a twin was checked and timed in the other precision
 
     @property
     def default_guidance(self) -> float:
@@ -115,6 +119,20 @@ class Pipeline:
                                  f"size {m.size} and rows {sorted(set(m.ys))}")
         return motions
 
+    def compile(self) -> dict:
+        """Compile a twin of the model for sampling and sample with it from now on if it is measurably
+        faster on this machine (vidgen.compiled; 10-60 s). -> how it was decided. Safe to call from a
+        background thread while this pipeline generates: the swap is one assignment."""
+        twin, info = compile_twin(self.model, self.bf16)
+        self.compile_info = info
+        self._twin = twin
+        return info
+
+    @property
+    def sampling_model(self):
+        """The network the sampler calls: the compiled twin once compile() kept one, else the model."""
+        return self.model if self._twin is None else self._twin
+
     @property
     def default_sampling(self) -> tuple[str, int]:
         """(sampler, steps) the checkpoint is sampled with by default: its config's "default_sampling" (a
@@ -140,7 +158,7 @@ class Pipeline:
         if ids is None or motion is not None:
             motions = self.motions([prompts] if isinstance(prompts, str) else list(prompts), motion, seed, check=ids is None)
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
-        yield from iter_denoise(self.model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
+        yield from iter_denoise(self.sampling_model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
                                 seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16,
                                 motion=None if motions is None else motion_tensor(motions))
 

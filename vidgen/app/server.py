@@ -1,10 +1,14 @@
 """The whole page and the server: `python app.py` runs `main`."""
 from __future__ import annotations
 
+import threading
+
 import gradio as gr
 
+from ..compiled import describe_compile
 from ..models.layers import quiet_known_warnings
 from ..pipeline import Pipeline
+from ..shipped import DEFAULT_MODEL
 from .compare_tab import build_compare_tab, wire_compare
 from .examples import build_examples
 from .explorer_tab import build_explorer
@@ -53,7 +57,22 @@ def main(argv=None):
     pipes, error = load_models(settings)
     if error:
         print(error)
-    serve(build_demo(pipes, settings, error), settings)
+    demo = build_demo(pipes, settings, error)
+    if settings.compile and DEFAULT_MODEL in pipes:
+        compile_in_background(pipes[DEFAULT_MODEL], DEFAULT_MODEL)
+    serve(demo, settings)
+
+
+def compile_in_background(pipe: Pipeline, name: str) -> threading.Thread:
+    """Compile `pipe`'s network on a daemon thread while the page serves (vidgen.compiled): requests
+    sample eagerly until the compiled twin is checked and found faster, then with it."""
+    def work():
+        print(f"{name}: compiling the network in the background ...", flush=True)
+        print(f"{name}: {describe_compile(pipe.compile())}", flush=True)
+
+    thread = threading.Thread(target=work, name=f"compile-{name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def serve(demo: gr.Blocks, settings: Settings, **launch_kwargs):

@@ -26,6 +26,7 @@ class Settings:
     preview_interval: float = 0.1
     cache_examples: str = "lazy"
     precision: str = "auto"  # vidgen.precision: timed on this machine at start-up unless forced
+    compile: bool = True  # main(): compile the default model in the background, used if faster (vidgen.compiled)
 
     def checkpoint_path(self, model: str):
         """The directory served as shipped model `model`: the command line's, the environment's or the shipped one."""
@@ -50,6 +51,9 @@ def parse_args(argv=None) -> Settings:
                    help="lazy: an example's result is cached on first use; eager: all at start-up")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: time fp32 and bf16 on this machine at start-up and keep the faster (default); or force one")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="do not compile the default model in the background at start-up (by default it is, and sampling "
+                        "switches to the compiled network once it is checked and measured faster)")
     ns = p.parse_args(argv)
     if ns.queue_size < 1 or ns.concurrency < 1 or ns.preview_interval < 0:
         p.error("--queue-size and --concurrency must be >= 1 and --preview-interval >= 0")

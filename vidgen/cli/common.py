@@ -55,6 +55,13 @@ def add_precision_arg(p: argparse.ArgumentParser) -> None:
                    help="auto: time fp32 and bf16 autocast on this machine once and keep the faster (default); or force one")
 
 
+def add_compile_arg(p: argparse.ArgumentParser) -> None:
+    """--compile: sample with a torch.compile'd twin of the network where it is faster here (vidgen.compiled)."""
+    p.add_argument("--compile", action="store_true",
+                   help="compile the network (10-60 s, a C++ compiler needed) and sample with it if it is measurably faster "
+                        "here; pays off over many videos")
+
+
 def check_out(out: str) -> None:
     from ..data.video_io import VIDEO_SUFFIXES
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..diffusion.sampler import EVAL_SAMPLER, EVAL_STEPS
 from ..evaluation.harness import SPLITS
-from .common import add_precision_arg, add_sampling_args
+from .common import add_compile_arg, add_precision_arg, add_sampling_args
 
 
 def _add_common(p) -> None:
@@ -159,6 +159,7 @@ def add_world_report_args(p) -> None:
     p.add_argument("--no-sliders", action="store_true", help="skip the guidance x eta table")
     p.add_argument("--recognizer", default=None, help="motion reader directory (default: checkpoints/recognizer-motion)")
     add_precision_arg(p)
+    add_compile_arg(p)
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -175,7 +176,7 @@ def run_world_report(args) -> None:
     splits = WORLD_SPLITS if args.n is None else {k: args.n for k in WORLD_SPLITS}
     name = Path(args.model).name
     report = measure_world(str(resolve_model_path(args.model)), reader, splits, progress=not args.no_progress, precision=args.precision,
-                           sliders=not args.no_sliders)
+                           sliders=not args.no_sliders, compile=args.compile)
     out = Path(args.out or f"docs/reports/world_{name}.json")
     md = write_world_report(name, report, out)
     print(f"wrote {out} and {md}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import add_sampling_args, check_device, check_out
+from .common import add_compile_arg, add_sampling_args, check_device, check_out
 
 
 def add_render_args(p) -> None:
@@ -37,6 +37,7 @@ def add_sample_args(p) -> None:
     p.add_argument("--motion", default=None, help="a motion for the model to follow: random (drawn from its world by --seed), "
                                                   "line:DIRECTION,SPEED[,SIZE] or path:X,Y;X,Y;...[@SIZE] (default: the model moves the text itself)")
     add_sampling_args(p)
+    add_compile_arg(p)
     p.set_defaults(steps=None, sampler=None)  # the checkpoint's own (Pipeline.default_sampling): DPM-Solver++ 10 steps
     # unless it names others, as a progressive-distillation student does
 
@@ -59,6 +60,10 @@ def run_sample(args) -> None:
     if motion is None and motions is not None:
         print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(motions[0])}", file=sys.stderr)
     print(f"precision: {describe_precision(pipe)}", file=sys.stderr)
+    if args.compile:
+        from ..compiled import describe_compile
+
+        print(f"network: {describe_compile(pipe.compile())}", file=sys.stderr)
     guidance = args.guidance if args.guidance is not None else pipe.default_guidance
     own_sampler, own_steps = pipe.default_sampling
     sampler, steps = args.sampler or own_sampler, own_steps if args.steps is None else args.steps

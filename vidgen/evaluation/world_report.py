@@ -67,11 +67,15 @@ def slider_table(pipe, reader: TextReader, prompts: list[str], progress: bool) -
 
 
 def measure_world(checkpoint, reader: TextReader, splits: dict[str, int] = WORLD_SPLITS, progress: bool = True,
-                  precision: str = "auto", log=print, sliders: bool = True) -> dict:
-    """Every world figure of one model (a shipped name or a directory), at the default sampler and steps."""
+                  precision: str = "auto", log=print, sliders: bool = True, compile: bool = False) -> dict:
+    """Every world figure of one model (a shipped name or a directory), at the default sampler and steps;
+    compile: sample with a compiled twin of the network where it is faster (vidgen.compiled)."""
+    from ..compiled import describe_compile
     from ..pipeline import describe_precision, load_pipeline
 
     pipe = load_pipeline(checkpoint, precision=precision)
+    if compile:
+        log(f"network: {describe_compile(pipe.compile())}")
     if pipe.world.name != "motion":
         raise ValueError(f"{checkpoint} was trained in the {pipe.world.name!r} world; the world report measures motion-world models")
     split = checkpoint_split(pipe.config)

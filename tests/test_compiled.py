@@ -1,0 +1,72 @@
+"""torch.compile where it pays: a compiled twin for sampling, checked against the eager model and timed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidgen import compiled
+from vidgen.models import build_model
+from vidgen.pipeline import load_pipeline
+from vidgen.presets import get_preset
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    net = build_model(get_preset("tiny").model).eval()
+    with torch.no_grad():  # no zero-initialised output layer: every weight counts in the output
+        for p in net.parameters():
+            p.normal_(0.0, 0.1)
+    return net
+
+
+def no_compile(twin):  # a stand-in compiler: the twin stays an eager copy
+    return None
+
+
+def fake_timer(eager: float, twin: float, model):
+    def timer(m, bf16):
+        return eager if m is model else twin
+    return timer
+
+
+@pytest.mark.parametrize("eager, twin, used", [(1.0, 0.5, True), (1.0, 0.95, False), (0.5, 1.0, False)])
+def test_the_twin_is_used_only_when_measurably_faster(model, eager, twin, used):
+    got, info = compiled.compile_twin(model, False, compiler=no_compile, timer=fake_timer(eager, twin, model))
+    assert (got is not None) == used == info["compiled"]
+    assert info["timings_ms"] == {"eager": 1000 * eager, "compiled": 1000 * twin} and info["max_diff"] == 0.0
+    assert got is not model and "measured" in info["how"]
+
+
+def test_a_failed_compile_keeps_the_eager_model_and_says_why(model):
+    def broken(twin):
+        raise RuntimeError("Compiler: cc not found\nmore detail")
+
+    got, info = compiled.compile_twin(model, False, compiler=broken, timer=fake_timer(1.0, 0.1, model))
+    assert got is None and not info["compiled"] and info["how"] == "compile failed (RuntimeError: Compiler: cc not found)"
+    assert "eager" in compiled.describe_compile(info)
+
+
+def test_a_twin_that_disagrees_with_the_model_is_not_used(model):
+    def wrong(twin):
+        with torch.no_grad():
+            for p in twin.parameters():
+                p.mul_(1.5)
+
+    got, info = compiled.compile_twin(model, False, compiler=wrong, timer=fake_timer(1.0, 0.1, model))
+    assert got is None and "differs from the eager one" in info["how"] and info["max_diff"] > compiled.AGREE[False]
+
+
+@pytest.mark.slow
+def test_a_pipeline_samples_the_same_videos_with_its_compiled_twin(tiny_checkpoint):
+    """A real torch.compile (inductor) of a small trained network: the twin agrees with the eager pass and
+    the videos are the eager ones to within a grey level, whether or not it was found faster here."""
+    pipe = load_pipeline(tiny_checkpoint, precision="fp32")
+    prompts = ["HI", "AB7"]
+    eager = pipe.generate(prompts, seed=3, steps=4)
+    info = pipe.compile()
+    assert "compile failed" not in info["how"] and info["max_diff"] <= compiled.AGREE[False], info
+    again = pipe.generate(prompts, seed=3, steps=4)
+    assert np.abs(again.astype(int) - eager.astype(int)).max() <= 1
+    assert (pipe.sampling_model is not pipe.model) == info["compiled"]
