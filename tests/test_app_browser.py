@@ -132,6 +132,23 @@ def test_bad_prompt_shows_the_error_and_runs_nothing(page):
     assert "Press Generate" in page.inner_text("#status")
 
 
+def test_live_preview_generates_as_the_prompt_is_typed(page, shots):
+    """With "Live preview" on, typing alone generates (no click): the status says so and the panels appear;
+    a half-typed prompt that cannot be generated says why in the status line, and nothing pops up."""
+    set_slider(page, "steps", 3)
+    page.fill("#prompt textarea, #prompt input", "")
+    page.locator("#live input").check()
+    page.locator("#prompt textarea, #prompt input").press_sequentially("hi7", delay=40)
+    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Live preview: step 3 / 3')",
+                           timeout=60_000)
+    assert "base64," in page.inner_html("#preview")
+    page.screenshot(path=shots / "app_live.png", full_page=True)
+    page.locator("#prompt textarea, #prompt input").press_sequentially("!")
+    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Live preview waits')", timeout=30_000)
+    assert "outside the allowed symbols" in page.inner_text("#status")
+    assert page.locator(".toast-body").count() == 0
+
+
 def test_embedding_explorer_renders_plotly(page, shots):
     page.get_by_role("tab", name="Embedding explorer").click()
     page.wait_for_selector("#cube-plot .js-plotly-plot", timeout=30_000)

@@ -26,9 +26,12 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                 prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
                                     info=f"1-{TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
                                          f"{TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                live = gr.Checkbox(False, label="Live preview as you type", elem_id="live",
+                                   info="every change of the prompt generates at once (a change made while one runs "
+                                        "waits for it, and only the last waits); pleasant with a 2-step model")
                 model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
                                  info="layout-guided: told where each glyph goes; prompt only: the blog's, which predicts it")
-                steps = gr.Slider(1, app.T, DEFAULT_STEPS, step=1, label="Steps", elem_id="steps",
+                steps = gr.Slider(1, app.T, app.steps0, step=1, label="Steps", elem_id="steps",
                                   info="Denoising steps: more is finer and slower")
                 eta = gr.Slider(*ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
                                 info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
@@ -36,7 +39,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                                      info="uncond + s · (cond − uncond); 1 = no guidance")
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
-                    sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_SAMPLER, label="Sampler", elem_id="sampler",
+                    sampler = gr.Radio(list(SAMPLERS), value=app.sampler0, label="Sampler", elem_id="sampler",
                                        info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
                 motion = build_motion_controls()
                 with gr.Row():
@@ -57,13 +60,13 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
             gr.Markdown(EXPLAIN_MOTION)
             gr.Markdown(EXPLAIN_LAYOUT)
             with gr.Row():
-                gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=DEFAULT_STEPS, d=app.T // DEFAULT_STEPS))
+                gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=app.steps0, d=app.T // app.steps0))
                 gr.Markdown(EXPLAIN_ETA)
                 gr.Markdown(EXPLAIN_GUIDANCE)
     motion_spec_box = gr.Textbox(RANDOM_MOTION, visible=False)  # the API's motion argument
     return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
                            run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
-                           motion=motion, vary=vary, variations=variations_out,
+                           motion=motion, vary=vary, variations=variations_out, live=live,
                            inputs=[prompt, steps, eta, guidance, seed, sampler, model],
                            api_inputs=[prompt, steps, eta, guidance, seed, sampler, model, motion_spec_box])
 
@@ -121,6 +124,22 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
             return gr.skip(), gr.skip(), gr.skip()
         return (app.pipes[name].default_guidance, *app.pipes[name].default_sampling)
 
+    def live_ui(live, prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
+        """Live preview: the prompt as typed, generated with the current settings, the last step's panels
+        shown. A prompt that cannot be generated yet (empty, an unknown symbol half typed) says so in the
+        status line instead of an error pop-up."""
+        if not live:
+            return gr.skip(), gr.skip()
+        try:
+            request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
+                                  motion_spec(kind, direction, speed, size, points))
+        except gr.Error as e:
+            return gr.skip(), idle_status_html(f"Live preview waits: {e.message}")
+        for u in stream_generation(app.need_pipe(request.model), request):
+            pass
+        return (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
+                status_html(u.index, u.num_steps, u.t, u.seconds, request.note, head="Live preview"))
+
     def variations_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points,
                       progress=gr.Progress()):
         request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
@@ -142,6 +161,10 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     gen.prompt.submit(lambda: None, None, None, js="() => document.getElementById('generate-btn').click()",
                       queue=False, api_visibility="private")
     gen.stop.click(None, None, None, cancels=[event], api_visibility="private")
+    # trigger_mode "always_last": keystrokes made while a preview runs collapse into one run of the latest prompt
+    gen.prompt.input(live_ui, [gen.live, *ui_inputs], [gen.preview, gen.status], trigger_mode="always_last",
+                     concurrency_id="sampler", concurrency_limit=settings.concurrency, show_progress="hidden",
+                     api_visibility="private")
     gen.model.change(model_changed, gen.model, [gen.guidance, gen.sampler, gen.steps], queue=False, api_visibility="private")
 
     # The scriptable endpoint: same checks and sampler, one update per step, files at the end.

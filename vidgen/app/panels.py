@@ -105,10 +105,10 @@ def layout_legend_html(prompt: str) -> str:
             "(each pixel is coloured by the glyph covering it, brighter further into the glyph)</p>")
 
 
-def status_html(index: int, num_steps: int, t: int, seconds: float, note: str | None = None) -> str:
-    """Step counter and progress bar."""
+def status_html(index: int, num_steps: int, t: int, seconds: float, note: str | None = None, head: str | None = None) -> str:
+    """Step counter and progress bar; `head` replaces "Done" / "Denoising"."""
     done = index + 1
-    head = "Done" if done == num_steps else "Denoising"
+    head = head or ("Done" if done == num_steps else "Denoising")
     rate = f" · {seconds / done * 1000:.0f} ms/step" if done else ""
     extra = f'<div class="vg-note">⚠️ {html.escape(note)}</div>' if note else ""
     return (f'<div class="vg-status"><b>{head}</b>: step {done} / {num_steps} · t = {t} · {seconds:.1f} s{rate}'

@@ -5,7 +5,7 @@ import tempfile
 
 import gradio as gr
 
-from ..diffusion.sampler import DEFAULT_SAMPLER
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..pipeline import Pipeline
 from ..shipped import DEFAULT_MODEL
 from .files import OutputStore
@@ -30,6 +30,8 @@ class Served:
         self.pipe = self.pipes.get(self.model0, next(iter(self.pipes.values()), None))  # the model the controls start from
         self.T = self.pipe.num_timesteps if self.pipe is not None else 1000
         self.guidance0 = default_guidance(self.pipe)
+        # the page starts at the default model's own sampler and steps (a distilled student has its own few)
+        self.sampler0, self.steps0 = self.pipe.default_sampling if self.pipe is not None else (DEFAULT_SAMPLER, DEFAULT_STEPS)
         self.choices = model_choices(self.pipes)
         if self.model0 not in self.pipes:
             self.choices.insert(0, ("Release (could not be loaded)", self.model0))
