@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_SERVER_PORT=7860
 
+# A C++ compiler lets the app compile its default model in the background (vidgen.compiled: torch.compile's
+# inductor writes C++); without one the app samples eagerly and logs why.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
+
 # Spaces run the container as user 1000; make it own its home and the app folder.
 RUN useradd --create-home --uid 1000 user
 ENV HOME=/home/user \
