@@ -39,6 +39,18 @@ def test_the_twin_is_used_only_when_measurably_faster(model, eager, twin, used):
     assert got is not model and "measured" in info["how"]
 
 
+def test_with_both_precisions_the_faster_compiled_one_is_kept(model):
+    """The compiled pass's best precision need not be the eager pass's: timed both ways, bf16 wins here."""
+    def timer(m, bf16):
+        return 1.0 if m is model else (0.4 if bf16 else 0.8)
+
+    got, info = compiled.compile_twin(model, False, compiler=no_compile, timer=timer, both_precisions=True)
+    assert got is not None and info["bf16"] is True and info["how"] == "measured: faster, in bf16"
+    assert info["timings_ms"] == {"eager": 1000.0, "compiled": 400.0, "compiled fp32": 800.0, "compiled bf16": 400.0}
+    got, info = compiled.compile_twin(model, False, compiler=no_compile, timer=timer)  # one precision: as asked
+    assert got is not None and info["bf16"] is False and info["timings_ms"]["compiled"] == 800.0
+
+
 def test_a_failed_compile_keeps_the_eager_model_and_says_why(model):
     def broken(twin):
         raise RuntimeError("Compiler: cc not found\nmore detail")
@@ -48,14 +60,15 @@ def test_a_failed_compile_keeps_the_eager_model_and_says_why(model):
     assert "eager" in compiled.describe_compile(info)
 
 
-def test_a_twin_that_disagrees_with_the_model_is_not_used(model):
+@pytest.mark.parametrize("bf16", [False, True])
+def test_a_twin_that_disagrees_with_the_model_is_not_used(model, bf16):
     def wrong(twin):
         with torch.no_grad():
             for p in twin.parameters():
                 p.mul_(1.5)
 
-    got, info = compiled.compile_twin(model, False, compiler=wrong, timer=fake_timer(1.0, 0.1, model))
-    assert got is None and "differs from the eager one" in info["how"] and info["max_diff"] > compiled.AGREE[False]
+    got, info = compiled.compile_twin(model, bf16, compiler=wrong, timer=fake_timer(1.0, 0.1, model))
+    assert got is None and "differs from the eager one" in info["how"] and info["max_diff"] > compiled.AGREE[bf16]
 
 
 @pytest.mark.slow
