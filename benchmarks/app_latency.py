@@ -2,7 +2,7 @@
 cost a 50-step generation. Targets (issue 5, 2-core CPU): first preview within 0.5 s of the click,
 a generation with previews within 1.5x the same generation without them.
 
-    python benchmarks/app_latency.py [--checkpoint DIR] [--steps 50] [--repeats 3] [--no-browser]
+    python benchmarks/app_latency.py [--checkpoint DIR] [--steps 50] [--sampler dpm++2m] [--compile] [--repeats 3] [--no-browser]
 
 Without --checkpoint the `small` preset (the release architecture) is built with random weights:
 speed does not depend on the weights. Rows:
@@ -34,7 +34,7 @@ import torch
 from vidgen.app.models import load_models
 from vidgen.app.panels import status_html, step_panels_html
 from vidgen.app.requests import check_request
-from vidgen.app.server import build_demo, serve
+from vidgen.app.server import build_demo, compile_in_background, serve
 from vidgen.app.settings import Settings
 from vidgen.app.streaming import PreviewThrottle, stream_generation
 from vidgen.checkpoint import (
@@ -44,9 +44,12 @@ from vidgen.checkpoint import (
     config_dict,
     save_tensors,
 )
+from vidgen.compiled import describe_compile
+from vidgen.diffusion.sampler import DEFAULT_SAMPLER, SAMPLERS
 from vidgen.models import build_model
 from vidgen.pipeline import load_pipeline
 from vidgen.presets import get_preset
+from vidgen.shipped import DEFAULT_MODEL
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -89,13 +92,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(checkpoint, preview_interval: float):
+def launch(checkpoint, preview_interval: float, compile: bool = False):
     settings = Settings(checkpoint=str(checkpoint), port=free_port(), preview_interval=preview_interval,
                             cache_examples="off")
     pipe, error = load_models(settings)
     if error:
         raise SystemExit(error)
     demo = build_demo(pipe, settings, error)
+    if compile:
+        compile_in_background(pipe[DEFAULT_MODEL], DEFAULT_MODEL).join()  # as main() does, waited for
     _, url, _ = serve(demo, settings, prevent_thread_lock=True, quiet=True)
     return demo, url
 
@@ -141,7 +146,7 @@ def bench_api(url: str, request, repeats: int) -> dict:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    args = (request.prompt, request.steps, request.eta, request.guidance_scale, request.seed)
+    args = (request.prompt, request.steps, request.eta, request.guidance_scale, request.seed, request.sampler)
     client.predict(*args, api_name="/generate")  # warm-up
     firsts, times, updates = [], [], []
     for _ in range(repeats):
@@ -158,7 +163,7 @@ def bench_api(url: str, request, repeats: int) -> dict:
     return {"api /generate": {"first_update_s": median(firsts), "total_s": median(times), "updates": median(updates)}}
 
 
-def bench_browser(url: str, steps: int, repeats: int, chromium: str) -> dict:
+def bench_browser(url: str, steps: int, sampler: str, repeats: int, chromium: str) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -166,6 +171,7 @@ def bench_browser(url: str, steps: int, repeats: int, chromium: str) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.wait_for_selector("#generate-btn")
+        page.locator(f"#sampler input[value='{sampler}']").check()
         box = page.locator("#steps input[type=number]")
         box.fill(str(steps))
         box.press("Enter")
@@ -189,6 +195,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default=None, help="default: the small preset with random weights")
     ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER)
+    ap.add_argument("--compile", action="store_true",
+                    help="compile the network first (Pipeline.compile; the app's served model is compiled the same way)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results here")
@@ -200,23 +209,25 @@ def main(argv=None):
         tmp = Path(tempfile.mkdtemp(prefix="vidgen-bench-"))
         checkpoint = random_small_checkpoint(tmp)
     pipe = load_pipeline(checkpoint)
-    request = check_request("HELLO", steps=args.steps, guidance_scale=3.0)
+    request = check_request("HELLO", steps=args.steps, guidance_scale=3.0, sampler=args.sampler)
+    if args.compile:
+        log(f"network: {describe_compile(pipe.compile())}")
     log(f"checkpoint {checkpoint}; {args.steps} steps; torch threads {torch.get_num_threads()}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {os.cpu_count()} CPUs")
 
     rows = bench_in_process(pipe, request, args.repeats)
     demos = []
     try:
-        demo, url = launch(checkpoint, 0.1)
+        demo, url = launch(checkpoint, 0.1, args.compile)
         demos.append(demo)
         rows.update(bench_api(url, request, args.repeats))
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         if not args.no_browser and chromium:
             for name, interval in (("every step", 0.0), ("throttled 0.1 s", 0.1), ("off", 1e9)):
-                demo, url = launch(checkpoint, interval)
+                demo, url = launch(checkpoint, interval, args.compile)
                 demos.append(demo)
                 log(f"browser, previews {name}:")
-                rows[f"browser, previews {name}"] = bench_browser(url, args.steps, args.repeats, chromium)
+                rows[f"browser, previews {name}"] = bench_browser(url, args.steps, args.sampler, args.repeats, chromium)
         elif not args.no_browser:
             print("no chromium found: browser rows skipped (apt-get install -y chromium)")
     finally:
