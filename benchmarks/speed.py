@@ -90,10 +90,10 @@ OP_CLASSES = {  # torch.profiler op name -> what it is, for the breakdown of a g
 }
 
 
-def guided_inputs(pipe, dtype=torch.float32):
+def guided_inputs(pipe):
     """One prompt's inputs to a guided forward pass at mid noise: x (1, T, H, W), t (1,), ids (1, L)."""
     cfg = pipe.model.cfg
-    x = torch.randn(1, cfg.frames, cfg.height, cfg.width, dtype=dtype)
+    x = torch.randn(1, cfg.frames, cfg.height, cfg.width)
     return x, torch.full((1,), 500, dtype=torch.long), pipe.encode("NOISE")
 
 
@@ -214,7 +214,7 @@ def main():
         results["conditioning"] = conditioning_cost(pipe, args.repeats)
         results["pass_efficiency"] = pass_efficiency(pipe, args.repeats)
     if args.compile:
-        info = pipe.compile()
+        info = pipe.compile(both_precisions=True)  # the precision above was measured eagerly
         results["compile"] = describe_compile(info)
         results["compile_info"] = info
         if args.breakdown and pipe.sampling_model is not pipe.model:

@@ -20,8 +20,7 @@ from typing import Callable
 
 import torch
 
-from .data import tokenizer as tok
-from .precision import time_guided_pass
+from .precision import guided_pass_inputs, time_guided_pass
 
 MARGIN = 0.10  # the twin must be at least this much faster than the eager model to be used
 WARM_BATCHES = (1, 3)  # the prompts of the passes that compile it: a second batch size makes dynamo mark
@@ -38,13 +37,8 @@ def default_compiler(model: torch.nn.Module) -> None:
 @torch.no_grad()
 def one_pass(model, batch: int, bf16: bool) -> torch.Tensor:
     """A guided pass at mid noise of `batch` one-symbol prompts (how the sampler calls the model)."""
-    cfg = model.cfg
-    device = next(model.parameters()).device
-    x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, generator=torch.Generator().manual_seed(1)).to(device)
-    t = torch.full((batch,), 500, dtype=torch.long, device=device)
-    ids = model.null_prompt(batch, device)
-    ids[:, 0] = tok.FIRST_SYMBOL_ID + torch.arange(batch, device=device) % len(tok.SYMBOLS)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    x, t, ids = guided_pass_inputs(model, batch, seed=1)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         cond = model.encode_for_guidance(ids, 3.0)
         return model.forward_with_cfg(x, t, None, 3.0, cond=cond).float()
 

@@ -119,15 +119,16 @@ class Pipeline:
                                  f"size {m.size} and rows {sorted(set(m.ys))}")
         return motions
 
-    def compile(self) -> dict:
+    def compile(self, both_precisions: bool | None = None) -> dict:
         """Compile a twin of the model for sampling and sample with it from now on if it is measurably
         faster on this machine (vidgen.compiled; 10-60 s). Unless the precision was forced, the twin is timed
         in fp32 and in bf16 and the faster kept (the compiled pass's best precision is not always the eager
-        pass's). -> how it was decided. Safe to call from a
+        pass's); both_precisions True or False says whether to. -> how it was decided. Safe to call from a
         background thread while this pipeline generates: the swap is one assignment."""
         bf16 = self.bf16  # decided first (by timing, unless forced)
-        forced = self.precision_info.get("how") == "forced"
-        twin, info = compile_twin(self.model, bf16, both_precisions=not forced)
+        if both_precisions is None:
+            both_precisions = self.precision_info.get("how") != "forced"
+        twin, info = compile_twin(self.model, bf16, both_precisions=both_precisions)
         if twin is not None and info["bf16"] != bf16:  # the compiled network is faster in the other precision
             self._bf16 = info["bf16"]
             self.precision_info = {"precision": "bf16" if info["bf16"] else "fp32", "key": self.precision_info.get("key", ""),

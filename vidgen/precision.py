@@ -65,17 +65,24 @@ def machine_key(model, device: torch.device, scope: str = "sample") -> str:
     return f"{scope} | {where} | torch {torch.__version__} | {torch.get_num_threads()} threads | model {shape}"
 
 
+def guided_pass_inputs(model, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x (B, T, H, W) noise, t (B,) = 500, ids (B, L) one symbol each) for a guided pass at mid noise, as the
+    sampler makes one; the cost does not depend on which symbols."""
+    cfg = model.cfg
+    device = next(model.parameters()).device
+    x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, generator=torch.Generator().manual_seed(seed)).to(device)
+    t = torch.full((batch,), 500, dtype=torch.long, device=device)
+    ids = model.null_prompt(batch, device)
+    ids[:, 0] = tok.FIRST_SYMBOL_ID + torch.arange(batch, device=device) % len(tok.SYMBOLS)
+    return x, t, ids
+
+
 @torch.no_grad()
 def time_guided_pass(model, bf16: bool, repeats: int = 5) -> float:
     """Median seconds of one guided forward pass (batch 2: the prompt and the null prompt) at mid noise."""
-    cfg = model.cfg
-    device = next(model.parameters()).device
-    x = torch.randn(1, cfg.frames, cfg.height, cfg.width, generator=torch.Generator().manual_seed(0)).to(device)
-    t = torch.full((1,), 500, dtype=torch.long, device=device)
-    ids = model.null_prompt(1, device)
-    ids[0, 0] = tok.FIRST_SYMBOL_ID  # any one symbol: the cost does not depend on which
+    x, t, ids = guided_pass_inputs(model)
     times = []
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         cond = model.encode_for_guidance(ids, 3.0)
         for i in range(repeats + 2):  # two warm-up passes
             t0 = time.perf_counter()
