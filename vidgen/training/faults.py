@@ -91,8 +91,11 @@ def kill_and_resume(run_dir: Path, preset: str, steps: int, kills: int, seed: in
                     proc.kill()
                     raise TimeoutError(f"no checkpoint within {timeout} s")
                 time.sleep(0.005)
-            if rng.random() < 0.5:
-                time.sleep(rng.uniform(0, max_delay))
+            if rng.random() < 0.5:  # a random moment, at the latest as the next write begins: on a fast machine
+                # the run could otherwise finish inside the delay and the kill never land
+                deadline = time.time() + rng.uniform(0, max_delay)
+                while proc.poll() is None and time.time() < deadline and not _write_in_progress(run_dir):
+                    time.sleep(0.0005)
             else:  # inside the next write
                 while proc.poll() is None and not _write_in_progress(run_dir):
                     time.sleep(0.0005)
