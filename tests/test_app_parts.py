@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from vidgen.app import files, models, panels, requests, streaming
+from vidgen.data import video_io
 from vidgen.diffusion import sampler
 from vidgen.pipeline import Pipeline, load_pipeline
 from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_directory
@@ -241,8 +242,19 @@ def test_output_store_keeps_only_the_newest(tmp_path):
     assert mp4.read_bytes()[4:8] == b"ftyp"
 
 
+def test_the_gif_keeps_every_gray_level_exactly():
+    """The GIF is written from grayscale frames with their own 256 levels as the palette: nothing quantized."""
+    video = np.random.default_rng(1).integers(0, 256, (16, 32, 32), dtype=np.uint8)
+    im = Image.open(io.BytesIO(video_io.gif_bytes(video, scale=2)))
+    frames = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        frames.append(np.asarray(im.convert("L")))
+    np.testing.assert_array_equal(np.stack(frames), video_io.upscale(video, 2))
+
+
 def test_file_stem_and_comparisons():
-    base = requests.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1, sampler="ddim")
+    base = requests.check_request("hi", steps=50, eta=0.5, guidance_scale=3.0, seed=1, sampler="ddim", model="release")
     assert requests.file_stem(base) == "HI_release_ddim50_eta0.5_g3_seed1"
     a, b = requests.comparison_requests(base, "10 vs 100 steps")
     assert (a.steps, b.steps, a.prompt, b.seed, a.eta) == (10, 100, "HI", 1, 0.5)
