@@ -38,20 +38,38 @@ from vidgen.shipped import resolve_model_path
 SPLITS = ("val", "heldout", "lookalike", "long")
 
 
-def settings_for(pipe) -> list[tuple[str, int]]:
-    """(sampler, steps) to measure: a teacher's 50-step DDIM reference, its default and half of it; a
-    guidance-distilled student's default and fewer steps; a progressive student's own DDIM steps, and the
-    DPM solver at as many."""
+REFERENCE_SETTINGS = "ddim:50,dpm++2m:10,dpm++2m:5"  # a teacher's 50-step DDIM reference, its default and half of it
+
+
+def parse_settings(text: str) -> list[tuple[str, int]]:
+    """"ddim:50,dpm++2m:10" -> [("ddim", 50), ("dpm++2m", 10)]."""
+    out = []
+    for item in text.split(","):
+        sampler, _, steps = item.partition(":")
+        if not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"a setting is SAMPLER:STEPS, got {item!r}")
+        out.append((sampler, int(steps)))
+    return out
+
+
+def settings_for(pipe, reference: str = REFERENCE_SETTINGS) -> list[tuple[str, int]]:
+    """(sampler, steps) to measure: a teacher's `reference` settings (the first is the reference every
+    row is compared with); a guidance-distilled student's default and fewer steps; a progressive student's
+    own DDIM steps, and the DPM solver at as many."""
     own = pipe.config.get("default_sampling")
     if own:
         return [(own["sampler"], own["steps"]), ("dpm++2m", own["steps"])]
     if pipe.model.cfg.guidance_range is not None:
         return [("dpm++2m", 10), ("dpm++2m", 5), ("dpm++2m", 4), ("dpm++2m", 3)]
-    return [("ddim", 50), ("dpm++2m", 10), ("dpm++2m", 5)]
+    return parse_settings(reference)
 
 
-def split_sizes(n: int) -> dict[str, int]:
-    return {"val": n, "heldout": n, "lookalike": min(n, 96), "long": min(n // 2, 48)}
+def split_sizes(n: int, hard_n: int | None = None) -> dict[str, int]:
+    """Prompts a split: `n` validation and held-out; look-alike and long `hard_n` (default min(n, 96) and
+    min(n // 2, 48)); the look-alike split has about 300 prompts in all (vidgen.data.prompts.lookalike_prompts)."""
+    if hard_n is None:
+        return {"val": n, "heldout": n, "lookalike": min(n, 96), "long": min(n // 2, 48)}
+    return {"val": n, "heldout": n, "lookalike": hard_n, "long": hard_n}
 
 
 def measure_setting(pipe, reader, prompts: dict, sampler: str, steps: int) -> dict:
@@ -84,11 +102,19 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default="teacher=release,guidance=release-fast",
                     help="comma-separated label=model (shipped names or directories); the first is the reference")
     ap.add_argument("--n", type=int, default=96, help="validation and held-out prompts (look-alike <= 96, long <= 48)")
+    ap.add_argument("--hard-n", type=int, default=None,
+                    help="look-alike and long prompts (the look-alike split has about 300 in all)")
+    ap.add_argument("--reference-settings", default=REFERENCE_SETTINGS,
+                    help="SAMPLER:STEPS,... of a teacher; the first is the reference the other rows are compared with")
     ap.add_argument("--repeats", type=int, default=5, help="timings of one video (median)")
     ap.add_argument("--only-timing", action="store_true", help="skip readability (seconds, not minutes)")
     ap.add_argument("--compile", action="store_true", help="sample with each model's compiled twin where it is faster")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    try:
+        parse_settings(args.reference_settings)
+    except ValueError as e:
+        ap.error(str(e))
 
     named = dict(item.split("=", 1) for item in args.models.split(","))
     pipes = {label: load_pipeline(path) for label, path in named.items()}
@@ -102,12 +128,12 @@ def main(argv=None) -> None:
     step_flops = {who: step_gflop(pipe) for who, pipe in pipes.items()}
     reader = load_recognizer(MOTION_DIR)
     split = checkpoint_split(next(iter(pipes.values())).config)
-    prompts = {s: split_prompts(s, n, split) for s, n in split_sizes(args.n).items()}
+    prompts = {s: split_prompts(s, n, split) for s, n in split_sizes(args.n, args.hard_n).items()}
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, 40, warmup=3)
     motion = sample_motion("HELLO", next(iter(pipes.values())).world, np.random.default_rng(0))
     rows = []
-    for who, sampler, steps in [(w, *s) for w, p in pipes.items() for s in settings_for(p)]:
+    for who, sampler, steps in [(w, *s) for w, p in pipes.items() for s in settings_for(p, args.reference_settings)]:
         pipe = pipes[who]
         guidance = pipe.default_guidance
         seconds = time_it(lambda: pipe.generate("HELLO", motion=motion, steps=steps, sampler=sampler, guidance_scale=guidance,
@@ -146,7 +172,22 @@ def markdown(result: dict) -> str:
         psnr = f"{sp['val']['psnr_db']:.2f}" if sp else ""
         lines.append(f"| {r['model']} | {r['sampler']} | {r['steps']} | {r['passes']} | " + " | ".join(cells)
                      + f" | {psnr} | {r['seconds']} | {r['matmuls']} | {100 * r.get('share_of_matmul_rate', 0):.0f}% |")
+    lines += ["", *against_reference(result["rows"])]
     return "\n".join(lines)
+
+
+def against_reference(rows: list[dict]) -> list[str]:
+    """Each row's readability (reader, points) and PSNR (dB) minus the first row's, split by split: the
+    issue's "within 0.5 points and 1 dB of the 50-step DDIM reference"."""
+    if not rows or "splits" not in rows[0]:
+        return []
+    ref = rows[0]
+    lines = [f"Against {ref['model']} {ref['sampler']} {ref['steps']} (reader points / PSNR dB, same prompts, motions and seeds):"]
+    for r in rows[1:]:
+        cells = [f"{s} {100 * (r['splits'][s]['reader'] - ref['splits'][s]['reader']):+.2f} / "
+                 f"{r['splits'][s]['psnr_db'] - ref['splits'][s]['psnr_db']:+.2f}" for s in SPLITS]
+        lines.append(f"- {r['model']} {r['sampler']} {r['steps']}: " + "; ".join(cells))
+    return lines
 
 
 if __name__ == "__main__":
