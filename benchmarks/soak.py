@@ -10,7 +10,7 @@ Sections (each prints its figures; the exit code is 1 if any failure, mismatch o
              cases tried per entry point and failures;
   crashes    SIGKILL a tiny training run at random moments (half of them inside checkpoint writes),
              resume each time, compare with an uninterrupted run bit for bit; the same for export;
-  load       app.py in its own process serving checkpoints/release (or --checkpoint); N concurrent
+  load       app.py in its own process, its default model (checkpoints/release-2step, or --checkpoint); N concurrent
              gradio_client users send generations at default settings until the planned number of
              videos is served (busy answers do not count): served / told busy / failed, p50 and p95 latency, throughput, the server's
              memory once a quarter of the load is served (warm-up) and at the end, and how fast
@@ -96,7 +96,8 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
     from gradio_client.utils import QueueError
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "app.py", "--checkpoint", checkpoint, "--port", str(port),
+    default_option = "--" + SHIPPED_MODELS[DEFAULT_MODEL].option.replace("_", "-")  # the directory of the app's default model
+    server = subprocess.Popen([sys.executable, "app.py", default_option, checkpoint, "--port", str(port),
                                "--queue-size", str(queue_size), "--cache-examples", "off"],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -196,7 +197,7 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases, kills and requests")
-    p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory), help="model the load test serves")
+    p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory), help="directory the load test serves as the default model")
     p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
     p.add_argument("--json", default=None, help="also write the figures here")
     a = p.parse_args(argv)

@@ -81,7 +81,7 @@ def test_same_seed_same_video(client):
         (("ABCDEFGHIJ", 4), "at most 8"),
         (("AB", 0), r"steps must be an integer in \[1, 1000\], got 0"),  # the app's checks, with the allowed range
         (("AB", 4, 2.0), r"eta must be in \[0, 1\], got 2"),
-        (("AB", None), "steps must be a whole number, got None"),  # Gradio's slider crashed on this one
+        (("AB", "ten"), "steps must be a whole number, got 'ten'"),  # (None: the model's own steps)
         (("AB", 2.5), "steps must be a whole number"),
     ],
 )
@@ -198,6 +198,8 @@ def test_a_release_that_cannot_be_built_is_an_error_not_a_fallback(tiny_checkpoi
         assert "unknown layout" in page and "boxes" in page
         client = Client(u, verbose=False)
         with pytest.raises(AppError, match="release model could not be loaded"):
+            client.predict("AB", 2, 0.0, 3.0, 0, "ddim", "release", api_name="/generate")
+        with pytest.raises(AppError, match="release-2step model could not be loaded"):  # the default: neither it nor its teacher
             client.predict("AB", 2, api_name="/generate")
         progress, gif, _ = client.predict("AB", 2, 0.0, 3.0, 0, "ddim", "blog", api_name="/generate")
         assert progress["model"] == "blog" and gif

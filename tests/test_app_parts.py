@@ -49,8 +49,11 @@ def test_model_choices_say_which_kind(pipe, tiny_layout_checkpoint):
 
 
 def test_missing_checkpoint_message_says_how_to_get_one():
-    msg = models.missing_checkpoint_message("checkpoints/release", ValueError("not found"))
+    msg = models.missing_checkpoint_message("checkpoints/release", ValueError("not found"), "release")
     assert "python -m vidgen train" in msg and SHIPPED_MODELS["release"].env in msg and "--checkpoint" in msg
+    msg = models.missing_checkpoint_message("checkpoints/release-2step", ValueError("not found"))  # the default model's
+    assert "python -m vidgen distill --kind progressive" in msg and "--two-step-checkpoint" in msg
+    assert SHIPPED_MODELS[DEFAULT_MODEL].env in msg
 
 
 def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
@@ -73,7 +76,7 @@ def test_check_request_normalises():
 
 
 def test_check_request_takes_a_served_model():
-    assert requests.check_request("AB").model == DEFAULT_MODEL == "release"
+    assert requests.check_request("AB").model == DEFAULT_MODEL == "release-2step"
     assert requests.check_request("AB", model="blog").model == "blog"
     with pytest.raises(ValueError, match="this server has: release"):
         requests.check_request("AB", model="blog", models=("release",))

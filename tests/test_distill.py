@@ -12,7 +12,6 @@ from vidgen import checkpoint as ckpt
 from vidgen.app.models import model_kind
 from vidgen.cli.main import main as cli
 from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
-from vidgen.models import build_model
 from vidgen.models.config import ModelConfig
 from vidgen.pipeline import load_pipeline
 from vidgen.training.distill import DistillConfig, Distiller
@@ -202,3 +201,33 @@ def test_the_app_refuses_a_scale_a_distilled_model_was_not_trained_for(distiller
     assert served.checked("HI", 4, 0.0, 3.0, 0, model="release-fast").guidance_scale == 3.0
     with pytest.raises(gr.Error, match="guidance-distilled for scales 1-7"):
         served.checked("HI", 4, 0.0, 9.0, 0, model="release-fast")
+
+
+def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teacher(guidance_student, tmp_path):
+    """Served as release-2step, a progressive student is the page's and the API's default, sampled its own way;
+    the release (its teacher) is one choice away and the Compare tab's base; without the student, the release."""
+    from app_server import running_app
+    from gradio_client import Client
+
+    from vidgen.app.models import trajectory_note
+    from vidgen.app.served import Served
+    from vidgen.app.settings import Settings
+    from vidgen.shipped import served_default
+
+    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
+    d.fit(progress=False)
+    student = ckpt.export_release(d.out, tmp_path / "release-pd")
+    with running_app(guidance_student, two_step_checkpoint=student) as u:
+        client = Client(u, verbose=False)
+        progress, gif, mp4 = client.predict("HI", api_name="/generate")
+        assert (progress["model"], progress["num_steps"]) == ("release-2step", 3) and gif and mp4
+        progress, *_ = client.predict("HI", None, 0.0, 3.0, 0, None, "release", api_name="/generate")
+        assert (progress["model"], progress["num_steps"]) == ("release", DEFAULT_STEPS)
+    pipes = {"release": load_pipeline(guidance_student, precision="fp32"), "release-2step": load_pipeline(student, precision="fp32")}
+    served = Served(pipes, Settings())
+    assert (served.model0, served.teacher0, served.steps0) == ("release-2step", "release", 3)
+    assert "own 3 DDIM steps" in trajectory_note(pipes["release-2step"], "release-2step")  # the page says what its steps are
+    assert "denoising trajectory" in trajectory_note(pipes["release"], "release")
+    assert served_default({"release": 1, "blog": 1}) == "release" and served_default({"blog": 1}) == "release-2step"
+    del pipes["release-2step"]
+    assert (Served(pipes, Settings()).model0, Served(pipes, Settings()).teacher0) == ("release", "release")

@@ -190,7 +190,7 @@ def describe_precision(pipe: Pipeline) -> str:
 def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None,
                   precision: str = "auto") -> Pipeline:
     """Load a checkpoint directory, or a shipped model by name (vidgen.shipped), as a Pipeline; None is
-    the default shipped model (the layout-guided release)."""
+    the default shipped model (vidgen.shipped.DEFAULT_MODEL: the layout-guided release distilled to 2 steps)."""
     path = resolve_model_path(path)
     model, diff_cfg, raw = load_model(path, prefer_ema=prefer_ema, device=device)
     return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16, precision=precision)

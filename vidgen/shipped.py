@@ -2,11 +2,11 @@
 files are, how the app is pointed elsewhere, and how to train it again. The pipeline, the CLI and the
 app all resolve names here.
 
-The release and the blog's model are the motion world's, and "release-fast" is the release's guidance-distilled
-student (one network pass a sampling step instead of two: vidgen.training.distill), and "release-2step" that
-student distilled progressively to 2 DDIM steps (2 network passes a video) (text moving any way, at any speed and size:
-vidgen.data.world); the scroll world's (one right-to-left scroll a prompt, the shipped models until
-2026-11-30) stay loadable as "scroll-release" and "scroll-blog".
+The release and the blog's model are the motion world's (text moving any way, at any speed and size:
+vidgen.data.world). "release-fast" is the release's guidance-distilled student (one network pass a sampling step
+instead of two: vidgen.training.distill), and "release-2step" that student distilled progressively to 2 DDIM
+steps (2 network passes a video): the default. The scroll world's (one right-to-left scroll a prompt, the shipped
+models until 2026-11-30) stay loadable as "scroll-release" and "scroll-blog".
 """
 from __future__ import annotations
 
@@ -83,7 +83,18 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
 }
 SCROLL_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "scroll")  # measured by `report`
 MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion")  # measured by `world-report`
-DEFAULT_MODEL = next(iter(SHIPPED_MODELS))  # the layout-guided release of the motion world: what loads when nothing is named
+# What loads when nothing is named (the CLI, load_pipeline(), the app's page and API): the layout-guided release
+# distilled to 2 DDIM steps, 2 network passes a video (docs/sampling.md: its readability and PSNR against the
+# release's 50-step DDIM). The release itself, its teacher, is one choice away and still the full-step model.
+DEFAULT_MODEL = "release-2step"
+TEACHER_MODEL = "release"  # the full-step model: the app falls back to it, and its Compare tab and examples start from it
+DEFAULT_ORDER = (DEFAULT_MODEL, TEACHER_MODEL)  # the app's default is the first of these it serves
+
+
+def served_default(served) -> str:
+    """The default model of an app serving the names in `served`: the first of DEFAULT_ORDER it serves (the 2-step
+    student, else its teacher), else DEFAULT_MODEL (whose requests then say it could not be loaded)."""
+    return next((name for name in DEFAULT_ORDER if name in served), DEFAULT_MODEL)
 
 
 def shipped_model(name: str) -> ShippedModel:

@@ -26,7 +26,8 @@ def build_compare_tab(app: Served) -> SimpleNamespace:
         ab = []
         with gr.Row():
             for name, over in zip("AB", COMPARISONS["guidance 1 vs 5"]):
-                base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=app.guidance0, sampler=DEFAULT_SAMPLER, model=app.model0) | over
+                base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=app.teacher_guidance0, sampler=DEFAULT_SAMPLER,
+                            model=app.teacher0) | over
                 with gr.Column(min_width=260):
                     gr.Markdown(f"**Setting {name}**")
                     ab += [gr.Slider(1, app.T, base["steps"], step=1, label="Steps"),
@@ -70,9 +71,9 @@ def wire_compare(app: Served, cmp: SimpleNamespace) -> None:
         yield idle_status_html(f"Done. {secs}"), animated_panels_html(result) + layout_legend_html(reqs[0].prompt)
 
     def apply_preset(name):
-        base = GenerationRequest("A", DEFAULT_STEPS, 0.0, app.guidance0, 0, DEFAULT_SAMPLER, model=app.model0)
+        base = GenerationRequest("A", DEFAULT_STEPS, 0.0, app.teacher_guidance0, 0, DEFAULT_SAMPLER, model=app.teacher0)
         a, b = comparison_requests(base, name)
-        a, b = (r if r.model in app.pipes else replace(r, model=app.model0) for r in (a, b))  # a preset may name an absent model
+        a, b = (r if r.model in app.pipes else replace(r, model=app.teacher0) for r in (a, b))  # a preset may name an absent model
         return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
 
     cmp.preset.change(apply_preset, cmp.preset, cmp.ab, queue=False, api_visibility="private")

@@ -31,16 +31,25 @@ def environ(**values):
                 os.environ[k] = v
 
 
+def example_of(pipe, model: str, prompt: str = "HELLO") -> list:
+    """The example row of `model` at its own sampler, steps and guidance."""
+    sampler, steps = pipe.default_sampling
+    return [prompt, steps, 0.0, pipe.default_guidance, 0, sampler, model]
+
+
 def build_examples(app: Served, gen: SimpleNamespace) -> None:
     """Cached example runs under the Generate tab: a click fills the controls and shows the result."""
     if app.model0 not in app.pipes or app.settings.cache_examples == "off":
         return
-    model0, guidance0 = app.model0, app.guidance0
-    other = next((n for n in app.pipes if n != model0), None)
-    examples = ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, model0] for p in ("HELLO", "AB12", "VIDEO", "42")]
-                + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", model0],  # eta 1: a DDPM-like stochastic run
-                   ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, model0]]
-                + ([["HELLO", DEFAULT_STEPS, 0.0, app.pipes[other].default_guidance, 0, DEFAULT_SAMPLER, other]] if other else []))
+    # the default model at its own few steps, then the full-step teacher's sampler at work: steps, eta, guidance
+    model0, teacher = app.model0, app.teacher0
+    guidance0 = app.teacher_guidance0
+    other = next((n for n in app.pipes if n not in (model0, teacher)), None)
+    examples = [example_of(app.pipes[model0], model0, p) for p in ("HELLO", "AB12")] if model0 != teacher else []
+    examples += ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, teacher] for p in ("HELLO", "AB12", "VIDEO", "42")]
+                 + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", teacher],  # eta 1: a DDPM-like stochastic run
+                    ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, teacher]]
+                 + ([example_of(app.pipes[other], other)] if other else []))
 
     def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
         request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)

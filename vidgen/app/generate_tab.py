@@ -9,6 +9,7 @@ import gradio as gr
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, GUIDANCE_RANGE, SAMPLERS
+from .models import trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
 from .requests import MAX_SEED, RANDOM_MOTION, file_stem
@@ -31,6 +32,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                                         "waits for it, and only the last waits); pleasant with a 2-step model")
                 model = gr.Radio(app.choices, value=app.model0, label="Model", elem_id="model",
                                  info="layout-guided: told where each glyph goes; prompt only: the blog's, which predicts it")
+                trajectory = gr.Markdown(trajectory_note(app.pipes.get(app.model0), app.model0), elem_id="trajectory-note")
                 steps = gr.Slider(1, app.T, app.steps0, step=1, label="Steps", elem_id="steps",
                                   info="Denoising steps: more is finer and slower")
                 eta = gr.Slider(*ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
@@ -66,7 +68,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
     motion_spec_box = gr.Textbox(RANDOM_MOTION, visible=False)  # the API's motion argument
     return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
                            run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
-                           motion=motion, vary=vary, variations=variations_out, live=live,
+                           motion=motion, vary=vary, variations=variations_out, live=live, trajectory=trajectory,
                            inputs=[prompt, steps, eta, guidance, seed, sampler, model],
                            api_inputs=[prompt, steps, eta, guidance, seed, sampler, model, motion_spec_box])
 
@@ -98,13 +100,18 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                    gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
                    app.viewer_html(u.run, traj.num_steps), str(grid_path), str(grid_path))
 
-    def generate_api(prompt: str, steps: int = DEFAULT_STEPS, eta: float = 0.0, guidance_scale: float = app.guidance0,
-                     seed: int = 0, sampler: str = DEFAULT_SAMPLER, model: str = app.model0, motion: str = RANDOM_MOTION):
-        """Generate a video with the chosen model (a name from the Model choices: the layout-guided
-        release by default, or the blog's, which predicts its own layout). `motion`: "random" (the seed
-        and the model choose), "line:DIRECTION,SPEED[,SIZE]" or "path:X,Y;X,Y;...[@SIZE]".
+    def generate_api(prompt: str, steps: int | None = None, eta: float = 0.0, guidance_scale: float = app.guidance0,
+                     seed: int = 0, sampler: str | None = None, model: str = app.model0, motion: str = RANDOM_MOTION):
+        """Generate a video with the chosen model, a name from the Model choices: by default "release-2step",
+        the layout-guided release distilled to 2 steps (or "release" where it is not served); "release", its
+        full-step teacher; "blog", which predicts its own layout. `steps` and `sampler` left out (None): the
+        model's own (2 DDIM steps for the 2-step student, 10 DPM-Solver++ steps for the others). `motion`:
+        "random" (the seed and the model choose), "line:DIRECTION,SPEED[,SIZE]" or "path:X,Y;X,Y;...[@SIZE]".
         Streams one update per step: ({step, num_steps, t, seconds, model, motion}, None, None), and on
         the last step also the GIF and MP4 files."""
+        if steps is None or sampler is None:
+            own = app.pipes[model].default_sampling if isinstance(model, str) and model in app.pipes else (DEFAULT_SAMPLER, DEFAULT_STEPS)
+            sampler, steps = own[0] if sampler is None else sampler, own[1] if steps is None else steps
         request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model, motion)
         pipe = app.need_pipe(request.model)
         chosen = short_motion(request.motion_of(pipe))
@@ -119,10 +126,10 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
 
     def model_changed(name):
         """A model's own default guidance scale, sampler and steps go with it (a progressive-distillation
-        student is trained for its own few DDIM steps)."""
+        student is trained for its own few DDIM steps), and what its steps shown are."""
         if name not in app.pipes:
-            return gr.skip(), gr.skip(), gr.skip()
-        return (app.pipes[name].default_guidance, *app.pipes[name].default_sampling)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (app.pipes[name].default_guidance, *app.pipes[name].default_sampling, trajectory_note(app.pipes[name], name))
 
     def live_ui(live, prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
         """Live preview: the prompt as typed, generated with the current settings, the last step's panels
@@ -165,7 +172,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     gen.prompt.input(live_ui, [gen.live, *ui_inputs], [gen.preview, gen.status], trigger_mode="always_last",
                      concurrency_id="sampler", concurrency_limit=settings.concurrency, show_progress="hidden",
                      api_visibility="private")
-    gen.model.change(model_changed, gen.model, [gen.guidance, gen.sampler, gen.steps], queue=False, api_visibility="private")
+    gen.model.change(model_changed, gen.model, [gen.guidance, gen.sampler, gen.steps, gen.trajectory], queue=False,
+                     api_visibility="private")
 
     # The scriptable endpoint: same checks and sampler, one update per step, files at the end.
     api_progress = gr.JSON(label="progress", visible=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME, CheckpointError
 from ..diffusion.sampler import DEFAULT_GUIDANCE
 from ..pipeline import Pipeline, describe_precision, load_pipeline
-from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_default
 
 
 def model_kind(pipe: Pipeline) -> str:
@@ -26,6 +26,20 @@ def model_kind(pipe: Pipeline) -> str:
         sampler, steps = pipe.default_sampling
         kind += f", progressively distilled to {steps} {sampler.upper()} steps"
     return kind
+
+
+def trajectory_note(pipe: Pipeline | None, name: str) -> str:
+    """What the steps shown for model `name` are: a full-step model's genuine denoising trajectory, or a
+    progressively distilled student's few jumps (whose teacher is the one to watch denoise)."""
+    if pipe is None:
+        return ""
+    if pipe.config.get("default_sampling"):
+        sampler, steps = pipe.default_sampling
+        return (f"**Steps shown: the {name} model's own {steps} {sampler.upper()} steps**, a distilled shortcut: each "
+                f"jumps as far as several of its teacher's steps (it was distilled to land where they land). "
+                f"To watch a full denoising trajectory, choose the release.")
+    passes = "one network pass" if pipe.model.cfg.guidance_range is not None else "two network passes (guided)"
+    return f"**Steps shown: the {name} model's denoising trajectory**, {passes} a step, at any number of steps."
 
 
 def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:
@@ -67,15 +81,21 @@ def default_guidance(pipe: Pipeline | None) -> float:
 def load_models(settings) -> tuple[dict[str, Pipeline], str | None]:
     """Every shipped model from the directory `settings` serves it from -> ({name: pipeline} of those
     that loaded, None), or with markdown saying what did not load and how to get it. The default model
-    comes first; another that is missing only drops that choice."""
-    pipes, errors = {}, []
+    (the 2-step student, else its teacher: vidgen.shipped.served_default) is explained in full when neither
+    loaded; any other that is missing only drops that choice."""
+    pipes, failed = {}, {}
     for name in SHIPPED_MODELS:
         path = settings.checkpoint_path(name)
         try:
             pipes[name] = load_pipeline(path, precision=getattr(settings, "precision", "auto"))
         except (CheckpointError, ValueError) as e:  # missing, corrupt, or a config this code cannot build
-            errors.append(missing_checkpoint_message(path, e, name) if name == DEFAULT_MODEL or not pipes else
-                          f"(The {name} model at `{path}` could not be read, so it is not served: {e})")
+            failed[name] = (path, e)
+    # how to get it in full for the default model when the page has no default (neither it nor its teacher
+    # loaded), one line for the rest
+    default = served_default(pipes)
+    errors = [missing_checkpoint_message(path, e, name) if name == default and default not in pipes else
+              f"(The {name} model at `{path}` could not be read, so it is not served: {e})"
+              for name, (path, e) in failed.items()]
     return pipes, ("\n\n".join(errors) or None)
 
 

@@ -122,6 +122,8 @@ COMPARISONS: dict[str, tuple[dict, dict]] = {
     "the two shipped models": tuple({"model": name} for name in list(SHIPPED_MODELS)[:2]),  # the release vs the blog's
     "the motion world vs the scroll world": ({"model": "release"}, {"model": "scroll-release"}),
     "two passes a step vs one (the release vs its guidance-distilled student)": ({"model": "release"}, {"model": "release-fast"}),
+    f"the release at DDIM {EVAL_STEPS} vs its 2-step student (the default)": (
+        {"model": "release", "sampler": "ddim", "steps": EVAL_STEPS}, {"model": "release-2step", "sampler": "ddim", "steps": 2}),
 }
 
 

@@ -1,15 +1,17 @@
 """The models being served and what every tab shares: defaults, the output store, the request checks."""
 from __future__ import annotations
 
+import html
+import re
 import tempfile
 
 import gradio as gr
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..pipeline import Pipeline
-from ..shipped import DEFAULT_MODEL
+from ..shipped import SHIPPED_MODELS, TEACHER_MODEL, served_default
 from .files import OutputStore
-from .models import default_guidance, model_choices
+from .models import default_guidance, model_choices, trajectory_note
 from .panels import idle_status_html, layout_panel, step_panels_html
 from .requests import RANDOM_MOTION, GenerationRequest, check_request
 from .settings import Settings
@@ -21,12 +23,16 @@ class Served:
 
     def __init__(self, pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings):
         if isinstance(pipes, Pipeline):
-            pipes = {DEFAULT_MODEL: pipes}
+            pipes = {TEACHER_MODEL: pipes}  # one model: served as the release
         self.pipes = dict(pipes or {})
         self.settings = settings
-        # the release stays the default even when it failed to load: its requests then say so, rather
-        # than silently falling back to another model
-        self.model0 = DEFAULT_MODEL
+        # the 2-step student, else its teacher the release (the page says which is missing); with neither the
+        # default stays the student and its requests say it could not be loaded, rather than silently
+        # falling back to an unrelated model
+        self.model0 = served_default(self.pipes)
+        # the full-step model the Compare tab and the examples start from: their steps and eta are a sampler's
+        self.teacher0 = TEACHER_MODEL if TEACHER_MODEL in self.pipes else self.model0
+        self.teacher_guidance0 = default_guidance(self.pipes.get(self.teacher0))
         self.pipe = self.pipes.get(self.model0, next(iter(self.pipes.values()), None))  # the model the controls start from
         self.T = self.pipe.num_timesteps if self.pipe is not None else 1000
         self.guidance0 = default_guidance(self.pipe)
@@ -34,7 +40,7 @@ class Served:
         self.sampler0, self.steps0 = self.pipe.default_sampling if self.pipe is not None else (DEFAULT_SAMPLER, DEFAULT_STEPS)
         self.choices = model_choices(self.pipes)
         if self.model0 not in self.pipes:
-            self.choices.insert(0, ("Release (could not be loaded)", self.model0))
+            self.choices.insert(0, (f"{SHIPPED_MODELS[self.model0].title} (could not be loaded)", self.model0))
         self.store = OutputStore(tempfile.mkdtemp(prefix="vidgen-app-"))
         self._motion: tuple = (None, None)  # (request, its motion): motion_of's one-entry cache
 
@@ -51,6 +57,8 @@ class Served:
         """The request, checked before anything runs (the motion too: can this model follow it?); a bad
         value is one clear gr.Error."""
         model = self.model0 if model is None else model
+        if isinstance(model, str) and model in SHIPPED_MODELS and model not in self.pipes:
+            self.need_pipe(model)  # a shipped model this server could not load: say so, not "unknown"
         try:
             t_max = self.pipes[model].num_timesteps if isinstance(model, str) and model in self.pipes else self.T
             request = check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
@@ -87,5 +95,11 @@ class Served:
             return idle_status_html("Generate a video first.")
         traj = run.trajectory
         i = min(max(int(step), 1), traj.num_steps) - 1
+        note = markdown_bold(trajectory_note(self.pipes.get(run.request.model), run.request.model))
         return (self.panels(run.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
-                + f'<p style="text-align:center">{run.request.label()}</p>')
+                + f'<p style="text-align:center">{html.escape(run.request.label())}</p><p style="text-align:center">{note}</p>')
+
+
+def markdown_bold(text: str) -> str:
+    """Markdown with **bold** only -> escaped HTML."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))

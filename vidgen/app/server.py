@@ -8,7 +8,7 @@ import gradio as gr
 from ..compiled import describe_compile
 from ..models.layers import quiet_known_warnings
 from ..pipeline import Pipeline
-from ..shipped import DEFAULT_MODEL
+from ..shipped import served_default
 from .compare_tab import build_compare_tab, wire_compare
 from .examples import build_examples
 from .explorer_tab import build_explorer
@@ -22,8 +22,9 @@ from .viewer_tab import build_viewer_tab, wire_viewer
 
 
 def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings, load_error: str | None = None) -> gr.Blocks:
-    """The whole page, serving the models in `pipes` ({name: pipeline}; the release is the default; a
-    single Pipeline is served as the release). No model shows how to get a checkpoint instead of failing."""
+    """The whole page, serving the models in `pipes` ({name: pipeline}; the default is the 2-step student, else
+    the release: vidgen.shipped.served_default; a single Pipeline is served as the release). No model shows
+    how to get a checkpoint instead of failing."""
     app = Served(pipes, settings)
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         build_header(app, load_error)
@@ -58,8 +59,9 @@ def main(argv=None):
     if error:
         print(error)
     demo = build_demo(pipes, settings, error)
-    if settings.compile and DEFAULT_MODEL in pipes:
-        compile_in_background(pipes[DEFAULT_MODEL], DEFAULT_MODEL)
+    default = served_default(pipes)
+    if settings.compile and default in pipes:
+        compile_in_background(pipes[default], default)
     serve(demo, settings)
 
 

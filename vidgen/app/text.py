@@ -26,8 +26,9 @@ models know one motion per prompt (right to left, speed set by the length): thei
 
 
 EXPLAIN_LAYOUT = """\
-**What the model is told, and what it learns.** Two models are served. The *release* is
-**layout-guided**: besides the prompt it is told, for every frame and pixel column, which symbol
+**What the model is told, and what it learns.** The *release* (and its distilled students: release-fast, one
+pass a step, and release-2step, the default, two passes a video) is **layout-guided**: besides the prompt
+it is told, for every frame and pixel column, which symbol
 covers it and how far into that glyph the column lies (the coloured panel: one colour per symbol,
 brighter further into the glyph), computed from the font's advance widths exactly as the data is
 drawn. It still has to learn what each of the 36 glyphs looks like and how to denoise: it keeps a

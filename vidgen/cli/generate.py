@@ -30,7 +30,8 @@ def run_render(args) -> None:
 
 
 def add_sample_args(p) -> None:
-    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
+    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release-2step (default: the layout-guided release "
+                        "distilled to 2 steps), release (its full-step teacher), blog, release-fast, scroll-release, scroll-blog")
     p.add_argument("--prompt", required=True)
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
     p.add_argument("--steps-out", default=None, help="also write every intermediate step (x_t and predicted x0) here")

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from ..diffusion.sampler import EVAL_STEPS
+from ..shipped import TEACHER_MODEL
 
 
 def add_probe_args(p) -> None:
     p.description = "Interpretability probes: positional/timestep embeddings, attention, loss by noise level."
-    p.add_argument("--checkpoint", default=None, help="run or release directory, or a shipped model: release (default, layout-guided) or blog")
+    p.add_argument("--checkpoint", default=TEACHER_MODEL,
+                   help="run or release directory, or a shipped model: release (default: the full-step layout-guided model), blog, ...")
     p.add_argument("--out", required=True, help="folder for the HTML, PNG and summary.json files")
     p.add_argument("--prompt", default="NOISE", help="prompt whose attention is traced (default NOISE)")
     p.add_argument("--seed", type=int, default=0)
