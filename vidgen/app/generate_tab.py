@@ -93,10 +93,14 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                 first = False
                 yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 continue
+            # the finished video goes out at once as a GIF (10 ms to write); the MP4 (an ffmpeg process, about
+            # 0.1 s), the step viewer and its grid follow in a second update
             traj = u.run.trajectory
-            gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
+            gif_path = app.store.save_gif(traj.video, file_stem(request))
+            yield shown, state, str(gif_path), gr.skip(), u.run, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            mp4_path = app.store.save_mp4(traj.video, file_stem(request))
             grid_path = app.store.save_png(traj.grid(), file_stem(request) + "_grid")
-            yield (shown, state, str(gif_path), str(mp4_path), u.run,
+            yield (gr.skip(), gr.skip(), gr.skip(), str(mp4_path), gr.skip(),
                    gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
                    app.viewer_html(u.run, traj.num_steps), str(grid_path), str(grid_path))
 
