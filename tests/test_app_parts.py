@@ -45,7 +45,10 @@ def test_model_choices_say_which_kind(pipe, tiny_layout_checkpoint):
     layout = load_pipeline(tiny_layout_checkpoint)
     assert models.model_kind(layout) == "layout-guided" and models.model_kind(pipe) == "prompt only"
     assert models.model_choices({"release": layout, "blog": pipe}) == [
-        ("Release (layout-guided)", "release"), ("The blog's model (prompt only)", "blog")]
+        ("Release (layout-guided, the default)", "release"), ("The blog's model (prompt only)", "blog")]
+    # the 2-step student, where served, is the default and listed first
+    assert [name for _, name in models.model_choices({"release": layout, "blog": pipe, "release-2step": layout})] == [
+        "release-2step", "release", "blog"]
 
 
 def test_missing_checkpoint_message_says_how_to_get_one():

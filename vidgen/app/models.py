@@ -43,9 +43,11 @@ def trajectory_note(pipe: Pipeline | None, name: str) -> str:
 
 
 def model_choices(pipes: dict[str, Pipeline]) -> list[tuple[str, str]]:
-    """(label, name) of each served model, for a radio button."""
-    return [(f"{SHIPPED_MODELS[name].title if name in SHIPPED_MODELS else name} ({model_kind(p)})", name)
-            for name, p in pipes.items()]
+    """(label, name) of each served model, for a radio button; the default first."""
+    default = served_default(pipes)
+    order = sorted(pipes, key=lambda name: name != default)  # stable: the rest keep the registry's order
+    return [(f"{SHIPPED_MODELS[name].title if name in SHIPPED_MODELS else name} ({model_kind(pipes[name])}"
+             f"{', the default' if name == default else ''})", name) for name in order]
 
 
 def missing_checkpoint_message(path: str | os.PathLike, error: Exception, name: str = DEFAULT_MODEL) -> str:
@@ -108,7 +110,8 @@ def checkpoint_summary(pipes: dict[str, Pipeline], settings) -> str:
         step = pipe.config.get("step")
         step = f", trained {step} steps" if step is not None else ""
         path = settings.checkpoint_path(name)
-        lines.append(f"**{name}** ({model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
+        default = " · **the default**" if name == served_default(pipes) else ""
+        lines.append(f"**{name}**{default} ({model_kind(pipe)}): `{path}` · {cfg.variant} DiT, {params / 1e6:.2f}M parameters, "
                      f"{cfg.depth} blocks of width {cfg.dim}, {cfg.num_tokens} video tokens{step} · T = {pipe.num_timesteps} · "
                      f"precision: {describe_precision(pipe)}")
     return "  \n".join(lines)

@@ -7,7 +7,7 @@ TITLE = "vidgen: text-to-video diffusion you can watch"
 INTRO = """\
 # vidgen: watch a video diffusion model denoise
 Type 1 to 6 letters or digits; a small diffusion transformer turns pure noise into a 16-frame, 32x32
-video of them scrolling by. Every denoising step is shown as it happens: the noisy sample **x_t**,
+video of them moving through the frame. Every denoising step is shown as it happens: the noisy sample **x_t**,
 the model's current guess of the finished video, **predicted x_0**, and the prompt's **glyph layout**.
 """
 
