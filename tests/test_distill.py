@@ -228,6 +228,24 @@ def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teache
     assert (served.model0, served.teacher0, served.steps0) == ("release-2step", "release", 3)
     assert "own 3 DDIM steps" in trajectory_note(pipes["release-2step"], "release-2step")  # the page says what its steps are
     assert "denoising trajectory" in trajectory_note(pipes["release"], "release")
+    # its guidance slider spans the scales it was distilled for; a model with guidance as two passes, any
+    assert guidance_bounds(pipes["release-2step"]) == (1.0, 7.0)
+    assert guidance_bounds(load_pipeline(tiny_motion_checkpoint, precision="fp32")) == GUIDANCE_RANGE
     assert served_default({"release": 1, "blog": 1}) == "release" and served_default({"blog": 1}) == "release-2step"
     del pipes["release-2step"]
     assert (Served(pipes, Settings()).model0, Served(pipes, Settings()).teacher0) == ("release", "release")
+
+
+def test_the_world_report_samples_a_progressive_student_its_own_way(guidance_student, tmp_path):
+    """Its follow, variety and slider figures come from its own few DDIM steps, not 10 DPM-Solver++ steps."""
+    from vidgen.evaluation.recognizer import MOTION_DIR, load_recognizer
+    from vidgen.evaluation.world_report import SLIDER_SAMPLING, measure_world, slider_sampling
+
+    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
+    d.fit(progress=False)
+    student = ckpt.export_release(d.out, tmp_path / "release-pd")
+    report = measure_world(student, load_recognizer(MOTION_DIR), {"val": 2}, progress=False, precision="fp32",
+                           log=lambda *_: None, sliders=False)
+    assert (report["sampling"]["sampler"], report["sampling"]["steps"]) == ("ddim", 3)
+    assert slider_sampling(load_pipeline(student, precision="fp32")) == ("ddim", 3)
+    assert slider_sampling(load_pipeline(guidance_student, precision="fp32")) == SLIDER_SAMPLING

@@ -29,7 +29,8 @@ WORLD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}
 VARIETY_PROMPTS = 8  # prompts x 32 seeds
 SLIDER_GUIDANCE = (1.0, 3.0, 5.0, 7.0)
 SLIDER_ETA = (0.0, 1.0)
-SLIDER_SAMPLING = ("ddim", 10)  # sampler and steps of the slider table (DPM-Solver++ takes no eta)
+SLIDER_SAMPLING = ("ddim", 10)  # sampler and steps of the slider table (DPM-Solver++ takes no eta); a
+# progressive student's own DDIM steps instead (slider_sampling)
 SLIDER_PROMPTS, SLIDER_SEEDS = 8, 4  # prompts x seeds with no motion given
 SPREAD_PROMPTS = 4  # of those, the prompts also sampled at SLIDER_SEEDS seeds along one fixed motion each
 
@@ -40,10 +41,15 @@ def _same_motion_spread(videos: np.ndarray) -> float:
     return float(np.mean([np.abs(a - b).mean() for a, b in combinations(v, 2)]))
 
 
+def slider_sampling(pipe) -> tuple[str, int]:
+    """DDIM at SLIDER_SAMPLING's steps, or at a progressive student's own few (it is trained for those only)."""
+    return ("ddim", pipe.default_sampling[1]) if pipe.config.get("default_sampling") else SLIDER_SAMPLING
+
+
 def slider_table(pipe, reader: TextReader, prompts: list[str], progress: bool) -> list[dict]:
     """Per (guidance, eta): readability and the motions' distance from the world's over prompts x seeds with
     no motion given, and the seed-to-seed pixel spread of videos with one fixed motion per prompt."""
-    sampler, steps = SLIDER_SAMPLING
+    sampler, steps = slider_sampling(pipe)
     rows = []
     truth = measured_histogram(true_videos(pipe, [p for p in prompts for _ in range(SLIDER_SEEDS)],
                                            [s for _ in prompts for s in range(SLIDER_SEEDS)], 1))
@@ -68,8 +74,9 @@ def slider_table(pipe, reader: TextReader, prompts: list[str], progress: bool) -
 
 def measure_world(checkpoint, reader: TextReader, splits: dict[str, int] = WORLD_SPLITS, progress: bool = True,
                   precision: str = "auto", log=print, sliders: bool = True, compile: bool = False) -> dict:
-    """Every world figure of one model (a shipped name or a directory), at the default sampler and steps;
-    compile: sample with a compiled twin of the network where it is faster (vidgen.compiled)."""
+    """Every world figure of one model (a shipped name or a directory), at its default sampler and steps
+    (a progressive student's own); compile: sample with a compiled twin of the network where it is faster
+    (vidgen.compiled)."""
     from ..compiled import describe_compile
     from ..pipeline import describe_precision, load_pipeline
 
@@ -79,24 +86,27 @@ def measure_world(checkpoint, reader: TextReader, splits: dict[str, int] = WORLD
     if pipe.world.name != "motion":
         raise ValueError(f"{checkpoint} was trained in the {pipe.world.name!r} world; the world report measures motion-world models")
     split = checkpoint_split(pipe.config)
+    sampler, steps = pipe.default_sampling
+    own = Sampling(sampler=sampler, steps=steps)
     out = {"checkpoint": weights_sha256(checkpoint), "layout": pipe.model.cfg.layout, "cpu": cpu_model(),
-           "precision": describe_precision(pipe), "guidance_scale": pipe.default_guidance, "sampling": Sampling().__dict__,
+           "precision": describe_precision(pipe), "guidance_scale": pipe.default_guidance, "sampling": own.__dict__,
            "recognizer": reader.meta.get("path"), "follow": {}}
     t0 = time.time()
     for name, n in splits.items():
-        out["follow"][name] = followed(pipe, split_prompts(name, n, split), reader, progress=progress)
+        out["follow"][name] = followed(pipe, split_prompts(name, n, split), reader, own, progress=progress)
         log(f"follow {name}: {out['follow'][name]['readability']:.3f} read, {out['follow'][name]['position_error_px']:.2f} px")
     held = pipe.world.heldout_shapes
     if held:
         out["follow"]["heldout_shapes"] = followed(pipe, split_prompts("val", splits.get("val", 200) // 2, split, seed=5), reader,
-                                                   shapes=held, progress=progress)
+                                                   own, shapes=held, progress=progress)
         log(f"follow held-out shapes {held}: {out['follow']['heldout_shapes']['readability']:.3f} read, "
             f"{out['follow']['heldout_shapes']['position_error_px']:.2f} px")
     variety_prompts = split_prompts("val", VARIETY_PROMPTS, split, seed=11)
-    out["variety"] = {"prompts": variety_prompts, **variety(pipe, variety_prompts, reader, progress=progress)}
+    out["variety"] = {"prompts": variety_prompts, **variety(pipe, variety_prompts, reader, sampling=own, progress=progress)}
     log(f"variety: TV {out['variety']['tv_generated_vs_world']:.3f} (world vs world {out['variety']['tv_world_vs_world']:.3f}), "
         f"{out['variety']['readability']:.3f} read")
     if sliders:
+        out["slider_sampling"] = list(slider_sampling(pipe))
         out["sliders"] = slider_table(pipe, reader, split_prompts("val", SLIDER_PROMPTS, split, seed=13), progress)
     out["seconds"] = round(time.time() - t0, 1)
     return out
@@ -125,7 +135,9 @@ def world_markdown(name: str, report: dict) -> str:
                  f"; the motions chosen show every glyph whole twice (true boxes) in {100 * v['chosen_keep_invariant']:.1f}%")
               + ".", ""]
     if "sliders" in report:
-        lines += ["| guidance | eta | readability | TV to the world's motions | seed-to-seed pixel spread, one motion |",
+        sampler, steps = report.get("slider_sampling", SLIDER_SAMPLING)
+        lines += [f"What the sliders do ({sampler.upper()}, {steps} steps):", "",
+                  "| guidance | eta | readability | TV to the world's motions | seed-to-seed pixel spread, one motion |",
                   "|---|---|---|---|---|"]
         for r in report["sliders"]:
             lines.append(f"| {r['guidance']:g} | {r['eta']:g} | {100 * r['readability']:.1f}% | {r['tv_vs_world']:.3f} | "
@@ -133,7 +145,7 @@ def world_markdown(name: str, report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sliders_figure(name: str, rows: list[dict]):
+def sliders_figure(name: str, rows: list[dict], steps: int = SLIDER_SAMPLING[1]):
     """A matplotlib Figure of the slider table: readability, the motions' distance from the world's and the
     seed-to-seed pixel spread against the guidance scale, one line per eta."""
     from matplotlib.figure import Figure
@@ -149,7 +161,7 @@ def sliders_figure(name: str, rows: list[dict]):
         ax.set_xlabel("guidance scale")
         ax.set_title(label + (" (%)" if scale == 100.0 else ""), fontsize=9)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{name}: what the sliders do (DDIM, {SLIDER_SAMPLING[1]} steps)", fontsize=10)
+    fig.suptitle(f"{name}: what the sliders do (DDIM, {steps} steps)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -162,7 +174,7 @@ def write_world_report(name: str, report: dict, path: Path) -> Path:
     text = world_markdown(name, report)
     if "sliders" in report:
         png = path.with_name(path.stem + "_sliders.png")
-        sliders_figure(name, report["sliders"]).savefig(png, dpi=90)
+        sliders_figure(name, report["sliders"], report.get("slider_sampling", SLIDER_SAMPLING)[1]).savefig(png, dpi=90)
         text += f"\n![what the sliders do]({png.name})\n"
     md.write_text(text)
     return md
