@@ -11,7 +11,7 @@ import torch
 from vidgen import checkpoint as ckpt
 from vidgen.app.models import model_kind
 from vidgen.cli.main import main as cli
-from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
+from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, GUIDANCE_RANGE
 from vidgen.models.config import ModelConfig
 from vidgen.pipeline import load_pipeline
 from vidgen.training.distill import DistillConfig, Distiller
@@ -203,13 +203,14 @@ def test_the_app_refuses_a_scale_a_distilled_model_was_not_trained_for(distiller
         served.checked("HI", 4, 0.0, 9.0, 0, model="release-fast")
 
 
-def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teacher(guidance_student, tmp_path):
+def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teacher(guidance_student, tiny_motion_checkpoint,
+                                                                                  tmp_path):
     """Served as release-2step, a progressive student is the page's and the API's default, sampled its own way;
     the release (its teacher) is one choice away and the Compare tab's base; without the student, the release."""
     from app_server import running_app
     from gradio_client import Client
 
-    from vidgen.app.models import trajectory_note
+    from vidgen.app.models import guidance_bounds, trajectory_note
     from vidgen.app.served import Served
     from vidgen.app.settings import Settings
     from vidgen.shipped import served_default

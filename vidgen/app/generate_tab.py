@@ -8,8 +8,8 @@ import gradio as gr
 
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
-from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, GUIDANCE_RANGE, SAMPLERS
-from .models import trajectory_note
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPLERS
+from .models import guidance_bounds, trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
 from .requests import MAX_SEED, RANDOM_MOTION, file_stem
@@ -37,7 +37,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                                   info="Denoising steps: more is finer and slower")
                 eta = gr.Slider(*ETA_RANGE, 0.0, step=0.05, label="eta", elem_id="eta",
                                 info="Fresh noise per step: 0 = deterministic DDIM, 1 = DDPM-like")
-                guidance = gr.Slider(*GUIDANCE_RANGE, app.guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
+                guidance = gr.Slider(*guidance_bounds(app.pipe), app.guidance0, step=0.25, label="Guidance scale s", elem_id="guidance",
                                      info="uncond + s · (cond − uncond); 1 = no guidance")
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
@@ -129,11 +129,13 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                 yield info, str(gif_path), str(mp4_path)
 
     def model_changed(name):
-        """A model's own default guidance scale, sampler and steps go with it (a progressive-distillation
-        student is trained for its own few DDIM steps), and what its steps shown are."""
+        """A model's own default guidance scale and its range, sampler and steps go with it (a progressive-
+        distillation student is trained for its own few DDIM steps), and what its steps shown are."""
         if name not in app.pipes:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return (app.pipes[name].default_guidance, *app.pipes[name].default_sampling, trajectory_note(app.pipes[name], name))
+        pipe = app.pipes[name]
+        lo, hi = guidance_bounds(pipe)  # a guidance-distilled model takes its trained range only
+        return (gr.Slider(minimum=lo, maximum=hi, value=pipe.default_guidance), *pipe.default_sampling, trajectory_note(pipe, name))
 
     def live_ui(live, prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
         """Live preview: the prompt as typed, generated with the current settings, the last step's panels

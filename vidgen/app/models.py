@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME, CheckpointError
-from ..diffusion.sampler import DEFAULT_GUIDANCE
+from ..diffusion.sampler import DEFAULT_GUIDANCE, GUIDANCE_RANGE
 from ..pipeline import Pipeline, describe_precision, load_pipeline
 from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_default
 
@@ -73,6 +73,13 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def guidance_bounds(pipe: Pipeline | None) -> tuple[float, float]:
+    """The guidance scales `pipe` takes: a guidance-distilled model's trained range, else GUIDANCE_RANGE."""
+    if pipe is not None and pipe.model.cfg.guidance_range is not None:
+        return tuple(float(g) for g in pipe.model.cfg.guidance_range)
+    return GUIDANCE_RANGE
 
 
 def default_guidance(pipe: Pipeline | None) -> float:
