@@ -19,7 +19,6 @@ import time
 from typing import Callable
 
 import torch
-import torch._inductor.config as inductor_config
 
 from .precision import guided_pass_inputs, time_guided_pass
 
@@ -55,6 +54,8 @@ def compile_twin(model, bf16: bool, compiler: Callable = default_compiler,
     "compile_s", "max_diff", "bf16"}). Never raises: a failed compile or a twin that disagrees keeps the eager
     model and says why. both_precisions: also check and time the twin in the other precision and keep the
     faster (a compiled pass's best precision need not be the eager pass's); "bf16" says which to sample in."""
+    import torch._inductor.config as inductor_config  # here, not at import: it takes about a second to import
+
     info = {"compiled": False, "how": "", "timings_ms": None, "compile_s": None, "max_diff": None, "bf16": bf16}
     t0 = time.perf_counter()
     tried = (bf16, not bf16) if both_precisions else (bf16,)
