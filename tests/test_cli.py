@@ -39,6 +39,17 @@ def test_sample_same_seed_same_output(tiny_checkpoint, tmp_path):
     assert (tmp_path / "steps" / "steps_grid.png").exists()
 
 
+def test_sample_without_a_checkpoint_is_the_default_model_at_its_own_two_steps(tmp_path):
+    res = run("sample", "--prompt", "HI", "--precision", "fp32", "--out", tmp_path / "hi.npy", "--steps-out", tmp_path / "steps")
+    assert res.returncode == 0, res.stderr
+    assert "model: release-2step (the default" in res.stderr and "--checkpoint release" in res.stderr
+    assert np.load(tmp_path / "steps" / "x_t.npy").shape == (2, 16, 32, 32)  # its own 2 DDIM steps
+    from vidgen.pipeline import load_pipeline
+
+    expected = load_pipeline("release-2step", precision="fp32").generate("HI", seed=0)
+    assert np.abs(np.load(tmp_path / "hi.npy").astype(int) - expected).max() <= 1  # (one thread there, two here)
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -51,6 +51,7 @@ def run_sample(args) -> None:
     from ..data.video_io import frames_grid, save_video
     from ..data.world import describe_motion, motion_from_spec
     from ..pipeline import describe_precision, load_pipeline
+    from ..shipped import DEFAULT_MODEL, TEACHER_MODEL, resolve_model_path
     from ..trajectory import TrajectoryRecorder
 
     check_out(args.out)
@@ -60,6 +61,9 @@ def run_sample(args) -> None:
     motions = pipe.motions([prompt], motion, args.seed)  # can this model follow it? one clear error before any sampling
     if motion is None and motions is not None:
         print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(motions[0])}", file=sys.stderr)
+    if args.checkpoint is None:
+        print(f"model: {DEFAULT_MODEL} (the default, {resolve_model_path(None)}; --checkpoint {TEACHER_MODEL} for the "
+              "full-step release)", file=sys.stderr)
     print(f"precision: {describe_precision(pipe)}", file=sys.stderr)
     if args.compile:
         from ..compiled import describe_compile
