@@ -203,8 +203,17 @@ def test_the_app_refuses_a_scale_a_distilled_model_was_not_trained_for(distiller
         served.checked("HI", 4, 0.0, 9.0, 0, model="release-fast")
 
 
-def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teacher(guidance_student, tiny_motion_checkpoint,
-                                                                                  tmp_path):
+@pytest.fixture(scope="module")
+def progressive_student(guidance_student, tmp_path_factory):
+    """A tiny 3-step progressive student of the guidance student, exported as a release."""
+    d = Distiller(guidance_student, tmp_path_factory.mktemp("pstudent"),
+                  DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
+    d.fit(progress=False)
+    return ckpt.export_release(d.out, tmp_path_factory.mktemp("pstudent_release") / "release-pd")
+
+
+def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teacher(guidance_student, progressive_student,
+                                                                                  tiny_motion_checkpoint):
     """Served as release-2step, a progressive student is the page's and the API's default, sampled its own way;
     the release (its teacher) is one choice away and the Compare tab's base; without the student, the release."""
     from app_server import running_app
@@ -215,16 +224,14 @@ def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teache
     from vidgen.app.settings import Settings
     from vidgen.shipped import served_default
 
-    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
-    d.fit(progress=False)
-    student = ckpt.export_release(d.out, tmp_path / "release-pd")
-    with running_app(guidance_student, two_step_checkpoint=student) as u:
+    with running_app(guidance_student, two_step_checkpoint=progressive_student) as u:
         client = Client(u, verbose=False)
         progress, gif, mp4 = client.predict("HI", api_name="/generate")
         assert (progress["model"], progress["num_steps"]) == ("release-2step", 3) and gif and mp4
         progress, *_ = client.predict("HI", None, 0.0, 3.0, 0, None, "release", api_name="/generate")
         assert (progress["model"], progress["num_steps"]) == ("release", DEFAULT_STEPS)
-    pipes = {"release": load_pipeline(guidance_student, precision="fp32"), "release-2step": load_pipeline(student, precision="fp32")}
+    pipes = {"release": load_pipeline(guidance_student, precision="fp32"),
+             "release-2step": load_pipeline(progressive_student, precision="fp32")}
     served = Served(pipes, Settings())
     assert (served.model0, served.teacher0, served.steps0) == ("release-2step", "release", 3)
     assert "own 3 DDIM steps" in trajectory_note(pipes["release-2step"], "release-2step")  # the page says what its steps are
@@ -234,19 +241,17 @@ def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teache
     assert guidance_bounds(load_pipeline(tiny_motion_checkpoint, precision="fp32")) == GUIDANCE_RANGE
     assert served_default({"release": 1, "blog": 1}) == "release" and served_default({"blog": 1}) == "release-2step"
     del pipes["release-2step"]
-    assert (Served(pipes, Settings()).model0, Served(pipes, Settings()).teacher0) == ("release", "release")
+    fallback = Served(pipes, Settings())
+    assert (fallback.model0, fallback.teacher0) == ("release", "release")
 
 
-def test_the_world_report_samples_a_progressive_student_its_own_way(guidance_student, tmp_path):
+def test_the_world_report_samples_a_progressive_student_its_own_way(guidance_student, progressive_student):
     """Its follow, variety and slider figures come from its own few DDIM steps, not 10 DPM-Solver++ steps."""
     from vidgen.evaluation.recognizer import MOTION_DIR, load_recognizer
     from vidgen.evaluation.world_report import SLIDER_SAMPLING, measure_world, slider_sampling
 
-    d = Distiller(guidance_student, tmp_path / "p", DistillConfig(kind="progressive", student_steps=3, steps=1, batch_size=2))
-    d.fit(progress=False)
-    student = ckpt.export_release(d.out, tmp_path / "release-pd")
-    report = measure_world(student, load_recognizer(MOTION_DIR), {"val": 2}, progress=False, precision="fp32",
+    report = measure_world(progressive_student, load_recognizer(MOTION_DIR), {"val": 2}, progress=False, precision="fp32",
                            log=lambda *_: None, sliders=False)
     assert (report["sampling"]["sampler"], report["sampling"]["steps"]) == ("ddim", 3)
-    assert slider_sampling(load_pipeline(student, precision="fp32")) == ("ddim", 3)
+    assert slider_sampling(load_pipeline(progressive_student, precision="fp32")) == ("ddim", 3)
     assert slider_sampling(load_pipeline(guidance_student, precision="fp32")) == SLIDER_SAMPLING
