@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.speed import guided_forward, time_it
 from vidgen.compiled import describe_compile
+from vidgen.diffusion.sampler import SAMPLERS
 from vidgen.data.world import render_motion, sample_motion
 from vidgen.evaluation.harness import checkpoint_split, split_prompts
 from vidgen.evaluation.metrics import psnr_video
@@ -46,8 +47,8 @@ def parse_settings(text: str) -> list[tuple[str, int]]:
     out = []
     for item in text.split(","):
         sampler, _, steps = item.partition(":")
-        if not steps.isdigit() or int(steps) < 1:
-            raise ValueError(f"a setting is SAMPLER:STEPS, got {item!r}")
+        if sampler not in SAMPLERS or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"a setting is SAMPLER:STEPS with SAMPLER one of {', '.join(SAMPLERS)}, got {item!r}")
         out.append((sampler, int(steps)))
     return out
 
@@ -115,6 +116,8 @@ def main(argv=None) -> None:
         parse_settings(args.reference_settings)
     except ValueError as e:
         ap.error(str(e))
+    if args.n < 1 or (args.hard_n is not None and args.hard_n < 1):
+        ap.error("--n and --hard-n must be >= 1")
 
     named = dict(item.split("=", 1) for item in args.models.split(","))
     pipes = {label: load_pipeline(path) for label, path in named.items()}
