@@ -164,8 +164,9 @@ def test_lr_schedule():
 
 @pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
-    """torchrun --nproc-per-node 2 trains as DDP (gloo): both ranks step and rank 0 writes."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    """torchrun --nproc-per-node 2 trains as DDP (gloo): both ranks step and rank 0 writes; rank 0 alone
+    times the precision (an empty cache, so it measures) and every rank trains in its choice."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), VIDGEN_CACHE_DIR=str(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
            "-m", "vidgen", "train", "--preset", "tiny", "--out", str(tmp_path / "ddp"), "--max-steps", "6", "--no-progress"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
@@ -173,6 +174,9 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert cfg["world_size"] == 2 and cfg["step"] == 6
     assert cfg["samples_seen"] == 6 * 8 * 2
+    probes = [line for line in res.stderr.splitlines() if line.startswith("precision:")]
+    assert len(probes) == 1 and "measured" in probes[0], res.stderr[-2000:]
+    assert cfg["train"]["bf16"] == (": bf16," in probes[0])
     load_pipeline(tmp_path / "ddp").generate("AB", steps=2)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,15 +34,27 @@ def add_train_args(p) -> None:
 
 
 def run_train(args) -> None:
+    from ..training.trainer import init_distributed, leave_distributed
+
+    device = init_distributed(check_device(args.device))
+    try:
+        _train(args, device)
+    finally:
+        leave_distributed()
+
+
+def _train(args, device: str) -> None:
     from ..checkpoint import CONFIG_NAME
     from ..presets import get_preset
-    from ..training.trainer import Trainer, init_distributed, override
+    from ..training.trainer import Trainer, override, rank0_decides
 
     preset = get_preset(args.preset)
     precision = "fp32" if args.no_bf16 else args.precision
     bf16 = None if precision == "auto" else precision == "bf16"
     if precision == "auto" and not args.resume:  # a resumed run keeps the precision it was started with
-        bf16 = choose_training_precision(preset, args.batch_size or preset.train.batch_size, check_device(args.device))
+        # rank 0 times alone (two ranks timing at once would slow each other) and decides for every rank
+        rank = int(os.environ.get("RANK", "0"))
+        bf16 = rank0_decides(rank == 0 and choose_training_precision(preset, args.batch_size or preset.train.batch_size, device))
     changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                    bf16=bf16, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
@@ -52,7 +65,6 @@ def run_train(args) -> None:
     train_cfg = override(preset.train, **{k: v for k, v in changes.items() if k != "holdout_single"})
     if args.holdout_single:
         train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
-    device = init_distributed(check_device(args.device))
     try:
         trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume,
                           preset_name=args.preset, resume_changes=changes if args.resume else None)

@@ -369,6 +369,24 @@ def init_distributed(device: str) -> str:
     return device
 
 
+def rank0_decides(flag: bool) -> bool:
+    """Rank 0's `flag` on every rank (itself when not distributed): one decision, e.g. the precision, for all."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])  # gloo on the CPU; nccl would need it on the rank's GPU
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def leave_distributed() -> None:
+    """Destroy the process group before the interpreter exits. A rank that exits without it while
+    another is still saving can abort in gloo's teardown (SIGABRT; pytorch/pytorch#179291)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 RESUMABLE_CHANGES = ("lr", "lr_decay_steps", "min_lr_ratio", "ckpt_every")  # none of them touches the data stream
 
 
