@@ -167,10 +167,12 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     """torchrun --nproc-per-node 2 trains as DDP (gloo): both ranks step and rank 0 writes; rank 0 alone
     times the precision (an empty cache, so it measures) and every rank trains in its choice."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), VIDGEN_CACHE_DIR=str(tmp_path / "cache"))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
            "-m", "vidgen", "train", "--preset", "tiny", "--out", str(tmp_path / "ddp"), "--max-steps", "6", "--no-progress"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-2000:]
+    # the ranks' own lines (their first words say why one died), not torch's warnings or torchrun's summary
+    own = [line for line in res.stderr.splitlines() if not line.startswith((" ", "grad.sizes", "bucket_view", "/"))]
+    assert res.returncode == 0, "\n".join(own[:40])
     cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert cfg["world_size"] == 2 and cfg["step"] == 6
     assert cfg["samples_seen"] == 6 * 8 * 2

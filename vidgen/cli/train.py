@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -37,24 +36,22 @@ def run_train(args) -> None:
     from ..training.trainer import init_distributed, leave_distributed
 
     device = init_distributed(check_device(args.device))
-    try:
-        _train(args, device)
-    finally:
-        leave_distributed()
+    _train(args, device)
+    leave_distributed()
 
 
 def _train(args, device: str) -> None:
     from ..checkpoint import CONFIG_NAME
     from ..presets import get_preset
-    from ..training.trainer import Trainer, override, rank0_decides
+    from ..training.trainer import Trainer, decided_by_rank0, override
 
     preset = get_preset(args.preset)
     precision = "fp32" if args.no_bf16 else args.precision
     bf16 = None if precision == "auto" else precision == "bf16"
     if precision == "auto" and not args.resume:  # a resumed run keeps the precision it was started with
         # rank 0 times alone (two ranks timing at once would slow each other) and decides for every rank
-        rank = int(os.environ.get("RANK", "0"))
-        bf16 = rank0_decides(rank == 0 and choose_training_precision(preset, args.batch_size or preset.train.batch_size, device))
+        batch = args.batch_size or preset.train.batch_size
+        bf16 = decided_by_rank0(lambda: choose_training_precision(preset, batch, device))
     changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                    bf16=bf16, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)

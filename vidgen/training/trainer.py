@@ -7,6 +7,7 @@ Run under `torchrun --nproc-per-node K` it becomes DistributedDataParallel (gloo
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -369,21 +371,28 @@ def init_distributed(device: str) -> str:
     return device
 
 
-def rank0_decides(flag: bool) -> bool:
-    """Rank 0's `flag` on every rank (itself when not distributed): one decision, e.g. the precision, for all."""
+def decided_by_rank0(decide: Callable[[], bool]) -> bool:
+    """`decide()` run on rank 0 alone (a timing probe must not share the CPU with its twin on another
+    rank), its answer broadcast to every rank; just `decide()` when not distributed."""
     if not dist.is_initialized():
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0])  # gloo on the CPU; nccl would need it on the rank's GPU
-    if dist.get_backend() == "nccl":
+        return decide()
+    t = torch.tensor([1.0 if dist.get_rank() == 0 and decide() else 0.0])
+    if dist.get_backend() == "nccl":  # gloo broadcasts CPU tensors, nccl the rank's GPU ones
         t = t.cuda()
     dist.broadcast(t, src=0)
     return bool(t.item())
 
 
 def leave_distributed() -> None:
-    """Destroy the process group before the interpreter exits. A rank that exits without it while
-    another is still saving can abort in gloo's teardown (SIGABRT; pytorch/pytorch#179291)."""
+    """After a run that finished: wait until every rank is done (rank 0 may still be saving), then
+    destroy the process group, so that no rank exits while its peers are still connected and
+    working. A rank that does can abort in gloo's teardown ("terminate called without an active
+    exception", SIGABRT; pytorch/pytorch#190489, #179291). The caller drops its Trainer first, so
+    the group's last references go while the interpreter is whole. Not after an error: the other ranks may be inside
+    a collective, a barrier would deadlock, and torchrun stops them anyway (as torchtitan does)."""
     if dist.is_initialized():
+        gc.collect()  # a finished Trainer's DDP reducer and its pending work go now, not at interpreter exit
+        dist.barrier()
         dist.destroy_process_group()
 
 
