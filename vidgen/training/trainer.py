@@ -388,8 +388,9 @@ def leave_distributed() -> None:
     destroy the process group, so that no rank exits while its peers are still connected and
     working. A rank that does can abort in gloo's teardown ("terminate called without an active
     exception", SIGABRT; pytorch/pytorch#190489, #179291). The caller drops its Trainer first, so
-    the group's last references go while the interpreter is whole. Not after an error: the other ranks may be inside
-    a collective, a barrier would deadlock, and torchrun stops them anyway (as torchtitan does)."""
+    the group's last references go while the interpreter is whole. Not after an error: the other
+    ranks may be inside a collective, a barrier would deadlock, and torchrun stops them anyway (as
+    torchtitan does)."""
     if dist.is_initialized():
         gc.collect()  # a finished Trainer's DDP reducer and its pending work go now, not at interpreter exit
         dist.barrier()
