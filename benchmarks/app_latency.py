@@ -239,7 +239,8 @@ def round_trip(page, repeats: int) -> list[float]:
     return out[1:]
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default=None, help="default: the small preset with random weights")
     ap.add_argument("--steps", type=int, default=50)
@@ -249,6 +250,11 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results here")
+    return ap
+
+
+def main(argv=None):
+    ap = build_parser()
     args = ap.parse_args(argv)
 
     tmp = None

@@ -24,7 +24,8 @@ from vidgen.presets import get_preset
 SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", choices=("tiny", "small"), default="small")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
@@ -34,6 +35,11 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 as the pipeline does on bf16 hardware")
     p.add_argument("--out", default=None, help="write the markdown table here")
     p.add_argument("--json", default=None, help="write the rows here")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     configs = {v: get_preset(preset_for(v, args.size)).model for v in args.variants.split(",")}
     rows = cost_table(configs, SIZES, measure_up_to=args.measure_up_to, repeats=args.repeats, device=args.device,

@@ -109,7 +109,8 @@ def _or_dash(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="folder for the runs, evaluations, probes and logs")
     p.add_argument("--budget", type=float, default=600.0, help="training seconds (wall clock) per recipe")
@@ -119,6 +120,11 @@ def main(argv=None) -> None:
     p.add_argument("--json", default=None, help="also write the rows here")
     p.add_argument("--layout-of", default=None, metavar="CHECKPOINT",
                    help="instead: how right a learned-layout model's predicted layout is on the validation prompts")
+    return p
+
+
+def main(argv=None) -> None:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.layout_of:
         print(json.dumps(layout_accuracy(args.layout_of), indent=1))

@@ -98,7 +98,8 @@ def step_gflop(pipe) -> float:
     return round(counter.get_total_flops() / 1e9, 4)
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="teacher=release,guidance=release-fast",
                     help="comma-separated label=model (shipped names or directories); the first is the reference")
@@ -111,6 +112,11 @@ def main(argv=None) -> None:
     ap.add_argument("--only-timing", action="store_true", help="skip readability (seconds, not minutes)")
     ap.add_argument("--compile", action="store_true", help="sample with each model's compiled twin where it is faster")
     ap.add_argument("--json", default=None)
+    return ap
+
+
+def main(argv=None) -> None:
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         parse_settings(args.reference_settings)

@@ -49,13 +49,19 @@ def time_model(name: str, prompt: str, repeats: int, matmul_s: float) -> dict:
             "default_seconds_by_precision": both, "generation": rows}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoints", default=",".join(SHIPPED_MODELS),
                     help=f"comma-separated shipped models or directories (default {','.join(SHIPPED_MODELS)})")
     ap.add_argument("--prompt", default="HELLO")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write the figures here")
+    return ap
+
+
+def main() -> None:
+    ap = build_parser()
     args = ap.parse_args()
 
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)

@@ -31,7 +31,8 @@ from vidgen.training.trainer import Trainer
 DEFAULT = "eps-linear-none,v-linear-none,eps-cosine-none,v-cosine-none,eps-cosine-min_snr,v-cosine-min_snr"
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--steps", type=int, default=1500, help="training steps per recipe")
@@ -40,6 +41,11 @@ def main():
     ap.add_argument("--guidance", type=float, default=3.0, help="guidance scale of the guided score")
     ap.add_argument("--recipes", default=DEFAULT)
     ap.add_argument("--out", default=None, help="markdown table to write")
+    return ap
+
+
+def main():
+    ap = build_parser()
     args = ap.parse_args()
     base = get_preset(args.preset)
     rows = []

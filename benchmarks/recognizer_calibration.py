@@ -27,9 +27,15 @@ def score(reader, videos, prompts) -> dict:
             "cer": float(np.mean([character_error_rate(t, p) for t, p in zip(texts, prompts)]))}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--recognizer", default=None)
+    return ap
+
+
+def main() -> None:
+    ap = build_parser()
     args = ap.parse_args()
     torch.set_num_threads(1)
     reader = default_reader(args.recognizer)

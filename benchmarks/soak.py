@@ -194,12 +194,18 @@ def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit
             server.kill()
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases, kills and requests")
     p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory), help="directory the load test serves as the default model")
     p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
     p.add_argument("--json", default=None, help="also write the figures here")
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     a = p.parse_args(argv)
     plan = dict(scale=1, kills=5, export_kills=4, steps=30, users=20, requests=30, queue=16, time_limit=300) if a.quick else \
         dict(scale=10, kills=24, export_kills=12, steps=120, users=20, requests=200, queue=16, time_limit=1200)

@@ -13,10 +13,16 @@ from vidgen.diffusion.oracle import solver_errors
 from vidgen.diffusion.schedule import DiffusionConfig, NoiseSchedule
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prediction", choices=("v", "eps"), default="v", help="what the network predicts (default v, the shipped models')")
     ap.add_argument("--json", default=None)
+    return ap
+
+
+def main():
+    ap = build_parser()
     args = ap.parse_args()
     steps = (10, 20, 50, 1000)
     errors = solver_errors(NoiseSchedule(DiffusionConfig(prediction=args.prediction)), steps=steps)

@@ -178,7 +178,8 @@ def conditioning_cost(pipe, repeats: int = 20) -> dict:
             "guided_step_ms_encoded_once": round(run(lambda: model.forward_with_cfg(x, t, None, 3.0, cond=cond)), 3)}
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
     ap.add_argument("--checkpoint", default=None, help="time sampling with this checkpoint (default: untrained preset)")
@@ -187,6 +188,11 @@ def main():
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--breakdown", action="store_true", help="also profile where a guided step's time goes")
     ap.add_argument("--compile", action="store_true", help="also compile the network as the library does and time it")
+    return ap
+
+
+def main():
+    ap = build_parser()
     args = ap.parse_args()
     quiet_known_warnings()
     torch.manual_seed(0)
