@@ -33,7 +33,7 @@ class Settings:
         return served_directory(model, getattr(self, shipped_model(model).option))
 
 
-def parse_args(argv=None) -> Settings:
+def build_parser() -> argparse.ArgumentParser:
     """The command line; --host/--port default to Gradio's own GRADIO_SERVER_NAME/PORT variables."""
     p = argparse.ArgumentParser(description="vidgen web app (Gradio)")
     for model in SHIPPED_MODELS.values():
@@ -54,6 +54,12 @@ def parse_args(argv=None) -> Settings:
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="do not compile the default model in the background at start-up (by default it is, and sampling "
                         "switches to the compiled network once it is checked and measured faster)")
+    return p
+
+
+def parse_args(argv=None) -> Settings:
+    """`python app.py ...` read into Settings, with the checks argparse cannot make."""
+    p = build_parser()
     ns = p.parse_args(argv)
     if ns.queue_size < 1 or ns.concurrency < 1 or ns.preview_interval < 0:
         p.error("--queue-size and --concurrency must be >= 1 and --preview-interval >= 0")
