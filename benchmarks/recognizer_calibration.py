@@ -18,7 +18,7 @@ from vidgen.data.prompts import SplitConfig, heldout_prompts, validation_prompts
 from vidgen.data.render import render_video
 from vidgen.evaluation.metrics import character_error_rate
 from vidgen.evaluation.recognizer import default_reader
-from vidgen.evaluation.recognizer_train import _gaussian_blur, _jitter, random_prompts
+from vidgen.training.recognizer import _gaussian_blur, _jitter, random_prompts
 
 
 def score(reader, videos, prompts) -> dict:

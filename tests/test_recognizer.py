@@ -23,7 +23,7 @@ from vidgen.evaluation.recognizer import (
     load_recognizer,
     save_recognizer,
 )
-from vidgen.evaluation.recognizer_train import (
+from vidgen.training.recognizer import (
     RecognizerTrainConfig,
     augment,
     random_prompts,

@@ -107,7 +107,7 @@ def run_train_recognizer(args) -> None:
     import torch
 
     from ..evaluation.recognizer import MOTION_READER, RecognizerConfig
-    from ..evaluation.recognizer_train import RecognizerTrainConfig, train_recognizer
+    from ..training.recognizer import RecognizerTrainConfig, train_recognizer
 
     if args.threads < 1 or (args.steps is not None and args.steps < 1):
         raise ValueError("--threads and --steps must be >= 1")

@@ -24,7 +24,7 @@ from ..data.prompts import SplitConfig, heldout_prompts, long_prompts, lookalike
 from ..data.render import render_strip, render_video
 from ..data.shape import HEIGHT
 from ..data.world import PATH_SHAPES, WorldConfig, render_motion, sample_motion
-from .recognizer import (
+from ..evaluation.recognizer import (
     MAX_STRIP,
     Recognizer,
     RecognizerConfig,
@@ -33,7 +33,7 @@ from .recognizer import (
     fit_strip,
     save_recognizer,
 )
-from .tracking import stitch, track
+from ..evaluation.tracking import stitch, track
 
 
 @dataclass(frozen=True)
