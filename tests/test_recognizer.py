@@ -5,6 +5,8 @@ clean renders, must not read a video as a prompt it does not show, and must degr
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -145,3 +147,16 @@ def test_calibration_accuracy_falls_steadily_with_noise(reader):
     assert acc[0] >= 0.99 and acc[-1] <= 0.2, acc
     assert all(b <= a + 0.02 for a, b in zip(acc, acc[1:])), acc  # non-increasing up to sampling noise
     assert acc[1] - acc[-1] >= 0.5, acc
+
+
+@pytest.mark.parametrize("reads, directory", [("scroll", "recognizer"), ("motion", "recognizer-motion")])
+def test_train_recognizer_writes_the_reader_it_trains_by_default(monkeypatch, reads, directory):
+    """`train-recognizer --reads motion` without --out must not overwrite the scroll reader (and the reverse)."""
+    import vidgen.training.recognizer as training
+    from vidgen.cli.main import main
+
+    written = []
+    monkeypatch.setattr(training, "train_recognizer", lambda out, cfg, model_cfg, progress: written.append((out, model_cfg.reads)) or {})
+    assert main(["train-recognizer", "--reads", reads, "--steps", "1"]) == 0
+    (out, what), = written
+    assert (Path(out).name, what) == (directory, reads)

@@ -91,7 +91,8 @@ def run_experiments_cmd(args) -> None:
 
 
 def add_train_recognizer_args(p) -> None:
-    p.add_argument("--out", default="checkpoints/recognizer", help="where the weights and config go")
+    p.add_argument("--out", default=None, help="where the weights and config go (default: the reader's own directory, "
+                                               "checkpoints/recognizer or, with --reads motion, checkpoints/recognizer-motion)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: RecognizerTrainConfig)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -106,7 +107,7 @@ def run_train_recognizer(args) -> None:
 
     import torch
 
-    from ..evaluation.recognizer import MOTION_READER, RecognizerConfig
+    from ..evaluation.recognizer import DEFAULT_DIR, MOTION_DIR, MOTION_READER, RecognizerConfig
     from ..training.recognizer import RecognizerTrainConfig, train_recognizer
 
     if args.threads < 1 or (args.steps is not None and args.steps < 1):
@@ -116,7 +117,8 @@ def run_train_recognizer(args) -> None:
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     model_cfg = MOTION_READER if args.reads == "motion" else RecognizerConfig()
-    print(json.dumps(train_recognizer(args.out, cfg, model_cfg, progress=not args.no_progress)))
+    out = args.out or str(MOTION_DIR if args.reads == "motion" else DEFAULT_DIR)  # never the other reader's files
+    print(json.dumps(train_recognizer(out, cfg, model_cfg, progress=not args.no_progress)))
 
 
 
