@@ -13,6 +13,7 @@ import pytest
 import vidgen.evaluation.compare as cmp
 import vidgen.evaluation.compare_report as report
 import vidgen.evaluation.recognizer
+import vidgen.training.variant_comparison as runs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {"full": (0.25, 0.5, 14.0, 0.6, 0.8, 20.0), "latte": (0.5, 0.3, 15.0, 0.7, 0.4, 12.0)}
@@ -27,10 +28,10 @@ def _fake_eval(run_dir, eval_dir, settings, reader, progress):
 @pytest.mark.slow
 def test_compare_trains_times_reports_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(vidgen.evaluation.recognizer, "default_reader", lambda path=None: None)
-    monkeypatch.setattr(cmp, "evaluate_variant", _fake_eval)
+    monkeypatch.setattr(runs, "evaluate_variant", _fake_eval)
     settings = cmp.CompareSettings(budget=1.0, size="tiny", eval_n=2, eval_steps=2, timing_steps=2, cost_measure_up_to=0)
     doc = tmp_path / "docs" / "variants.md"
-    results = cmp.compare(["full", "latte"], settings, tmp_path / "cmp", doc_path=doc, progress=False, log=lambda *_: None)
+    results = runs.compare(["full", "latte"], settings, tmp_path / "cmp", doc_path=doc, progress=False, log=lambda *_: None)
     for v in ("full", "latte"):
         r = results["variants"][v]
         assert r["steps"] >= 1 and r["samples_per_s"] > 0 and r["train_seconds"] >= 0.5 and r["sample_ms_per_step"] > 0 and r["params"] > 0
@@ -40,11 +41,11 @@ def test_compare_trains_times_reports_and_resumes(tmp_path, monkeypatch):
     text = doc.read_text()
     assert "| latte | `tiny-latte` |" in text and "factorising helped" in text and "## Cost as the video grows" in text
     # a second call reuses what is done instead of training again
-    monkeypatch.setattr(cmp, "train_variant", lambda *a, **k: pytest.fail("trained again"))
-    again = cmp.compare(["full", "latte"], settings, tmp_path / "cmp", progress=False, log=lambda *_: None)
+    monkeypatch.setattr(runs, "train_variant", lambda *a, **k: pytest.fail("trained again"))
+    again = runs.compare(["full", "latte"], settings, tmp_path / "cmp", progress=False, log=lambda *_: None)
     assert again["variants"] == json.loads(json.dumps(results["variants"]))
     with pytest.raises(ValueError, match="other settings"):
-        cmp.compare(["full"], cmp.CompareSettings(budget=2.0, size="tiny"), tmp_path / "cmp", progress=False)
+        runs.compare(["full"], cmp.CompareSettings(budget=2.0, size="tiny"), tmp_path / "cmp", progress=False)
 
 
 def test_findings_follow_the_numbers():

@@ -30,7 +30,8 @@ def add_compare_args(p) -> None:
 
 
 def run_compare(args) -> None:
-    from ..evaluation.compare import CompareSettings, compare
+    from ..evaluation.compare import CompareSettings
+    from ..training.variant_comparison import compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in DEFAULT_VARIANTS]

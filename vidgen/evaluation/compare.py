@@ -1,18 +1,12 @@
-"""The architectures side by side: train each variant for the same wall-clock budget on this
-machine, evaluate each with the evaluation harness, and write one report (docs/variants.md).
-
-Per variant the report gives parameters, training samples/s, sampling ms/step, the validation
-loss of the EMA weights, readability (sentence accuracy, CER), PSNR/SSIM, temporal figures (scroll
-speed error, flicker), a sample grid, and a cost table of attention as the video grows
-(`vidgen.evaluation.cost`). `compare(...)` keeps everything it measured in OUT/results.json; a variant whose
-run already finished in OUT is reused, so an interrupted comparison continues where it stopped.
+"""The architectures side by side, the measuring half: the variants and their presets, one comparison's
+settings, and what is measured on each trained variant (sampling ms/step and the evaluation harness's
+figures: readability, PSNR/SSIM, temporal figures, a sample grid). vidgen.training.variant_comparison trains
+the variants and calls these; vidgen.evaluation.cost prices attention as the video grows;
+vidgen.evaluation.compare_report writes docs/variants.md.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import platform
-import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -23,13 +17,11 @@ import torch
 from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..presets import get_preset
-from .cost import cost_table
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
 DEFAULT_VARIANTS = ("full", "gentron", "latte", "latte-between", "latte-both", "snapvideo", "conv3d")
 COST_SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 TIMING_PROMPT = "AB12"
-UNLIMITED_STEPS = 10**9  # the presets' max_steps (100 for tiny) must not stop a run before its budget
 
 
 def preset_for(variant: str, size: str, layout: bool = False, template: bool = False) -> str:
@@ -66,26 +58,6 @@ class CompareSettings:
             raise ValueError(f"unknown size {self.size!r}; known: tiny, small")
 
 
-def train_variant(preset: str, run_dir: Path, budget: float, device: str, progress: bool, batch_size: int | None = None) -> dict:
-    """Train a preset from scratch for `budget` seconds (optionally at another batch size); -> throughput and losses."""
-    from ..training.trainer import Trainer, override
-
-    p = get_preset(preset)
-    trainer = Trainer(p.model, p.diffusion, override(p.train, batch_size=batch_size), run_dir, device=device, preset_name=preset)
-    result = trainer.fit(max_steps=UNLIMITED_STEPS, time_budget=budget, progress=progress)  # the budget alone stops it
-    val = trainer.validation_loss()  # EMA weights, the ones that sample
-    return {
-        "params": trainer.model.num_params(),
-        "steps": result["step"],
-        "samples_seen": result["samples_seen"],
-        "train_seconds": result["train_seconds"],
-        "samples_per_s": result["samples_seen"] / max(result["train_seconds"], 1e-9),
-        "train_loss": result.get("loss"),
-        "val_loss": val["val_loss"],
-        "val_loss_by_bucket": val["val_loss_by_bucket"],
-    }
-
-
 def sampling_ms_per_step(run_dir: Path, steps: int, guidance: float, device: str) -> float:
     """Median ms per denoising step for one prompt with guidance (cond and uncond in one batch)."""
     from ..pipeline import load_pipeline
@@ -115,53 +87,6 @@ def evaluate_variant(run_dir: Path, eval_dir: Path, settings: CompareSettings, r
     return {**{k: overall.get(k) for k in ("n", "exact", "cer", "psnr", "ssim", "speed_abs_error", "flicker", "flicker_truth")},
             "fd_recognizer": report.get("fd_recognizer", {}).get("value"),
             "generate_seconds": report.get("generate_seconds"), "grid": str(eval_dir / "grid.png")}
-
-
-def compare(variants: list[str], settings: CompareSettings, out_dir, doc_path=None, recognizer=None,
-            progress: bool = True, log=print) -> dict:
-    """Train, time and evaluate every variant; write OUT/results.json and the markdown report."""
-    from .recognizer import default_reader
-
-    presets = {v: preset_for(v, settings.size, settings.layout, settings.template) for v in variants}  # unknown names raise before any work
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.json"
-    previous = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    if previous and previous.get("settings") != dataclasses.asdict(settings):
-        raise ValueError(f"{results_path} holds a comparison with other settings; choose another --out")
-    reader = default_reader(recognizer)
-    results = {"settings": dataclasses.asdict(settings), "machine": machine_description(settings.device),
-               "variants": previous.get("variants", {})}
-    for variant, preset in presets.items():
-        if variant in results["variants"]:
-            log(f"[{variant}] already done in {out}, reused")
-            continue
-        run_dir, eval_dir = out / "runs" / variant, out / "eval" / variant
-        if run_dir.exists():  # a run interrupted before its results were written: start it again
-            shutil.rmtree(run_dir)
-        log(f"[{variant}] training preset {preset} for {settings.budget:.0f} s")
-        row = {"preset": preset, **train_variant(preset, run_dir, settings.budget, settings.device, progress, settings.batch_size)}
-        log(f"[{variant}] {row['steps']} steps, {row['samples_per_s']:.1f} samples/s, val loss {row['val_loss']:.4f}; timing sampling")
-        row["sample_ms_per_step"] = sampling_ms_per_step(run_dir, settings.timing_steps, settings.guidance, settings.device)
-        log(f"[{variant}] {row['sample_ms_per_step']:.1f} ms/step; evaluating {settings.eval_n} prompts")
-        row.update(evaluate_variant(run_dir, eval_dir, settings, reader, progress))
-        log(f"[{variant}] " + json.dumps({k: row[k] for k in ("exact", "cer", "psnr", "ssim", "flicker")}))
-        results["variants"][variant] = row
-        ckpt.atomic_write_json(results_path, results)
-    costed = {row["variant"] for row in previous.get("cost", [])}
-    if settings.cost_measure_up_to >= 0 and costed != set(results["variants"]):
-        log("cost table: attention FLOPs and forward time as the video grows")
-        configs = {v: get_preset(r["preset"]).model for v, r in ordered(results["variants"]).items()}
-        results["cost"] = cost_table(configs, COST_SIZES, measure_up_to=settings.cost_measure_up_to, device=settings.device)
-    elif costed:
-        results["cost"] = previous["cost"]
-    ckpt.atomic_write_json(results_path, results)
-    if doc_path is not None:
-        from .compare_report import write_report  # presentation, which imports this module
-
-        write_report(results, Path(doc_path), out)
-        log(f"wrote {doc_path}")
-    return results
 
 
 def ordered(rows: dict) -> dict:
