@@ -1,0 +1,167 @@
+"""The docs' tables that quote a committed report, rendered from it: a table's text sits between
+`<!-- table:NAME -->` and `<!-- /table -->` in a Markdown file and is rewritten from docs/reports/*.json.
+
+    python -m vidgen.evaluation.doc_tables --write    # after a report changes: rewrite every table from it
+    python -m vidgen.evaluation.doc_tables            # check only: exit 1 and name the tables that differ
+
+tests/test_docs.py runs the check, so a table cannot drift from its report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the docs are not part of the package
+REPORTS = ROOT / "docs" / "reports"
+DOCS = (ROOT / "README.md", ROOT / "checkpoints" / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+MARKER = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+SPLITS = ("val", "heldout", "lookalike", "long")
+SPLIT_NAMES = {"val": "validation", "heldout": "held-out", "lookalike": "look-alike", "long": "7-8 symbols"}
+SAMPLER_NAMES = {"ddim": "DDIM", "dpm++2m": "DPM-Solver++", "ddpm": "DDPM"}
+# the benchmark's labels for the shipped models (`--models teacher=release,progressive2=release-2step`)
+MODEL_NAMES = {"teacher": "release", "guidance": "release-fast", "progressive2": "release-2step"}
+# the rows the n = 384 tables show: each model at its own default setting, and the reference
+LARGE_ROWS = (("teacher", "ddim", 50), ("teacher", "dpm++2m", 10), ("progressive2", "ddim", 2))
+ROW_NOTES = {("teacher", "ddim", 50): "the reference", ("teacher", "dpm++2m", 10): "its default",
+             ("progressive2", "ddim", 2): "the default"}
+
+
+def load(name: str) -> dict:
+    return json.loads((REPORTS / name).read_text())
+
+
+def table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table; `align` is "l" or "r" a column."""
+    rule = ["---:" if a == "r" else "---" for a in align]
+    return "".join("| " + " | ".join(cells) + " |\n" for cells in (header, *rows)).replace("\n", "\n|" + "|".join(rule) + "|\n", 1)
+
+
+def percent(x: float) -> str:
+    """99.2, or 100 when every prompt was read (the n = 384 tables' style)."""
+    return "100" if x == 1 else f"{100 * x:.1f}"
+
+
+def find_row(report: dict, model: str, sampler: str, steps: int) -> dict:
+    for row in report["rows"]:
+        if (row["model"], row["sampler"], row["steps"]) == (model, sampler, steps):
+            return row
+    raise KeyError(f"no row {model} {sampler} {steps} in the report")
+
+
+def label(model: str, sampler: str, steps: int, note: bool) -> str:
+    text = f"{MODEL_NAMES.get(model, model)}, {SAMPLER_NAMES.get(sampler, sampler)} {steps}"
+    if note and (model, sampler, steps) in ROW_NOTES:
+        text += f" ({ROW_NOTES[model, sampler, steps]})"
+    return text
+
+
+def few_step() -> str:
+    """docs/sampling.md: every model and setting of docs/reports/few_step.json."""
+    report = load("few_step.json")
+    header = ["model", "sampler", "steps", "passes", *(f"{s} (reader / nearest)" for s in SPLITS),
+              "PSNR val (dB)", "one video (s)", "matmul-times", "% of matmul rate"]
+    rows = [[r["model"], r["sampler"], str(r["steps"]), str(r["passes"]),
+             *(f"{100 * r['splits'][s]['reader']:.1f}% / {100 * r['splits'][s]['nearest_render']:.1f}%" for s in SPLITS),
+             f"{r['splits']['val']['psnr_db']:.2f}", f"{r['seconds']:g}", f"{r['matmuls']:.1f}",
+             f"{round(100 * r['share_of_matmul_rate'])}%"] for r in report["rows"]]
+    return table(header, ["l", "l"] + ["r"] * (len(header) - 2), rows)
+
+
+def few_step_large() -> str:
+    """docs/sampling.md: readability at n = 384 (docs/reports/few_step_large.json), the reader / the nearest render."""
+    report = load("few_step_large.json")
+    first = find_row(report, *LARGE_ROWS[0])
+    header = ["model, sampler", "passes", *(f"{SPLIT_NAMES[s]} ({first['splits'][s]['n']})" for s in SPLITS),
+              "PSNR " + " / ".join(SPLIT_NAMES[s].replace("validation", "val") for s in SPLITS)]
+    rows = []
+    for key in LARGE_ROWS:
+        r = find_row(report, *key)
+        name = label(*key, note=key == LARGE_ROWS[0])
+        rows.append([f"**{name}**" if key == LARGE_ROWS[-1] else name, str(r["passes"]),
+                     *(f"{percent(r['splits'][s]['reader'])} / {percent(r['splits'][s]['nearest_render'])}%" for s in SPLITS),
+                     " / ".join(f"{r['splits'][s]['psnr_db']:.2f}" for s in SPLITS) + " dB"])
+    return table(header, ["l", "r", "r", "r", "r", "r", "l"], rows)
+
+
+def default_model() -> str:
+    """README.md: the default against its teacher: time compiled (few_step_timing.json), reading (few_step_large.json)."""
+    reading, timing = load("few_step_large.json"), load("few_step_timing.json")
+    reference = find_row(reading, *LARGE_ROWS[0])
+    header = ["model, sampler", "network passes", "one video, compiled",
+              "read back (" + " / ".join(SPLIT_NAMES[s].replace("validation", "val") for s in SPLITS) + ")", "PSNR val"]
+    rows = []
+    for key in LARGE_ROWS:
+        r, t = find_row(reading, *key), find_row(timing, *key)
+        psnr = f"{r['splits']['val']['psnr_db']:.2f} dB"
+        if key != LARGE_ROWS[0]:
+            psnr += f" ({r['splits']['val']['psnr_db'] - reference['splits']['val']['psnr_db']:+.2f})"
+        cells = [label(*key, note=True), str(r["passes"]), f"{t['seconds']:.3f} s, {t['matmuls']:.1f} matmul-times",
+                 " / ".join(percent(r["splits"][s]["reader"]) for s in SPLITS) + "%", psnr]
+        rows.append([f"**{c}**" for c in cells] if key == LARGE_ROWS[-1] else cells)
+    return table(header, ["l", "r", "r", "l", "r"], rows)
+
+
+def app_latency() -> str:
+    """docs/app.md: the default model in the app, compiled (docs/reports/app_latency_2step.json)."""
+    report = load("app_latency_2step.json")
+    alone = report["sampler only"]["total_s"]
+    names = {"sampler only": "sampler alone (`Pipeline.generate`)", "app loop, no network": "the page's server loop, no network",
+             "api /generate": "`generate` API via gradio_client"}
+    rows = []
+    for name, r in report.items():
+        first = r.get("first_preview_s", r.get("first_update_s"))
+        first_cell = "-" if first is None else f"{first:.3f} s" + (" (first update)" if "first_update_s" in r else "")
+        ratio = "" if name == "sampler only" else f" ({r['total_s'] / alone:.1f}x)"
+        total = f"{r['total_s']:.3f} s" + (" (GIF and MP4 together)" if name == "api /generate" else ratio)
+        rows.append([names.get(name, name.replace("0.1 s", "(default)")), first_cell, total,
+                     f"{r['mp4_s']:.3f} s" if "mp4_s" in r else "-"])
+    return table(["run", "first preview after the click", "finished video (GIF; x the sampler alone)", "MP4"],
+                 ["l", "r", "r", "r"], rows)
+
+
+TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model, "app_latency": app_latency}
+
+
+def render(text: str) -> str:
+    """`text` with every marked table rendered afresh from its report."""
+    def fill(m: re.Match) -> str:
+        if m["name"] not in TABLES:
+            raise KeyError(f"unknown table {m['name']!r} (known: {', '.join(TABLES)})")
+        return m.group(1) + TABLES[m["name"]]() + m.group(4)
+
+    return MARKER.sub(fill, text)
+
+
+def stale(paths=DOCS) -> list[str]:
+    """The tables whose committed text differs from their report, as 'file: table'."""
+    return [f"{path.relative_to(ROOT)}: {m['name']}" for path in paths for m in MARKER.finditer(path.read_text())
+            if MARKER.search(render(m.group(0)))["body"] != m["body"]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vidgen.evaluation.doc_tables", description=__doc__.split("\n\n")[0])
+    p.add_argument("--write", action="store_true", help="rewrite the tables from the reports (default: only check)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.write:
+        for path in DOCS:
+            text = path.read_text()
+            if render(text) != text:
+                path.write_text(render(text))
+                print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    differing = stale()
+    for name in differing:
+        print(f"differs from its report: {name}", file=sys.stderr)
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
