@@ -123,7 +123,39 @@ def app_latency() -> str:
                  ["l", "r", "r", "r"], rows)
 
 
-TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model, "app_latency": app_latency}
+WORLD_SPLITS = {"val": "validation prompts", "heldout": "held-out combinations", "lookalike": "look-alike glyphs",
+                "long": "7-8 symbols", "heldout_shapes": "validation prompts along held-out zigzag paths"}
+
+
+def world_models() -> str:
+    """checkpoints/README.md: the motion world's release and blog model following a motion (world_*.json)."""
+    reports = {name: load(f"world_{name}.json")["follow"] for name in ("release", "blog")}
+    rows = [[f"{text} (n = {reports['release'][split]['n']})",
+             *(f"**{percent(r[split]['readability'])}%**, {r[split]['position_error_px']:.2f} px, {r[split]['psnr_db']:.1f} dB"
+               for r in reports.values())] for split, text in WORLD_SPLITS.items()]
+    return table(["", *reports], ["l", "l", "l"], rows)
+
+
+def scroll_models() -> str:
+    """README.md: the scroll world's two models (shipped_models.json), each cell the reference **/** the default."""
+    from .model_card import ROWS
+
+    card = load("shipped_models.json")["models"]
+    names = {"release": "scroll-release (then release)", "blog": "scroll-blog (then blog)"}
+    fmt = {"pct": lambda v: f"{percent(v)}%", "db": lambda v: f"{v:.1f}", "f3": lambda v: f"{v:.3f}", "f1": lambda v: f"{v:.1f}"}
+    rows = []
+    for text, split, key, kind in ROWS:
+        cells = []
+        for name in names:
+            ref, own = (card[name]["samplings"][s]["splits"][split] for s in ("reference", "default"))
+            cell = f"{fmt[kind](ref[key])} / {fmt[kind](own[key])}"
+            cells.append({"pct": f"{cell} (n = {ref['n']})", "db": f"{cell} dB"}.get(kind, cell))
+        rows.append([text, *cells])
+    return table(["", *names.values()], ["l", "l", "l"], rows)
+
+
+TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model, "app_latency": app_latency,
+          "world_models": world_models, "scroll_models": scroll_models}
 
 
 def render(text: str) -> str:
