@@ -1,6 +1,8 @@
 """torch.compile where it pays: a compiled twin for sampling, checked against the eager model and timed."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -71,7 +73,18 @@ def test_a_twin_that_disagrees_with_the_model_is_not_used(model, bf16):
     assert got is None and "differs from the eager one" in info["how"] and info["max_diff"] > compiled.AGREE[bf16]
 
 
+def inductor_compiler() -> str | None:
+    """The C++ compiler torch.compile's inductor would run here ($CXX, else g++: torch._inductor.config.cpp.cxx),
+    or None when there is none on the PATH."""
+    from torch._inductor import config
+
+    names = config.cpp.cxx if isinstance(config.cpp.cxx, (list, tuple)) else (config.cpp.cxx,)
+    return next((shutil.which(n) for n in names if n and shutil.which(n)), None)  # None there: conda, if asked
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(inductor_compiler() is None,
+                    reason="no C++ compiler ($CXX, else g++): torch.compile's inductor needs one (apt-get install g++)")
 def test_a_pipeline_samples_the_same_videos_with_its_compiled_twin(tiny_checkpoint):
     """A real torch.compile (inductor) of a small trained network: the twin agrees with the eager pass and
     the videos are the eager ones to within a grey level, whether or not it was found faster here."""
