@@ -1,7 +1,9 @@
 # The vidgen web app on CPU, as a Hugging Face Docker Space (or any container host) runs it.
 #   docker build -t vidgen-app . && docker run --rm -p 7860:7860 vidgen-app
-# The image serves checkpoints/release, blog, release-fast, release-2step, scroll-release and scroll-blog from the build context; mount another with
-#   docker run -p 7860:7860 -v /path/to/run:/ckpt:ro -e VIDGEN_CHECKPOINT=/ckpt vidgen-app
+# The image serves the shipped models, release-2step the default (vidgen/shipped.py: DEFAULT_MODEL), from
+# checkpoints/ in the build context; mount another directory as one of them with its variable, e.g.
+#   docker run -p 7860:7860 -v /path/to/run:/ckpt:ro -e VIDGEN_2STEP_CHECKPOINT=/ckpt vidgen-app
+# It carries only what the app needs (the COPY lines below; .dockerignore keeps the rest out of the context).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,12 +24,16 @@ ENV HOME=/home/user \
     PATH=/home/user/.local/bin:$PATH
 WORKDIR /home/user/app
 
-# Dependencies first, so code changes do not reinstall them. The extra index gives pip torch's
-# "+cpu" wheel for the pinned version (it sorts above PyPI's CUDA build), keeping the image CPU-only.
+# Dependencies first, so code changes do not reinstall them. torch first, from PyTorch's CPU index (PyPI's
+# Linux wheel of the same version is the CUDA build, several GB); requirements.txt's pin then takes it as it is.
 COPY --chown=user:user requirements.txt .
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && pip install -r requirements.txt
 
-COPY --chown=user:user . .
+COPY --chown=user:user app.py .
+COPY --chown=user:user vidgen vidgen
+COPY --chown=user:user assets assets
+COPY --chown=user:user checkpoints checkpoints
 USER user
 
 EXPOSE 7860

@@ -42,3 +42,98 @@ def test_a_wheel_carries_the_shipped_folders_where_paths_looks():
 
     assert paths._SHIPPED == ROOT / "vidgen" / "_shipped"
     assert paths.ASSETS_DIR == ROOT / "assets" and paths.CHECKPOINTS_DIR == ROOT / "checkpoints"  # a source checkout
+
+
+def test_the_python_version_is_the_one_everything_here_runs_on():
+    """pyproject's floor admits no Python these files cannot run on (tomllib, above, is 3.11's), and the Docker
+    image is built on that floor."""
+    floor = re.fullmatch(r">=(\d+)\.(\d+)", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert floor and (int(floor[1]), int(floor[2])) >= (3, 11)
+    assert re.search(rf"^FROM python:{floor[1]}\.{floor[2]}-slim$", (ROOT / "Dockerfile").read_text(), re.M)
+
+
+# The Docker image: .dockerignore decides what is in the build context, the Dockerfile's COPY lines what of it
+# goes into the image. Docker's rule: the last pattern that matches a path or one of its parent folders wins.
+
+def _docker_pattern(pattern: str) -> re.Pattern:
+    """A .dockerignore pattern as a regex over /-separated paths (** any folders, * and ? within one name)."""
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern.strip("/"))
+    glob = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(glob.get(p, re.escape(p)) for p in parts))
+
+
+def dockerignore_rules(text: str) -> list[tuple[re.Pattern, bool]]:
+    """(pattern, excludes) of each line of a .dockerignore, in order."""
+    rules = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((_docker_pattern(line.lstrip("!")), not line.startswith("!")))
+    return rules
+
+
+def in_build_context(path: str, rules) -> bool:
+    """Whether Docker sends `path` (relative to the context) to the build."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    excluded = False
+    for pattern, excludes in rules:
+        if any(pattern.fullmatch(p) for p in prefixes):
+            excluded = excludes
+    return not excluded
+
+
+def copied_by(dockerfile: str) -> list[str]:
+    """The sources of the Dockerfile's COPY lines ("." for the whole context)."""
+    sources = []
+    for line in dockerfile.splitlines():
+        words = [w for w in line.split() if not w.startswith("--")]
+        if words and words[0].upper() == "COPY":
+            sources += [w.rstrip("/") for w in words[1:-1]]
+    return sources
+
+
+def in_image(path: str) -> bool:
+    rules = dockerignore_rules((ROOT / ".dockerignore").read_text())
+    sources = copied_by((ROOT / "Dockerfile").read_text())
+    copied = any(s == "." or path == s or path.startswith(s + "/") for s in sources)
+    return copied and in_build_context(path, rules)
+
+
+def test_the_dockerignore_reader_follows_dockers_rules():
+    rules = dockerignore_rules("*\n!vidgen\n!checkpoints/a\n**/__pycache__\ncheckpoints/*/x.png\n# comment\n")
+    assert in_build_context("vidgen/app/server.py", rules) and in_build_context("checkpoints/a/ema.safetensors", rules)
+    assert not in_build_context("tests/test_app.py", rules) and not in_build_context("checkpoints/b/ema.safetensors", rules)
+    assert not in_build_context("vidgen/app/__pycache__/server.pyc", rules) and not in_build_context("app.py", rules)
+    assert not in_build_context("checkpoints/a/x.png", rules)
+    assert copied_by("COPY --chown=user:user a.py b/ ./\nRUN x\ncopy c d\n") == ["a.py", "b", "c"]
+
+
+def test_the_docker_image_carries_what_the_app_needs_and_nothing_else():
+    """The image serves the default model (a Space built from it must not fall back) and every other shipped
+    one, with the code, the font and requirements; tests, docs, benchmarks, runs and the recognizers stay out."""
+    from vidgen.checkpoint import CONFIG_NAME, EMA_NAME
+    from vidgen.data.layout import FONT_PATH
+    from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+
+    def rel(path: Path) -> str:
+        return path.relative_to(ROOT).as_posix()
+
+    default = SHIPPED_MODELS[DEFAULT_MODEL].directory
+    assert in_image(rel(default / CONFIG_NAME)) and in_image(rel(default / EMA_NAME)), f"the image lacks {DEFAULT_MODEL}"
+    needed = ["app.py", "requirements.txt", rel(FONT_PATH)]
+    needed += [rel(m.directory / name) for m in SHIPPED_MODELS.values() for name in (CONFIG_NAME, EMA_NAME)]
+    needed += [rel(p) for p in (ROOT / "vidgen").rglob("*.py") if "__pycache__" not in p.parts]
+    assert [p for p in needed if not in_image(p)] == []
+    left_out = ["tests/test_app.py", "docs/app.md", "benchmarks/app_latency.py", "runs/motion-release/ema.safetensors",
+                "checkpoints/recognizer-motion/recognizer.safetensors", "checkpoints/release/samples.png",
+                ".git/config", "vidgen/__pycache__/shipped.cpython-311.pyc", "README.md"]
+    assert [p for p in left_out if in_image(p)] == []
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '"python", "app.py"' in dockerfile  # the CMD runs the app that was copied
+
+
+def test_the_docker_image_installs_the_cpu_build_of_the_pinned_torch():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pin = next(line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if _name(line) == "torch")
+    assert re.search(rf"pip install {re.escape(pin)} --index-url https://download\.pytorch\.org/whl/cpu\b", dockerfile)
