@@ -1,5 +1,5 @@
-"""The import graph of vidgen/, read from the source with ast (imports inside functions count too): no
-circle, inference never reaches training, and evaluation/ only measures (it reaches no training module
+"""The import graph of vidgen/, read from the source with ast (imports inside functions count too, those
+under `if TYPE_CHECKING:` do not: annotations only): no circle, inference never reaches training, and evaluation/ only measures (it reaches no training module
 but the recipes' TrainConfig, which vidgen.presets names)."""
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ def module_files(package: Path) -> dict[str, tuple[Path, bool]]:
     return out
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node of `tree` but those under `if TYPE_CHECKING:` (imported for annotations only, never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+
+
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """{module: the package's modules it imports}; `from .x import name` counts as importing module x.name
     when that is a module, else x."""
@@ -34,7 +46,7 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     graph = {}
     for module, (path, is_package) in files.items():
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 targets |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom):
@@ -109,6 +121,17 @@ def test_the_graph_sees_relative_and_absolute_imports(graph):
     assert "vidgen.checkpoint" in graph["vidgen.evaluation.compare"]  # from .. import checkpoint as ckpt
     assert "vidgen.evaluation.compare" in graph["vidgen.evaluation.compare_report"]  # from .compare import ordered
     assert "vidgen.training.trainer" in graph["vidgen.training.variant_comparison"]
+
+
+def test_imports_for_annotations_only_are_not_edges(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\nelse:\n    from . import c\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import A\n")
+    (pkg / "c.py").write_text("")
+    graph = import_graph(pkg)
+    assert graph["pkg.a"] == {"pkg.c"} and graph["pkg.b"] == {"pkg.a"}
 
 
 def test_cycles_finds_a_circle_and_only_circles():
