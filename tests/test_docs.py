@@ -171,6 +171,8 @@ def test_every_subcommand_and_benchmark_is_documented_somewhere():
              if argv[:1] == ["vidgen"] or argv[1:3] == ["-m", "vidgen"]]
     shown = {rest[0] for rest in lines if rest}
     assert set(subparsers(build_parser())) - shown == set()
+    benchmarks = {f"benchmarks.{f.stem}" for f in (ROOT / "benchmarks").glob("*.py") if f.stem != "__init__"}
+    assert benchmarks - {argv[2] for _, _, argv, _ in all_commands() if argv[1:2] == ["-m"]} == set()
 
 
 @pytest.mark.parametrize("line, problem", [
@@ -209,9 +211,11 @@ def test_every_table_that_quotes_a_report_is_the_report_rendered():
     assert shown == set(doc_tables.TABLES), "a table writer no doc uses, or a marker no writer fills"
 
 
-@pytest.mark.parametrize("report, table", [("few_step.json", "few_step"), ("few_step_large.json", "few_step_large"),
-                                           ("few_step_timing.json", "default_model"), ("app_latency_2step.json", "app_latency"),
-                                           ("world_blog.json", "world_models"), ("shipped_models.json", "scroll_models")])
+@pytest.mark.parametrize("report, table", [
+    ("few_step.json", "few_step"), ("few_step_large.json", "few_step_large"), ("few_step_timing.json", "default_model"),
+    ("app_latency_2step.json", "app_latency"), ("world_blog.json", "world_models"),
+    ("shipped_models.json", "scroll_models"),
+])
 def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
     """The check can fail: one figure changed in a report, and the table quoting it no longer matches."""
     import json

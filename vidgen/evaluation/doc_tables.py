@@ -31,13 +31,15 @@ ROW_NOTES = {("teacher", "ddim", 50): "the reference", ("teacher", "dpm++2m", 10
 
 
 def load(name: str) -> dict:
+    """A committed report, docs/reports/NAME."""
     return json.loads((REPORTS / name).read_text())
 
 
 def table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
     """A Markdown table; `align` is "l" or "r" a column."""
-    rule = ["---:" if a == "r" else "---" for a in align]
-    return "".join("| " + " | ".join(cells) + " |\n" for cells in (header, *rows)).replace("\n", "\n|" + "|".join(rule) + "|\n", 1)
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    lines = ["| " + " | ".join(cells) + " |" for cells in (header, *rows)]
+    return "\n".join([lines[0], rule, *lines[1:]]) + "\n"
 
 
 def percent(x: float) -> str:
@@ -45,7 +47,15 @@ def percent(x: float) -> str:
     return "100" if x == 1 else f"{100 * x:.1f}"
 
 
+def both_judges(split: dict, short: bool = False) -> str:
+    """One split read by the motion reader / by the nearest render: '100.0% / 95.8%', short '100 / 95.8%'."""
+    if short:
+        return f"{percent(split['reader'])} / {percent(split['nearest_render'])}%"
+    return f"{100 * split['reader']:.1f}% / {100 * split['nearest_render']:.1f}%"
+
+
 def find_row(report: dict, model: str, sampler: str, steps: int) -> dict:
+    """A benchmarks.few_step report's row of one model at one setting."""
     for row in report["rows"]:
         if (row["model"], row["sampler"], row["steps"]) == (model, sampler, steps):
             return row
@@ -53,6 +63,7 @@ def find_row(report: dict, model: str, sampler: str, steps: int) -> dict:
 
 
 def label(model: str, sampler: str, steps: int, note: bool) -> str:
+    """'release, DDIM 50 (the reference)': a row's name under the shipped model's name."""
     text = f"{MODEL_NAMES.get(model, model)}, {SAMPLER_NAMES.get(sampler, sampler)} {steps}"
     if note and (model, sampler, steps) in ROW_NOTES:
         text += f" ({ROW_NOTES[model, sampler, steps]})"
@@ -65,7 +76,7 @@ def few_step() -> str:
     header = ["model", "sampler", "steps", "passes", *(f"{s} (reader / nearest)" for s in SPLITS),
               "PSNR val (dB)", "one video (s)", "matmul-times", "% of matmul rate"]
     rows = [[r["model"], r["sampler"], str(r["steps"]), str(r["passes"]),
-             *(f"{100 * r['splits'][s]['reader']:.1f}% / {100 * r['splits'][s]['nearest_render']:.1f}%" for s in SPLITS),
+             *(both_judges(r["splits"][s]) for s in SPLITS),
              f"{r['splits']['val']['psnr_db']:.2f}", f"{r['seconds']:g}", f"{r['matmuls']:.1f}",
              f"{round(100 * r['share_of_matmul_rate'])}%"] for r in report["rows"]]
     return table(header, ["l", "l"] + ["r"] * (len(header) - 2), rows)
@@ -82,13 +93,14 @@ def few_step_large() -> str:
         r = find_row(report, *key)
         name = label(*key, note=key == LARGE_ROWS[0])
         rows.append([f"**{name}**" if key == LARGE_ROWS[-1] else name, str(r["passes"]),
-                     *(f"{percent(r['splits'][s]['reader'])} / {percent(r['splits'][s]['nearest_render'])}%" for s in SPLITS),
+                     *(both_judges(r["splits"][s], short=True) for s in SPLITS),
                      " / ".join(f"{r['splits'][s]['psnr_db']:.2f}" for s in SPLITS) + " dB"])
     return table(header, ["l", "r", "r", "r", "r", "r", "l"], rows)
 
 
 def default_model() -> str:
-    """README.md: the default against its teacher: time compiled (few_step_timing.json), reading (few_step_large.json)."""
+    """README.md: the default against its teacher, its time compiled (few_step_timing.json), its reading
+    (few_step_large.json)."""
     reading, timing = load("few_step_large.json"), load("few_step_timing.json")
     reference = find_row(reading, *LARGE_ROWS[0])
     header = ["model, sampler", "network passes", "one video, compiled",
@@ -109,7 +121,8 @@ def app_latency() -> str:
     """docs/app.md: the default model in the app, compiled (docs/reports/app_latency_2step.json)."""
     report = load("app_latency_2step.json")
     alone = report["sampler only"]["total_s"]
-    names = {"sampler only": "sampler alone (`Pipeline.generate`)", "app loop, no network": "the page's server loop, no network",
+    names = {"sampler only": "sampler alone (`Pipeline.generate`)",
+             "app loop, no network": "the page's server loop, no network",
              "api /generate": "`generate` API via gradio_client"}
     rows = []
     for name, r in report.items():
@@ -130,9 +143,12 @@ WORLD_SPLITS = {"val": "validation prompts", "heldout": "held-out combinations",
 def world_models() -> str:
     """checkpoints/README.md: the motion world's release and blog model following a motion (world_*.json)."""
     reports = {name: load(f"world_{name}.json")["follow"] for name in ("release", "blog")}
-    rows = [[f"{text} (n = {reports['release'][split]['n']})",
-             *(f"**{percent(r[split]['readability'])}%**, {r[split]['position_error_px']:.2f} px, {r[split]['psnr_db']:.1f} dB"
-               for r in reports.values())] for split, text in WORLD_SPLITS.items()]
+
+    def cell(s: dict) -> str:
+        return f"**{percent(s['readability'])}%**, {s['position_error_px']:.2f} px, {s['psnr_db']:.1f} dB"
+
+    rows = [[f"{text} (n = {reports['release'][split]['n']})", *(cell(r[split]) for r in reports.values())]
+            for split, text in WORLD_SPLITS.items()]
     return table(["", *reports], ["l", "l", "l"], rows)
 
 
@@ -142,7 +158,8 @@ def scroll_models() -> str:
 
     card = load("shipped_models.json")["models"]
     names = {"release": "scroll-release (then release)", "blog": "scroll-blog (then blog)"}
-    fmt = {"pct": lambda v: f"{percent(v)}%", "db": lambda v: f"{v:.1f}", "f3": lambda v: f"{v:.3f}", "f1": lambda v: f"{v:.1f}"}
+    fmt = {"pct": lambda v: f"{percent(v)}%", "db": lambda v: f"{v:.1f}", "f3": lambda v: f"{v:.3f}",
+           "f1": lambda v: f"{v:.1f}"}
     rows = []
     for text, split, key, kind in ROWS:
         cells = []
@@ -154,8 +171,8 @@ def scroll_models() -> str:
     return table(["", *names.values()], ["l", "l", "l"], rows)
 
 
-TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model, "app_latency": app_latency,
-          "world_models": world_models, "scroll_models": scroll_models}
+TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
+          "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models}
 
 
 def render(text: str) -> str:
@@ -175,6 +192,7 @@ def stale(paths=DOCS) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the docs' commands against it)."""
     p = argparse.ArgumentParser(prog="python -m vidgen.evaluation.doc_tables", description=__doc__.split("\n\n")[0])
     p.add_argument("--write", action="store_true", help="rewrite the tables from the reports (default: only check)")
     return p
