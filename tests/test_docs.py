@@ -25,12 +25,14 @@ ENV_ASSIGNMENT = re.compile(r"[A-Z_][A-Z0-9_]*=\S*")
 
 def code_texts(text: str) -> list[tuple[int, str, bool]]:
     """(line number, code, is a code-block line) for every code-block line and inline code span of a Markdown text."""
-    found, prose, fenced = [], [], False
+    found, prose, fenced, in_code = [], [], False, False
     for number, line in enumerate(text.split("\n"), 1):
+        # an indented code block starts after a blank line (it cannot interrupt a paragraph) and runs while indented
+        in_code = line.startswith("    ") and (in_code or number == 1 or not prose[-1].strip())
         if line.lstrip().startswith("```"):
             fenced = not fenced
             prose.append("")
-        elif fenced or line.startswith("    ") and not line.lstrip().startswith(("-", "*", "|")):
+        elif fenced or in_code:
             found.append((number, re.sub(r"\s+#\s.*$", "", line.strip()), True))  # minus its comment
             prose.append("")
         else:
@@ -49,8 +51,10 @@ def commands(text: str) -> list[tuple[int, list[str], bool]]:
         for piece in re.split(r"\s(?:&&|;)\s", code.replace("\\|", "|")):
             try:
                 argv = shlex.split(piece)
-            except ValueError:
-                continue
+            except ValueError:  # an unmatched quote: still a command to check, word by word
+                argv = piece.split()
+            if argv[:1] == ["python3"]:
+                argv = ["python", *argv[1:]]
             while argv and ENV_ASSIGNMENT.fullmatch(argv[0]):
                 argv = argv[1:]
             if argv[:1] == ["torchrun"] and "-m" in argv:  # torchrun [its options] -m vidgen ...
