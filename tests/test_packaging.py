@@ -137,3 +137,23 @@ def test_the_docker_image_installs_the_cpu_build_of_the_pinned_torch():
     dockerfile = (ROOT / "Dockerfile").read_text()
     pin = next(line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if _name(line) == "torch")
     assert re.search(rf"pip install {re.escape(pin)} --index-url https://download\.pytorch\.org/whl/cpu\b", dockerfile)
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README's two set-up commands, and .ci/run ends by running the second exactly as written."""
+    setup = (ROOT / "README.md").read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    readme = [line.strip() for line in setup.splitlines() if line.startswith("    pip install -r")]
+    assert readme == ["pip install -r requirements.txt && python app.py", "pip install -r requirements.txt && python -m pytest"]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert ci[-1] == readme[1]
+
+
+def test_the_space_instructions_upload_every_served_model_the_default_first():
+    """docs/app.md's upload list names each shipped model's folder, the default's first: a Space built from a
+    list without it serves the fallback."""
+    from vidgen.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+
+    upload = re.search(r"allow_patterns=\[(.*?)\]", (ROOT / "docs" / "app.md").read_text(), re.S)[1]
+    folders = re.findall(r'"checkpoints/([^/"]+)/\*\*"', upload)
+    assert sorted(folders) == sorted(m.directory.name for m in SHIPPED_MODELS.values())
+    assert folders[0] == SHIPPED_MODELS[DEFAULT_MODEL].directory.name
