@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_HELP, SAMPLERS
+from ..diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, check_sampling_args
 from ..precision import PRECISIONS
 
 
@@ -29,20 +31,49 @@ def check_device(device: str) -> str:
     return device
 
 
-def positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+class Bounded:
+    """An argparse type: a finite number of `kind` in [lo, hi] (lo excluded if lo_open). A bad value is refused
+    while the command line is parsed, before anything loads, and argparse's one line names the flag."""
+
+    def __init__(self, kind=float, lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+        self.kind, self.lo, self.hi, self.lo_open = kind, lo, hi, lo_open
+        self.__name__ = kind.__name__  # argparse's name for the type in its own messages
+
+    def wanted(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        lo, hi = (v if self.kind is int or v is None else f"{v:g}" for v in (self.lo, self.hi))
+        if self.lo is not None and self.hi is not None:
+            return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}]"
+        if self.lo is not None:
+            return f"{what} {'>' if self.lo_open else '>='} {lo}"
+        return f"a finite {'integer' if self.kind is int else 'number'}"
+
+    def __call__(self, text: str):
+        try:
+            v = self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {self.wanted()}, got {text!r}") from None
+        low = self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo)
+        if not math.isfinite(v) or low or (self.hi is not None and v > self.hi):
+            raise argparse.ArgumentTypeError(f"must be {self.wanted()}, got {text!r}")
+        return v
+
+
+positive_int = Bounded(int, 1)
+nonnegative_int = Bounded(int, 0)
+positive_float = Bounded(float, 0, lo_open=True)
+seed_int = Bounded(int, 0, 2**32 - 1)  # the app's MAX_SEED (a test keeps them equal); numpy refuses negative seeds
+eta_float = Bounded(float, *ETA_RANGE)
+guidance_float = Bounded(float, *GUIDANCE_RANGE)  # a guidance-distilled model's narrower range: check_sampling
 
 
 def add_sampling_args(p: argparse.ArgumentParser, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER) -> None:
     """--steps, --eta, --guidance, --seed, --sampler, --device: how a video is sampled (sample, eval, experiments)."""
-    p.add_argument("--steps", type=int, default=steps, help=f"denoising steps, 1..T (default {steps})")
-    p.add_argument("--eta", type=float, default=0.0, help="0 = deterministic DDIM, 1 = DDPM-like noise (default 0)")
-    p.add_argument("--guidance", type=float, default=None,
+    p.add_argument("--steps", type=positive_int, default=steps, help=f"denoising steps, 1..T (default {steps})")
+    p.add_argument("--eta", type=eta_float, default=0.0, help="0 = deterministic DDIM, 1 = DDPM-like noise (default 0)")
+    p.add_argument("--guidance", type=guidance_float, default=None,
                    help="classifier-free guidance scale, 1 = none (default: the checkpoint's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--sampler", choices=SAMPLERS, default=sampler,
                    help="; ".join(f"{name}: {text}" for name, text in SAMPLER_HELP.items()) + f" (default {sampler})")
     p.add_argument("--device", default="cpu")
@@ -67,3 +98,82 @@ def check_out(out: str) -> None:
 
     if Path(out).suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"--out must end in {', '.join(VIDEO_SUFFIXES)}, got {out!r}")
+
+
+class _ConfigOnly:
+    """A checkpoint's model config standing in for its network: enough for a Pipeline to answer what its
+    config.json says (T, default sampling and guidance, world, which motions it follows) with no weights loaded."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def eval(self):
+        return self
+
+
+def unloaded_pipeline(checkpoint, flag: str = "--checkpoint"):
+    """The Pipeline of a checkpoint (a directory or a shipped name; None: the default model) read from its
+    config.json only, for checking arguments before any weights load; it cannot sample. A missing or corrupt
+    config is refused here, naming `flag`, as loading would refuse it."""
+    from ..checkpoint import CheckpointError, read_configs
+    from ..pipeline import Pipeline
+    from ..shipped import resolve_model_path
+
+    try:
+        model_cfg, diff_cfg, raw = read_configs(resolve_model_path(checkpoint))
+    except CheckpointError as e:
+        raise UsageError(f"{flag}: {e}") from None
+    return Pipeline(_ConfigOnly(model_cfg), diff_cfg, raw, precision="fp32")
+
+
+def check_sampling(pipe, sampler: str | None, steps: int | None, eta: float, guidance: float | None) -> tuple[str, int, float]:
+    """Sampling arguments against a checkpoint's own limits (its T; a guidance-distilled model's range of
+    scales), None standing for its defaults, before it loads. -> (sampler, steps, guidance)."""
+    own_sampler, own_steps = pipe.default_sampling
+    sampler = sampler or own_sampler
+    steps = own_steps if steps is None else steps
+    guidance = pipe.default_guidance if guidance is None else guidance
+    T = pipe.num_timesteps
+    if not 1 <= steps <= T:
+        raise UsageError(f"--steps must be in [1, {T}] (this model's T, its noise levels), got {steps}")
+    distilled = pipe.model.cfg.guidance_range
+    if distilled is not None and not distilled[0] <= guidance <= distilled[1]:
+        raise UsageError(f"--guidance: this guidance-distilled model was trained for scales in [{distilled[0]:g}, "
+                         f"{distilled[1]:g}], got {guidance:g} (its teacher takes any in [{GUIDANCE_RANGE[0]:g}, "
+                         f"{GUIDANCE_RANGE[1]:g}])")
+    try:
+        check_sampling_args(steps, eta, guidance, T, sampler)  # the sampler's own rules, whatever they become
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return sampler, steps, guidance
+
+
+def check_motion(pipe, spec: str | None, prompt: str, seed: int):
+    """--motion parsed and checked against the prompt and against what the model follows, before it loads.
+    -> the Motion, or None when none is given (the model then moves the text itself)."""
+    from ..data.world import motion_from_spec
+
+    if spec is None:
+        return None
+    try:
+        motion = motion_from_spec(spec, prompt, pipe.world, seed)
+        pipe.motions([prompt], motion, seed)
+    except ValueError as e:
+        raise UsageError(f"--motion: {e}") from None
+    return motion
+
+
+def check_reader(path, reads: str | None = None) -> None:
+    """A recognizer directory (--recognizer) read from its config.json: it exists, is a reader, reads `reads`."""
+    from ..checkpoint import CONFIG_NAME, CheckpointError, read_json
+
+    try:
+        raw = read_json(Path(path) / CONFIG_NAME)
+    except CheckpointError as e:
+        raise UsageError(f"--recognizer: {e}") from None
+    if raw.get("format") != "vidgen-recognizer-1":
+        raise UsageError(f"--recognizer {path} is not a recognizer (its config.json has format {raw.get('format')!r})")
+    found = (raw.get("model") or {}).get("reads", "scroll")
+    if reads is not None and found != reads:
+        raise UsageError(f"--recognizer {path} reads the {found} world; give a {reads} reader "
+                         f"(train-recognizer --reads {reads})")

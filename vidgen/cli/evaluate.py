@@ -6,29 +6,45 @@ from pathlib import Path
 
 from ..diffusion.sampler import EVAL_SAMPLER, EVAL_STEPS
 from ..evaluation.harness import SPLITS
-from .common import add_compile_arg, add_precision_arg, add_sampling_args
+from .common import (
+    Bounded,
+    UsageError,
+    add_compile_arg,
+    add_precision_arg,
+    add_sampling_args,
+    check_device,
+    check_reader,
+    check_sampling,
+    positive_int,
+    seed_int,
+    unloaded_pipeline,
+)
+
+at_least_two = Bounded(int, 2)  # prompts per split: a rate needs two
 
 
 def _add_common(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run or release directory, or a shipped model: release or blog")
     p.add_argument("--out", required=True, help="output directory for the report")
     add_sampling_args(p, steps=EVAL_STEPS, sampler=EVAL_SAMPLER)  # the reference of every reported figure
-    p.add_argument("--batch-size", type=int, default=64, help="prompts sampled together (default 64)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="prompts sampled together (default 64)")
     p.add_argument("--recognizer", default=None, help="recognizer directory (default: the checkpoint's world's, checkpoints/recognizer or "
                         "checkpoints/recognizer-motion)")
     p.add_argument("--no-progress", action="store_true")
 
 
 def _settings(args):
-    from ..checkpoint import CONFIG_NAME, read_json, resolve_dir
-    from ..diffusion.sampler import DEFAULT_GUIDANCE
+    """The sampling settings, every argument of eval and experiments checked against the checkpoint's config
+    (no weights loaded yet), --recognizer and --device too."""
     from ..evaluation.harness import EvalSettings
 
-    guidance = args.guidance
-    if guidance is None:
-        guidance = float(read_json(resolve_dir(args.checkpoint) / CONFIG_NAME).get("default_guidance", DEFAULT_GUIDANCE))
-    return EvalSettings(steps=args.steps, eta=args.eta, guidance_scale=guidance, seed=args.seed,
-                        batch_size=args.batch_size, sampler=args.sampler)
+    sampler, steps, guidance = check_sampling(unloaded_pipeline(args.checkpoint), args.sampler, args.steps, args.eta,
+                                              args.guidance)
+    if args.recognizer is not None:
+        check_reader(args.recognizer)
+    check_device(args.device)
+    return EvalSettings(steps=steps, eta=args.eta, guidance_scale=guidance, seed=args.seed,
+                        batch_size=args.batch_size, sampler=sampler)
 
 
 def _reader(args):
@@ -45,7 +61,7 @@ def add_eval_args(p) -> None:
     src.add_argument("--prompts", default=None, help="text file, one prompt a line")
     src.add_argument("--split", choices=SPLITS, default="val",
                      help="prompt set when no --prompts: val, heldout, lookalike (validation prompts of look-alike glyphs) or long (7-8 symbols); default val")
-    p.add_argument("--n", type=int, default=None, help="number of prompts: split prompts spread over lengths "
+    p.add_argument("--n", type=positive_int, default=None, help="number of prompts: split prompts spread over lengths "
                    "(default 200), or the first N of --prompts (default all)")
 
 
@@ -60,8 +76,6 @@ def run_eval(args) -> None:
     )
 
     settings = _settings(args)
-    if args.n is not None and args.n < 1:
-        raise ValueError(f"--n must be >= 1, got {args.n}")
     if args.prompts:
         prompts, source = load_prompts_file(args.prompts), f"file {args.prompts}"
         prompts = prompts[: args.n] if args.n else prompts
@@ -78,7 +92,7 @@ def add_experiments_args(p) -> None:
     from ..evaluation.experiments import EXPERIMENTS
 
     _add_common(p)
-    p.add_argument("--n", type=int, default=24, help="prompts per group (default 24)")
+    p.add_argument("--n", type=positive_int, default=24, help="prompts per group (default 24)")
     p.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=list(EXPERIMENTS), help="run only these")
 
 
@@ -93,9 +107,9 @@ def run_experiments_cmd(args) -> None:
 def add_train_recognizer_args(p) -> None:
     p.add_argument("--out", default=None, help="where the weights and config go (default: the reader's own directory, "
                                                "checkpoints/recognizer or, with --reads motion, checkpoints/recognizer-motion)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: RecognizerTrainConfig)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: RecognizerTrainConfig)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--reads", choices=("scroll", "motion"), default="scroll",
                    help="scroll: the scroll world's videos (checkpoints/recognizer); motion: text moving any way "
                         "(checkpoints/recognizer-motion)")
@@ -110,8 +124,6 @@ def run_train_recognizer(args) -> None:
     from ..evaluation.recognizer import DEFAULT_DIR, MOTION_DIR, MOTION_READER, RecognizerConfig
     from ..training.recognizer import RecognizerTrainConfig, train_recognizer
 
-    if args.threads < 1 or (args.steps is not None and args.steps < 1):
-        raise ValueError("--threads and --steps must be >= 1")
     torch.set_num_threads(args.threads)
     cfg = RecognizerTrainConfig(seed=args.seed)
     if args.steps is not None:
@@ -131,7 +143,7 @@ def add_report_args(p) -> None:
     p.add_argument("--models", default=",".join(SCROLL_MODELS),
                    help=f"comma-separated shipped names or directories (default {','.join(SCROLL_MODELS)})")
     p.add_argument("--out", default="docs/reports/shipped_models.json", help="the JSON file (the .md goes beside it)")
-    p.add_argument("--n", type=int, default=None, help="prompts per split instead of the card's (200 val and held-out, "
+    p.add_argument("--n", type=at_least_two, default=None, help="prompts per split instead of the card's (200 val and held-out, "
                                                          "96 look-alike, 48 of 7-8 symbols), for a quick look")
     p.add_argument("--device", default="cpu")
     add_precision_arg(p)
@@ -141,12 +153,13 @@ def add_report_args(p) -> None:
 def run_report(args) -> None:
     from ..evaluation.model_card import CARD_SPLITS, measure_models, write_card
 
-    if args.n is not None and args.n < 2:
-        raise ValueError(f"--n must be >= 2, got {args.n}")
     splits = CARD_SPLITS if args.n is None else {k: args.n for k in CARD_SPLITS}
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not names:
-        raise ValueError("--models names no model")
+        raise UsageError("--models names no model")
+    for name in names:  # each one's config.json read before any loads
+        unloaded_pipeline(name, "--models")
+    check_device(args.device)
     card = measure_models(names, splits, progress=not args.no_progress, device=args.device, precision=args.precision)
     md = write_card(card, Path(args.out))
     print(f"wrote {args.out} and {md}")
@@ -157,7 +170,7 @@ def add_world_report_args(p) -> None:
                      "given, on held-out path shapes too, variety with none given, and the sliders' table.")
     p.add_argument("--model", default="release", help="a shipped name or a checkpoint directory (default release)")
     p.add_argument("--out", default=None, help="the JSON file (default docs/reports/world_<model>.json; the .md goes beside it)")
-    p.add_argument("--n", type=int, default=None, help="prompts per split instead of 200/200/96/48, for a quick look")
+    p.add_argument("--n", type=at_least_two, default=None, help="prompts per split instead of 200/200/96/48, for a quick look")
     p.add_argument("--no-sliders", action="store_true", help="skip the guidance x eta table")
     p.add_argument("--recognizer", default=None, help="motion reader directory (default: checkpoints/recognizer-motion)")
     add_precision_arg(p)
@@ -170,11 +183,10 @@ def run_world_report(args) -> None:
     from ..evaluation.world_report import WORLD_SPLITS, measure_world, write_world_report
     from ..shipped import resolve_model_path
 
-    if args.n is not None and args.n < 2:
-        raise ValueError(f"--n must be >= 2, got {args.n}")
+    if unloaded_pipeline(args.model, "--model").world.name != "motion":  # config.json only, before any weights load
+        raise UsageError(f"--model {args.model} was trained in the scroll world; measure it with report")
+    check_reader(args.recognizer or MOTION_DIR, reads="motion")
     reader = default_reader(args.recognizer or str(MOTION_DIR))
-    if reader.model.cfg.reads != "motion":
-        raise ValueError(f"{args.recognizer} reads the scroll world only; give a motion reader (train-recognizer --reads motion)")
     splits = WORLD_SPLITS if args.n is None else {k: args.n for k in WORLD_SPLITS}
     name = Path(args.model).name
     report = measure_world(str(resolve_model_path(args.model)), reader, splits, progress=not args.no_progress, precision=args.precision,

@@ -4,7 +4,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import add_compile_arg, add_sampling_args, check_device, check_out
+from .common import (
+    UsageError,
+    add_compile_arg,
+    add_sampling_args,
+    check_device,
+    check_motion,
+    check_out,
+    check_sampling,
+    seed_int,
+    unloaded_pipeline,
+)
 
 
 def add_render_args(p) -> None:
@@ -14,7 +24,7 @@ def add_render_args(p) -> None:
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
     p.add_argument("--world", choices=WORLDS, default="scroll", help="the world a random motion is drawn from (default scroll)")
     p.add_argument("--motion", default="random", help=f"how the text moves: {MOTION_SPEC_HELP} (default random)")
-    p.add_argument("--seed", type=int, default=0, help="draws the random motion")
+    p.add_argument("--seed", type=seed_int, default=0, help="draws the random motion")
 
 
 def run_render(args) -> None:
@@ -24,7 +34,10 @@ def run_render(args) -> None:
 
     check_out(args.out)
     prompt = tok.normalize_prompt(args.prompt)
-    motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed)
+    try:
+        motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed)
+    except ValueError as e:
+        raise UsageError(f"--motion: {e}") from None
     path = save_video(render_motion(prompt, motion), args.out)
     print(f"wrote {path} ({motion.shape}, size {motion.size})")
 
@@ -49,16 +62,23 @@ def run_sample(args) -> None:
 
     from ..data import tokenizer as tok
     from ..data.video_io import frames_grid, save_video
-    from ..data.world import describe_motion, motion_from_spec
+    from ..data.world import describe_motion
     from ..pipeline import describe_precision, load_pipeline
     from ..shipped import DEFAULT_MODEL, TEACHER_MODEL, resolve_model_path
     from ..trajectory import TrajectoryRecorder
 
+    # 1. every argument checked before anything loads: a bad one is one line and no time
     check_out(args.out)
     prompt = tok.normalize_prompt(args.prompt)
-    pipe = load_pipeline(args.checkpoint, device=check_device(args.device), precision=args.precision)
-    motion = None if args.motion is None else motion_from_spec(args.motion, prompt, pipe.world, args.seed)
-    motions = pipe.motions([prompt], motion, args.seed)  # can this model follow it? one clear error before any sampling
+    device = check_device(args.device)
+    if args.steps_out is not None and Path(args.steps_out).is_file():
+        raise UsageError(f"--steps-out must be a directory, got the file {args.steps_out}")
+    unloaded = unloaded_pipeline(args.checkpoint)  # config.json only: T, defaults, world, the motions it follows
+    sampler, steps, guidance = check_sampling(unloaded, args.sampler, args.steps, args.eta, args.guidance)
+    motion = check_motion(unloaded, args.motion, prompt, args.seed)
+    # 2. the model
+    pipe = load_pipeline(args.checkpoint, device=device, precision=args.precision)
+    motions = pipe.motions([prompt], motion, args.seed)
     if motion is None and motions is not None:
         print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(motions[0])}", file=sys.stderr)
     if args.checkpoint is None:
@@ -69,9 +89,6 @@ def run_sample(args) -> None:
         from ..compiled import describe_compile
 
         print(f"network: {describe_compile(pipe.compile())}", file=sys.stderr)
-    guidance = args.guidance if args.guidance is not None else pipe.default_guidance
-    own_sampler, own_steps = pipe.default_sampling
-    sampler, steps = args.sampler or own_sampler, own_steps if args.steps is None else args.steps
     steps_dir = Path(args.steps_out) if args.steps_out else None
     rec = TrajectoryRecorder()
     it = pipe.iter_steps(prompt, steps=steps, eta=args.eta, guidance_scale=guidance, seed=args.seed, sampler=sampler,

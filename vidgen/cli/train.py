@@ -8,22 +8,32 @@ from pathlib import Path
 from ..precision import PRECISIONS, time_train_step
 from ..training.distill import KINDS
 from ..presets import PRESETS
-from .common import UsageError, check_device, positive_int
+from .common import (
+    UsageError,
+    check_device,
+    check_sampling,
+    guidance_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    seed_int,
+    unloaded_pipeline,
+)
 
 
 def add_train_args(p) -> None:
     p.add_argument("--preset", default="small", help=f"one of: {', '.join(PRESETS)}")
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="stop at this total step count")
-    p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--time-budget", type=positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out exactly where it stopped (only --lr, --lr-decay-steps, --ckpt-every may change)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--lr-decay-steps", type=int, default=None, help="cosine-decay horizon (0 = constant lr)")
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--lr-decay-steps", type=nonnegative_int, default=None, help="cosine-decay horizon (0 = constant lr)")
     p.add_argument("--ckpt-every", type=positive_int, default=None, help="steps between checkpoints (the preset's by default)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=seed_int, default=None)
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: time a training step in fp32 and in bf16 autocast on this machine and train in the faster "
                         "(recorded in the run's config, so --resume keeps it); or force one (default auto)")
@@ -35,17 +45,34 @@ def add_train_args(p) -> None:
 def run_train(args) -> None:
     from ..training.trainer import init_distributed, leave_distributed
 
-    device = init_distributed(check_device(args.device))
-    _train(args, device)
+    from ..presets import get_preset
+
+    # every argument checked before the group forms and a precision is timed
+    device = check_device(args.device)
+    try:
+        preset = get_preset(args.preset)
+    except ValueError as e:
+        raise UsageError(f"--preset: {e}") from None
+    _check_run_dir(args.out, args.resume)
+    device = init_distributed(device)
+    _train(args, preset, device)
     leave_distributed()
 
 
-def _train(args, device: str) -> None:
+def _check_run_dir(out, resume: bool) -> None:
+    """--out holds a run exactly when --resume says it does."""
     from ..checkpoint import CONFIG_NAME
-    from ..presets import get_preset
+
+    out = Path(out)
+    if resume and not (out / CONFIG_NAME).is_file():
+        raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
+    if not resume and (out / CONFIG_NAME).is_file():
+        raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+
+
+def _train(args, preset, device: str) -> None:
     from ..training.trainer import Trainer, decided_by_rank0, override
 
-    preset = get_preset(args.preset)
     precision = "fp32" if args.no_bf16 else args.precision
     bf16 = None if precision == "auto" else precision == "bf16"
     if precision == "auto" and not args.resume:  # a resumed run keeps the precision it was started with
@@ -55,10 +82,6 @@ def _train(args, device: str) -> None:
     changes = dict(batch_size=args.batch_size, lr=args.lr, lr_decay_steps=args.lr_decay_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                    bf16=bf16, holdout_single=True if args.holdout_single else None)
     out = Path(args.out)
-    if args.resume and not (out / CONFIG_NAME).is_file():
-        raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
-    if not args.resume and (out / CONFIG_NAME).is_file():
-        raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     train_cfg = override(preset.train, **{k: v for k, v in changes.items() if k != "holdout_single"})
     if args.holdout_single:
         train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
@@ -94,13 +117,21 @@ def choose_training_precision(preset, batch: int, device: str) -> bool:
 def add_export_args(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run directory")
     p.add_argument("--out", required=True, help="release directory, e.g. checkpoints/release")
-    p.add_argument("--guidance", type=float, default=None, help="default guidance scale stored with the release")
+    p.add_argument("--guidance", type=guidance_float, default=None, help="default guidance scale stored with the release")
     p.add_argument("--best", action="store_true", help="export the EMA weights of the lowest validation loss, not the latest")
 
 
 def run_export(args) -> None:
-    from ..checkpoint import export_release
+    from ..checkpoint import CheckpointError, export_release, read_best, resolve_dir
 
+    unloaded = unloaded_pipeline(args.checkpoint)  # the run's config read, before its weights
+    if args.guidance is not None:
+        check_sampling(unloaded, None, None, 0.0, args.guidance)  # a guidance-distilled run's own range
+    if args.best:
+        try:
+            read_best(resolve_dir(args.checkpoint))
+        except CheckpointError as e:
+            raise UsageError(f"--best: {e}") from None
     print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")
 
 
@@ -114,7 +145,7 @@ def add_distill_args(p) -> None:
                    help="progressive: the student's DDIM steps, 2^k + 1 (default: DistillConfig's)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: DistillConfig)")
-    p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (then --resume)")
+    p.add_argument("--time-budget", type=positive_float, default=None, help="stop after this many seconds (then --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: time a training step in fp32 and in bf16 autocast here and distil in the faster")
@@ -131,13 +162,21 @@ def run_distill(args) -> None:
     from ..shipped import resolve_model_path
     from ..training.distill import DistillConfig, Distiller
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # every argument checked before the teacher loads
     out = Path(args.out)
     if args.resume != (out / CONFIG_NAME).is_file():
         raise UsageError(f"--resume: no run in {out}" if args.resume else f"{out} already holds a run; pass --resume")
     given = {"steps": args.steps, "student_steps": args.student_steps}
     cfg = DistillConfig(kind=args.kind, **{k: v for k, v in given.items() if v is not None})
+    if not args.resume:  # the rule Distiller applies once the teacher is loaded, read from its config.json
+        distilled = unloaded_pipeline(args.teacher, "--teacher").model.cfg.guidance_range is not None
+        if args.kind == "guidance" and distilled:
+            raise UsageError(f"--teacher {args.teacher} is already guidance-distilled (distil it further with --kind progressive)")
+        if args.kind == "progressive" and not distilled:
+            raise UsageError(f"--teacher {args.teacher} is not guidance-distilled: progressive distillation starts from a "
+                             "guidance-distilled model (distil it with --kind guidance first)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     distiller = Distiller(resolve_model_path(args.teacher), out, cfg, resume=args.resume)
     if args.steps is not None and args.resume:
         distiller.cfg = dataclasses.replace(distiller.cfg, steps=args.steps)
