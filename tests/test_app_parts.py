@@ -277,7 +277,7 @@ def test_every_comparison_changes_what_the_sampler_uses(name):
     a, b = requests.comparison_requests(requests.check_request("HELLO"), name)
     changed = {k for k in ("steps", "guidance_scale", "seed", "sampler", "model") if getattr(a, k) != getattr(b, k)}
     if a.eta != b.eta:
-        assert sampler.STOCHASTIC[a.sampler] and sampler.STOCHASTIC[b.sampler], f"{name}: eta differs but {a.sampler}/{b.sampler} ignore it"
+        assert sampler.SAMPLER_REGISTRY[a.sampler].stochastic and sampler.SAMPLER_REGISTRY[b.sampler].stochastic, f"{name}: eta differs but {a.sampler}/{b.sampler} ignore it"
         changed.add("eta")
     assert changed, f"{name}: both sides are the same request"
 

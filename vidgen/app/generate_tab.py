@@ -8,7 +8,7 @@ import gradio as gr
 
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
-from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPLERS
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPLERS, samplers_help
 from .models import guidance_bounds, trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
@@ -42,7 +42,7 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
                     sampler = gr.Radio(list(SAMPLERS), value=app.sampler0, label="Sampler", elem_id="sampler",
-                                       info="DDPM forces eta = 1; dpm++2m: DPM-Solver++, fewer steps, no eta")
+                                       info=samplers_help())
                 motion = build_motion_controls()
                 with gr.Row():
                     run = gr.Button("Generate", variant="primary", elem_id="generate-btn", interactive=app.pipe is not None)

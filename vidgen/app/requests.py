@@ -14,7 +14,7 @@ from ..diffusion.sampler import (
     DEFAULT_STEPS,
     EVAL_SAMPLER,
     EVAL_STEPS,
-    STOCHASTIC,
+    SAMPLER_REGISTRY,
     check_sampling_args,
 )
 from ..data.world import Motion, WorldConfig, motion_from_spec
@@ -97,7 +97,7 @@ def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_G
     if len(text) > TRAIN_MAX_LEN:
         notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
                      "so this length is out of distribution; expect the extra symbols to be garbled.")
-    if not STOCHASTIC[sampler] and eta != 0:
+    if not SAMPLER_REGISTRY[sampler].stochastic and eta != 0:
         notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
     note = " ".join(notes) or None
     return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model, motion)

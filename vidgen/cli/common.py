@@ -5,7 +5,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_HELP, SAMPLERS
+from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, samplers_help
 from ..diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, check_sampling_args
 from ..precision import PRECISIONS
 
@@ -75,7 +75,7 @@ def add_sampling_args(p: argparse.ArgumentParser, steps: int = DEFAULT_STEPS, sa
                    help="classifier-free guidance scale, 1 = none (default: the checkpoint's)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--sampler", choices=SAMPLERS, default=sampler,
-                   help="; ".join(f"{name}: {text}" for name, text in SAMPLER_HELP.items()) + f" (default {sampler})")
+                   help=f"{samplers_help()} (default {sampler})")
     p.add_argument("--device", default="cpu")
     add_precision_arg(p)
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .schedule import NoiseSchedule, next_timestep, strided_timesteps
+from .schedule import NoiseSchedule, prev_timestep, strided_timesteps
 
 
 class DDIMScheduler:
-    """Chooses timesteps once (`set_timesteps`), then `step` maps x_t to x_{t_prev}."""
+    """Chooses timesteps once (`set_timesteps`), then `step` maps x_t to x_{t_prev}. Stochastic: eta in
+    [0, 1] scales the fresh noise each step draws from `generator`."""
+
+    stochastic = True  # step uses eta and generator (vidgen.diffusion.sampler.Scheduler)
 
     def __init__(self, schedule: NoiseSchedule):
         self.schedule = schedule
@@ -29,25 +32,23 @@ class DDIMScheduler:
         self.timesteps = strided_timesteps(num_steps, self.num_train_timesteps)
         return self.timesteps
 
-    def prev_timestep(self, index: int) -> int:
-        """The timestep after timesteps[index] in the strided chain, -1 after the last (alpha_bar = 1)."""
-        return next_timestep(self.timesteps, index)
-
     def step(
         self,
         model_output: torch.Tensor,
         index: int,
         x_t: torch.Tensor,
+        *,
         eta: float = 0.0,
-        clip_x0: bool = True,
         generator: torch.Generator | None = None,
+        clip_x0: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One reverse step from timesteps[index]. Returns (x_prev, pred_x0)."""
+        """One reverse step from timesteps[index]. Returns (x_prev, pred_x0); the noise (eta > 0) is drawn on
+        the CPU from `generator`."""
         if self.timesteps is None:
             raise RuntimeError("call set_timesteps first")
         # 1. get the current and previous timestep of the strided chain
         t = int(self.timesteps[index])
-        t_prev = self.prev_timestep(index)
+        t_prev = prev_timestep(self.timesteps, index)
         # 2. compute alphas (alpha_bar of DDPM); after the last step alpha_bar_prev = 1
         sched = self.schedule
         alpha_prod_t = float(sched.alphas_cumprod[t])

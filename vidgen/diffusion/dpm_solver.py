@@ -1,11 +1,12 @@
 """DPM-Solver++(2M): the deterministic second-order multistep solver of the probability-flow ODE
-(Lu et al. 2022, the solver behind diffusers' DPMSolverMultistepScheduler). It takes no eta."""
+(Lu et al. 2022, the solver behind diffusers' DPMSolverMultistepScheduler). Deterministic: its step refuses
+eta != 0 (vidgen.diffusion.sampler passes it 0, whatever the user's eta)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .schedule import NoiseSchedule, next_timestep, strided_timesteps
+from .schedule import NoiseSchedule, prev_timestep, strided_timesteps
 
 
 class DPMSolverMultistepScheduler:
@@ -27,6 +28,8 @@ class DPMSolverMultistepScheduler:
     the update is the predicted x0 itself.
     """
 
+    stochastic = False  # step draws no noise: eta must be 0 (vidgen.diffusion.sampler.Scheduler)
+
     def __init__(self, schedule: NoiseSchedule):
         self.schedule = schedule
         self.num_train_timesteps = schedule.num_timesteps
@@ -39,10 +42,6 @@ class DPMSolverMultistepScheduler:
         self.timesteps = strided_timesteps(num_steps, self.num_train_timesteps)
         return self.timesteps
 
-    def prev_timestep(self, index: int) -> int:
-        """The timestep after timesteps[index], -1 after the last (alpha_bar = 1)."""
-        return next_timestep(self.timesteps, index)
-
     def _alpha_sigma_lambda(self, t: int) -> tuple[float, float, float]:
         """alpha_t, sigma_t and lambda_t; t = -1 is the clean end (alpha 1, sigma 0, lambda inf)."""
         if t < 0:
@@ -51,12 +50,24 @@ class DPMSolverMultistepScheduler:
         alpha, sigma = abar**0.5, (1.0 - abar) ** 0.5
         return alpha, sigma, float(np.log(alpha) - np.log(sigma))
 
-    def step(self, model_output: torch.Tensor, index: int, x_t: torch.Tensor, clip_x0: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step from timesteps[index] to the next one. Returns (x_prev, pred_x0)."""
+    def step(
+        self,
+        model_output: torch.Tensor,
+        index: int,
+        x_t: torch.Tensor,
+        *,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+        clip_x0: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step from timesteps[index] to the next one. Returns (x_prev, pred_x0). The solver draws no
+        noise: eta must be 0 and `generator` is not used."""
         if self.timesteps is None:
             raise RuntimeError("call set_timesteps first")
+        if eta != 0:
+            raise ValueError(f"DPM-Solver++(2M) is deterministic: eta must be 0, got {eta!r}")
         # 1. the current and next timestep, and their alpha, sigma, lambda
-        t, t_prev = int(self.timesteps[index]), self.prev_timestep(index)
+        t, t_prev = int(self.timesteps[index]), prev_timestep(self.timesteps, index)
         alpha_t, sigma_t, lambda_t = self._alpha_sigma_lambda(t)
         alpha_s, sigma_s, lambda_s = self._alpha_sigma_lambda(t_prev)
         # 2. the data prediction x0 at t (clamped to the data range, as the DDIM step does)

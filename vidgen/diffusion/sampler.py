@@ -1,16 +1,26 @@
-"""The samplers by name, their defaults and ranges, and the generator that yields every denoising step.
-The schedulers stand alone: DDPM and DDIM in one (diffusion/ddim.py), DPM-Solver++(2M) in another
-(diffusion/dpm_solver.py), each with its own `step` signature.
+"""The samplers by name (one registry, SAMPLER_REGISTRY), their defaults and ranges, and the generator that
+yields every denoising step.
 
-eta = 0 is deterministic DDIM; eta = 1 with all T steps is DDPM's ancestral sampler. "ddpm" mode
-is eta = 1 with any number of steps (the posterior of the strided chain). "dpm++2m" is the
-deterministic second-order multistep solver of the probability-flow ODE (Lu et al. 2022, the
-solver behind diffusers' DPMSolverMultistepScheduler); it takes no eta.
+A sampler is a name, a scheduler class and a help line. Each scheduler stands alone in its own file and has
+one shape (`Scheduler`): `set_timesteps(n)` chooses the strided timesteps once, then
+`step(model_output, index, x_t, *, eta=0.0, generator=None, clip_x0=True)` returns (x_prev, pred_x0). A
+deterministic scheduler (`stochastic = False`) refuses eta != 0 at its step, and `iter_denoise` hands it
+eta = 0 whatever the caller asked (the app notes that the eta is not used). Adding a sampler is one new
+file with its scheduler and one `Sampler(...)` line in SAMPLER_REGISTRY (docs/sampling.md, "Adding a
+sampler"); tests/test_sampler_conformance.py then checks it with every other.
+
+- "ddim" (diffusion/ddim.py): eta = 0 is deterministic DDIM; eta = 1 with all T steps is DDPM's ancestral
+  sampler.
+- "ddpm": the same scheduler at eta = 1 with any number of steps (the posterior of the strided chain).
+- "dpm++2m" (diffusion/dpm_solver.py): the deterministic second-order multistep solver of the
+  probability-flow ODE (Lu et al. 2022, the solver behind diffusers' DPMSolverMultistepScheduler).
+- "unipc" (diffusion/unipc.py): UniPC (Zhao et al. 2023, diffusers' UniPCMultistepScheduler, bh2, order 2):
+  DPM-Solver++(2M)'s step with a corrector that reuses the next network output, deterministic.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import numpy as np
 import torch
@@ -18,6 +28,58 @@ import torch
 from .ddim import DDIMScheduler
 from .dpm_solver import DPMSolverMultistepScheduler
 from .schedule import NoiseSchedule
+from .unipc import UniPCMultistepScheduler
+
+
+class Scheduler(Protocol):
+    """The shape of every scheduler (none subclasses another). A step takes its extra arguments by name."""
+
+    stochastic: bool  # whether step draws fresh noise (uses eta and generator); if not, it refuses eta != 0
+    timesteps: np.ndarray | None  # set by set_timesteps: T-1 down to 0
+
+    def __init__(self, schedule: NoiseSchedule): ...
+
+    def set_timesteps(self, num_steps: int) -> np.ndarray: ...
+
+    def step(self, model_output: torch.Tensor, index: int, x_t: torch.Tensor, *, eta: float = 0.0,
+             generator: torch.Generator | None = None, clip_x0: bool = True) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """One registered sampler: what a user types, the scheduler class that steps it, one help line for the
+    CLI and the app, and the eta it always uses where it fixes one (ddpm: 1)."""
+
+    name: str
+    scheduler: type[Scheduler]
+    help: str
+    fixed_eta: float | None = None  # None: the caller's eta (a deterministic scheduler always gets 0)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether its steps draw fresh noise, i.e. whether eta means anything to it."""
+        return self.scheduler.stochastic
+
+    def step_eta(self, eta: float) -> float:
+        """The eta its scheduler's step gets when the caller asks for `eta`."""
+        if not self.stochastic:
+            return 0.0
+        return eta if self.fixed_eta is None else self.fixed_eta
+
+
+# One line a sampler. Its name is what --sampler, the app's radio and GenerationRequest.sampler take.
+SAMPLER_REGISTRY: dict[str, Sampler] = {s.name: s for s in (
+    Sampler("ddim", DDIMScheduler, "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM"),
+    Sampler("ddpm", DDIMScheduler, "ancestral DDPM (eta forced to 1)", fixed_eta=1.0),
+    Sampler("dpm++2m", DPMSolverMultistepScheduler, "DPM-Solver++(2M), deterministic, good in 10-20 steps (no eta)"),
+    Sampler("unipc", UniPCMultistepScheduler, "UniPC (bh2, order 2), DPM-Solver++(2M) plus a free corrector, deterministic (no eta)"),
+)}
+SAMPLERS = tuple(SAMPLER_REGISTRY)  # the names, in the registry's order
+
+
+def samplers_help() -> str:
+    """Every sampler's help line, "name: help; ...", for the CLI's --sampler and the app's radio."""
+    return "; ".join(f"{s.name}: {s.help}" for s in SAMPLER_REGISTRY.values())
 
 DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
 # generating (the app, `sample`, Pipeline): the fewest steps measured to read back within 1 point of 50-step
@@ -27,15 +89,8 @@ DEFAULT_STEPS = 10
 # measuring (eval, experiments, compare, probes): the reference every reported figure uses
 EVAL_SAMPLER = "ddim"
 EVAL_STEPS = 50
-SAMPLERS = ("ddim", "ddpm", "dpm++2m")
-STOCHASTIC = {"ddim": True, "ddpm": True, "dpm++2m": False}  # whether eta means anything to the sampler
 ETA_RANGE = (0.0, 1.0)  # 0: deterministic DDIM, 1: as much fresh noise as DDPM
 GUIDANCE_RANGE = (0.0, 20.0)  # classifier-free guidance scale s: uncond + s (cond - uncond)
-SAMPLER_HELP = {  # one line per sampler, for the CLI's and the app's help
-    "ddim": "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM",
-    "ddpm": "ancestral DDPM (eta forced to 1)",
-    "dpm++2m": "DPM-Solver++(2M), deterministic, good in 10-20 steps (no eta)",
-}
 
 
 @dataclass
@@ -50,17 +105,21 @@ class StepOutput:
     pred_x0: torch.Tensor
 
 
-def make_scheduler(sampler: str, schedule: NoiseSchedule) -> DDIMScheduler | DPMSolverMultistepScheduler:
-    """The scheduler object behind a sampler name; unknown names raise with the known ones."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
-    return DPMSolverMultistepScheduler(schedule) if sampler == "dpm++2m" else DDIMScheduler(schedule)
+def get_sampler(name: str) -> Sampler:
+    """The registered sampler of a name; unknown names raise with the known ones."""
+    if not isinstance(name, str) or name not in SAMPLER_REGISTRY:
+        raise ValueError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
+    return SAMPLER_REGISTRY[name]
+
+
+def make_scheduler(sampler: str, schedule: NoiseSchedule) -> Scheduler:
+    """A new scheduler object for a sampler name; unknown names raise with the known ones."""
+    return get_sampler(sampler).scheduler(schedule)
 
 
 def check_sampling_args(steps: int, eta: float, guidance_scale: float, num_timesteps: int, sampler: str = DEFAULT_SAMPLER) -> None:
     """Raise ValueError with the allowed range for any argument out of range."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
+    get_sampler(sampler)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= num_timesteps:
         raise ValueError(f"steps must be an integer in [1, {num_timesteps}], got {steps!r}")
     if not isinstance(eta, (int, float)) or not ETA_RANGE[0] <= eta <= ETA_RANGE[1]:
@@ -91,14 +150,13 @@ def iter_denoise(
     Noise is drawn on the CPU from `seed`, so a seed gives the same start on any device.
     """
     check_sampling_args(steps, eta, guidance_scale, schedule.num_timesteps, sampler)
-    if sampler == "ddpm":
-        eta = 1.0
+    chosen = get_sampler(sampler)
+    eta = chosen.step_eta(eta)  # ddpm's 1; 0 for a deterministic scheduler, whatever was asked
     device = ids.device
     cfg = model.cfg
-    scheduler = make_scheduler(sampler, schedule)
+    scheduler = chosen.scheduler(schedule)
     timesteps = scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(int(seed))
-    noise_kwargs = {"eta": eta, "generator": generator} if STOCHASTIC[sampler] else {}  # the DPM solver adds no noise
     x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)
     state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
@@ -109,5 +167,5 @@ def iter_denoise(
         tt = torch.full((ids.shape[0],), int(t), dtype=torch.long, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
             out = model.forward_with_cfg(x, tt, None, guidance_scale, state=state, cond=cond)
-        x, pred_x0 = scheduler.step(out.float(), i, x, clip_x0=clip_x0, **noise_kwargs)
+        x, pred_x0 = scheduler.step(out.float(), i, x, eta=eta, generator=generator, clip_x0=clip_x0)
         yield StepOutput(index=i, num_steps=len(timesteps), t=int(t), x_t=x, pred_x0=pred_x0)

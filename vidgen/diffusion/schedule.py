@@ -55,8 +55,9 @@ def strided_timesteps(num_steps: int, num_timesteps: int) -> np.ndarray:
     return np.rint(np.linspace(T - 1, 0, num_steps)).astype(np.int64)
 
 
-def next_timestep(timesteps: np.ndarray, index: int) -> int:
-    """The timestep after timesteps[index] in a strided chain, -1 after the last (alpha_bar = 1)."""
+def prev_timestep(timesteps: np.ndarray, index: int) -> int:
+    """t_prev of the step from timesteps[index]: the less noisy timestep it lands on, which is the next entry
+    of the descending chain, or -1 (alpha_bar = 1, the clean end) after the last."""
     return int(timesteps[index + 1]) if index + 1 < len(timesteps) else -1
 
 
