@@ -107,6 +107,9 @@ class _ConfigOnly:
     def __init__(self, cfg):
         self.cfg = cfg
 
+    def __getattr__(self, name):  # what a network takes from its config as is (its layout_kind)
+        return getattr(self.cfg, name)
+
     def eval(self):
         return self
 

@@ -67,7 +67,7 @@ def _check_run_dir(out, resume: bool) -> None:
     if resume and not (out / CONFIG_NAME).is_file():
         raise UsageError(f"--resume: no run to resume in {out} (config.json missing)")
     if not resume and (out / CONFIG_NAME).is_file():
-        raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        raise UsageError(f"--out {out} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _train(args, preset, device: str) -> None:
@@ -167,7 +167,10 @@ def run_distill(args) -> None:
     if args.resume != (out / CONFIG_NAME).is_file():
         raise UsageError(f"--resume: no run in {out}" if args.resume else f"{out} already holds a run; pass --resume")
     given = {"steps": args.steps, "student_steps": args.student_steps}
-    cfg = DistillConfig(kind=args.kind, **{k: v for k, v in given.items() if v is not None})
+    try:
+        cfg = DistillConfig(kind=args.kind, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as e:
+        raise UsageError(f"--student-steps: {e}") from None
     if not args.resume:  # the rule Distiller applies once the teacher is loaded, read from its config.json
         distilled = unloaded_pipeline(args.teacher, "--teacher").model.cfg.guidance_range is not None
         if args.kind == "guidance" and distilled:
