@@ -42,14 +42,6 @@ class DPMSolverMultistepScheduler:
         self.timesteps = strided_timesteps(num_steps, self.num_train_timesteps)
         return self.timesteps
 
-    def _alpha_sigma_lambda(self, t: int) -> tuple[float, float, float]:
-        """alpha_t, sigma_t and lambda_t; t = -1 is the clean end (alpha 1, sigma 0, lambda inf)."""
-        if t < 0:
-            return 1.0, 0.0, float("inf")
-        abar = float(self.schedule.alphas_cumprod[t])
-        alpha, sigma = abar**0.5, (1.0 - abar) ** 0.5
-        return alpha, sigma, float(np.log(alpha) - np.log(sigma))
-
     def step(
         self,
         model_output: torch.Tensor,
@@ -68,8 +60,8 @@ class DPMSolverMultistepScheduler:
             raise ValueError(f"DPM-Solver++(2M) is deterministic: eta must be 0, got {eta!r}")
         # 1. the current and next timestep, and their alpha, sigma, lambda
         t, t_prev = int(self.timesteps[index]), prev_timestep(self.timesteps, index)
-        alpha_t, sigma_t, lambda_t = self._alpha_sigma_lambda(t)
-        alpha_s, sigma_s, lambda_s = self._alpha_sigma_lambda(t_prev)
+        alpha_t, sigma_t, lambda_t = self.schedule.alpha_sigma_lambda(t)
+        alpha_s, sigma_s, lambda_s = self.schedule.alpha_sigma_lambda(t_prev)
         # 2. the data prediction x0 at t (clamped to the data range, as the DDIM step does)
         tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
         pred_x0, _ = self.schedule.split_prediction(model_output.float(), x_t, tt)

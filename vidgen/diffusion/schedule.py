@@ -89,6 +89,16 @@ class NoiseSchedule:
         self.posterior_mean_coef1 = f64(betas * np.sqrt(alphas_cumprod_prev) / (1.0 - alphas_cumprod))
         self.posterior_mean_coef2 = f64((1.0 - alphas_cumprod_prev) * np.sqrt(1.0 - betas) / (1.0 - alphas_cumprod))
 
+    def alpha_sigma_lambda(self, t: int) -> tuple[float, float, float]:
+        """alpha_t = sqrt(alpha_bar_t), sigma_t = sqrt(1 - alpha_bar_t) and the half log-SNR lambda_t =
+        log(alpha_t / sigma_t) of one timestep, as floats, for the solvers that step in lambda; t = -1 is the
+        clean end (alpha 1, sigma 0, lambda inf)."""
+        if t < 0:
+            return 1.0, 0.0, float("inf")
+        abar = float(self.alphas_cumprod[t])
+        alpha, sigma = abar**0.5, (1.0 - abar) ** 0.5
+        return alpha, sigma, float(np.log(alpha) - np.log(sigma))
+
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps."""
         return (

@@ -53,22 +53,15 @@ class UniPCMultistepScheduler:
         self.timesteps = strided_timesteps(num_steps, self.num_train_timesteps)
         return self.timesteps
 
-    def _alpha_sigma_lambda(self, t: int) -> tuple[float, float, float]:
-        """alpha_t, sigma_t and lambda_t; t = -1 is the clean end (alpha 1, sigma 0, lambda inf)."""
-        if t < 0:
-            return 1.0, 0.0, float("inf")
-        abar = float(self.schedule.alphas_cumprod[t])
-        alpha, sigma = abar**0.5, (1.0 - abar) ** 0.5
-        return alpha, sigma, float(np.log(alpha) - np.log(sigma))
-
     def _lambda(self, t: int) -> float:
-        return self._alpha_sigma_lambda(t)[2]
+        """lambda_t, the half log-SNR (inf at the clean end, t = -1)."""
+        return self.schedule.alpha_sigma_lambda(t)[2]
 
     def _exponential_step(self, x_s: torch.Tensor, s: int, t: int, x0_eff: torch.Tensor) -> torch.Tensor:
         """x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) x0_eff: the probability-flow ODE solved exactly
         from s to t with the data prediction held at x0_eff (with x0_eff = x0_s, DDIM's step)."""
-        alpha_t, sigma_t, lambda_t = self._alpha_sigma_lambda(t)
-        _, sigma_s, lambda_s = self._alpha_sigma_lambda(s)
+        alpha_t, sigma_t, lambda_t = self.schedule.alpha_sigma_lambda(t)
+        _, sigma_s, lambda_s = self.schedule.alpha_sigma_lambda(s)
         return (sigma_t / sigma_s) * x_s - alpha_t * float(np.expm1(lambda_s - lambda_t)) * x0_eff
 
     @staticmethod
