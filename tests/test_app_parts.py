@@ -73,9 +73,21 @@ def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
 
 
 def test_check_request_normalises():
-    r = requests.check_request("  hello ", 50.0, 0, 3, 7.0, "DDIM")
+    r = requests.check_request("  hello ", steps=50.0, eta=0, guidance_scale=3, seed=7.0, sampler="DDIM")
     assert (r.prompt, r.steps, r.eta, r.guidance_scale, r.seed, r.sampler, r.note) == ("HELLO", 50, 0.0, 3.0, 7, "ddim", None)
     assert isinstance(r.steps, int) and isinstance(r.seed, int)
+
+
+def test_a_request_is_built_by_keyword_and_round_trips_the_widgets():
+    r = requests.GenerationRequest(prompt="AB", model="release", sampler="ddim", steps=4, eta=0.5, guidance_scale=2.0, seed=3)
+    assert r.widget_values() == ["AB", 4, 0.5, 2.0, 3, "ddim", "release"]  # the Generate tab's widget order
+    assert requests.GenerationRequest.from_widgets(*r.widget_values()) == r
+    with pytest.raises(TypeError):
+        requests.GenerationRequest("AB", 4)  # no field by position
+    with pytest.raises(ValueError):
+        requests.GenerationRequest.from_widgets("AB", 4)  # a widget missing
+    assert r.checked() == requests.check_request("AB", model="release", sampler="ddim", steps=4, eta=0.5,
+                                                 guidance_scale=2.0, seed=3) == r.checked().checked()
 
 
 def test_check_request_takes_a_served_model():

@@ -64,7 +64,7 @@ def test_any_prompt_text_is_a_prompt_or_a_value_error(text):
        model=st.one_of(st.sampled_from(tuple(SHIPPED_MODELS)), st.text(max_size=8), st.none()))
 def test_any_request_is_checked_or_refused_with_a_value_error(prompt, steps, eta, guidance, seed, sampler, model):
     try:
-        request = check_request(prompt, steps, eta, guidance, seed, sampler, model=model)
+        request = check_request(prompt, steps=steps, eta=eta, guidance_scale=guidance, seed=seed, sampler=sampler, model=model)
     except ValueError as e:
         assert str(e)  # a message to show
         return

@@ -192,15 +192,16 @@ def test_a_progressive_student_is_sampled_its_own_way_by_default(guidance_studen
 def test_the_app_refuses_a_scale_a_distilled_model_was_not_trained_for(distiller, tmp_path):
     import gradio as gr
 
+    from vidgen.app.requests import GenerationRequest
     from vidgen.app.served import Served
     from vidgen.app.settings import Settings
 
     distiller.fit(progress=False)  # (a no-op once the module's other tests have run it)
     out = ckpt.export_release(distiller.out, tmp_path / "fast")
     served = Served({"release-fast": load_pipeline(out, precision="fp32")}, Settings())
-    assert served.checked("HI", 4, 0.0, 3.0, 0, model="release-fast").guidance_scale == 3.0
+    assert served.checked(GenerationRequest(prompt="HI", steps=4, guidance_scale=3.0, model="release-fast")).guidance_scale == 3.0
     with pytest.raises(gr.Error, match="guidance-distilled for scales 1-7"):
-        served.checked("HI", 4, 0.0, 9.0, 0, model="release-fast")
+        served.checked(GenerationRequest(prompt="HI", steps=4, guidance_scale=9.0, model="release-fast"))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,17 @@ from .requests import COMPARISONS, MAX_SEED, GenerationRequest, comparison_reque
 from .served import Served
 from .streaming import PreviewThrottle, stream_generation
 
+SIDE_FIELDS = ("steps", "eta", "guidance_scale", "sampler", "model")  # each side's widgets, in this order in `ab`
+FIRST_PRESET = "guidance 1 vs 5"
+
+
+def preset_sides(app: Served, name: str) -> tuple[GenerationRequest, GenerationRequest]:
+    """Settings A and B of the named comparison, from the full-step teacher's defaults; a model the
+    preset names that is not served becomes the teacher."""
+    base = GenerationRequest(prompt="A", model=app.teacher0, sampler=DEFAULT_SAMPLER, steps=DEFAULT_STEPS,
+                             guidance_scale=app.teacher_guidance0)
+    return tuple(r if r.model in app.pipes else replace(r, model=app.teacher0) for r in comparison_requests(base, name))
+
 
 def build_compare_tab(app: Served) -> SimpleNamespace:
     """One prompt and seed under two settings (A and B), side by side."""
@@ -22,20 +33,20 @@ def build_compare_tab(app: Served) -> SimpleNamespace:
         with gr.Row():
             prompt = gr.Textbox("HELLO", label="Prompt", scale=2)
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, scale=1)
-            preset = gr.Dropdown(list(COMPARISONS), value="guidance 1 vs 5", label="Preset", scale=2)
+            preset = gr.Dropdown(list(COMPARISONS), value=FIRST_PRESET, label="Preset", scale=2)
         ab = []
         with gr.Row():
-            for name, over in zip("AB", COMPARISONS["guidance 1 vs 5"]):
-                base = dict(steps=DEFAULT_STEPS, eta=0.0, guidance_scale=app.teacher_guidance0, sampler=DEFAULT_SAMPLER,
-                            model=app.teacher0) | over
+            for name, first in zip("AB", preset_sides(app, FIRST_PRESET)):
                 with gr.Column(min_width=260):
                     gr.Markdown(f"**Setting {name}**")
-                    ab += [gr.Slider(1, app.T, base["steps"], step=1, label="Steps"),
-                           gr.Slider(*ETA_RANGE, base["eta"], step=0.05, label="eta"),
-                           gr.Slider(*GUIDANCE_RANGE, base["guidance_scale"], step=0.25, label="Guidance scale s"),
-                           gr.Radio(list(SAMPLERS), value=base["sampler"], label="Sampler"),
-                           gr.Radio(app.choices, value=base["model"], label="Model",
-                                    elem_id=f"compare-model-{name.lower()}")]
+                    side = dict(steps=gr.Slider(1, app.T, first.steps, step=1, label="Steps"),
+                                eta=gr.Slider(*ETA_RANGE, first.eta, step=0.05, label="eta"),
+                                guidance_scale=gr.Slider(*GUIDANCE_RANGE, first.guidance_scale, step=0.25,
+                                                         label="Guidance scale s"),
+                                sampler=gr.Radio(list(SAMPLERS), value=first.sampler, label="Sampler"),
+                                model=gr.Radio(app.choices, value=first.model, label="Model",
+                                               elem_id=f"compare-model-{name.lower()}"))
+                    ab += [side[field] for field in SIDE_FIELDS]
         with gr.Row():
             run = gr.Button("Compare", variant="primary", interactive=app.pipe is not None, elem_id="compare-btn")
             stop = gr.Button("Stop", variant="stop")
@@ -48,8 +59,9 @@ def wire_compare(app: Served, cmp: SimpleNamespace) -> None:
     """A preset fills A and B; Compare runs A then B with the same prompt and seed, streaming both."""
 
     def compare(prompt, seed, *ab_values):
-        a_args, b_args = ab_values[:5], ab_values[5:]
-        reqs = [app.checked(prompt, *args[:3], seed, args[3], args[4]) for args in (a_args, b_args)]
+        half = len(SIDE_FIELDS)
+        reqs = [app.checked(GenerationRequest(prompt=prompt, seed=seed, **dict(zip(SIDE_FIELDS, side, strict=True))))
+                for side in (ab_values[:half], ab_values[half:])]
         done: list = [None, None]
         labels = [f"{n}: {r.model}, {r.sampler.upper()} {r.steps} steps, eta {r.eta:g}, s = {r.guidance_scale:g}"
                   for n, r in zip("AB", reqs)]
@@ -71,10 +83,7 @@ def wire_compare(app: Served, cmp: SimpleNamespace) -> None:
         yield idle_status_html(f"Done. {secs}"), animated_panels_html(result) + layout_legend_html(reqs[0].prompt)
 
     def apply_preset(name):
-        base = GenerationRequest("A", DEFAULT_STEPS, 0.0, app.teacher_guidance0, 0, DEFAULT_SAMPLER, model=app.teacher0)
-        a, b = comparison_requests(base, name)
-        a, b = (r if r.model in app.pipes else replace(r, model=app.teacher0) for r in (a, b))  # a preset may name an absent model
-        return [v for r in (a, b) for v in (r.steps, r.eta, r.guidance_scale, r.sampler, r.model)]
+        return [getattr(r, field) for r in preset_sides(app, name) for field in SIDE_FIELDS]
 
     cmp.preset.change(apply_preset, cmp.preset, cmp.ab, queue=False, api_visibility="private")
     event = cmp.run.click(compare, [cmp.prompt, cmp.seed, *cmp.ab], [cmp.status, cmp.view], api_visibility="private",

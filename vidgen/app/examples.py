@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from dataclasses import replace
 from types import SimpleNamespace
 
 import gradio as gr
@@ -11,7 +12,7 @@ import gradio as gr
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
 from .models import checkpoint_fingerprint
 from .panels import idle_status_html
-from .requests import file_stem
+from .requests import GenerationRequest, file_stem
 from .served import Served
 from .streaming import run_generation
 
@@ -31,10 +32,10 @@ def environ(**values):
                 os.environ[k] = v
 
 
-def example_of(pipe, model: str, prompt: str = "HELLO") -> list:
-    """The example row of `model` at its own sampler, steps and guidance."""
+def example_of(pipe, model: str, prompt: str = "HELLO") -> GenerationRequest:
+    """The example of `model` at its own sampler, steps and guidance."""
     sampler, steps = pipe.default_sampling
-    return [prompt, steps, 0.0, pipe.default_guidance, 0, sampler, model]
+    return GenerationRequest(prompt=prompt, model=model, sampler=sampler, steps=steps, guidance_scale=pipe.default_guidance)
 
 
 def build_examples(app: Served, gen: SimpleNamespace) -> None:
@@ -45,14 +46,17 @@ def build_examples(app: Served, gen: SimpleNamespace) -> None:
     model0, teacher = app.model0, app.teacher0
     guidance0 = app.teacher_guidance0
     other = next((n for n in app.pipes if n not in (model0, teacher)), None)
-    examples = [example_of(app.pipes[model0], model0, p) for p in ("HELLO", "AB12")] if model0 != teacher else []
-    examples += ([[p, DEFAULT_STEPS, 0.0, guidance0, 0, DEFAULT_SAMPLER, teacher] for p in ("HELLO", "AB12", "VIDEO", "42")]
-                 + [["HELLO", EVAL_STEPS, 1.0, guidance0, 0, "ddim", teacher],  # eta 1: a DDPM-like stochastic run
-                    ["HELLO", DEFAULT_STEPS, 0.0, 1.0, 0, DEFAULT_SAMPLER, teacher]]
-                 + ([example_of(app.pipes[other], other)] if other else []))
+    teacher_run = GenerationRequest(prompt="HELLO", model=teacher, sampler=DEFAULT_SAMPLER, steps=DEFAULT_STEPS,
+                                    guidance_scale=guidance0)
+    example_requests = [example_of(app.pipes[model0], model0, p) for p in ("HELLO", "AB12")] if model0 != teacher else []
+    example_requests += ([replace(teacher_run, prompt=p) for p in ("HELLO", "AB12", "VIDEO", "42")]
+                         + [replace(teacher_run, sampler="ddim", steps=EVAL_STEPS, eta=1.0),  # eta 1: DDPM-like, stochastic
+                            replace(teacher_run, guidance_scale=1.0)]
+                         + ([example_of(app.pipes[other], other)] if other else []))
+    examples = [r.widget_values() for r in example_requests]  # rows of the gen.inputs widgets
 
-    def example_result(prompt, steps, eta, guidance_scale, seed, sampler, model=model0):
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model)
+    def example_result(*values):
+        request = app.checked(GenerationRequest.from_widgets(*values))
         traj = run_generation(app.need_pipe(request.model), request).trajectory
         gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
         i = traj.num_steps - 1

@@ -12,7 +12,7 @@ from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPL
 from .models import guidance_bounds, trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
-from .requests import MAX_SEED, RANDOM_MOTION, file_stem
+from .requests import MAX_SEED, RANDOM_MOTION, WIDGET_FIELDS, GenerationRequest, file_stem
 from .served import Served
 from .streaming import PreviewThrottle, stream_generation
 from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_MOTION, EXPLAIN_STEP
@@ -66,11 +66,19 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                 gr.Markdown(EXPLAIN_ETA)
                 gr.Markdown(EXPLAIN_GUIDANCE)
     motion_spec_box = gr.Textbox(RANDOM_MOTION, visible=False)  # the API's motion argument
+    widgets = dict(prompt=prompt, steps=steps, eta=eta, guidance_scale=guidance, seed=seed, sampler=sampler, model=model)
+    inputs = [widgets[name] for name in WIDGET_FIELDS]  # GenerationRequest.from_widgets reads them in this order
     return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
                            run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
                            motion=motion, vary=vary, variations=variations_out, live=live, trajectory=trajectory,
-                           inputs=[prompt, steps, eta, guidance, seed, sampler, model],
-                           api_inputs=[prompt, steps, eta, guidance, seed, sampler, model, motion_spec_box])
+                           inputs=inputs, api_inputs=[*inputs, motion_spec_box])
+
+
+def widget_request(values) -> GenerationRequest:
+    """The Generate tab's widget values, as Gradio passes them by position (gen.inputs, then the motion
+    controls'), -> the raw request: the one place they are taken by position."""
+    n = len(WIDGET_FIELDS)
+    return GenerationRequest.from_widgets(*values[:n], motion=motion_spec(*values[n:]))
 
 
 def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, last_run: gr.State) -> None:
@@ -78,9 +86,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     scriptable `generate` endpoint streams one update per step through the same queue."""
     settings = app.settings
 
-    def generate_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
-                              motion_spec(kind, direction, speed, size, points))
+    def generate_ui(*values):
+        request = app.checked(widget_request(values))
         throttle = PreviewThrottle(settings.preview_interval)
         first = True
         for u in stream_generation(app.need_pipe(request.model), request, throttle):
@@ -116,7 +123,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         if steps is None or sampler is None:
             own = app.pipes[model].default_sampling if isinstance(model, str) and model in app.pipes else (DEFAULT_SAMPLER, DEFAULT_STEPS)
             sampler, steps = own[0] if sampler is None else sampler, own[1] if steps is None else steps
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model, motion)
+        request = app.checked(GenerationRequest(prompt=prompt, model=model, sampler=sampler, steps=steps, eta=eta,
+                                                guidance_scale=guidance_scale, seed=seed, motion=motion))
         pipe = app.need_pipe(request.model)
         chosen = short_motion(request.motion_of(pipe))
         for u in stream_generation(pipe, request):
@@ -137,15 +145,14 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         lo, hi = guidance_bounds(pipe)  # a guidance-distilled model takes its trained range only
         return (gr.Slider(minimum=lo, maximum=hi, value=pipe.default_guidance), *pipe.default_sampling, trajectory_note(pipe, name))
 
-    def live_ui(live, prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points):
+    def live_ui(live, *values):
         """Live preview: the prompt as typed, generated with the current settings, the last step's panels
         shown. A prompt that cannot be generated yet (empty, an unknown symbol half typed) says so in the
         status line instead of an error pop-up."""
         if not live:
             return gr.skip(), gr.skip()
         try:
-            request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
-                                  motion_spec(kind, direction, speed, size, points))
+            request = app.checked(widget_request(values))
         except gr.Error as e:
             return gr.skip(), idle_status_html(f"Live preview waits: {e.message}")
         for u in stream_generation(app.need_pipe(request.model), request):
@@ -153,10 +160,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         return (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
                 status_html(u.index, u.num_steps, u.t, u.seconds, request.note, head="Live preview"))
 
-    def variations_ui(prompt, steps, eta, guidance_scale, seed, sampler, model, kind, direction, speed, size, points,
-                      progress=gr.Progress()):
-        request = app.checked(prompt, steps, eta, guidance_scale, seed, sampler, model,
-                              motion_spec(kind, direction, speed, size, points))
+    def variations_ui(progress=gr.Progress(), *values):  # Gradio fills a Progress parameter only before the *values
+        request = app.checked(widget_request(values))
         pipe = app.need_pipe(request.model)
         panels = []
         for r in progress.tqdm(variation_requests(request), desc="variations"):
@@ -185,7 +190,7 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     api_progress = gr.JSON(label="progress", visible=False)
     api_gif, api_mp4 = gr.File(label="gif", visible=False), gr.File(label="mp4", visible=False)
     api_button = gr.Button(visible=False)
-    # preprocess=False: a script's raw values go straight to the app's own checks (check_request), which
+    # preprocess=False: a script's raw values go straight to the app's own checks (GenerationRequest.checked), which
     # answer None, text or out-of-range numbers with one clear error; Gradio's slider preprocessing
     # would crash on some of them (a TypeError for steps=None)
     api_button.click(generate_api, gen.api_inputs, [api_progress, api_gif, api_mp4], api_name="generate",

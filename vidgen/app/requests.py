@@ -26,26 +26,73 @@ RANDOM_MOTION = "random"
 MOTION_WORLD = WorldConfig(name="motion")  # a given motion's form is checked against it before any model is asked
 
 
-@dataclass(frozen=True)
+# the Generate tab's request widgets, in the order Gradio hands a callback their values (and an example row)
+WIDGET_FIELDS = ("prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model")
+
+
+@dataclass(frozen=True, kw_only=True)
 class GenerationRequest:
-    """One checked set of sampling arguments; `note` warns about prompts longer than training saw."""
+    """What to generate, built by keyword once from the widgets' (or a script's) values: raw until
+    `checked()` returns it validated and normalised; `note` then warns about what the run will not use or
+    has not seen in training."""
 
     prompt: str
+    model: str = DEFAULT_MODEL  # which served model (a name of vidgen.shipped.SHIPPED_MODELS)
+    sampler: str = DEFAULT_SAMPLER
     steps: int = DEFAULT_STEPS
     eta: float = 0.0
     guidance_scale: float = DEFAULT_GUIDANCE
     seed: int = 0
-    sampler: str = DEFAULT_SAMPLER
-    note: str | None = None
-    model: str = DEFAULT_MODEL  # which served model (a name of vidgen.shipped.SHIPPED_MODELS)
     motion: str = RANDOM_MOTION  # how the text moves: "random" (the seed and the model choose) or a spec of
     # vidgen.data.world.MOTION_SPEC_HELP (a direction and speed, or a path)
+    note: str | None = None
+
+    @classmethod
+    def from_widgets(cls, *values, motion: str = RANDOM_MOTION) -> GenerationRequest:
+        """The WIDGET_FIELDS widgets' values, by position as Gradio calls back, -> a raw request."""
+        return cls(**dict(zip(WIDGET_FIELDS, values, strict=True)), motion=motion)
+
+    def widget_values(self) -> list:
+        """The values of the WIDGET_FIELDS widgets (an example row): the inverse of `from_widgets`."""
+        return [getattr(self, name) for name in WIDGET_FIELDS]
+
+    def checked(self, num_timesteps: int = 1000, models=tuple(SHIPPED_MODELS)) -> GenerationRequest:
+        """Every field validated before any sampling starts -> the normalised request (prompt upper-cased,
+        whole numbers as int, the sampler's lower-case name, `note` set); a bad one raises ValueError with a
+        readable message. `models` are the names of the models being served, `num_timesteps` the model's T;
+        the motion is checked for its form and for showing every glyph (whether the model can follow it:
+        `motion_of`)."""
+        model = self.model
+        if not isinstance(model, str) or model not in models:
+            raise ValueError(f"unknown model {model!r}; this server has: {', '.join(models)}")
+        text = tok.normalize_prompt(self.prompt, max_len=tok.PROMPT_SLOTS)
+        steps = _as_int(self.steps, "steps")
+        seed = _as_int(self.seed, "seed")
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+        sampler = str(self.sampler).lower()
+        try:
+            eta, guidance_scale = float(self.eta), float(self.guidance_scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"eta and guidance_scale must be numbers, got {self.eta!r} and {self.guidance_scale!r}") from None
+        check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
+        motion = RANDOM_MOTION if self.motion is None else str(self.motion).strip().lower()
+        if motion != RANDOM_MOTION:
+            motion_from_spec(motion, text, MOTION_WORLD)  # its form, and every glyph whole in two frames
+        notes = []
+        if len(text) > TRAIN_MAX_LEN:
+            notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
+                         "so this length is out of distribution; expect the extra symbols to be garbled.")
+        if not SAMPLER_REGISTRY[sampler].stochastic and eta != 0:
+            notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
+        return GenerationRequest(prompt=text, model=model, sampler=sampler, steps=steps, eta=eta,
+                                 guidance_scale=guidance_scale, seed=seed, motion=motion, note=" ".join(notes) or None)
 
     def sampling_kwargs(self) -> dict:
         return dict(steps=self.steps, eta=self.eta, guidance_scale=self.guidance_scale, seed=self.seed, sampler=self.sampler)
 
     def label(self) -> str:
-        """Short description for captions: 'HELLO · DDIM 50 steps · eta 0 · guidance 3 · seed 0'."""
+        """Short description for captions: 'HELLO · release · DDIM 50 steps · eta 0 · guidance 3 · seed 0'."""
         moving = "" if self.motion == RANDOM_MOTION else f" · motion {self.motion}"
         return (f"{self.prompt} · {self.model} · {self.sampler.upper()} {self.steps} steps · eta {self.eta:g} · "
                 f"guidance {self.guidance_scale:g} · seed {self.seed}{moving}")
@@ -71,36 +118,10 @@ def _as_int(value, name: str) -> int:
     return int(value)
 
 
-def check_request(prompt, steps=DEFAULT_STEPS, eta=0.0, guidance_scale=DEFAULT_GUIDANCE, seed=0, sampler=DEFAULT_SAMPLER,
-                  num_timesteps: int = 1000, model: str = DEFAULT_MODEL, models=tuple(SHIPPED_MODELS),
-                  motion: str = RANDOM_MOTION) -> GenerationRequest:
-    """Validate everything before any sampling starts; raises ValueError with a readable message.
-    `models` are the names of the models being served; `motion` a spec (GenerationRequest.motion), checked
-    here for its form and for showing every glyph (whether the model can follow it: `motion_of`)."""
-    if not isinstance(model, str) or model not in models:
-        raise ValueError(f"unknown model {model!r}; this server has: {', '.join(models)}")
-    text = tok.normalize_prompt(prompt, max_len=tok.PROMPT_SLOTS)
-    steps = _as_int(steps, "steps")
-    seed = _as_int(seed, "seed")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
-    sampler = str(sampler).lower()
-    try:
-        eta, guidance_scale = float(eta), float(guidance_scale)
-    except (TypeError, ValueError):
-        raise ValueError(f"eta and guidance_scale must be numbers, got {eta!r} and {guidance_scale!r}") from None
-    check_sampling_args(steps, eta, guidance_scale, num_timesteps, sampler)
-    motion = RANDOM_MOTION if motion is None else str(motion).strip().lower()
-    if motion != RANDOM_MOTION:
-        motion_from_spec(motion, text, MOTION_WORLD)  # its form, and every glyph whole in two frames
-    notes = []
-    if len(text) > TRAIN_MAX_LEN:
-        notes.append(f"{text!r} has {len(text)} symbols: the model was trained on 1 to {TRAIN_MAX_LEN}, "
-                     "so this length is out of distribution; expect the extra symbols to be garbled.")
-    if not SAMPLER_REGISTRY[sampler].stochastic and eta != 0:
-        notes.append(f"{sampler} is deterministic: eta = {eta:g} is not used.")
-    note = " ".join(notes) or None
-    return GenerationRequest(text, steps, eta, guidance_scale, seed, sampler, note, model, motion)
+def check_request(prompt, *, num_timesteps: int = 1000, models=tuple(SHIPPED_MODELS), **fields) -> GenerationRequest:
+    """`GenerationRequest(prompt=prompt, **fields).checked(num_timesteps, models)`: a script's or a test's
+    shorthand, fields by keyword only."""
+    return GenerationRequest(prompt=prompt, **fields).checked(num_timesteps, models)
 
 
 def file_stem(request: GenerationRequest) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import re
 import tempfile
+from dataclasses import replace
 
 import gradio as gr
 
@@ -13,7 +14,7 @@ from ..shipped import SHIPPED_MODELS, TEACHER_MODEL, served_default
 from .files import OutputStore
 from .models import default_guidance, model_choices, trajectory_note
 from .panels import idle_status_html, layout_panel, step_panels_html
-from .requests import RANDOM_MOTION, GenerationRequest, check_request
+from .requests import GenerationRequest
 from .settings import Settings
 
 
@@ -52,17 +53,17 @@ class Served:
             raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
         return self.pipes[model]
 
-    def checked(self, prompt, steps, eta, guidance_scale, seed, sampler=DEFAULT_SAMPLER, model=None,
-                motion=RANDOM_MOTION) -> GenerationRequest:
-        """The request, checked before anything runs (the motion too: can this model follow it?); a bad
-        value is one clear gr.Error."""
-        model = self.model0 if model is None else model
+    def checked(self, request: GenerationRequest) -> GenerationRequest:
+        """`request` checked before anything runs against the models served here (the motion too: can this
+        model follow it?); no model named: the default. A bad value is one clear gr.Error."""
+        if request.model is None:
+            request = replace(request, model=self.model0)
+        model = request.model
         if isinstance(model, str) and model in SHIPPED_MODELS and model not in self.pipes:
             self.need_pipe(model)  # a shipped model this server could not load: say so, not "unknown"
         try:
             t_max = self.pipes[model].num_timesteps if isinstance(model, str) and model in self.pipes else self.T
-            request = check_request(prompt, steps, eta, guidance_scale, seed, sampler, num_timesteps=t_max,
-                                    model=model, models=tuple(name for _, name in self.choices), motion=motion)
+            request = request.checked(num_timesteps=t_max, models=tuple(name for _, name in self.choices))
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
         pipe = self.need_pipe(request.model)
