@@ -1,21 +1,26 @@
 """The reliability soak: bad input, crashes and load, each as figures (issue: keeps working under
-load, faults and bad input). docs/reliability.md holds a run's output.
+load, faults and bad input). docs/reliability.md holds a run's output (docs/reports/soak.json).
 
-    python -m benchmarks.soak            # about 15-20 minutes on the 2-core CPU
-    python -m benchmarks.soak --quick    # a few minutes: fewer cases, kills and requests
+    python -m benchmarks.soak            # all three: bad input and crashes about 15-20 minutes on the 2-core CPU
+    python -m benchmarks.soak --quick    # a few minutes: fewer cases and kills, 20 users for 30 s
+    python -m benchmarks.soak --only load --users 100 --duration 60 --json docs/reports/soak.json
 
-Sections (each prints its figures; the exit code is 1 if any failure, mismatch or crash was seen):
+Sections (each prints its figures; the exit code is 1 if any failure, mismatch, crash or unexpected answer):
   bad input  tests/test_bad_input.py under Hypothesis with VIDGEN_HYPOTHESIS_SCALE times the default
-             cases, and the app's generate API through gradio_client (tests/test_app.py's property):
+             cases (prompts, numbers, motions on the CLI and the library, corrupt files), and the app's
+             generate API through gradio_client (tests/test_app.py's property, motions among its inputs):
              cases tried per entry point and failures;
   crashes    SIGKILL a tiny training run at random moments (half of them inside checkpoint writes),
              resume each time, compare with an uninterrupted run bit for bit; the same for export;
-  load       app.py in its own process, its default model (checkpoints/release-2step, or --checkpoint); N concurrent
-             gradio_client users send generations at default settings until the planned number of
-             videos is served (busy answers do not count): served / told busy / failed, p50 and p95 latency, throughput, the server's
-             memory once a quarter of the load is served (warm-up) and at the end, and how fast
-             Stop frees the worker.
-Only loopback traffic; every loop is bounded in count and in time. Run on an idle machine.
+  load       app.py in its own process serving the default model (vidgen.shipped.DEFAULT_MODEL, or
+             --checkpoint); --users gradio_client users (100) send, for --duration seconds, a mix of good
+             requests (motions as a direction and speed, a size, drawn paths, random) and bad ones
+             (steps 0, eta 1.5, guidance outside the model's range, malformed motions, a bad prompt, an
+             unknown sampler or model): served / refused with a message / told busy / unexpected by
+             kind, latency percentiles, the server's memory (its peak too), whether it stayed up, and
+             how fast Stop frees the worker.
+Only loopback traffic; every loop is bounded in count (users) and in time (duration, a timeout a request).
+The machine's CPU and load average are recorded: figures taken while other jobs run are not idle ones.
 """
 from __future__ import annotations
 
@@ -24,7 +29,6 @@ import json
 import os
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,130 +90,212 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rss_mb(pid: int) -> float:
+# what the load's users send, in turn (each user starting at its own place): requests that must be served, and
+# requests the app must refuse with a message (AppError), motions among both; keywords are /generate's parameters
+GOOD_REQUESTS = (
+    {},  # the default model at its own settings, a motion drawn by the seed
+    {"motion": "line:0,4"},  # a direction and a speed
+    {"motion": "line:90,2,18"},  # downwards, at font size 18
+    {"motion": "path:4,16;28,16"},  # a drawn path
+    {"motion": "path:6,6;26,26;6,26@18"},
+    {"motion": "random", "guidance_scale": 5.0},
+)
+BAD_REQUESTS = (
+    {"steps": 0}, {"eta": 1.5}, {"guidance_scale": -2.0},
+    {"guidance_scale": 9.0},  # outside the 2-step student's guidance range [1, 7]
+    {"motion": "line:0"}, {"motion": "line:0,99"}, {"motion": "path:1,2"}, {"motion": "line:a,b"}, {"motion": "spiral"},
+    {"prompt": "a_b"}, {"sampler": "euler"}, {"model": "gpt"},
+)
+MIX = tuple(("good", r) for r in GOOD_REQUESTS) + tuple(("bad", r) for r in BAD_REQUESTS)
+CRASH = "The upstream Gradio app has raised an exception"  # what a client gets for an unhandled exception
+
+
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident memory (VmRSS), or its peak so far (VmHWM), in MB."""
     with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+        return next(int(line.split()[1]) for line in f if line.startswith(field)) / 1024
 
 
-def load(checkpoint: str, users: int, requests: int, queue_size: int, time_limit: float, warmup: int = 10) -> dict:
-    from gradio_client import Client
-    from gradio_client.utils import QueueError
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    v = sorted(values)
+    at = lambda q: round(v[min(len(v) - 1, int(q * len(v)))], 3)  # noqa: E731
+    return {"n": len(v), "p50_s": at(0.5), "p90_s": at(0.9), "p99_s": at(0.99), "max_s": round(v[-1], 3)}
 
+
+def _start_app(checkpoint: str, queue_size: int, precision: str, log):
+    """app.py serving `checkpoint` as the default model; its output to the file `log` (a pipe nobody reads
+    would block it once full). No background compile: it would swap networks in the middle of the load."""
     port = _free_port()
     default_option = "--" + SHIPPED_MODELS[DEFAULT_MODEL].option.replace("_", "-")  # the directory of the app's default model
     server = subprocess.Popen([sys.executable, "app.py", default_option, checkpoint, "--port", str(port),
-                               "--queue-size", str(queue_size), "--cache-examples", "off"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
+                               "--queue-size", str(queue_size), "--cache-examples", "off", "--precision", precision,
+                               "--no-compile"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return server, f"http://127.0.0.1:{port}/"
+
+
+def load(checkpoint: str, users: int, duration: float, queue_size: int, precision: str = "fp32", warmup: int = 3,
+         timeout: float = 120) -> dict:
+    """`users` gradio_client users on loopback, each sending MIX in turn for `duration` seconds (a request
+    still running then may finish within `timeout`): what was served, refused, told busy or went wrong, the
+    latencies, the server's memory (sampled every 0.25 s, and the kernel's peak) and whether it stayed up."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import QueueError
+
+    log = tempfile.TemporaryFile(mode="w+")
+    server, url = _start_app(checkpoint, queue_size, precision, log)
+    t_start = time.time()
     try:
-        deadline = time.time() + 120
-        client = None
+        deadline, client = time.time() + 600, None
         while client is None:
             if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the app did not start: {server.stderr.read()[-1000:] if server.poll() is not None else 'timeout'}")
+                log.seek(0)
+                raise RuntimeError(f"the app did not start ({'exited' if server.poll() is not None else 'timeout'}): {log.read()[-1000:]}")
             try:
                 client = Client(url, verbose=False)
             except Exception:  # not listening yet
                 time.sleep(0.5)
-        for i in range(warmup):  # warm-up: first-call costs (allocations, caches, ffmpeg) before memory is measured
-            client.predict(f"WARM{i % 10}", api_name="/generate")
-        rss_sequential = _rss_mb(server.pid)
-        rss_start = [None]  # memory once a quarter of the load has been served: warm under concurrency too
+        startup = time.time() - t_start
+        for i in range(warmup):  # first-call costs (allocations, caches, ffmpeg) before memory is measured
+            client.predict(prompt=f"WARM{i % 10}", api_name="/generate")
+        rss_warm = _rss_mb(server.pid)
 
         lock = threading.Lock()
-        counts = {"served": 0, "busy": 0, "failed": 0}
-        latencies, errors = [], []
-        issued, in_flight = [0], [0]  # requests sent, and sent but not answered
-        stop_at = time.time() + time_limit
+        outcomes: dict[str, int] = {}  # served, refused, busy, and each unexpected kind
+        latency = {"served": [], "refused": []}
+        unexpected: list[str] = []
+        rss_samples = [rss_warm]
+        stop_at = time.time() + duration
+        done = threading.Event()
+
+        def monitor() -> None:
+            while not done.wait(0.25):
+                if server.poll() is None:
+                    rss_samples.append(_rss_mb(server.pid))
+
+        def record(kind: str, seconds: float | None = None, what: str | None = None) -> None:
+            with lock:
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+                if seconds is not None and kind in latency:
+                    latency[kind].append(seconds)
+                if what is not None and len(unexpected) < 20:
+                    unexpected.append(what[:300])
 
         def user(k: int) -> None:
-            c = Client(url, verbose=False)
-            while True:
-                with lock:
-                    if counts["served"] + in_flight[0] >= requests or time.time() > stop_at:
-                        return
-                    issued[0] += 1
-                    in_flight[0] += 1
-                    n = issued[0]
-                prompt = "ABCDEFGHJK"[n % 10] + str(n % 97)
+            try:
+                c = Client(url, verbose=False)
+            except Exception as e:  # noqa: BLE001 - a user that cannot even connect is a failure to report
+                return record("unexpected: could not connect", what=f"user {k}: {type(e).__name__}: {e}")
+            i = k
+            while time.time() < stop_at:
+                expect, fields = MIX[i % len(MIX)]
+                i += 1
+                request = {"prompt": "ABCDEFGHJK"[i % 10] + "XYZ0123456"[k % 10], **fields}
                 t0 = time.time()
                 try:
-                    progress, gif, mp4 = c.predict(prompt, api_name="/generate")
-                    ok = gif and Path(gif).is_file() and Path(gif).read_bytes()[:3] == b"GIF" and progress["prompt"] == prompt
-                    with lock:
-                        counts["served" if ok else "failed"] += 1
-                        latencies.append(time.time() - t0)
-                        if rss_start[0] is None and counts["served"] >= requests // 4:
-                            rss_start[0] = _rss_mb(server.pid)
-                        if not ok:
-                            errors.append(f"{prompt}: bad result {progress}")
+                    progress, gif, _ = c.submit(**request, api_name="/generate").result(timeout=timeout)
                 except QueueError:
-                    with lock:
-                        counts["busy"] += 1
+                    record("busy")
                     time.sleep(0.5)  # a polite client backs off
+                    continue
+                except AppError as e:
+                    message = str(e).strip()
+                    if expect == "bad" and message and CRASH not in message:
+                        record("refused", time.time() - t0)
+                    else:
+                        record("unexpected: refused a good request" if expect == "good" else "unexpected: crashed",
+                               what=f"{request}: {message}")
+                    continue
                 except Exception as e:  # noqa: BLE001 - any other outcome is a failure to report
-                    with lock:
-                        counts["failed"] += 1
-                        errors.append(f"{prompt}: {type(e).__name__}: {e}"[:300])
-                finally:
-                    with lock:
-                        in_flight[0] -= 1
+                    record(f"unexpected: {type(e).__name__}", what=f"{request}: {type(e).__name__}: {e}")
+                    continue
+                ok = bool(gif) and Path(gif).is_file() and Path(gif).read_bytes()[:3] == b"GIF" and progress["prompt"] == request["prompt"]
+                if expect == "good" and ok:
+                    record("served", time.time() - t0)
+                else:
+                    record("unexpected: served a bad request" if expect == "bad" else "unexpected: bad result",
+                           what=f"{request}: {progress}")
 
+        sampler = threading.Thread(target=monitor, daemon=True)
+        sampler.start()
         t0 = time.time()
-        threads = [threading.Thread(target=user, args=(k,)) for k in range(users)]
+        threads = [threading.Thread(target=user, args=(k,), daemon=True) for k in range(users)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=time_limit + 120)
+            t.join(timeout=max(0.0, stop_at - time.time()) + timeout + 10)
         wall = time.time() - t0
-        rss_end = _rss_mb(server.pid)
-        rss_start = rss_start[0] or rss_sequential
+        done.set()
+        alive = server.poll() is None
+        rss_end, rss_peak = (_rss_mb(server.pid), _rss_mb(server.pid, "VmHWM")) if alive else (None, None)
 
-        # Stop: a long generation is cancelled after its first preview; the next request must not wait for it
+        # after the load: one generation alone, and Stop (a 1000-step generation cancelled after its first
+        # preview; the next request must not wait for it)
         t1 = time.time()
-        client.predict("STOP", api_name="/generate")
-        normal = time.time() - t1
-        long_job = client.submit("STOP", 1000, 0.0, 3.0, 0, "ddim", api_name="/generate")
+        client.predict(prompt="AFTER", api_name="/generate")
+        alone = time.time() - t1
+        long_job = client.submit(prompt="STOP", steps=1000, sampler="ddim", api_name="/generate")
         while not long_job.outputs() and not long_job.done():
             time.sleep(0.01)
         long_job.cancel()
         t1 = time.time()
-        client.predict("NEXT", api_name="/generate")
+        client.predict(prompt="NEXT", api_name="/generate")
         after_stop = time.time() - t1
 
-        lat = sorted(latencies)
-        return {"users": users, "requests": issued[0], **counts, "errors": errors[:5],
-                "p50_s": round(statistics.median(lat), 3) if lat else None,
-                "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
-                "throughput_per_s": round(counts["served"] / wall, 3), "wall_s": round(wall, 1),
-                "rss_after_sequential_warmup_mb": round(rss_sequential, 1), "rss_after_warmup_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-                "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 2),
-                "one_generation_alone_s": round(normal, 3), "next_generation_after_stop_s": round(after_stop, 3),
-                "server_alive": server.poll() is None}
+        expected = {"served", "refused", "busy"}
+        return {"users": users, "duration_s": duration, "queue_size": queue_size, "precision": precision,
+                "app_startup_s": round(startup, 1), "wall_s": round(wall, 1),
+                "requests": sum(outcomes.values()), "outcomes": dict(sorted(outcomes.items())),
+                "unexpected": sum(n for kind, n in outcomes.items() if kind not in expected), "unexpected_examples": unexpected,
+                "latency_served": _percentiles(latency["served"]), "latency_refused": _percentiles(latency["refused"]),
+                "served_per_s": round(outcomes.get("served", 0) / wall, 3),
+                "rss_after_warmup_mb": round(rss_warm, 1), "rss_peak_sampled_mb": round(max(rss_samples), 1),
+                "rss_peak_kernel_mb": None if rss_peak is None else round(rss_peak, 1),
+                "rss_end_mb": None if rss_end is None else round(rss_end, 1),
+                "server_alive": alive and server.poll() is None,
+                "one_generation_alone_s": round(alone, 3), "next_generation_after_stop_s": round(after_stop, 3)}
     finally:
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases, kills and requests")
-    p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory), help="directory the load test serves as the default model")
-    p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
-    p.add_argument("--json", default=None, help="also write the figures here")
-    return p
+def machine() -> dict:
+    """The CPU (lscpu's model name), its cores, and the load average when the soak started: other jobs show there."""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+                   if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        cpu = "unknown"
+    return {"cpu": cpu, "cores": os.cpu_count(), "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main(argv=None) -> int:
-    p = build_parser()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases and kills, 20 users for 30 s")
+    p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory),
+                   help=f"directory the load test serves as the default model (default: {DEFAULT_MODEL}'s)")
+    p.add_argument("--only", nargs="+", choices=("bad_input", "crashes", "load"), default=("bad_input", "crashes", "load"))
+    p.add_argument("--users", type=int, default=None, help="concurrent loopback users of the load (default 100; --quick 20)")
+    p.add_argument("--duration", type=float, default=None, help="seconds the users send requests (default 120; --quick 30)")
+    p.add_argument("--queue-size", type=int, default=16, help="the app's queue (default 16, the app's own)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                   help="the app's --precision (default fp32: auto times two precisions of every served model at "
+                        "start-up, minutes on a busy machine)")
+    p.add_argument("--json", default=None, help="also write the figures here")
     a = p.parse_args(argv)
-    plan = dict(scale=1, kills=5, export_kills=4, steps=30, users=20, requests=30, queue=16, time_limit=300) if a.quick else \
-        dict(scale=10, kills=24, export_kills=12, steps=120, users=20, requests=200, queue=16, time_limit=1200)
-    out = {}
+    plan = dict(scale=1, kills=5, export_kills=4, steps=30, users=20, duration=30.0) if a.quick else \
+        dict(scale=10, kills=24, export_kills=12, steps=120, users=100, duration=120.0)
+    users, duration = a.users or plan["users"], a.duration or plan["duration"]
+    if not 1 <= users <= 500 or not 0 < duration <= 3600 or a.queue_size < 1:
+        p.error("--users must be in [1, 500], --duration in (0, 3600] seconds and --queue-size >= 1")
+    out = {"machine": machine()}
     if "bad_input" in a.only:
         out["bad_input"] = r = bad_input(plan["scale"])
         print(f"bad input: {r['total_cases']} cases over {len(r['cases'])} properties, failed tests {len(r['failed_tests'])} ({r['pytest']}, {r['seconds']} s)")
@@ -222,18 +308,21 @@ def main(argv=None) -> int:
               f"export killed {r['export_kills']} of {r['export_runs']} ({r['export_kills_inside_a_write']} inside its write), "
               f"broken releases {len(r['export_violations'])} ({r['seconds']} s)")
     if "load" in a.only:
-        out["load"] = r = load(a.checkpoint, plan["users"], plan["requests"], plan["queue"], plan["time_limit"])
-        print(f"load: {r['users']} users sent {r['requests']} requests: served {r['served']}, told busy {r['busy']}, failed {r['failed']}; "
-              f"latency p50 {r['p50_s']} s, p95 {r['p95_s']} s; {r['throughput_per_s']} videos/s; "
-              f"server memory {r['rss_after_warmup_mb']} -> {r['rss_end_mb']} MB ({r['rss_growth_pct']:+.2f}%); "
-              f"after Stop the next video took {r['next_generation_after_stop_s']} s (alone: {r['one_generation_alone_s']} s)")
-        for e in r["errors"]:
+        out["load"] = r = load(a.checkpoint, users, duration, a.queue_size, a.precision)
+        served, refused = r["latency_served"], r["latency_refused"]
+        print(f"load: {r['users']} users for {r['duration_s']:g} s sent {r['requests']} requests: {r['outcomes']}; unexpected {r['unexpected']}; "
+              f"served latency p50 {served.get('p50_s')} s, p99 {served.get('p99_s')} s; refusals p50 {refused.get('p50_s')} s; "
+              f"server memory {r['rss_after_warmup_mb']} MB after warm-up, peak {r['rss_peak_kernel_mb']} MB; "
+              f"server {'up' if r['server_alive'] else 'DOWN'}; after Stop the next video took {r['next_generation_after_stop_s']} s "
+              f"(alone: {r['one_generation_alone_s']} s)")
+        for e in r["unexpected_examples"]:
             print("    " + e)
+    out["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2))
+        Path(a.json).write_text(json.dumps(out, indent=2) + "\n")
     bad = (out.get("bad_input", {}).get("exit_code", 0) != 0
            or any(out.get("crashes", {}).get(k) for k in ("unreadable_after_a_kill", "mismatches_with_uninterrupted_run", "export_violations"))
-           or out.get("load", {}).get("failed", 0) or out.get("load", {}).get("server_alive") is False)
+           or out.get("load", {}).get("unexpected", 0) or out.get("load", {}).get("server_alive") is False)
     return 1 if bad else 0
 
 
