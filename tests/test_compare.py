@@ -77,7 +77,7 @@ def test_unknown_variant_names_raise(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     res = subprocess.run([sys.executable, "-m", "vidgen", "compare", "--variants", "full,unet", "--budget", "1", "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert res.returncode == 2 and "unknown variants ['unet']" in res.stderr
+    assert res.returncode == 2 and "--variants: unknown ['unet']" in res.stderr
     assert not any(tmp_path.iterdir())
 
 
