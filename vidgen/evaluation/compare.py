@@ -16,10 +16,11 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
+from ..models import compared_variants
 from ..presets import get_preset
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
-DEFAULT_VARIANTS = ("full", "gentron", "latte", "latte-between", "latte-both", "snapvideo", "conv3d")
+DEFAULT_VARIANTS = compared_variants()  # read from the registry (vidgen.models.VARIANTS and each class's COMPARED)
 COST_SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 TIMING_PROMPT = "AB12"
 

@@ -5,15 +5,9 @@ Attention FLOPs count the two products QK^T and AV: 2 * (2 * Nq * Nk * D) per la
 over the sequences the layer splits the tokens into. "Score entries" are the heads * Nq * Nk
 attention weights a non-fused kernel materialises (fused kernels stream them, but their time still
 grows with them). The prompt encoder's attention over 8 symbols is left out: it is the same for
-every variant and negligible.
-
-| variant   | self-attention sequences per block (grid T' x H' x W', S = H'W', N = T'S) |
-| --------- | ------------------------------------------------------------------------- |
-| full      | 1 of N                                                                    |
-| gentron   | T' of S (space) + S of T' (time)                                          |
-| latte     | T' of S in spatial blocks, S of T' in temporal blocks                     |
-| snapvideo | M = G*L latents: G reads/writes of L x N/G, latent_layers of M x M        |
-| conv3d    | none (convolutions); prompt cross-attention in the coarse levels           |
+every variant and negligible. Which calls a forward pass makes, each variant declares itself
+(`VideoDenoiser.attention_calls`: full attends over all N tokens, gentron and latte along one axis,
+snapvideo through a few latents, conv3d only to the prompt).
 """
 from __future__ import annotations
 
@@ -24,62 +18,27 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..models import build_model
+from ..models import build_model, variant_class
+from ..models.attention_calls import AttentionCall
 from ..models.config import ModelConfig
-from ..models.conv3d import LEVELS
 
 
-def _attn(nq: int, nk: int, dim: int, heads: int, sequences: int = 1) -> tuple[int, int]:
-    """(FLOPs of QK^T and AV, score entries) for `sequences` attention calls of nq queries and nk keys."""
-    return sequences * 4 * nq * nk * dim, sequences * heads * nq * nk
+def _flops(call: AttentionCall) -> int:
+    """FLOPs of QK^T and AV over the call's sequences."""
+    return call.sequences * 4 * call.queries * call.keys * call.dim
 
 
 def attention_cost(cfg: ModelConfig) -> dict:
     """Analytic attention cost of one forward pass for one video: self- and cross-attention FLOPs
-    and score entries, and the largest single attention matrix (per head)."""
-    t, h, w = cfg.grid
-    s, n, d, heads, lt = h * w, cfg.num_tokens, cfg.dim, cfg.heads, cfg.prompt_len
-    self_parts, cross_parts, largest = [], [], 0
-    if cfg.variant == "full":
-        self_parts += [_attn(n, n, d, heads)] * cfg.depth
-        cross_parts += [_attn(n, lt, d, heads)] * cfg.depth
-        largest = n * n
-    elif cfg.variant == "gentron":
-        self_parts += [_attn(s, s, d, heads, t), _attn(t, t, d, heads, s)] * cfg.depth
-        cross_parts += [_attn(n, lt, d, heads)] * cfg.depth
-        largest = max(s * s, t * t)
-    elif cfg.variant == "latte":
-        for i in range(cfg.depth):
-            spatial = i % 2 == 0
-            self_parts.append(_attn(s, s, d, heads, t) if spatial else _attn(t, t, d, heads, s))
-            injected = cfg.text_placement == "both" or (spatial and cfg.text_placement in ("spatial", "between"))
-            if injected:
-                cross_parts.append(_attn(n, lt, d, heads))
-        largest = max(s * s, t * t) if cfg.depth > 1 else s * s
-    elif cfg.variant == "snapvideo":
-        g = cfg.latent_groups**2
-        lg = cfg.latents_per_group
-        m, p = g * lg, n // g
-        for _ in range(cfg.depth):
-            cross_parts.append(_attn(m, 1 + lt, d, heads))  # latents <- conditioning
-            cross_parts += [_attn(lg, p, d, heads, g), _attn(p, lg, d, heads, g)]  # read, write
-            self_parts += [_attn(m, m, d, heads)] * cfg.latent_layers
-        largest = max(lg * p, m * m)
-    elif cfg.variant == "conv3d":
-        blocks = max(1, cfg.depth // 3)
-        chans = [cfg.dim // 8, cfg.dim // 2, cfg.dim]
-        for level in range(1, LEVELS):
-            positions = (cfg.frames >> level) * (cfg.height >> level) * (cfg.width >> level)
-            calls = 2 * blocks + (1 if level == LEVELS - 1 else 0)  # down + up stages (+ the middle one)
-            cross_parts += [_attn(positions, lt, chans[level], heads)] * calls
-    else:
-        raise ValueError(f"unknown model variant {cfg.variant!r}")
+    and score entries, and the largest single attention matrix (per head) outside the prompt
+    cross-attention."""
+    calls = variant_class(cfg.variant).attention_calls(cfg)
     return {
-        "tokens": n,  # patch tokens (conv3d does not patch; the same count for comparison)
-        "self_attn_gflops": sum(f for f, _ in self_parts) / 1e9,
-        "cross_attn_gflops": sum(f for f, _ in cross_parts) / 1e9,
-        "score_entries_m": sum(e for _, e in self_parts + cross_parts) / 1e6,
-        "largest_matrix": largest,
+        "tokens": cfg.num_tokens,  # patch tokens (conv3d does not patch; the same count for comparison)
+        "self_attn_gflops": sum(_flops(c) for c in calls if c.kind == "self") / 1e9,
+        "cross_attn_gflops": sum(_flops(c) for c in calls if c.kind != "self") / 1e9,
+        "score_entries_m": sum(c.sequences * cfg.heads * c.queries * c.keys for c in calls) / 1e6,
+        "largest_matrix": max((c.queries * c.keys for c in calls if c.kind != "prompt"), default=0),
     }
 
 

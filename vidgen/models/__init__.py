@@ -1,4 +1,11 @@
-"""The registry of denoiser variants, all behind the VideoDenoiser interface."""
+"""The registry of denoiser variants, all behind the VideoDenoiser interface.
+
+A variant is one file holding its class and one line in VARIANTS below. The class declares what
+the code around it needs to know (VideoDenoiser's "what the variant declares" section: its attention
+calls for the cost model, its token-wide attention layers for attention supervision and the probes,
+the presets the comparison trains); tests/test_variant_conformance.py runs every registered one
+through the same checks. Nothing outside this file lists variant names.
+"""
 from __future__ import annotations
 
 from .base import VideoDenoiser
@@ -18,14 +25,30 @@ VARIANTS: dict[str, type[VideoDenoiser]] = {
 }
 
 
+def variant_class(name: str) -> type[VideoDenoiser]:
+    """The class registered as `name`; unknown names raise with the known ones."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown model variant {name!r}; known variants: {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def variants_with_attention(kind: str) -> list[str]:
+    """The variants whose blocks have attention layers of `kind` ("cross", "self") over every space-time token."""
+    return [name for name, cls in VARIANTS.items() if kind in cls.ATTENTION_MAPS]
+
+
+def compared_variants() -> tuple[str, ...]:
+    """What `python -m vidgen compare` trains by default, in registry order: every variant, and after
+    it the siblings its class names (`latte-between`, `latte-both`)."""
+    return tuple(name + suffix for name, cls in VARIANTS.items() for suffix in cls.COMPARED)
+
+
 def build_model(cfg: ModelConfig) -> VideoDenoiser:
     """Instantiate the variant named by cfg.variant; unknown names raise with the known ones."""
-    if cfg.variant not in VARIANTS:
-        raise ValueError(f"unknown model variant {cfg.variant!r}; known variants: {', '.join(VARIANTS)}")
-    model = VARIANTS[cfg.variant](cfg)
+    model = variant_class(cfg.variant)(cfg)
     if cfg.qk_norm:
         model.enable_qk_norm()
     return model
 
 
-__all__ = ["VARIANTS", "VideoDenoiser", "build_model"]
+__all__ = ["VARIANTS", "VideoDenoiser", "build_model", "compared_variants", "variant_class", "variants_with_attention"]

@@ -3,6 +3,7 @@ classifier-free-guided forward. Variants subclass it and implement `denoise`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -10,6 +11,7 @@ import torch.nn as nn
 from ..data import tokenizer as tok
 from .aligner import LayoutPredictor
 from .aligner2d import LayoutPredictor2D
+from .attention_calls import MAP_KINDS, AttentionCall
 from .config import ModelConfig
 from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder, zero_init
 from ..data.layout2d import scroll_motions
@@ -26,7 +28,8 @@ class Conditioning:
     text: torch.Tensor  # (B, L, D) encoded prompt tokens, for cross-attention
     mask: torch.Tensor  # (B, L) True where a token is real
     pooled: torch.Tensor  # (B, D) the projected pooled prompt, added to the timestep embedding for adaLN
-    glyphs: torch.Tensor | None  # the glyph layout as the variant reads it (`VideoDenoiser.embed_layout`), or None
+    layout: torch.Tensor | None  # the glyph layout as the variant reads it (`VideoDenoiser.embed_layout`): the raw
+    # features (B, T, R, W, F) or, for a token variant, one vector per token (B, N, D); None without a layout
 
     @property
     def batch(self) -> int:
@@ -42,8 +45,8 @@ class VideoDenoiser(nn.Module):
 
     With cfg.layout == "glyph" the model also reads the prompt's glyph layout (computed from the
     ids, so the interface stays the same) and each variant folds it into its input (`denoise`'s
-    `glyphs`); with "learned" it reads a layout it predicts from the ids itself (the true one while
-    training, see vidgen.models.aligner); with "none" `glyphs` is None.
+    `layout`); with "learned" it reads a layout it predicts from the ids itself (the true one while
+    training, see vidgen.models.aligner); with "none" `layout` is None.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -122,8 +125,8 @@ class VideoDenoiser(nn.Module):
         if drop is not None:
             ids = self.drop_prompts(ids, drop)
         text, mask, pooled = self.prompt_encoder(ids)  # (B, L, D), (B, L), (B, D)
-        glyphs = self.layout_features(ids, motion)
-        return Conditioning(ids, text, mask, self.pooled_proj(pooled), None if glyphs is None else self.embed_layout(glyphs))
+        layout = self.layout_features(ids, motion)  # (B, T, R, W, F) or None
+        return Conditioning(ids, text, mask, self.pooled_proj(pooled), None if layout is None else self.embed_layout(layout))
 
     def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float, motion: torch.Tensor | None = None) -> Conditioning:
         """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a motion (B, T, 3) to
@@ -176,14 +179,15 @@ class VideoDenoiser(nn.Module):
         return {"alignment": self.layout_predictor.loss(ids)}
 
     # -- forward ------------------------------------------------------------------------------
-    def embed_layout(self, glyphs: torch.Tensor) -> torch.Tensor:
+    def embed_layout(self, layout: torch.Tensor) -> torch.Tensor:
         """The layout features (B, T, R, W, F) as the variant reads them in `denoise` (a token variant
-        embeds them once per generation, see TokenDenoiser); here unchanged."""
-        return glyphs
+        embeds them once per generation into `layout_tokens` (B, N, D), see TokenDenoiser); here unchanged."""
+        return layout
 
     def denoise(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
-                glyphs: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
-        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), glyphs (B, T, R, W, F) or None -> (B, T, H, W).
+                layout: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
+        """x (B, T, H, W), c (B, D), text (B, L, D), mask (B, L), layout as `embed_layout` returns it or None
+        -> (B, T, H, W). A token variant names it `layout_tokens` (B, N, D).
 
         `state` is the trajectory's own dict when the call is a sampling step (the sampler makes a
         fresh one per trajectory and passes it to every step), None otherwise; a variant that carries
@@ -205,7 +209,7 @@ class VideoDenoiser(nn.Module):
             if guidance is None:
                 raise ValueError("a guidance-distilled model takes the guidance scale as an input (guidance=)")
             c = c + self.g_embedder(guidance * GUIDANCE_FEATURE_SCALE)
-        out = self.denoise(x, c, cond.text, cond.mask, cond.glyphs, state=state)
+        out = self.denoise(x, c, cond.text, cond.mask, cond.layout, state=state)
         return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
     def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
@@ -245,3 +249,22 @@ class VideoDenoiser(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # -- what the variant declares, so that nothing outside it keeps a list of variant names --------
+    ATTENTION_MAPS: ClassVar[tuple[str, ...]] = ()  # the kinds of `attention_layers` the variant has
+    COMPARED: ClassVar[tuple[str, ...]] = ("",)  # the presets `python -m vidgen compare` trains by default, as
+    # suffixes to the variant's name ("": its own; Latte adds "-between" and "-both", its other text placements)
+
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """Every attention call of one forward pass for one video, outside the prompt encoder (the cost
+        model, vidgen.evaluation.cost, sums them; tests/test_variant_conformance.py counts them)."""
+        raise NotImplementedError(f"{cls.__name__} does not declare its attention calls")
+
+    def attention_layers(self, kind: str) -> list[Attention]:
+        """The layers, one per block, whose attention spans every space-time token: kind "cross" -> the
+        prompt cross-attention, weights (B, heads, N, L), which attention supervision pulls and the attention
+        probes read; "self" -> joint self-attention, (B, heads, N, N). [] for a kind not in ATTENTION_MAPS."""
+        if kind not in MAP_KINDS:
+            raise ValueError(f"unknown attention kind {kind!r}; known: {', '.join(MAP_KINDS)}")
+        return []

@@ -75,9 +75,6 @@ class ModelConfig:
             raise ValueError(f"template_dim must be >= 0 and needs a layout ('glyph' or 'learned'), got {self.template_dim} with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
-        _, gh, gw = self.grid
-        if self.variant == "snapvideo" and (self.latent_groups < 1 or gh % self.latent_groups or gw % self.latent_groups):
-            raise ValueError(f"latent_groups={self.latent_groups} must divide the token grid {gh}x{gw}")
         if self.latents_per_group < 1 or self.latent_layers < 0:
             raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
         if self.guidance_range is not None:

@@ -16,11 +16,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from .attention_calls import AttentionCall
 from .base import VideoDenoiser
 from .config import ModelConfig
 from .layers import Attention, zero_init
 
 LEVELS = 3  # resolutions; each halves T, H and W
+
+
+def level_channels(cfg: ModelConfig) -> list[int]:
+    """Feature channels per level: full resolution is 16x the positions of the next level, so keep it thin."""
+    return [cfg.dim // 8, cfg.dim // 2, cfg.dim]
+
+
+def blocks_per_level(cfg: ModelConfig) -> int:
+    """Residual blocks per level and direction."""
+    return max(1, cfg.depth // 3)
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -102,8 +113,8 @@ class Conv3dUNet(VideoDenoiser):
             raise ValueError(f"conv3d needs frames, height and width divisible by {factor}, got {cfg.frames}x{cfg.height}x{cfg.width}")
         if cfg.dim % 8:
             raise ValueError(f"conv3d needs dim divisible by 8, got {cfg.dim}")
-        chans = [cfg.dim // 8, cfg.dim // 2, cfg.dim]  # full resolution is 16x the positions of the next level: keep it thin
-        blocks = max(1, cfg.depth // 3)
+        chans = level_channels(cfg)
+        blocks = blocks_per_level(cfg)
         self.stem = nn.Conv3d(1, chans[0], (1, 3, 3), padding=(0, 1, 1))
         # learned video positional embedding, factorised per axis: where the text is depends on the frame index
         self.pos_t = nn.Parameter(torch.zeros(1, chans[0], cfg.frames, 1, 1))
@@ -130,10 +141,22 @@ class Conv3dUNet(VideoDenoiser):
     def learned_positions(self) -> list[nn.Parameter]:
         return [self.pos_t, self.pos_h, self.pos_w]
 
-    def denoise(self, x, c, text, mask, glyphs=None, state=None):
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """No self-attention (convolutions); in each coarser level, every position's cross-attention to
+        the prompt after each residual block, down and up (and in the middle stage, at the coarsest)."""
+        blocks, chans = blocks_per_level(cfg), level_channels(cfg)
+        calls = []
+        for level in range(1, LEVELS):
+            positions = (cfg.frames >> level) * (cfg.height >> level) * (cfg.width >> level)
+            per_level = 2 * blocks + (1 if level == LEVELS - 1 else 0)  # down + up stages (+ the middle one)
+            calls += [AttentionCall(positions, cfg.prompt_len, chans[level], kind="prompt")] * per_level
+        return calls
+
+    def denoise(self, x, c, text, mask, layout=None, state=None):
         h = self.stem(x[:, None]) + self.pos_t + self.pos_h + self.pos_w  # (B, C0, T, H, W)
-        if glyphs is not None:
-            lay = self.layout_embedder(glyphs.to(h.dtype))  # (B, T, R, W, C0), R = 1 or H
+        if layout is not None:  # the raw features (B, T, R, W, F): this variant embeds them here, per pixel
+            lay = self.layout_embedder(layout.to(h.dtype))  # (B, T, R, W, C0), R = 1 or H
             h = h + rearrange(lay, "b t r w c -> b c t r w")  # R = 1 broadcasts over H
         skips = []
         for i, stage in enumerate(self.down):

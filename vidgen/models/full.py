@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .attention_calls import AttentionCall
 from .config import ModelConfig
 from .layers import Attention, Mlp, ada_ln_zero, modulate, rope_tables
 from .spacetime import TokenDenoiser, conv_grid_of
@@ -44,9 +45,22 @@ class FullDiT(TokenDenoiser):
             self.register_buffer("rope_sin", sin, persistent=False)
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None, state=None):
+    ATTENTION_MAPS = ("cross", "self")
+
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """Per block: self-attention over all N tokens, one sequence; cross-attention from them to the prompt."""
+        n, d = cfg.num_tokens, cfg.dim
+        return [AttentionCall(n, n, d), AttentionCall(n, cfg.prompt_len, d, kind="prompt")] * cfg.depth
+
+    def attention_layers(self, kind: str) -> list[Attention]:
+        if kind == "cross":
+            return [block.cross_attn for block in self.blocks]
+        return [block.attn for block in self.blocks] if kind == "self" else super().attention_layers(kind)
+
+    def denoise(self, x, c, text, mask, layout_tokens=None, state=None):
         rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
-        h = self.embed(x, glyphs)  # (B, N, D)
+        h = self.embed(x, layout_tokens)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask, rope)
         return self.unembed(h, c)  # (B, T, H, W)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .attention_calls import AttentionCall
 from .config import ModelConfig
 from .layers import Attention, Mlp, ada_ln_zero, modulate
 from .spacetime import AxisAttention, TokenDenoiser, conv_grid_of
@@ -54,8 +55,23 @@ class GenTron(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None, state=None):
-        h = self.embed(x, glyphs)  # (B, N, D)
+    ATTENTION_MAPS = ("cross",)  # the prompt cross-attention reads all N tokens; self-attention only one axis
+
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """Per block (grid T' x H' x W', S = H'W', N = T'S): T' sequences of S (space), S sequences of T'
+        (time), and cross-attention from all N tokens to the prompt."""
+        t, h, w = cfg.grid
+        s, d = h * w, cfg.dim
+        block = [AttentionCall(s, s, d, t), AttentionCall(t, t, d, s),
+                 AttentionCall(cfg.num_tokens, cfg.prompt_len, d, kind="prompt")]
+        return block * cfg.depth
+
+    def attention_layers(self, kind: str) -> list[Attention]:
+        return [block.cross_attn for block in self.blocks] if kind == "cross" else super().attention_layers(kind)
+
+    def denoise(self, x, c, text, mask, layout_tokens=None, state=None):
+        h = self.embed(x, layout_tokens)  # (B, N, D)
         for block in self.blocks:
             h = block(h, c, text, mask)
         return self.unembed(h, c)  # (B, T, H, W)

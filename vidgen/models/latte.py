@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .attention_calls import AttentionCall
 from .config import ModelConfig
 from .layers import Attention, Mlp, ada_ln_zero, modulate
 from .spacetime import AxisAttention, TokenDenoiser, conv_grid_of
@@ -74,8 +75,24 @@ class Latte(TokenDenoiser):
         )
         self.initialize_weights()
 
-    def denoise(self, x, c, text, mask, glyphs=None, state=None):
-        h = self.embed(x, glyphs)  # (B, N, D)
+    COMPARED = ("", "-between", "-both")  # every text placement (the presets `latte`, `latte-between`, `latte-both`)
+
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """Spatial blocks: T' sequences of S = H'W' tokens; temporal blocks: S sequences of T'; a
+        cross-attention from all N tokens to the prompt wherever `text_placement` puts one."""
+        t, h, w = cfg.grid
+        s, d = h * w, cfg.dim
+        calls = []
+        for i in range(cfg.depth):
+            spatial = i % 2 == 0
+            calls.append(AttentionCall(s, s, d, t) if spatial else AttentionCall(t, t, d, s))
+            if cfg.text_placement == "both" or (spatial and cfg.text_placement in ("spatial", "between")):
+                calls.append(AttentionCall(cfg.num_tokens, cfg.prompt_len, d, kind="prompt"))
+        return calls
+
+    def denoise(self, x, c, text, mask, layout_tokens=None, state=None):
+        h = self.embed(x, layout_tokens)  # (B, N, D)
         for i, block in enumerate(self.blocks):
             h = block(h, c, text, mask)
             if str(i) in self.between:

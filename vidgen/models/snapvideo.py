@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
+from .attention_calls import AttentionCall
 from .config import ModelConfig
 from .layers import Attention, Mlp, TextBlock, zero_init
 from .spacetime import TokenDenoiser, conv_grid_of
@@ -98,6 +99,9 @@ class SnapVideo(TokenDenoiser):
     """Patch tokens + learned latents -> latent blocks -> patches; latents carried across steps."""
 
     def __init__(self, cfg: ModelConfig):
+        _, gh, gw = cfg.grid
+        if cfg.latent_groups < 1 or gh % cfg.latent_groups or gw % cfg.latent_groups:
+            raise ValueError(f"latent_groups={cfg.latent_groups} must divide the token grid {gh}x{gw}")
         super().__init__(cfg)
         self.num_latents = cfg.latent_groups**2 * cfg.latents_per_group
         self.latents = nn.Parameter(torch.zeros(1, self.num_latents, cfg.dim))
@@ -107,10 +111,21 @@ class SnapVideo(TokenDenoiser):
         self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.depth))
         self.initialize_weights()
 
-    def run(self, x, c, text, mask, glyphs, prev_latents):
+    @classmethod
+    def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
+        """Per block, with M = G*L latents and P = N/G patches a region: the latents' cross-attention to
+        the 1 + L_text conditioning tokens, G reads (L x P) and G writes (P x L), and latent_layers
+        self-attentions over all M latents."""
+        g, lg, d = cfg.latent_groups**2, cfg.latents_per_group, cfg.dim
+        m, p = g * lg, cfg.num_tokens // g
+        block = [AttentionCall(m, 1 + cfg.prompt_len, d, kind="prompt"),
+                 AttentionCall(lg, p, d, g, kind="cross"), AttentionCall(p, lg, d, g, kind="cross")]
+        return (block + [AttentionCall(m, m, d)] * cfg.latent_layers) * cfg.depth
+
+    def run(self, x, c, text, mask, layout_tokens, prev_latents):
         """One pass from given previous latents (B, G*L, D) -> (output (B, T, H, W), final latents)."""
         b = x.shape[0]
-        h = self.embed(x, glyphs)  # (B, N, D)
+        h = self.embed(x, layout_tokens)  # (B, N, D)
         latents = self.latents + self.latent_pos + self.self_cond(prev_latents)  # (B, G*L, D)
         cond = torch.cat([c[:, None], text], dim=1)  # (B, 1+L, D)
         cond_mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mask.device), mask], dim=1)  # (B, 1+L)
@@ -118,18 +133,18 @@ class SnapVideo(TokenDenoiser):
             h, latents = block(h, latents, cond, cond_mask)
         return self.unembed(h, c), latents
 
-    def denoise(self, x, c, text, mask, glyphs=None, state=None):
+    def denoise(self, x, c, text, mask, layout_tokens=None, state=None):
         b, zeros = x.shape[0], x.new_zeros(x.shape[0], self.num_latents, self.cfg.dim)
         if self.training:
             with torch.no_grad():
-                _, latents = self.run(x, c, text, mask, glyphs, zeros)
+                _, latents = self.run(x, c, text, mask, layout_tokens, zeros)
             keep = (torch.arange(b, device=x.device) % SELF_COND_EVERY != 0)[:, None, None]
-            out, _ = self.run(x, c, text, mask, glyphs, torch.where(keep, latents.detach(), zeros))
+            out, _ = self.run(x, c, text, mask, layout_tokens, torch.where(keep, latents.detach(), zeros))
             return out
         # a sampling step starts from the previous step's latents (the trajectory's state); the first
         # step of a trajectory, and any call outside one, from zero
         prev = state.get("latents") if state is not None else None
-        out, latents = self.run(x, c, text, mask, glyphs, zeros if prev is None else prev.to(zeros.dtype))
+        out, latents = self.run(x, c, text, mask, layout_tokens, zeros if prev is None else prev.to(zeros.dtype))
         if state is not None:
             state["latents"] = latents.detach()
         return out

@@ -69,24 +69,25 @@ class TokenDenoiser(VideoDenoiser):
     def learned_positions(self) -> list[nn.Parameter]:
         return [self.pos_embed]
 
-    def embed_layout(self, glyphs: torch.Tensor) -> torch.Tensor:
-        """Layout features (B, T, R, W, F) -> one vector per token (B, N, D), once per generation.
+    def embed_layout(self, layout: torch.Tensor) -> torch.Tensor:
+        """Layout features `layout` (B, T, R, W, F) -> `layout_tokens`, one vector per token (B, N, D),
+        once per generation.
 
         R is 1 (the layout is the same down a column: every row of tokens gets it), H' (a glyph
         template: each row of tokens gets its own) or H (a per-pixel layout of the motion world)."""
         pt, ph, pw = self.cfg.patch
         if self.cfg.pixel_layout:
-            cells = rearrange(glyphs, "b (t pt) (h ph) (w pw) f -> b (t h w) (pt ph pw f)", pt=pt, ph=ph, pw=pw)
+            cells = rearrange(layout, "b (t pt) (h ph) (w pw) f -> b (t h w) (pt ph pw f)", pt=pt, ph=ph, pw=pw)
             return self.layout_embedder(cells)  # (B, N, D)
         hh = self.cfg.grid[1]
-        cols = rearrange(glyphs, "b (t pt) r (w pw) f -> b t r w (pt pw f)", pt=pt, pw=pw)  # (B, T', R, W', pt*pw*F)
+        cols = rearrange(layout, "b (t pt) r (w pw) f -> b t r w (pt pw f)", pt=pt, pw=pw)  # (B, T', R, W', pt*pw*F)
         lay = self.layout_embedder(cols)  # (B, T', R, W', D)
         return rearrange(lay.expand(-1, -1, hh, -1, -1), "b t h w d -> b (t h w) d")  # (B, N, D)
 
-    def embed(self, x: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, layout_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, H, W) video and the embedded layout (B, N, D) (`embed_layout`) or None -> tokens (B, N, D)."""
         h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
-        return h if layout is None else h + layout.to(h.dtype)
+        return h if layout_tokens is None else h + layout_tokens.to(h.dtype)
 
     def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """tokens (B, N, D) -> (B, T, H, W)."""

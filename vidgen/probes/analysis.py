@@ -34,6 +34,8 @@ from ..data.world import Motion, render_motion
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..diffusion.schedule import NoiseSchedule
+from ..models.attention_calls import MAP_KINDS
+from ..models.base import VideoDenoiser
 from ..models.layers import Attention, sinusoidal_embedding
 from ..trajectory import Trajectory, TrajectoryRecorder
 
@@ -271,16 +273,15 @@ def alignment_score(cross: np.ndarray, ownership: np.ndarray) -> dict:
 
 
 def attention_modules(model, kind: str) -> list[Attention]:
-    """The per-block attention modules: kind "self" -> blocks[i].attn, "cross" -> blocks[i].cross_attn."""
+    """The per-block attention modules over every space-time token, as the variant declares them
+    (`VideoDenoiser.attention_layers`): kind "self" -> joint self-attention, "cross" -> prompt cross-attention."""
     model = as_model(model)
-    attr = {"self": "attn", "cross": "cross_attn"}.get(kind)
-    if attr is None:
-        raise ValueError(f"unknown attention kind {kind!r}; known: self, cross")
-    blocks = getattr(model, "blocks", None)
-    mods = [getattr(b, attr, None) for b in blocks] if isinstance(blocks, nn.ModuleList) else []
+    if kind not in MAP_KINDS:
+        raise ValueError(f"unknown attention kind {kind!r}; known: {', '.join(MAP_KINDS)}")
+    mods = model.attention_layers(kind) if isinstance(model, VideoDenoiser) else []
     if not mods or not all(isinstance(m, Attention) for m in mods):
-        raise ProbeNotApplicable(f"model variant {_variant(model)!r} has no blocks[i].{attr} attention modules; "
-                         f"the {kind}-attention probes need them")
+        raise ProbeNotApplicable(f"model variant {_variant(model)!r} has no {kind}-attention layers over every "
+                                 f"space-time token; the {kind}-attention probes need them")
     return mods
 
 

@@ -11,19 +11,21 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 
 from ..data.layout import slot_batch
+from ..models import variants_with_attention
 from ..models.base import VideoDenoiser
 from ..models.layers import Attention
 
-SUPERVISED_VARIANTS = ("full", "gentron")  # cross-attention from the whole (t h w) token sequence in every block
 COVERED = 0.5  # a token is labelled when glyphs cover at least this share of its frames x columns
 
 
 def cross_attentions(model: VideoDenoiser) -> list[Attention]:
-    """The prompt cross-attention layers whose maps the loss supervises."""
-    if model.cfg.variant not in SUPERVISED_VARIANTS:
+    """The prompt cross-attention layers whose maps the loss supervises: the ones from the whole (t h w)
+    token sequence, in every block (`VideoDenoiser.attention_layers("cross")`)."""
+    layers = model.attention_layers("cross")
+    if not layers:
         raise ValueError(f"attention supervision needs a variant whose cross-attention reads every space-time token "
-                         f"({', '.join(SUPERVISED_VARIANTS)}), not {model.cfg.variant!r}")
-    return [block.cross_attn for block in model.blocks]
+                         f"({', '.join(variants_with_attention('cross'))}), not {model.cfg.variant!r}")
+    return layers
 
 
 class AttentionSupervision:
