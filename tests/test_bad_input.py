@@ -23,6 +23,7 @@ from vidgen.checkpoint import CONFIG_NAME, EMA_NAME, CheckpointError
 from vidgen.cli.main import main
 from vidgen.data import tokenizer as tok
 from vidgen.data.tokenizer import PROMPT_SLOTS, SYMBOLS
+from vidgen.data.world import WORLDS, Motion, WorldConfig, check_motion, motion_from_spec
 from vidgen.diffusion.sampler import GUIDANCE_RANGE, SAMPLERS
 from vidgen.pipeline import load_pipeline
 from vidgen.presets import get_preset
@@ -262,3 +263,121 @@ def test_a_corrupt_run_file_stops_resume_and_export_with_a_clear_error(tiny_run_
         with pytest.raises(ckpt.CheckpointError):
             Trainer(p.model, p.diffusion, p.train, d, resume=True, preset_name="tiny")
     shutil.rmtree(d.parent)
+
+
+# ----------------------------------------------------------------------------- motions: strings, drawn paths, random
+
+# number-like text where a motion takes numbers: useful ones (directions, speeds, sizes, path points) and nonsense
+MOTION_NUMBER = st.one_of(st.integers(-20, 40).map(str), st.integers(-400, 400).map(str), st.floats(-10, 40).map(lambda v: f"{v:.2f}"),
+                          st.floats(allow_nan=True, allow_infinity=True).map(repr), st.sampled_from(["", "a", "1e9", "-0", " 3", "0x10"]))
+MOTION_SPEC = st.one_of(
+    st.sampled_from(["random", "RANDOM", " line:0,4 ", "line:90,2,18", "path:4,16;28,16", "path:6,6;26,26;6,26@18", "line:0",
+                     "line:0,99", "path:1,2", "line:a,b", "line:", "path:", "spiral", ""]),
+    st.builds(lambda d, s, size: f"line:{d},{s}" + ("" if size is None else f",{size}"), MOTION_NUMBER, MOTION_NUMBER,
+              st.one_of(st.none(), MOTION_NUMBER)),
+    st.builds(lambda pts, size: "path:" + ";".join(f"{x},{y}" for x, y in pts) + ("" if size is None else f"@{size}"),
+              st.lists(st.tuples(MOTION_NUMBER, MOTION_NUMBER), max_size=5), st.one_of(st.none(), MOTION_NUMBER)),
+    st.text(max_size=20),
+)
+SHORT_PROMPT = st.one_of(st.text(alphabet=SYMBOLS, min_size=1, max_size=8), TEXT)
+
+
+@examples(100)
+@given(spec=MOTION_SPEC, prompt=SHORT_PROMPT, world=st.sampled_from(WORLDS), seed=st.integers(0, 2**32 - 1))
+def test_any_motion_text_is_a_motion_the_prompt_shows_or_a_value_error(spec, prompt, world, seed):
+    """motion_from_spec (the CLI's --motion, the app's motion argument): a Motion that shows every glyph whole
+    in enough frames, or a ValueError with a message."""
+    try:
+        motion = motion_from_spec(spec, prompt, WorldConfig(name=world), seed)
+    except ValueError as e:
+        assert str(e)
+        return
+    assert isinstance(motion, Motion) and len(motion.xs) == len(motion.ys) == 16
+    check_motion(tok.normalize_prompt(prompt), motion)  # the invariant holds for what came out
+
+
+@examples(40)
+@given(spec=MOTION_SPEC, prompt=st.text(alphabet=SYMBOLS, min_size=1, max_size=5))
+def test_cli_render_any_motion_writes_a_video_or_exits_2(spec, prompt, capsys):
+    out = Path(tempfile.mkdtemp()) / "v.npy"
+    try:
+        code = main(["render", "--prompt", prompt, "--world", "motion", "--motion", spec, "--out", str(out)])
+    except SystemExit as e:  # argparse: a motion that looks like an option
+        code = e.code
+    err = capsys.readouterr().err
+    if code == 0:
+        assert np.load(out).shape == (16, 32, 32)
+    else:
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    shutil.rmtree(out.parent)
+
+
+class ReachedTheModel(Exception):
+    """Raised in place of loading a model: every argument before it passed."""
+
+
+@pytest.mark.parametrize("model", ["release", "scroll-release"])  # told its motion in 2D; the scroll world's, horizontal only
+@examples(25)
+@given(spec=MOTION_SPEC)
+def test_cli_sample_any_motion_is_one_line_before_loading_or_a_motion_the_model_follows(model, spec, capsys):
+    """sample --motion: a bad motion, or one the model cannot follow, is one line and exit 2 before any load
+    (the checks read config.json only); a motion that reaches the load is one its Pipeline accepts."""
+    import vidgen.pipeline
+
+    out = Path(tempfile.mkdtemp()) / "v.gif"
+    argv = ["sample", "--checkpoint", model, "--prompt", "AB", "--motion", spec, "--out", str(out)]
+    original = vidgen.pipeline.load_pipeline
+    vidgen.pipeline.load_pipeline = lambda *a, **k: (_ for _ in ()).throw(ReachedTheModel())
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    except ReachedTheModel:
+        code = None
+    finally:
+        vidgen.pipeline.load_pipeline = original
+    err = capsys.readouterr().err
+    if code is None:  # the arguments passed: the real pipeline takes the motion too
+        pipe = load_pipeline(model, precision="fp32")
+        assert pipe.motions(["AB"], motion_from_spec(spec, "AB", pipe.world, 0), 0)
+    else:
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not out.exists()
+    shutil.rmtree(out.parent)
+
+
+@pytest.fixture(scope="module")
+def tiny_motion_pipe(tiny_motion_checkpoint):
+    return load_pipeline(tiny_motion_checkpoint, precision="fp32")
+
+
+MOTION_ARG = st.one_of(  # what a library caller may pass as motion=: ("motion", fields of a Motion), ("spec", text), or anything
+    st.tuples(st.just("motion"), st.tuples(st.lists(st.integers(-300, 300), min_size=15, max_size=17),
+                                           st.lists(st.integers(-300, 300), min_size=15, max_size=17), st.integers(0, 40))),
+    st.tuples(st.just("motion"), st.tuples(st.integers(-40, 40).map(lambda x: [x] * 16), st.integers(-40, 40).map(lambda y: [y] * 16),
+                                           st.integers(8, 28))),
+    st.tuples(st.just("spec"), MOTION_SPEC),
+    MOTION_SPEC, st.none(), st.integers(), st.lists(st.none(), max_size=2))
+
+
+@examples(40)
+@given(prompt=st.text(alphabet=SYMBOLS, min_size=1, max_size=4), motion=MOTION_ARG, seed=st.integers(0, 2**32 - 1))
+def test_pipeline_takes_any_motion_or_raises_a_value_error(tiny_motion_pipe, prompt, motion, seed):
+    """Pipeline.iter_steps(motion=...) with a Motion (any positions and size), a parsed spec, or anything else: the
+    first step comes out finite, or a ValueError says what is wrong before any sampling."""
+    try:
+        if isinstance(motion, tuple) and motion[0] == "motion":
+            motion = Motion(*motion[1])
+        elif isinstance(motion, tuple) and motion[0] == "spec":
+            motion = motion_from_spec(motion[1], prompt, tiny_motion_pipe.world, seed)
+        first = next(tiny_motion_pipe.iter_steps(prompt, steps=2, seed=seed, motion=motion))
+    except ValueError as e:
+        assert str(e)
+        return
+    assert torch.isfinite(first.x_t).all()
+
+
+def test_the_cli_takes_the_seeds_the_app_takes():
+    from vidgen.cli.common import seed_int
+
+    assert (seed_int.lo, seed_int.hi) == (0, MAX_SEED)
