@@ -276,7 +276,8 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands against it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few minutes: fewer cases and kills, 20 users for 30 s")
     p.add_argument("--checkpoint", default=str(SHIPPED_MODELS[DEFAULT_MODEL].directory),
@@ -289,6 +290,11 @@ def main(argv=None) -> int:
                    help="the app's --precision (default fp32: auto times two precisions of every served model at "
                         "start-up, minutes on a busy machine)")
     p.add_argument("--json", default=None, help="also write the figures here")
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     a = p.parse_args(argv)
     plan = dict(scale=1, kills=5, export_kills=4, steps=30, users=20, duration=30.0) if a.quick else \
         dict(scale=10, kills=24, export_kills=12, steps=120, users=100, duration=120.0)
