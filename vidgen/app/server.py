@@ -13,6 +13,7 @@ from .compare_tab import build_compare_tab, wire_compare
 from .examples import build_examples
 from .explorer_tab import build_explorer
 from .generate_tab import build_generate_tab, wire_generate
+from .header import served_summary
 from .models import checkpoint_summary, load_models
 from .panels import PREVIEW_CSS
 from .served import Served
@@ -43,11 +44,14 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
 
 
 def build_header(app: Served, load_error: str | None) -> None:
+    """The introduction, one line a served model, and the machine's detail (paths, sizes, precision) folded."""
     gr.Markdown(INTRO)
     if app.pipe is None:
         gr.Markdown(load_error, elem_id="missing-checkpoint")
     else:
-        gr.Markdown(checkpoint_summary(app.pipes, app.settings), elem_id="model-info")
+        gr.Markdown(served_summary(app.pipes), elem_id="model-info")
+        with gr.Accordion("Details", open=False, elem_id="model-details"):
+            gr.Markdown(checkpoint_summary(app.pipes, app.settings))
         if load_error:
             gr.Markdown(load_error, elem_id="load-warning")
 
