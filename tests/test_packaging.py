@@ -47,7 +47,8 @@ def test_a_wheel_carries_the_shipped_folders_where_paths_looks():
 def test_the_python_version_is_the_one_everything_here_runs_on():
     """pyproject's floor admits no Python these files cannot run on (tomllib, above, is 3.11's), and the Docker
     image is built on that floor."""
-    floor = re.fullmatch(r">=(\d+)\.(\d+)", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    floor = re.fullmatch(r">=(\d+)\.(\d+)", requires)
     assert floor and (int(floor[1]), int(floor[2])) >= (3, 11)
     assert re.search(rf"^FROM python:{floor[1]}\.{floor[2]}-slim$", (ROOT / "Dockerfile").read_text(), re.M)
 
@@ -103,7 +104,8 @@ def in_image(path: str) -> bool:
 def test_the_dockerignore_reader_follows_dockers_rules():
     rules = dockerignore_rules("*\n!vidgen\n!checkpoints/a\n**/__pycache__\ncheckpoints/*/x.png\n# comment\n")
     assert in_build_context("vidgen/app/server.py", rules) and in_build_context("checkpoints/a/ema.safetensors", rules)
-    assert not in_build_context("tests/test_app.py", rules) and not in_build_context("checkpoints/b/ema.safetensors", rules)
+    assert not in_build_context("tests/test_app.py", rules)
+    assert not in_build_context("checkpoints/b/ema.safetensors", rules)
     assert not in_build_context("vidgen/app/__pycache__/server.pyc", rules) and not in_build_context("app.py", rules)
     assert not in_build_context("checkpoints/a/x.png", rules)
     assert copied_by("COPY --chown=user:user a.py b/ ./\nRUN x\ncopy c d\n") == ["a.py", "b", "c"]
@@ -120,7 +122,7 @@ def test_the_docker_image_carries_what_the_app_needs_and_nothing_else():
         return path.relative_to(ROOT).as_posix()
 
     default = SHIPPED_MODELS[DEFAULT_MODEL].directory
-    assert in_image(rel(default / CONFIG_NAME)) and in_image(rel(default / EMA_NAME)), f"the image lacks {DEFAULT_MODEL}"
+    assert in_image(rel(default / CONFIG_NAME)) and in_image(rel(default / EMA_NAME)), DEFAULT_MODEL
     needed = ["app.py", "requirements.txt", rel(FONT_PATH)]
     needed += [rel(m.directory / name) for m in SHIPPED_MODELS.values() for name in (CONFIG_NAME, EMA_NAME)]
     needed += [rel(p) for p in (ROOT / "vidgen").rglob("*.py") if "__pycache__" not in p.parts]
@@ -143,8 +145,10 @@ def test_ci_runs_the_readmes_test_command():
     """The README's two set-up commands, and .ci/run ends by running the second exactly as written."""
     setup = (ROOT / "README.md").read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
     readme = [line.strip() for line in setup.splitlines() if line.startswith("    pip install -r")]
-    assert readme == ["pip install -r requirements.txt && python app.py", "pip install -r requirements.txt && python -m pytest"]
-    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert readme == ["pip install -r requirements.txt && python app.py",
+                      "pip install -r requirements.txt && python -m pytest"]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.strip().startswith("#")]
     assert ci[-1] == readme[1]
 
 
