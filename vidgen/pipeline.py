@@ -96,13 +96,9 @@ class Pipeline:
         checks against the glyphs."""
         if check:
             prompts = [tok.normalize_prompt(p) for p in prompts]
-        if motion is None:
-            if self.model.cfg.layout == "glyph2d":
-                return [self.sample_motion(p, seed) for p in prompts]
-            if self.model.cfg.layout == "learned2d":  # the model's own choice, from its learned prior
-                drawn = self.model.layout_predictor.sample_motion(self.encode(prompts), seed).cpu().numpy()  # (B, T, 3)
-                return [Motion(m[:, 0], m[:, 1], int(m[0, 2]), "learned") for m in drawn]
-            return None
+        kind = self.model.layout_kind
+        if motion is None:  # from its world ("glyph2d"), its own learned prior ("learned2d"), or none at all
+            return kind.draw_motions(self.model, prompts, self.world, seed, self.encode)
         motions = list(motion) if isinstance(motion, (list, tuple)) else [motion] * len(prompts)
         if len(motions) != len(prompts):
             raise ValueError(f"got {len(motions)} motions for {len(prompts)} prompts")
@@ -111,8 +107,8 @@ class Pipeline:
                 raise ValueError(f"a motion must be a vidgen.data.world.Motion, got {type(m).__name__}")
             if check:
                 check_motion(prompt, m)
-            if self.model.cfg.layout == "none":
-                raise ValueError("this model reads no glyph layout, so it cannot be told a motion; it scrolls as it learned")
+            if not kind.follows_motion:
+                kind.refuse_motion()
             if self.world.name == "scroll" and (m.size != FONT_SIZE or set(m.ys) != {SCROLL_Y}):
                 raise ValueError(f"this model was trained in the scroll world: it follows horizontal motions of the text at "
                                  f"its one size ({FONT_SIZE}) and row ({SCROLL_Y}), any speed, direction or pauses; got "

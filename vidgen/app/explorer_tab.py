@@ -6,7 +6,7 @@ import gradio as gr
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..pipeline import Pipeline
-from .models import model_choices
+from .model_choices import model_choices
 
 
 def without_plotly_sliders(fig):
@@ -67,7 +67,7 @@ def build_explorer(pipes: dict[str, Pipeline], tab: gr.Tab) -> None:
 
     def prompt_fig(name):
         pipe = model_of(name)
-        if pipe.model.cfg.layout != "none":
+        if pipe.model.layout_kind.reads_layout:
             return probe_plots.symbol_similarity_figure(pipe)
         return probe_plots.prompt_similarity_figure(pipe)
 

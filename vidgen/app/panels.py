@@ -12,7 +12,6 @@ import numpy as np
 from einops import rearrange
 from PIL import Image
 
-from ..data.layout2d import frame_layout, motion_tensor
 from ..data.world import Motion
 from ..pipeline import Pipeline
 from ..probes.pictures import layout_picture, layout_picture_2d, slot_colour_hex
@@ -76,25 +75,13 @@ def step_panels_html(x_t: np.ndarray, pred_x0: np.ndarray, index: int, num_steps
 
 
 def layout_panel(pipe: Pipeline, prompt: str, motion: Motion | None = None) -> tuple[str, np.ndarray]:
-    """(caption, picture) of the glyph layout beside a model's steps: the true layout a layout-guided
-    model is given, the one a "learned" model predicted from the prompt, or the true one a prompt-only
-    model is not given; for a motion-world model, the 2D layout along `motion` (the one it generates with)."""
-    layout = pipe.model.cfg.layout
-    if layout == "glyph2d":
-        slot, u, _ = frame_layout(prompt, motion.xs, motion.ys, motion.size)
-        return "glyph layout: given to this model, where each glyph is in every frame", layout_picture_2d(slot, u)
-    if layout == "learned2d":
-        slot, uv = pipe.model.layout_predictor.slots(pipe.encode([prompt]), motion_tensor([motion]).to(pipe.device))
-        who = "drawn by this model's own motion prior" if motion.shape == "learned" else "along the motion you gave"
-        return (f"glyph layout: predicted by this model, {who}",
-                layout_picture_2d(slot[0].cpu().numpy(), uv[0, ..., 0].cpu().numpy()))
-    if layout == "learned":
-        slot, offset = pipe.model.predicted_layout(pipe.encode([prompt]))
-        return ("glyph layout: predicted by this model from the prompt",
-                layout_picture(prompt, (slot[0].cpu().numpy(), offset[0].cpu().numpy())))
-    if layout == "glyph":
-        return "glyph layout: given to this model", layout_picture(prompt)
-    return "glyph layout: NOT given, this model must learn it", layout_picture(prompt)
+    """(caption, picture) of the glyph layout beside a model's steps, as its layout kind says
+    (`LayoutKind.panel`): the true layout a layout-guided model is given, the one a "learned" model
+    predicted from the prompt, or the true one a prompt-only model is not given; for a motion-world
+    model, the 2D layout along `motion` (the one it generates with)."""
+    kind = pipe.model.layout_kind
+    caption, shown = kind.panel(pipe.model, prompt, pipe.encode([prompt]), motion)
+    return caption, layout_picture_2d(*shown) if kind.per_pixel else layout_picture(prompt, shown)
 
 
 def layout_legend_html(prompt: str) -> str:

@@ -80,7 +80,7 @@ def grown(cfg: ModelConfig, frames: int, size: int) -> ModelConfig:
 
     The glyph layout is defined for the dataset's video only, so a grown layout model is costed
     without it (the layout adds one linear projection per token, next to nothing beside attention)."""
-    if (frames, size, size) != (cfg.frames, cfg.height, cfg.width) and cfg.layout != "none":
+    if (frames, size, size) != (cfg.frames, cfg.height, cfg.width) and cfg.layout_kind.reads_layout:
         cfg = dataclasses.replace(cfg, layout="none", template_dim=0)
     return dataclasses.replace(cfg, frames=frames, height=size, width=size)
 

@@ -9,13 +9,9 @@ import torch
 import torch.nn as nn
 
 from ..data import tokenizer as tok
-from .aligner import LayoutPredictor
-from .aligner2d import LayoutPredictor2D
 from .attention_calls import MAP_KINDS, AttentionCall
 from .config import ModelConfig
-from .layers import Attention, GlyphLayoutFeatures, PromptEncoder, TimestepEmbedder, zero_init
-from ..data.layout2d import scroll_motions
-from .layout2d import GlyphLayout2DFeatures
+from .layers import Attention, PromptEncoder, TimestepEmbedder, zero_init
 
 
 @dataclass
@@ -43,8 +39,9 @@ GUIDANCE_FEATURE_SCALE = 100.0  # a guidance scale s is embedded as the timestep
 class VideoDenoiser(nn.Module):
     """Base of all variants: forward(x_t, t, ids) -> model output of x_t's shape (B, T, H, W).
 
-    With cfg.layout == "glyph" the model also reads the prompt's glyph layout (computed from the
-    ids, so the interface stays the same) and each variant folds it into its input (`denoise`'s
+    Where the glyph layout comes from is the model's `layout_kind` (vidgen.models.conditioning), chosen
+    once from cfg.layout: with "glyph" the model also reads the prompt's glyph layout (computed from
+    the ids, so the interface stays the same) and each variant folds it into its input (`denoise`'s
     `layout`); with "learned" it reads a layout it predicts from the ids itself (the true one while
     training, see vidgen.models.aligner); with "none" `layout` is None.
     """
@@ -52,23 +49,16 @@ class VideoDenoiser(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        self.layout_kind = cfg.layout_kind  # where the glyph layout comes from, chosen once
         self.t_embedder = TimestepEmbedder(cfg.dim, cfg.freq_dim)
         self.prompt_encoder = PromptEncoder(cfg.vocab_size, cfg.prompt_len, cfg.dim, cfg.heads, cfg.text_layers, cfg.mlp_ratio,
-                                            positional=cfg.layout == "none")
+                                            positional=not self.layout_kind.reads_layout)
         self.pooled_proj = nn.Linear(cfg.dim, cfg.dim)
         self.g_embedder = None
         if cfg.guidance_range is not None:  # a guidance-distilled student: the scale is an input, added like t
             self.g_embedder = TimestepEmbedder(cfg.dim, cfg.freq_dim)
             zero_init(self.g_embedder.mlp[2])  # starts as the teacher's conditional model
-        self.glyph_layout = self.layout_predictor = None
-        if cfg.pixel_layout:
-            self.glyph_layout = GlyphLayout2DFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim)
-        elif cfg.layout != "none":
-            self.glyph_layout = GlyphLayoutFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim, self.template_rows(cfg))
-        if cfg.layout == "learned":
-            self.layout_predictor = LayoutPredictor(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.width)
-        if cfg.layout == "learned2d":
-            self.layout_predictor = LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width)
+        self.glyph_layout, self.layout_predictor = self.layout_kind.build(cfg, self.template_rows(cfg))  # each or None
 
     @staticmethod
     def template_rows(cfg: ModelConfig) -> int:
@@ -139,44 +129,27 @@ class VideoDenoiser(nn.Module):
 
     def layout_features(self, ids: torch.Tensor, motion: torch.Tensor | None = None) -> torch.Tensor | None:
         """The glyph layout of the prompts (B, T, R, W, F), R = 1, template_rows or H (per pixel, "glyph2d"),
-        or None for a model without one.
+        or None for a model without one (`layout_kind.features`; its shape: `layout_kind.feature_shape`).
 
         `motion` (B, T, 3) long, if given, is where the text is: per frame its strip's x, y and the font
         size (vidgen.data.layout2d.motion_tensor). A "glyph2d" model reads all of it (without one, each
         prompt's scroll-world motion); a "learned2d" one too (without one, a motion its prior draws with
         seed 0; in training, the scroll's); the scroll world's models read x alone, the strip's left edge in each frame, instead of
-        the scroll's. "learned" and "learned2d" models read the layout they predict (keeping their
+        the scroll's; a "none" model refuses one. "learned" and "learned2d" models read the layout they predict (keeping their
         predicted glyph widths), except while training (teacher forcing: the true layout)."""
-        if self.glyph_layout is None:
-            if motion is not None:
-                raise ValueError("this model reads no glyph layout (layout='none'), so it cannot be told a motion")
-            return None
-        if self.cfg.layout == "learned2d" and not self.training:
-            motion = self.layout_predictor.sample_motion(ids) if motion is None else motion
-            return self.glyph_layout.features(*self.layout_predictor.layout(ids, motion), motion[:, 0, 2])
-        if self.cfg.pixel_layout:
-            return self.glyph_layout(ids, scroll_motions(ids) if motion is None else motion)
-        offsets = None if motion is None else motion[..., 0]
-        if self.layout_predictor is not None and not self.training:
-            return self.glyph_layout.features(*self.layout_predictor.layout(ids, offsets))
-        return self.glyph_layout(ids, offsets)
+        return self.layout_kind.features(self, ids, motion)
 
     @torch.no_grad()
-    def predicted_layout(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predicted_layout(self, ids: torch.Tensor, motion: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """What a "learned" model works out for prompts ids (B, L): (slot (B, T, W) int64, EMPTY where no
-        glyph is; offset (B, T, W) float32 pixels into the glyph). Other models raise."""
-        if self.layout_predictor is None:
-            raise ValueError(f"a model with layout={self.cfg.layout!r} does not predict a layout")
-        return self.layout_predictor.slots(ids)
+        glyph is; offset (B, T, W) float32 pixels into the glyph); a "learned2d" one, per pixel along
+        motion (B, T, 3) (`layout_kind.predicted_layout`). Other models raise."""
+        return self.layout_kind.predicted_layout(self, ids, motion)
 
     def auxiliary_losses(self, ids: torch.Tensor, motion: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses besides denoising for prompts ids (B, L) as the network saw them (after guidance
         dropout), moving along motion (B, T, 3): the layout predictor's, for a "learned" or "learned2d" model."""
-        if self.layout_predictor is None:
-            return {}
-        if self.cfg.layout == "learned2d":
-            return {"alignment": self.layout_predictor.loss(ids, scroll_motions(ids) if motion is None else motion)}
-        return {"alignment": self.layout_predictor.loss(ids)}
+        return self.layout_kind.auxiliary_losses(self, ids, motion)
 
     # -- forward ------------------------------------------------------------------------------
     def embed_layout(self, layout: torch.Tensor) -> torch.Tensor:

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from ..data import tokenizer as tok
 from ..data.shape import FRAMES, HEIGHT, WIDTH
+from .conditioning import LAYOUT_KINDS, LayoutKind, layout_kind
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
-LAYOUTS = ("none", "glyph", "learned", "glyph2d", "learned2d")  # where the model's glyph layout comes from (ModelConfig.layout)
-PIXEL_LAYOUTS = ("glyph2d", "learned2d")  # layouts told per pixel, in two dimensions (the motion world)
+LAYOUTS = tuple(LAYOUT_KINDS)  # where the model's glyph layout comes from (ModelConfig.layout; vidgen.models.conditioning)
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,10 @@ class ModelConfig:
             raise ValueError("rope needs an even head dimension")
         if self.vocab_size < tok.VOCAB_SIZE or self.prompt_len < 1:
             raise ValueError(f"vocab_size must be >= {tok.VOCAB_SIZE} and prompt_len >= 1")
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {self.layout!r}; known: {', '.join(LAYOUTS)} (a checkpoint from a newer vidgen?)")
+        kind = layout_kind(self.layout)  # an unknown name raises with the known ones
         if self.layout_dim < 1:
             raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
-        if self.template_dim < 0 or (self.template_dim and self.layout == "none"):
+        if self.template_dim < 0 or (self.template_dim and not kind.reads_layout):
             raise ValueError(f"template_dim must be >= 0 and needs a layout ('glyph' or 'learned'), got {self.template_dim} with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
@@ -87,9 +86,14 @@ class ModelConfig:
             object.__setattr__(self, "guidance_range", (lo, hi))
 
     @property
+    def layout_kind(self) -> LayoutKind:
+        """The layout kind `layout` names (vidgen.models.conditioning.LAYOUT_KINDS)."""
+        return LAYOUT_KINDS[self.layout]
+
+    @property
     def pixel_layout(self) -> bool:
         """Whether the layout is told per pixel in two dimensions (a motion-world model)."""
-        return self.layout in PIXEL_LAYOUTS
+        return self.layout_kind.per_pixel
 
     @property
     def grid(self) -> tuple[int, int, int]:

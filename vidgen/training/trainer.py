@@ -54,11 +54,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def check_world(model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
     """Refuse a model that cannot be told where the text is in its data's world, with the reason."""
-    if train_cfg.world.name == "motion" and model_cfg.layout in ("glyph", "learned"):
-        raise ValueError(f"a layout={model_cfg.layout!r} model reads a per-column layout of the scroll world; in the motion "
-                         "world use layout 'glyph2d' (told the 2D layout) or 'none'")
-    if model_cfg.layout == "learned2d" and train_cfg.world.name != "motion":
-        raise ValueError("a layout='learned2d' model learns a motion prior: train it in the motion world")
+    model_cfg.layout_kind.check_world(train_cfg.world.name)  # e.g. a per-column layout in the motion world
     if train_cfg.world.name == "motion" and train_cfg.attention_loss:
         raise ValueError("attention supervision reads the scroll world's per-patch labels; set attention_loss 0 in the motion world")
 
@@ -183,12 +179,12 @@ class Trainer:
         x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg) * group.get("lr_scale", 1.0)
-        motion = None if motion is None else motion.to(self.device)
+        motion = None if motion is None or not self.model.layout_kind.follows_motion else motion.to(self.device)
         loss_w, mse, aux = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma,
                                           cfg.bf16, motion)
         if self.attention_supervision is not None:
             aux["attention"] = cfg.attention_loss * self.attention_supervision.loss(self.model.drop_prompts(ids, drop))
-        if cfg.prior_motions and self.model.cfg.layout == "learned2d":  # more of the world for the motion prior
+        if cfg.prior_motions and self.model.layout_kind.draws_motion == "prior":  # more of the world for the motion prior
             extra = [sample_motion(p, cfg.world, world_rng) for p in prompts * cfg.prior_motions]
             aux["prior"] = self.model.layout_predictor.prior_loss(ids.repeat(cfg.prior_motions, 1), motion_tensor(extra).to(self.device))
         loss = loss_w.mean() + sum(aux.values())
@@ -232,7 +228,7 @@ class Trainer:
         x0, ids, t, noise, motion = self._val
         for i in range(0, len(t), 64):
             b = [v[i : i + 64].to(self.device) for v in (x0, ids, t, noise)]
-            m = None if motion is None else motion[i : i + 64].to(self.device)
+            m = None if motion is None or not self.model.layout_kind.follows_motion else motion[i : i + 64].to(self.device)
             x_t = self.schedule.q_sample(b[0], b[2], b[3])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 cond = model.encode_for_guidance(b[1], guidance_scale, motion=m)
