@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from vidgen.app.models import load_models
+from vidgen.app.model_choices import load_models
 from vidgen.app.panels import status_html, step_panels_html
 from vidgen.app.requests import check_request
 from vidgen.app.server import build_demo, compile_in_background, serve

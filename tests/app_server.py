@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from vidgen.app.models import load_models
+from vidgen.app.model_choices import load_models
 from vidgen.app.server import build_demo, serve
 from vidgen.app.settings import Settings
 

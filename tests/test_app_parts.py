@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidgen.app import files, models, panels, requests, streaming
+from vidgen.app import files, panels, requests, streaming
+from vidgen.app import model_choices as choices
 from vidgen.data import video_io
 from vidgen.diffusion import sampler
 from vidgen.pipeline import Pipeline, load_pipeline
@@ -43,18 +44,18 @@ def test_served_directory_order(tmp_path):
 
 def test_model_choices_say_which_kind(pipe, tiny_layout_checkpoint):
     layout = load_pipeline(tiny_layout_checkpoint)
-    assert models.model_kind(layout) == "layout-guided" and models.model_kind(pipe) == "prompt only"
-    assert models.model_choices({"release": layout, "blog": pipe}) == [
+    assert choices.model_kind(layout) == "layout-guided" and choices.model_kind(pipe) == "prompt only"
+    assert choices.model_choices({"release": layout, "blog": pipe}) == [
         ("Release (layout-guided, the default)", "release"), ("The blog's model (prompt only)", "blog")]
     # the 2-step student, where served, is the default and listed first
-    assert [name for _, name in models.model_choices({"release": layout, "blog": pipe, "release-2step": layout})] == [
+    assert [name for _, name in choices.model_choices({"release": layout, "blog": pipe, "release-2step": layout})] == [
         "release-2step", "release", "blog"]
 
 
 def test_missing_checkpoint_message_says_how_to_get_one():
-    msg = models.missing_checkpoint_message("checkpoints/release", ValueError("not found"), "release")
+    msg = choices.missing_checkpoint_message("checkpoints/release", ValueError("not found"), "release")
     assert "python -m vidgen train" in msg and SHIPPED_MODELS["release"].env in msg and "--checkpoint" in msg
-    msg = models.missing_checkpoint_message("checkpoints/release-2step", ValueError("not found"))  # the default model's
+    msg = choices.missing_checkpoint_message("checkpoints/release-2step", ValueError("not found"))  # the default model's
     assert "python -m vidgen distill --kind progressive" in msg and "--two-step-checkpoint" in msg
     assert SHIPPED_MODELS[DEFAULT_MODEL].env in msg
 
@@ -64,9 +65,9 @@ def test_checkpoint_fingerprint_follows_the_weights(tiny_checkpoint, tmp_path):
 
     copy = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, copy)
-    assert models.checkpoint_fingerprint(copy) == models.checkpoint_fingerprint(tiny_checkpoint)
+    assert choices.checkpoint_fingerprint(copy) == choices.checkpoint_fingerprint(tiny_checkpoint)
     (copy / "ema.safetensors").write_bytes((copy / "ema.safetensors").read_bytes()[:-1] + b"x")
-    assert models.checkpoint_fingerprint(copy) != models.checkpoint_fingerprint(tiny_checkpoint)
+    assert choices.checkpoint_fingerprint(copy) != choices.checkpoint_fingerprint(tiny_checkpoint)
 
 
 # ----------------------------------------------------------------------------- requests
@@ -229,7 +230,7 @@ def test_a_learned_layout_model_shows_the_layout_it_predicted():
 
     preset = get_preset("tiny-learned")
     learned = Pipeline(build_model(preset.model), preset.diffusion)
-    assert models.model_kind(learned) == "prompt only, learned layout"
+    assert choices.model_kind(learned) == "prompt only, learned layout"
     caption, picture = panels.layout_panel(learned, "HELLO")
     assert caption == "glyph layout: predicted by this model from the prompt"
     ids = learned.encode(["HELLO"])
@@ -334,7 +335,7 @@ def test_a_motion_model_draws_by_the_seed_follows_a_given_motion_and_shows_its_2
     from vidgen.probes.pictures import layout_picture_2d
 
     motion_pipe = load_pipeline(tiny_motion_checkpoint)
-    assert models.model_kind(motion_pipe) == "layout-guided, any motion"
+    assert choices.model_kind(motion_pipe) == "layout-guided, any motion"
     r = requests.check_request("HELLO", steps=2, seed=5)
     drawn = r.motion_of(motion_pipe)
     assert drawn == motion_pipe.sample_motion("HELLO", 5)

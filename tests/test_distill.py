@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vidgen import checkpoint as ckpt
-from vidgen.app.models import model_kind
+from vidgen.app.model_choices import model_kind
 from vidgen.cli.main import main as cli
 from vidgen.diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, GUIDANCE_RANGE
 from vidgen.models.config import ModelConfig
@@ -220,7 +220,7 @@ def test_the_app_defaults_to_the_2_step_student_at_its_own_steps_else_its_teache
     from app_server import running_app
     from gradio_client import Client
 
-    from vidgen.app.models import guidance_bounds, trajectory_note
+    from vidgen.app.model_choices import guidance_bounds, trajectory_note
     from vidgen.app.served import Served
     from vidgen.app.settings import Settings
     from vidgen.shipped import served_default

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
-from .models import checkpoint_fingerprint
+from .model_choices import checkpoint_fingerprint
 from .panels import idle_status_html
 from .requests import GenerationRequest, file_stem
 from .served import Served

@@ -9,7 +9,7 @@ import gradio as gr
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPLERS, samplers_help
-from .models import guidance_bounds, trajectory_note
+from .model_choices import guidance_bounds, trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
 from .requests import MAX_SEED, RANDOM_MOTION, WIDGET_FIELDS, GenerationRequest, file_stem

@@ -12,7 +12,7 @@ from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..pipeline import Pipeline
 from ..shipped import SHIPPED_MODELS, TEACHER_MODEL, served_default
 from .files import OutputStore
-from .models import default_guidance, model_choices, trajectory_note
+from .model_choices import default_guidance, model_choices, trajectory_note
 from .panels import idle_status_html, layout_panel, step_panels_html
 from .requests import GenerationRequest
 from .settings import Settings

@@ -14,7 +14,7 @@ from .examples import build_examples
 from .explorer_tab import build_explorer
 from .generate_tab import build_generate_tab, wire_generate
 from .header import served_summary
-from .models import checkpoint_summary, load_models
+from .model_choices import checkpoint_summary, load_models
 from .panels import PREVIEW_CSS
 from .served import Served
 from .settings import Settings, parse_args

@@ -13,11 +13,10 @@ from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_default
 
 
 def model_kind(pipe: Pipeline) -> str:
-    """'layout-guided', 'prompt only, learned layout' or 'prompt only', from the checkpoint's config, and which
+    """'layout-guided', 'prompt only, learned layout' or 'prompt only' (its layout kind's label), and which
     world: 'scroll' (one motion per prompt) or 'any motion', and whether guidance is distilled into one pass a step
     (its steps are still a genuine denoising trajectory, each one network pass instead of two)."""
-    kind = {"glyph": "layout-guided", "learned": "prompt only, learned layout", "glyph2d": "layout-guided",
-            "learned2d": "prompt only, learned layout and motion"}.get(pipe.model.cfg.layout, "prompt only")
+    kind = pipe.model.layout_kind.label
     kind = f"{kind}, any motion" if pipe.world.name == "motion" else kind
     if pipe.model.cfg.guidance_range is not None:
         lo, hi = pipe.model.cfg.guidance_range
@@ -109,7 +108,7 @@ def load_models(settings) -> tuple[dict[str, Pipeline], str | None]:
 
 
 def checkpoint_summary(pipes: dict[str, Pipeline], settings) -> str:
-    """One line per served model, under the title."""
+    """The machine's detail of each served model (path, network, precision), folded under the header's "Details"."""
     lines = []
     for name, pipe in pipes.items():
         cfg = pipe.model.cfg
