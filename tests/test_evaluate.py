@@ -105,10 +105,9 @@ def test_bad_arguments_exit_2(args, tiny_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "out" / "report.json").exists()
 
 
-def test_unknown_split_is_an_argparse_error(tiny_checkpoint):
-    with pytest.raises(SystemExit) as e:
-        main(["eval", "--checkpoint", str(tiny_checkpoint), "--split", "test", "--out", "x"])
-    assert e.value.code == 2
+def test_unknown_split_is_an_argparse_error(tiny_checkpoint, capsys):
+    assert main(["eval", "--checkpoint", str(tiny_checkpoint), "--split", "test", "--out", "x"]) == 2
+    assert "argument --split: invalid choice" in capsys.readouterr().err
 
 
 def test_the_cli_reads_a_motion_world_model_with_the_motion_reader(tiny_motion_checkpoint, tmp_path):

@@ -304,7 +304,7 @@ def test_probe_command_on_a_layout_model(tiny_layout_checkpoint, tmp_path):
     (["--query", "0", "0", "-1"], "outside the token grid"),
     (["--prompt", "a-b"], "outside the allowed symbols"),
     (["--loss-prompts", "0"], "--loss-prompts"),
-    (["--guidance", "50"], "guidance_scale"),
+    (["--guidance", "50"], "--guidance"),
 ])
 def test_probe_command_rejects_bad_arguments(tiny_checkpoint, tmp_path, capsys, extra, message):
     out = tmp_path / "probe"

@@ -42,7 +42,11 @@ def build_parser(prog: str = "python -m vidgen") -> Parser:
 
 
 def main(argv=None, prog: str = "python -m vidgen") -> int:
-    args = build_parser(prog).parse_args(argv)
+    """Run one subcommand; -> its exit code (2, after one line on stderr, for any bad argument)."""
+    try:
+        args = build_parser(prog).parse_args(argv)
+    except SystemExit as e:  # argparse has printed its one line (or the help): its code, returned like the others
+        return e.code
     from ..models.layers import quiet_known_warnings
     from ..shipped import resolve_model_path
 
