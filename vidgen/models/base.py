@@ -134,9 +134,10 @@ class VideoDenoiser(nn.Module):
         `motion` (B, T, 3) long, if given, is where the text is: per frame its strip's x, y and the font
         size (vidgen.data.layout2d.motion_tensor). A "glyph2d" model reads all of it (without one, each
         prompt's scroll-world motion); a "learned2d" one too (without one, a motion its prior draws with
-        seed 0; in training, the scroll's); the scroll world's models read x alone, the strip's left edge in each frame, instead of
-        the scroll's; a "none" model refuses one. "learned" and "learned2d" models read the layout they predict (keeping their
-        predicted glyph widths), except while training (teacher forcing: the true layout)."""
+        seed 0; in training, the scroll's); the scroll world's models read x alone, the strip's left edge
+        in each frame, instead of the scroll's; a "none" model refuses one. "learned" and "learned2d"
+        models read the layout they predict (keeping their predicted glyph widths), except while
+        training (teacher forcing: the true layout)."""
         return self.layout_kind.features(self, ids, motion)
 
     @torch.no_grad()

@@ -88,7 +88,8 @@ class LayoutKind:
             self.refuse_motion()
         return None
 
-    def auxiliary_losses(self, model: "VideoDenoiser", ids: torch.Tensor, motion: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def auxiliary_losses(self, model: "VideoDenoiser", ids: torch.Tensor,
+                         motion: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses besides denoising, for prompts ids (B, L) as the network saw them, moving along motion (B, T, 3)."""
         return {}
 

@@ -81,8 +81,9 @@ def probe_prompt_positions(model, folder: FigureFolder) -> dict:
 
 
 def probe_glyph_layout(model, prompt: str, folder: FigureFolder) -> dict:
-    kind = model.layout_kind  # a model that predicts a per-column layout is drawn with its prediction
-    folder.save("glyph_layout", png=plots.layout_png(prompt, model=model if kind.predicts_layout and not kind.per_pixel else None))
+    kind = model.layout_kind
+    predicted = kind.predicts_layout and not kind.per_pixel  # a per-column prediction is drawn beside the truth
+    folder.save("glyph_layout", png=plots.layout_png(prompt, model=model if predicted else None))
     if not kind.reads_layout:  # the blog's recipe reads no layout: no symbol embedding to show
         return {}
     folder.save("symbol_similarity", plots.symbol_similarity_figure(model), plots.symbol_similarity_png(model))
