@@ -108,7 +108,7 @@ def guided_forward(pipe, model=None):
 
     def forward():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
-            model.forward_with_cfg(x, t, None, 3.0, cond=cond)
+            model.forward_with_guidance(x, t, None, 3.0, cond=cond)
     return forward
 
 
@@ -174,8 +174,8 @@ def conditioning_cost(pipe, repeats: int = 20) -> dict:
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=pipe.bf16):
         cond = model.encode_for_guidance(ids, 3.0)
     return {"encode_ms": round(run(lambda: model.encode_for_guidance(ids, 3.0)), 3),
-            "guided_step_ms_encoding_each_step": round(run(lambda: model.forward_with_cfg(x, t, ids, 3.0)), 3),
-            "guided_step_ms_encoded_once": round(run(lambda: model.forward_with_cfg(x, t, None, 3.0, cond=cond)), 3)}
+            "guided_step_ms_encoding_each_step": round(run(lambda: model.forward_with_guidance(x, t, ids, 3.0)), 3),
+            "guided_step_ms_encoded_once": round(run(lambda: model.forward_with_guidance(x, t, None, 3.0, cond=cond)), 3)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,7 +130,7 @@ def test_a_learned_layout_model_is_prompt_only_and_guidance_works():
     ids, null = _ids(["AB", "CD"]), model.null_prompt(2)
     with torch.no_grad():
         cond, uncond = model(x, t, ids), model(x, t, null)
-        torch.testing.assert_close(model.forward_with_cfg(x, t, ids, 3.0), uncond + 3.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(model.forward_with_guidance(x, t, ids, 3.0), uncond + 3.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
         assert not torch.allclose(model(x, t, _ids(["AB"]).repeat(2, 1)), model(x, t, _ids(["BA"]).repeat(2, 1)))
     out, aux = model(x, t, ids, aux=True)
     assert set(aux) == {"alignment"} and aux["alignment"] > 0

@@ -72,8 +72,10 @@ def test_layout_comparison_uses_the_layout_presets():
 
 
 def test_unknown_variant_names_raise(tmp_path):
-    with pytest.raises(ValueError, match="known presets"):
+    with pytest.raises(ValueError, match="known variants: full, "):
         cmp.preset_for("unet", "small")
+    with pytest.raises(ValueError, match="known presets"):  # a known variant without that size's preset
+        cmp.preset_for("latte-nowhere", "small")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     res = subprocess.run([sys.executable, "-m", "vidgen", "compare", "--variants", "full,unet", "--budget", "1", "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)

@@ -50,7 +50,7 @@ def test_the_student_needs_the_scale_and_refuses_one_outside_its_range(distiller
     cond = student.encode_for_guidance(ids, 3.0, motion=motion)
     assert cond.batch == len(ids)  # one pass: no null-prompt rows
     with pytest.raises(ValueError, match=r"trained for guidance scales in \[1, 7\]"):
-        student.forward_with_cfg(x_t, t, None, 9.0, cond=cond)
+        student.forward_with_guidance(x_t, t, None, 9.0, cond=cond)
     distiller.student.train()
 
 

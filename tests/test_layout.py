@@ -201,7 +201,7 @@ def test_layout_model_guidance_and_dropout_work_unchanged():
     dropped = model(x, t, ids, drop=torch.tensor([True, False]))
     torch.testing.assert_close(dropped[0], model(x[:1], t[:1], null[:1])[0], rtol=1e-4, atol=1e-5)
     cond, uncond = model(x, t, ids), model(x, t, null)
-    torch.testing.assert_close(model.forward_with_cfg(x, t, ids, 3.0), uncond + 3.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(model.forward_with_guidance(x, t, ids, 3.0), uncond + 3.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
 
 
 def test_layout_presets_and_config_field():
@@ -252,8 +252,8 @@ def test_the_conditioning_is_encoded_once_per_generation_not_per_step(tiny_layou
     ids = pipe.encode(["AB", "Z9Q"])
     x, t = torch.randn(2, 16, 32, 32, generator=torch.Generator().manual_seed(0)), torch.tensor([700, 300])
     with torch.no_grad():
-        encoded_each_call = pipe.model.forward_with_cfg(x, t, ids, 2.0)
-        encoded_once = pipe.model.forward_with_cfg(x, t, None, 2.0, cond=pipe.model.encode_for_guidance(ids, 2.0))
+        encoded_each_call = pipe.model.forward_with_guidance(x, t, ids, 2.0)
+        encoded_once = pipe.model.forward_with_guidance(x, t, None, 2.0, cond=pipe.model.encode_for_guidance(ids, 2.0))
     torch.testing.assert_close(encoded_once, encoded_each_call, rtol=0, atol=0)
 
     calls = {"layout": 0, "prompt": 0}

@@ -79,7 +79,7 @@ def test_guidance_dropout_and_cfg():
     torch.testing.assert_close(dropped[1], model(x[1:], t[1:], ids[1:])[0], rtol=1e-4, atol=1e-5)
     cond, uncond = model(x, t, ids), model(x, t, null)
     for s in (0.0, 1.0, 3.5):
-        torch.testing.assert_close(model.forward_with_cfg(x, t, ids, s), uncond + s * (cond - uncond), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(model.forward_with_guidance(x, t, ids, s), uncond + s * (cond - uncond), rtol=1e-4, atol=1e-5)
 
 
 def test_rope_tables_are_relative():

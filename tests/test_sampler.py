@@ -22,9 +22,9 @@ class DummyModel(torch.nn.Module):
         self.calls = []
 
     def encode_for_guidance(self, ids, guidance_scale):
-        return ids  # what forward_with_cfg reads as cond
+        return ids  # what forward_with_guidance reads as cond
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
+    def forward_with_guidance(self, x, t, ids, guidance_scale, state=None, cond=None):
         self.calls.append(guidance_scale)
         return 0.1 * x
 
@@ -194,7 +194,7 @@ def test_dpm_solver_edge_steps():
     a, b = DPMSolverMultistepScheduler(schedule), DDIMScheduler(schedule)
     a.set_timesteps(2), b.set_timesteps(2)
     t = torch.full((1,), 999, dtype=torch.long)
-    out = oracle.forward_with_cfg(x, t, None, 1.0)
+    out = oracle.forward_with_guidance(x, t, None, 1.0)
     torch.testing.assert_close(a.step(out, 0, x)[0], b.step(out, 0, x)[0], atol=1e-5, rtol=1e-5)
     # the last step returns the predicted x0 itself, and a new set_timesteps forgets the previous run
     x_prev, x0 = a.step(out, 1, x)
@@ -284,7 +284,7 @@ def test_unipc_corrects_the_first_step_by_the_trapezoid_rule():
     unipc = UniPCMultistepScheduler(schedule)
     assert unipc.set_timesteps(3).tolist() == [999, 500, 0]
     x_T = torch.randn((1, 16, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.float64).float()
-    out = lambda x, t: oracle.forward_with_cfg(x, torch.full((1,), t), None, 1.0)  # noqa: E731
+    out = lambda x, t: oracle.forward_with_guidance(x, torch.full((1,), t), None, 1.0)  # noqa: E731
     x_500, m_999 = unipc.step(out(x_T, 999), 0, x_T, clip_x0=False)
     torch.testing.assert_close(x_500, ddim(x_T, 999, 500, m_999), rtol=1e-5, atol=1e-5)
     x_0, m_500 = unipc.step(out(x_500, 500), 1, x_500, clip_x0=False)

@@ -46,7 +46,7 @@ class ShrinkModel(torch.nn.Module):
     def encode_for_guidance(self, ids, guidance_scale):
         return ids
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
+    def forward_with_guidance(self, x, t, ids, guidance_scale, state=None, cond=None):
         self.calls += 1
         return 0.1 * x
 
@@ -129,7 +129,7 @@ def test_a_scheduler_object_starts_afresh_on_set_timesteps(name, oracle):
     for _ in range(2):
         x = x_T
         for i, t in enumerate(scheduler.set_timesteps(5)):
-            out = oracle.forward_with_cfg(x, torch.full((1,), int(t)), None, 1.0)
+            out = oracle.forward_with_guidance(x, torch.full((1,), int(t)), None, 1.0)
             x, _ = scheduler.step(out, i, x, generator=torch.Generator().manual_seed(1), clip_x0=False)
         finals.append(x)
     assert torch.equal(*finals)

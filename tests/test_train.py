@@ -224,7 +224,7 @@ def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_
     diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-cfg0.2-seed3", base)
     assert (diff.prediction, diff.schedule) == ("eps", "linear")
     assert (train.loss_weighting, train.lr, train.batch_size) == ("none", 3e-4, 4)
-    assert (train.ema_decay, train.ema_warmup, train.cfg_dropout, train.seed) == (0.99, False, 0.2, 3)
+    assert (train.ema_decay, train.ema_warmup, train.guidance_dropout, train.seed) == (0.99, False, 0.2, 3)
     with pytest.raises(ValueError, match="unknown part"):
         parse_recipe("v-cosine-none-foo1", base)
     # the guided score is the conditional one at scale 1 and differs from it at scale 3
@@ -286,3 +286,12 @@ def test_snapshots_keep_the_ema_along_the_way(tmp_path):
         assert torch.equal(last.model.state_dict()[k], v), k
     first = load_file(tmp_path / "run" / ckpt.SNAPSHOT_DIR / "step_000004" / ckpt.EMA_NAME)
     assert any(not torch.equal(first[k], v) for k, v in tr.ema.state_dict().items())  # an earlier EMA
+
+
+def test_a_config_written_before_a_rename_still_loads():
+    """cfg_dropout was renamed guidance_dropout: old runs' config.json load, a config with both names is refused."""
+    from vidgen.jsonconfig import config_from_dict
+    from vidgen.training.config import TrainConfig
+    assert config_from_dict(TrainConfig, {"cfg_dropout": 0.2}, "train").guidance_dropout == 0.2
+    with pytest.raises(ValueError, match="both 'cfg_dropout'"):
+        config_from_dict(TrainConfig, {"cfg_dropout": 0.2, "guidance_dropout": 0.1}, "train")

@@ -44,7 +44,7 @@ def one_pass(model, batch: int, bf16: bool) -> torch.Tensor:
     x, t, ids = guided_pass_inputs(model, batch, seed=1)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         cond = model.encode_for_guidance(ids, 3.0)
-        return model.forward_with_cfg(x, t, None, 3.0, cond=cond).float()
+        return model.forward_with_guidance(x, t, None, 3.0, cond=cond).float()
 
 
 def compile_twin(model, bf16: bool, compiler: Callable = default_compiler,

@@ -86,7 +86,7 @@ def time_guided_pass(model, bf16: bool, repeats: int = 5) -> float:
         cond = model.encode_for_guidance(ids, 3.0)
         for i in range(repeats + 2):  # two warm-up passes
             t0 = time.perf_counter()
-            model.forward_with_cfg(x, t, None, 3.0, cond=cond)
+            model.forward_with_guidance(x, t, None, 3.0, cond=cond)
             if i >= 2:
                 times.append(time.perf_counter() - t0)
     return statistics.median(times)

@@ -9,6 +9,7 @@ import numpy as np
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..diffusion.sampler import (
+    MAX_SEED,
     DEFAULT_GUIDANCE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
@@ -21,7 +22,6 @@ from ..data.world import Motion, WorldConfig, motion_from_spec
 from ..pipeline import Pipeline
 from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
-MAX_SEED = 2**32 - 1
 RANDOM_MOTION = "random"
 MOTION_WORLD = WorldConfig(name="motion")  # a given motion's form is checked against it before any model is asked
 

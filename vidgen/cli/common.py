@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, samplers_help
-from ..diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, check_sampling_args
+from ..diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, MAX_SEED, check_sampling_args
 from ..precision import PRECISIONS
 
 
@@ -62,7 +62,7 @@ class Bounded:
 positive_int = Bounded(int, 1)
 nonnegative_int = Bounded(int, 0)
 positive_float = Bounded(float, 0, lo_open=True)
-seed_int = Bounded(int, 0, 2**32 - 1)  # the app's MAX_SEED (a test keeps them equal); numpy refuses negative seeds
+seed_int = Bounded(int, 0, MAX_SEED)  # numpy refuses negative seeds
 eta_float = Bounded(float, *ETA_RANGE)
 guidance_float = Bounded(float, *GUIDANCE_RANGE)  # a guidance-distilled model's narrower range: check_sampling
 

@@ -30,7 +30,7 @@ class GaussianOracle(torch.nn.Module):
     def encode_for_guidance(self, ids, guidance_scale):
         return ids  # no prompt: the data distribution is the same for every one
 
-    def forward_with_cfg(self, x, t, ids, guidance_scale, state=None, cond=None):
+    def forward_with_guidance(self, x, t, ids, guidance_scale, state=None, cond=None):
         x0 = self.x0(x, t)
         abar = self.schedule.alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
         a, sig = abar.sqrt(), (1 - abar).sqrt()

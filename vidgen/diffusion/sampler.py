@@ -81,6 +81,7 @@ def samplers_help() -> str:
     """Every sampler's help line, "name: help; ...", for the CLI's --sampler and the app's radio."""
     return "; ".join(f"{s.name}: {s.help}" for s in SAMPLER_REGISTRY.values())
 
+MAX_SEED = 2**32 - 1  # seeds in [0, MAX_SEED]: what numpy and torch generators both take
 DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
 # generating (the app, `sample`, Pipeline): the fewest steps measured to read back within 1 point of 50-step
 # DDIM on the release with PSNR within 2 dB of it (docs/sampling.md)
@@ -145,7 +146,7 @@ def iter_denoise(
     """Sample videos for the prompt ids (B, L), yielding every step. Same seed, same output.
 
     The model encodes the prompts once, `cond = model.encode_for_guidance(ids, guidance_scale)`, and
-    each step calls `model.forward_with_cfg(x_t, t, None, guidance_scale, state=..., cond=cond)`.
+    each step calls `model.forward_with_guidance(x_t, t, None, guidance_scale, state=..., cond=cond)`.
 
     Noise is drawn on the CPU from `seed`, so a seed gives the same start on any device.
     """
@@ -166,6 +167,6 @@ def iter_denoise(
     for i, t in enumerate(timesteps):
         tt = torch.full((ids.shape[0],), int(t), dtype=torch.long, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
-            out = model.forward_with_cfg(x, tt, None, guidance_scale, state=state, cond=cond)
+            out = model.forward_with_guidance(x, tt, None, guidance_scale, state=state, cond=cond)
         x, pred_x0 = scheduler.step(out.float(), i, x, eta=eta, generator=generator, clip_x0=clip_x0)
         yield StepOutput(index=i, num_steps=len(timesteps), t=int(t), x_t=x, pred_x0=pred_x0)

@@ -16,7 +16,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
-from ..models import compared_variants
+from ..models import compared_variants, variant_class
 from ..presets import get_preset
 
 # every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
@@ -26,10 +26,11 @@ TIMING_PROMPT = "AB12"
 
 
 def preset_for(variant: str, size: str, layout: bool = False, template: bool = False) -> str:
-    """`full` -> the base preset (`tiny`, `small`); anything else -> `<size>-<variant>`; with `layout`
-    the glyph-layout preset of that (`<...>-layout`), with `template` the one that also learns a glyph
-    template (`<...>-template`); unknown names raise."""
-    name = size if variant == "full" else f"{size}-{variant}"
+    """The blog's network (`full`) -> the base preset (`tiny`, `small`); anything else -> `<size>-<variant>`;
+    with `layout` the glyph-layout preset of that (`<...>-layout`), with `template` the one that also learns
+    a glyph template (`<...>-template`); unknown names raise."""
+    by_size = variant_class(variant.partition("-")[0]).PRESETS_BY_SIZE_ALONE  # "latte-between": a Latte
+    name = size if by_size else f"{size}-{variant}"
     name = f"{name}-template" if template else f"{name}-layout" if layout else name
     get_preset(name)
     return name

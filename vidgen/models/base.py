@@ -119,7 +119,7 @@ class VideoDenoiser(nn.Module):
         return Conditioning(ids, text, mask, self.pooled_proj(pooled), None if layout is None else self.embed_layout(layout))
 
     def encode_for_guidance(self, ids: torch.Tensor, guidance_scale: float, motion: torch.Tensor | None = None) -> Conditioning:
-        """The Conditioning `forward_with_cfg` reads for prompts ids (B, L) (and a motion (B, T, 3) to
+        """The Conditioning `forward_with_guidance` reads for prompts ids (B, L) (and a motion (B, T, 3) to
         follow): the prompts, and after them the null prompt once per prompt (2B rows; its layout is empty
         wherever it stands), unless guidance_scale == 1 (one pass, B rows)."""
         if guidance_scale == 1.0 or self.g_embedder is not None:
@@ -186,7 +186,7 @@ class VideoDenoiser(nn.Module):
         out = self.denoise(x, c, cond.text, cond.mask, cond.layout, state=state)
         return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
-    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
+    def forward_with_guidance(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
                          state: dict | None = None, cond: Conditioning | None = None) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.
 
@@ -228,6 +228,8 @@ class VideoDenoiser(nn.Module):
     ATTENTION_MAPS: ClassVar[tuple[str, ...]] = ()  # the kinds of `attention_layers` the variant has
     COMPARED: ClassVar[tuple[str, ...]] = ("",)  # the presets `python -m vidgen compare` trains by default, as
     # suffixes to the variant's name ("": its own; Latte adds "-between" and "-both", its other text placements)
+    PRESETS_BY_SIZE_ALONE: ClassVar[bool] = False  # its presets are "tiny", "small", ... (the blog's network), not
+    # "<size>-<variant>"
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

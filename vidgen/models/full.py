@@ -46,6 +46,7 @@ class FullDiT(TokenDenoiser):
         self.initialize_weights()
 
     ATTENTION_MAPS = ("cross", "self")
+    PRESETS_BY_SIZE_ALONE = True  # the blog's network: presets "tiny", "small"
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

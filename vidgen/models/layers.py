@@ -237,7 +237,7 @@ class GlyphLayoutFeatures(nn.Module):
     in-glyph pixel column): a glyph template in feature space, learned from the denoising loss alone,
     that tells an M's top row from a W's without the network having to work it out (R = rows).
 
-    The null prompt's layout is empty, so guidance dropout and `forward_with_cfg` need nothing more.
+    The null prompt's layout is empty, so guidance dropout and `forward_with_guidance` need nothing more.
     """
 
     PERIODS = (32.0, 16.0, 8.0, 4.0)  # pixels: from "which half of a wide glyph" to stroke scale

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..data.prompts import SplitConfig
 from ..data.world import WorldConfig
@@ -11,6 +12,8 @@ from ..jsonconfig import config_from_dict
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation. Data randomness is a function of (seed, step, rank), so resumes are exact."""
+
+    RENAMED: ClassVar[dict[str, str]] = {"cfg_dropout": "guidance_dropout"}  # old JSON name -> field (jsonconfig.with_current_names)
 
     batch_size: int = 32  # per process
     lr: float = 1e-3  # peak AdamW learning rate
@@ -22,7 +25,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global grad norm
     ema_decay: float = 0.999  # EMA of the weights, used for sampling
     ema_warmup: bool = True  # decay = min(ema_decay, (1+step)/(10+step)) early on
-    cfg_dropout: float = 0.1  # probability of training with the null prompt
+    guidance_dropout: float = 0.1  # probability of training with the null prompt (classifier-free guidance's
+    # unconditional model; Ho & Salimans 2022)
     loss_weighting: str = "min_snr"  # "none" or "min_snr" (Hang et al. 2023, gamma below)
     min_snr_gamma: float = 5.0
     attention_loss: float = 0.0  # weight of attention supervision (vidgen.training.attention_supervision): the
@@ -54,5 +58,5 @@ class TrainConfig:
         if self.attention_loss < 0 or self.curriculum_steps < 0 or self.prior_motions < 0:
             raise ValueError(f"attention_loss, curriculum_steps and prior_motions must be >= 0, got {self.attention_loss}, "
                              f"{self.curriculum_steps}, {self.prior_motions}")
-        if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.cfg_dropout < 1 or not 0 <= self.ema_decay < 1:
-            raise ValueError("batch_size >= 1, lr > 0, 0 <= cfg_dropout < 1 and 0 <= ema_decay < 1 are required")
+        if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.guidance_dropout < 1 or not 0 <= self.ema_decay < 1:
+            raise ValueError("batch_size >= 1, lr > 0, 0 <= guidance_dropout < 1 and 0 <= ema_decay < 1 are required")

@@ -25,7 +25,7 @@ def parse_recipe(name: str, base):
         elif extra.startswith("ema"):
             train = dataclasses.replace(train, ema_decay=float(extra[3:]))
         elif extra.startswith("cfg"):
-            train = dataclasses.replace(train, cfg_dropout=float(extra[3:]))
+            train = dataclasses.replace(train, guidance_dropout=float(extra[3:]))
         elif extra == "nowarm":
             train = dataclasses.replace(train, ema_warmup=False)
         elif extra.startswith("seed"):

@@ -175,7 +175,7 @@ class Trainer:
         b = x0.shape[0]
         t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
-        drop = torch.rand(b, generator=g) < cfg.cfg_dropout
+        drop = torch.rand(b, generator=g) < cfg.guidance_dropout
         x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg) * group.get("lr_scale", 1.0)
@@ -232,7 +232,7 @@ class Trainer:
             x_t = self.schedule.q_sample(b[0], b[2], b[3])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 cond = model.encode_for_guidance(b[1], guidance_scale, motion=m)
-                out = model.forward_with_cfg(x_t, b[2], None, guidance_scale, cond=cond).float()
+                out = model.forward_with_guidance(x_t, b[2], None, guidance_scale, cond=cond).float()
             mse, x0_mse = self.schedule.denoising_errors(out, x_t, b[0], b[3], b[2])  # (B,), (B,)
             total_x0.append(x0_mse.cpu())
             s, c = bucket_losses(b[2], mse, self.schedule.num_timesteps)
