@@ -171,8 +171,34 @@ def scroll_models() -> str:
     return table(["", *names.values()], ["l", "l", "l"], rows)
 
 
+def soak_load() -> str:
+    """docs/reliability.md: the app under 100 loopback users (docs/reports/soak.json, `benchmarks.soak --only load`)."""
+    report = load("soak.json")
+    machine, run = report["machine"], report["load"]
+    out, served, refused = run["outcomes"], run["latency_served"], run["latency_refused"]
+    start, end = machine["load_average_1_5_15"][0], machine["load_average_at_end"][0]
+    rows = [["machine", f"{machine['cpu']}, {machine['cores']} cores, {machine['date']}; 1-minute load average "
+                        f"{start:.1f} at the start, {end:.1f} at the end"],
+            [f"requests sent in {run['duration_s']:g} s by {run['users']} users", str(run["requests"])],
+            ["served with a GIF of their prompt / refused with a message / told the queue is full",
+             f"{out.get('served', 0)} / {out.get('refused', 0)} / {out.get('busy', 0)}"],
+            ["unexpected answers (a good request refused, a bad one served, a crash, a timeout)",
+             f"**{run['unexpected']}**"],
+            ["latency of a served request, p50 / p90 / p99 (queue wait included)",
+             f"{served['p50_s']:.1f} s / {served['p90_s']:.1f} s / {served['p99_s']:.1f} s"],
+            ["latency of a refusal, p50 / p99 (refusals wait in the same queue)",
+             f"{refused['p50_s']:.1f} s / {refused['p99_s']:.1f} s"],
+            ["server memory after warm-up, peak (kernel's high-water mark), at the end",
+             f"{run['rss_after_warmup_mb']:.0f} MB, {run['rss_peak_kernel_mb']:.0f} MB, {run['rss_end_mb']:.0f} MB"],
+            ["server up after the load", "yes" if run["server_alive"] else "**no**"],
+            ["one generation alone after the load; the next after Stop cancelled a 1000-step one",
+             f"{run['one_generation_alone_s']:.2f} s; {run['next_generation_after_stop_s']:.2f} s"]]
+    return table(["", ""], ["l", "l"], rows)
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
-          "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models}
+          "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models,
+          "soak_load": soak_load}
 
 
 def render(text: str) -> str:
