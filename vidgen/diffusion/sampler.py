@@ -81,6 +81,7 @@ def samplers_help() -> str:
     """Every sampler's help line, "name: help; ...", for the CLI's --sampler and the app's radio."""
     return "; ".join(f"{s.name}: {s.help}" for s in SAMPLER_REGISTRY.values())
 
+
 MAX_SEED = 2**32 - 1  # seeds in [0, MAX_SEED]: what numpy and torch generators both take
 DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale when a checkpoint's config names no "default_guidance"
 # generating (the app, `sample`, Pipeline): the fewest steps measured to read back within 1 point of 50-step
