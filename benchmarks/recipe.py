@@ -9,9 +9,9 @@ which is what sampling uses and what guidance dropout exists for.
 
 Equal steps (or samples) make the comparison independent of what else the machine is doing.
 
-Each recipe is `prediction-schedule-weighting[-lrX][-bsN][-emaX][-nowarm][-cfgX][-seedN]`, e.g.
-`v-cosine-min_snr-lr1e-3-bs16-ema0.99-cfg0.2` (nowarm: no EMA warm-up, the
-decay is emaX from the first step; cfg: the probability of training with the null prompt;
+Each recipe is `prediction-schedule-weighting[-lrX][-bsN][-emaX][-nowarm][-gdropX][-seedN]`, e.g.
+`v-cosine-min_snr-lr1e-3-bs16-ema0.99-gdrop0.2` (nowarm: no EMA warm-up, the
+decay is emaX from the first step; gdrop: guidance dropout, the probability of training with the null prompt;
 seed: the data, noise and initialisation seed, for the run-to-run spread).
 """
 from __future__ import annotations

@@ -221,15 +221,16 @@ def test_recipe_names_set_the_training_config_and_guided_score_sees_dropout(tmp_
     from vidgen.training.recipe_names import parse_recipe
 
     base = get_preset("tiny")
-    diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-cfg0.2-seed3", base)
+    diff, train = parse_recipe("eps-linear-none-lr3e-4-bs4-ema0.99-nowarm-gdrop0.2-seed3", base)
     assert (diff.prediction, diff.schedule) == ("eps", "linear")
     assert (train.loss_weighting, train.lr, train.batch_size) == ("none", 3e-4, 4)
     assert (train.ema_decay, train.ema_warmup, train.guidance_dropout, train.seed) == (0.99, False, 0.2, 3)
+    assert parse_recipe("v-cosine-none-cfg0.3", base)[1].guidance_dropout == 0.3  # the name docs/recipe.md's runs had
     with pytest.raises(ValueError, match="unknown part"):
         parse_recipe("v-cosine-none-foo1", base)
     # the guided score is the conditional one at scale 1 and differs from it at scale 3
     # (a few steps first: the zero-initialised output layer makes cond == uncond at step 0)
-    diff, train = parse_recipe("v-cosine-none-cfg0.5", base)
+    diff, train = parse_recipe("v-cosine-none-gdrop0.5", base)
     tr = Trainer(base.model, diff, train, tmp_path / "run")
     tr.fit(max_steps=30, progress=False)
     plain = tr.validation_loss()["val_x0_mse"]
