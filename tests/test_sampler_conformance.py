@@ -153,7 +153,12 @@ def test_eta_does_what_the_registry_says(name, oracle):
         assert not torch.allclose(eta0, eta1)
     else:  # ddpm's fixed eta, or a deterministic solver's 0, whatever is asked (the app notes it is unused)
         assert torch.equal(eta0, eta1)
-    assert sampler.step_eta(0.3) == (0.0 if not sampler.stochastic else sampler.fixed_eta if sampler.fixed_eta is not None else 0.3)
+
+
+def test_the_built_in_samplers_eta():
+    """What each shipped sampler's steps get when a user asks eta 0.3."""
+    got = {name: SAMPLER_REGISTRY[name].step_eta(0.3) for name in ("ddim", "ddpm", "dpm++2m", "unipc")}
+    assert got == {"ddim": 0.3, "ddpm": 1.0, "dpm++2m": 0.0, "unipc": 0.0}
 
 
 @pytest.mark.parametrize("name", SAMPLERS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import html
 import re
 import tempfile
-from dataclasses import replace
 
 import gradio as gr
 
@@ -55,9 +54,7 @@ class Served:
 
     def checked(self, request: GenerationRequest) -> GenerationRequest:
         """`request` checked before anything runs against the models served here (the motion too: can this
-        model follow it?); no model named: the default. A bad value is one clear gr.Error."""
-        if request.model is None:
-            request = replace(request, model=self.model0)
+        model follow it?). A bad value is one clear gr.Error."""
         model = request.model
         if isinstance(model, str) and model in SHIPPED_MODELS and model not in self.pipes:
             self.need_pipe(model)  # a shipped model this server could not load: say so, not "unknown"

@@ -58,7 +58,8 @@ eta = 0 is deterministic DDIM (same seed, same video, and few steps suffice); et
 ancestral sampling, which keeps correcting itself but needs more steps. The DDPM sampler forces eta = 1.
 **DPM-Solver++ (2M)** solves the same deterministic path as DDIM with a second-order multistep
 update (it reuses the previous step's x_0 guess), so 10-20 steps get about as far as many more DDIM
-steps; it takes no eta.
+steps; it takes no eta. **UniPC** takes the same predictor step and then corrects it with the next
+step's model output, at no extra network pass; it takes no eta either.
 """
 
 

@@ -160,7 +160,7 @@ def run_distill(args) -> None:
 
     from ..checkpoint import CONFIG_NAME
     from ..shipped import resolve_model_path
-    from ..training.distill import DistillConfig, Distiller
+    from ..training.distill import DistillConfig, Distiller, check_teacher
 
     # every argument checked before the teacher loads
     out = Path(args.out)
@@ -172,12 +172,10 @@ def run_distill(args) -> None:
     except ValueError as e:
         raise UsageError(f"--student-steps: {e}") from None
     if not args.resume:  # the rule Distiller applies once the teacher is loaded, read from its config.json
-        distilled = unloaded_pipeline(args.teacher, "--teacher").model.cfg.guidance_range is not None
-        if args.kind == "guidance" and distilled:
-            raise UsageError(f"--teacher {args.teacher} is already guidance-distilled (distil it further with --kind progressive)")
-        if args.kind == "progressive" and not distilled:
-            raise UsageError(f"--teacher {args.teacher} is not guidance-distilled: progressive distillation starts from a "
-                             "guidance-distilled model (distil it with --kind guidance first)")
+        try:
+            check_teacher(args.kind, unloaded_pipeline(args.teacher, "--teacher").model.cfg, args.teacher)
+        except ValueError as e:
+            raise UsageError(f"--teacher {e}") from None
     if args.threads:
         torch.set_num_threads(args.threads)
     distiller = Distiller(resolve_model_path(args.teacher), out, cfg, resume=args.resume)

@@ -47,10 +47,11 @@ class Scheduler(Protocol):
 
 @dataclass(frozen=True)
 class Sampler:
-    """One registered sampler: what a user types, the scheduler class that steps it, one help line for the
-    CLI and the app, and the eta it always uses where it fixes one (ddpm: 1)."""
+    """One registered sampler: what a user types, its name in tables and prose, the scheduler class that
+    steps it, one help line for the CLI and the app, and the eta it always uses where it fixes one (ddpm: 1)."""
 
     name: str
+    title: str  # "DPM-Solver++": how docs and reports name it
     scheduler: type[Scheduler]
     help: str
     fixed_eta: float | None = None  # None: the caller's eta (a deterministic scheduler always gets 0)
@@ -69,10 +70,12 @@ class Sampler:
 
 # One line a sampler. Its name is what --sampler, the app's radio and GenerationRequest.sampler take.
 SAMPLER_REGISTRY: dict[str, Sampler] = {s.name: s for s in (
-    Sampler("ddim", DDIMScheduler, "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM"),
-    Sampler("ddpm", DDIMScheduler, "ancestral DDPM (eta forced to 1)", fixed_eta=1.0),
-    Sampler("dpm++2m", DPMSolverMultistepScheduler, "DPM-Solver++(2M), deterministic, good in 10-20 steps (no eta)"),
-    Sampler("unipc", UniPCMultistepScheduler, "UniPC (bh2, order 2), DPM-Solver++(2M) plus a free corrector, deterministic (no eta)"),
+    Sampler("ddim", "DDIM", DDIMScheduler, "DDIM, eta 0 deterministic, eta 1 as noisy as DDPM"),
+    Sampler("ddpm", "DDPM", DDIMScheduler, "ancestral DDPM (eta forced to 1)", fixed_eta=1.0),
+    Sampler("dpm++2m", "DPM-Solver++", DPMSolverMultistepScheduler,
+            "DPM-Solver++(2M), deterministic, good in 10-20 steps (no eta)"),
+    Sampler("unipc", "UniPC", UniPCMultistepScheduler,
+            "UniPC (bh2, order 2), DPM-Solver++(2M) plus a free corrector, deterministic (no eta)"),
 )}
 SAMPLERS = tuple(SAMPLER_REGISTRY)  # the names, in the registry's order
 
@@ -156,7 +159,7 @@ def iter_denoise(
     eta = chosen.step_eta(eta)  # ddpm's 1; 0 for a deterministic scheduler, whatever was asked
     device = ids.device
     cfg = model.cfg
-    scheduler = chosen.scheduler(schedule)
+    scheduler = make_scheduler(sampler, schedule)
     timesteps = scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(int(seed))
     x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)

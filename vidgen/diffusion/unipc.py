@@ -98,8 +98,9 @@ class UniPCMultistepScheduler:
         pred_x0, _ = self.schedule.split_prediction(model_output.float(), x_t, tt)
         if clip_x0:
             pred_x0 = pred_x0.clamp(-1.0, 1.0)
-        # 2. UniC: take the step s -> t that produced x_t again, with x0_t as one more point
-        if index > 0 and self._last_x is not None:
+        # 2. UniC: take the step s -> t that produced x_t again, with x0_t as one more point (not before the
+        # last step: it lands on x0_t, whatever x_t is)
+        if index > 0 and self._last_x is not None and t_prev >= 0:
             s = int(self.timesteps[index - 1])
             x0_s = self._x0_history[-1]
             if self._last_order == 1:  # the trapezoid rule: rho_t = 1/2

@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from ..diffusion.sampler import get_sampler
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository: the docs are not part of the package
 REPORTS = ROOT / "docs" / "reports"
 DOCS = (ROOT / "README.md", ROOT / "checkpoints" / "README.md", *sorted((ROOT / "docs").glob("*.md")))
@@ -21,7 +23,6 @@ MARKER = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /tab
 
 SPLITS = ("val", "heldout", "lookalike", "long")
 SPLIT_NAMES = {"val": "validation", "heldout": "held-out", "lookalike": "look-alike", "long": "7-8 symbols"}
-SAMPLER_NAMES = {"ddim": "DDIM", "dpm++2m": "DPM-Solver++", "ddpm": "DDPM"}
 # the benchmark's labels for the shipped models (`--models teacher=release,progressive2=release-2step`)
 MODEL_NAMES = {"teacher": "release", "guidance": "release-fast", "progressive2": "release-2step"}
 # the rows the n = 384 tables show: each model at its own default setting, and the reference
@@ -64,7 +65,7 @@ def find_row(report: dict, model: str, sampler: str, steps: int) -> dict:
 
 def label(model: str, sampler: str, steps: int, note: bool) -> str:
     """'release, DDIM 50 (the reference)': a row's name under the shipped model's name."""
-    text = f"{MODEL_NAMES.get(model, model)}, {SAMPLER_NAMES.get(sampler, sampler)} {steps}"
+    text = f"{MODEL_NAMES.get(model, model)}, {get_sampler(sampler).title} {steps}"
     if note and (model, sampler, steps) in ROW_NOTES:
         text += f" ({ROW_NOTES[model, sampler, steps]})"
     return text

@@ -44,6 +44,17 @@ from .optimizer_state import optimizer_from_tensors, optimizer_to_tensors
 KINDS = ("guidance", "progressive")
 
 
+def check_teacher(kind: str, teacher_cfg, name: str) -> None:
+    """Raise ValueError unless a model of config `teacher_cfg` (a ModelConfig) can teach distillation `kind`:
+    guidance distillation starts from a model guided by two passes, progressive from a guidance-distilled one."""
+    distilled = teacher_cfg.guidance_range is not None
+    if kind == "guidance" and distilled:
+        raise ValueError(f"{name} is already guidance-distilled (distil it further with kind 'progressive')")
+    if kind == "progressive" and not distilled:
+        raise ValueError(f"{name} is not guidance-distilled: progressive distillation starts from a "
+                         "guidance-distilled model (distil it with kind 'guidance' first)")
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """The distillation's own settings; the data (split, world, batch drawing) is the teacher's."""
@@ -90,11 +101,7 @@ class Distiller:
         self.cfg, self.teacher_dir = cfg, ckpt.resolve_dir(teacher_dir)
         self.teacher, diff_cfg, self.teacher_raw = ckpt.load_model(self.teacher_dir, prefer_ema=True)
         self.teacher.requires_grad_(False)
-        if cfg.kind == "guidance" and self.teacher.cfg.guidance_range is not None:
-            raise ValueError(f"{self.teacher_dir} is already guidance-distilled")
-        if cfg.kind == "progressive" and self.teacher.cfg.guidance_range is None:
-            raise ValueError(f"{self.teacher_dir} is not guidance-distilled: progressive distillation starts from a "
-                             "guidance-distilled model (distill it with kind 'guidance' first)")
+        check_teacher(cfg.kind, self.teacher.cfg, str(self.teacher_dir))
         if cfg.kind == "progressive":  # the student keeps its teacher's guidance range
             cfg = self.cfg = dataclasses.replace(cfg, guidance_range=self.teacher.cfg.guidance_range)
         self.train_cfg = ckpt.config_section(self.teacher_raw, TrainConfig, "train", self.teacher_dir / ckpt.CONFIG_NAME)
