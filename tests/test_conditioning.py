@@ -12,6 +12,7 @@ import torch
 from vidgen.app.model_choices import model_kind
 from vidgen.app.panels import layout_panel
 from vidgen.data.layout2d import motion_tensor
+from vidgen.data.tokenizer import encode_batch
 from vidgen.data.world import WORLDS, Motion, WorldConfig, line_motion, sample_motion, scroll_motion
 from vidgen.models import build_model
 from vidgen.models.conditioning import LAYOUT_KINDS, MOTION_SOURCES, LayoutKind, layout_kind
@@ -57,6 +58,22 @@ def test_the_registry_is_keyed_by_the_config_strings_and_refuses_unknown_ones():
         layout_kind("boxes")
     with pytest.raises(ValueError, match="unknown layout 'boxes'"):
         tiny(layout="boxes")
+
+
+def test_a_kind_with_an_unknown_motion_source_is_refused_when_its_class_is_defined():
+    with pytest.raises(TypeError, match="draws_motion must be one of"):
+        class Sky(LayoutKind):  # noqa: F841 (defining it is the test)
+            draws_motion = "sky"
+    class FromTheWorld(LayoutKind):  # every declared source defines
+        draws_motion = "world"
+    assert FromTheWorld.draws_motion == "world"
+
+
+def test_template_dim_without_a_layout_names_every_kind_that_reads_one():
+    readers = [name for name, kind in LAYOUT_KINDS.items() if kind.reads_layout]
+    assert readers == ["glyph", "learned", "glyph2d", "learned2d"]
+    with pytest.raises(ValueError, match=r"needs a layout \('glyph', 'learned', 'glyph2d', 'learned2d'\)"):
+        tiny(layout="none", template_dim=4)
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -149,6 +166,25 @@ def test_training_supplies_what_the_kind_needs_in_every_world_it_learns_in(name,
         assert np.isfinite(tr.validation_loss()["val_loss"])
 
 
+@pytest.mark.parametrize("name", KINDS)
+def test_world_losses_draw_from_the_world_only_for_a_motion_prior(name):
+    """Only a kind that draws its motions from a prior learns from more of the world (n draws per prompt,
+    from the trainer's rng); the others add nothing and leave the rng untouched, so training is unchanged."""
+    kind = layout_kind(name)
+    model = tiny_model(name)
+    prompts = ["HI", "ABC"]
+    ids = torch.from_numpy(encode_batch(prompts, model.cfg.prompt_len))  # (B, L)
+    world = WorldConfig(name=kind.worlds[-1])
+    for n in (0, 1, 2):
+        rng, untouched = np.random.default_rng(5), np.random.default_rng(5)
+        losses = kind.world_losses(model, ids, prompts, world, rng, n)
+        drew = rng.random() != untouched.random()
+        if n and kind.draws_motion == "prior":
+            assert set(losses) == {"prior"} and losses["prior"].ndim == 0 and torch.isfinite(losses["prior"]) and drew
+        else:
+            assert losses == {} and not drew
+
+
 # ----------------------------------------------------------------------------- the pipeline and the app
 
 
@@ -186,6 +222,7 @@ def test_with_no_motion_given_it_comes_from_where_the_kind_says(name):
         assert drawn is None
     elif kind.draws_motion == "world":
         assert drawn == [sample_motion(p, pipe.world, np.random.default_rng(3)) for p in ("HI", "ABC")]
+        assert drawn == [pipe.sample_motion(p, 3) for p in ("HI", "ABC")]  # one draw, whoever asks
     else:  # "prior": the model's own, the same for the same seed
         assert {m.shape for m in drawn} == {"learned"} and drawn == pipe.motions(["HI", "ABC"], None, seed=3)
     assert pipe.generate("HI", steps=1, seed=3).shape == (16, 32, 32)

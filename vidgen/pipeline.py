@@ -12,7 +12,7 @@ from .data import tokenizer as tok
 from .data.layout import FONT_SIZE
 from .data.layout2d import motion_tensor
 from .data.render import to_uint8
-from .data.world import SCROLL_Y, Motion, WorldConfig, check_motion, render_motion, sample_motion
+from .data.world import SCROLL_Y, Motion, WorldConfig, check_motion, render_motion
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
 from .diffusion.schedule import NoiseSchedule
 from .jsonconfig import config_from_dict
@@ -80,7 +80,7 @@ class Pipeline:
     def sample_motion(self, prompt: str, seed: int = 0) -> Motion:
         """A motion for `prompt` drawn from the checkpoint's training distribution (its world), keeping the
         invariant that every glyph is seen whole; the scroll world has one motion per prompt."""
-        return sample_motion(prompt, self.world, np.random.default_rng(seed))
+        return self.model.layout_kind.world_motion(prompt, self.world, seed)
 
     def render(self, prompt: str, motion: Motion | None = None) -> np.ndarray:
         """The ground truth: uint8 (T, H, W) video of `prompt` moving along `motion` (None: the motion

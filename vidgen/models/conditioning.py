@@ -6,11 +6,11 @@ everything that used to ask "which layout is this?" asks the kind instead, throu
 1. what it needs from the data: the worlds it can learn in (`worlds`, `check_world`) and whether it
    takes each video's motion (B, T, 3) where a batch carries one (`follows_motion`);
 2. how it feeds the denoiser: the modules it adds to the network (`build`), the glyph-layout features
-   the variant reads (`features`, shape `feature_shape`), the losses it adds in training
-   (`auxiliary_losses`) and the layout it predicts (`predicted_layout`);
+   the variant reads (`features`, shape `feature_shape`), the losses it adds in training (`auxiliary_losses`
+   on the batch, `world_losses` on more draws from its world) and the layout it predicts (`predicted_layout`);
 3. what the pipeline and the app ask: whether it can be told a motion (`follows_motion`), where its
-   motion comes from when none is given (`draws_motion`, `draw_motions`), its label (`label`) and the
-   layout panel beside its steps (`panel`).
+   motion comes from when none is given (`draws_motion`, checked against MOTION_SOURCES when the class is
+   defined; `draw_motions`, `world_motion`), its label (`label`) and the layout panel beside its steps (`panel`).
 
 The kinds are stateless: each method takes the model it serves, whose `glyph_layout` and
 `layout_predictor` modules hold the weights (their names are the checkpoints' keys).
@@ -60,6 +60,13 @@ class LayoutKind:
     # (one drawn from the checkpoint's world by the seed) or "prior" (the model's own learned motion prior)
     panel_caption = "glyph layout: NOT given, this model must learn it"  # the app's layout panel
 
+    def __init_subclass__(cls, **kwargs):
+        """Refuse a kind whose `draws_motion` is not one of MOTION_SOURCES when its class is defined, not when
+        a pipeline first asks it for a motion."""
+        super().__init_subclass__(**kwargs)
+        if cls.draws_motion not in MOTION_SOURCES:
+            raise TypeError(f"{cls.__name__}.draws_motion must be one of {MOTION_SOURCES}, got {cls.draws_motion!r}")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -93,6 +100,12 @@ class LayoutKind:
         """Losses besides denoising, for prompts ids (B, L) as the network saw them, moving along motion (B, T, 3)."""
         return {}
 
+    def world_losses(self, model: "VideoDenoiser", ids: torch.Tensor, prompts: list[str], world: WorldConfig,
+                     rng: np.random.Generator, n: int) -> dict[str, torch.Tensor]:
+        """Losses on n more motions per prompt drawn from `world` by `rng` (TrainConfig.prior_motions), for
+        prompts (ids (B, L) on the model's device); empty for kinds that learn nothing from the world alone."""
+        return {}
+
     def predicted_layout(self, model: "VideoDenoiser", ids: torch.Tensor, motion: torch.Tensor | None = None):
         """What the model works out for prompts ids (B, L) (along motion (B, T, 3)); kinds without a predictor raise."""
         raise ValueError(f"a model with layout={self.name!r} does not predict a layout")
@@ -109,6 +122,12 @@ class LayoutKind:
         None when the model moves the text as it learned. `encode` turns prompts into ids (B, L) on the
         model's device (Pipeline.encode)."""
         return None
+
+    @staticmethod
+    def world_motion(prompt: str, world: WorldConfig, seed: int) -> Motion:
+        """A motion for `prompt` drawn from `world` by `seed`, every glyph seen whole (Pipeline.sample_motion, and
+        the motions of kinds that draw from the world)."""
+        return sample_motion(prompt, world, np.random.default_rng(seed))
 
     def panel(self, model: "VideoDenoiser", prompt: str, ids: torch.Tensor,
               motion: Motion | None) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
@@ -203,7 +222,7 @@ class GivenLayout2D(LayoutKind):
         return model.glyph_layout(ids, scroll_motions(ids) if motion is None else motion)
 
     def draw_motions(self, model, prompts, world, seed, encode):
-        return [sample_motion(p, world, np.random.default_rng(seed)) for p in prompts]
+        return [self.world_motion(p, world, seed) for p in prompts]
 
     def panel(self, model, prompt, ids, motion):
         slot, u, _ = frame_layout(prompt, motion.xs, motion.ys, motion.size)
@@ -233,6 +252,14 @@ class LearnedLayout2D(GivenLayout2D):
 
     def auxiliary_losses(self, model, ids, motion=None):
         return {"alignment": model.layout_predictor.loss(ids, scroll_motions(ids) if motion is None else motion)}
+
+    def world_losses(self, model, ids, prompts, world, rng, n):
+        """The motion prior's loss on n more motions per prompt drawn from the world: more of it than the batch
+        shows (the prompts repeated n times, in that order)."""
+        if not n:
+            return {}
+        extra = [sample_motion(p, world, rng) for p in prompts * n]
+        return {"prior": model.layout_predictor.prior_loss(ids.repeat(n, 1), motion_tensor(extra).to(ids.device))}
 
     def predicted_layout(self, model, ids, motion=None):
         """(slot (B, T, H, W) int64, EMPTY where no glyph is; uv (B, T, H, W, 2) float32) along motion (B, T, 3),

@@ -71,7 +71,9 @@ class ModelConfig:
         if self.layout_dim < 1:
             raise ValueError(f"layout_dim must be >= 1, got {self.layout_dim}")
         if self.template_dim < 0 or (self.template_dim and not kind.reads_layout):
-            raise ValueError(f"template_dim must be >= 0 and needs a layout ('glyph' or 'learned'), got {self.template_dim} with layout={self.layout!r}")
+            readers = ", ".join(repr(name) for name, k in LAYOUT_KINDS.items() if k.reads_layout)
+            raise ValueError(f"template_dim must be >= 0 and needs a layout ({readers}), got {self.template_dim} "
+                             f"with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
         if self.latents_per_group < 1 or self.latent_layers < 0:

@@ -24,9 +24,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
-from ..data.layout2d import motion_tensor
 from ..data.prompts import make_world_batch, sample_train_prompts, validation_prompts
-from ..data.world import sample_motion
 from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
 from ..models.config import ModelConfig
@@ -184,9 +182,8 @@ class Trainer:
                                           cfg.bf16, motion)
         if self.attention_supervision is not None:
             aux["attention"] = cfg.attention_loss * self.attention_supervision.loss(self.model.drop_prompts(ids, drop))
-        if cfg.prior_motions and self.model.layout_kind.draws_motion == "prior":  # more of the world for the motion prior
-            extra = [sample_motion(p, cfg.world, world_rng) for p in prompts * cfg.prior_motions]
-            aux["prior"] = self.model.layout_predictor.prior_loss(ids.repeat(cfg.prior_motions, 1), motion_tensor(extra).to(self.device))
+        # what the kind learns from more of its world than the batch shows (a motion prior's draws)
+        aux.update(self.model.layout_kind.world_losses(self.model, ids, prompts, cfg.world, world_rng, cfg.prior_motions))
         loss = loss_w.mean() + sum(aux.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
