@@ -63,6 +63,22 @@ def test_findings_follow_the_numbers():
     assert "No variant reads a single prompt" in text and "Most readable" not in text
 
 
+def test_findings_pick_rows_by_what_the_class_declares(monkeypatch):
+    """The findings select rows by the class's SPACE_TIME, not by name: a registered variant under another
+    name that mixes space and time jointly is read as the reference the factorised ones are held against."""
+    from vidgen.models import VARIANTS, FullDiT
+
+    base = {"preset": "small", "params": 1, "steps": 1, "samples_seen": 10, "train_seconds": 1.0, "samples_per_s": 10.0,
+            "sample_ms_per_step": 1.0, "val_loss": 0.1}
+    rows = {v: {**base, **dict(zip(("exact", "cer", "psnr", "ssim", "speed_abs_error", "flicker"), FIGURES[v]))} for v in FIGURES}
+    rows["joint"] = rows.pop("full")
+    monkeypatch.setitem(VARIANTS, "joint", type("Joint", (FullDiT,), {}))
+    assert "factorising helped" in " ".join(report.findings({"variants": rows}))
+    monkeypatch.setattr(VARIANTS["joint"], "SPACE_TIME", "convolution")
+    text = " ".join(report.findings({"variants": rows}))
+    assert "factorising" not in text and "The factorised-convolution U-Net" in text
+
+
 def test_layout_comparison_uses_the_layout_presets():
     assert cmp.preset_for("full", "small", layout=True) == "small-layout"
     assert cmp.preset_for("latte-both", "tiny", layout=True) == "tiny-latte-both-layout"
@@ -71,11 +87,25 @@ def test_layout_comparison_uses_the_layout_presets():
     assert cmp.preset_for("conv3d", "small") == "small-conv3d"
 
 
+def test_compared_names_resolve_whole(monkeypatch):
+    """A compared name is a registered name plus one of its class's COMPARED suffixes, matched whole: a
+    registered name may contain "-", and a registered name with a suffix its class does not declare is unknown."""
+    from vidgen.models import VARIANTS, FullDiT, compared_variant_class
+
+    monkeypatch.setitem(VARIANTS, "dit-joint", type("JointDiT", (FullDiT,), {}))  # by size alone, like `full`
+    assert cmp.preset_for("dit-joint", "small") == "small" and compared_variant_class("dit-joint") is VARIANTS["dit-joint"]
+    assert compared_variant_class("latte-between") is VARIANTS["latte"]
+    with pytest.raises(ValueError, match="known variants: .*latte-between, latte-both, .*dit-joint"):
+        compared_variant_class("dit")
+
+
 def test_unknown_variant_names_raise(tmp_path):
     with pytest.raises(ValueError, match="known variants: full, "):
         cmp.preset_for("unet", "small")
-    with pytest.raises(ValueError, match="known presets"):  # a known variant without that size's preset
+    with pytest.raises(ValueError, match="known variants: full, "):  # a suffix Latte's COMPARED does not name
         cmp.preset_for("latte-nowhere", "small")
+    with pytest.raises(ValueError, match="known presets"):  # a known variant without that size's preset
+        cmp.preset_for("latte", "medium")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     res = subprocess.run([sys.executable, "-m", "vidgen", "compare", "--variants", "full,unet", "--budget", "1", "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)

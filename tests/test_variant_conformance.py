@@ -17,7 +17,7 @@ from vidgen.diffusion.schedule import DiffusionConfig, NoiseSchedule
 from vidgen.evaluation.cost import attention_cost, counted_gflops
 from vidgen.models import VARIANTS, build_model, variant_class, variants_with_attention
 from vidgen.models.attention_calls import MAP_KINDS, AttentionCall
-from vidgen.models.base import VideoDenoiser
+from vidgen.models.base import SPACE_TIME_KINDS, VideoDenoiser
 from vidgen.models.config import ModelConfig
 from vidgen.models.layers import Attention
 from vidgen.presets import get_preset
@@ -59,6 +59,9 @@ def test_the_registry_names_classes_that_declare_what_they_must():
         assert issubclass(cls, VideoDenoiser) and variant_class(name) is cls
         cls.attention_calls(tiny(name))  # declared: VideoDenoiser's raises NotImplementedError
         assert set(cls.ATTENTION_MAPS) <= set(MAP_KINDS) and cls.COMPARED[0] == ""
+        assert cls.SPACE_TIME in SPACE_TIME_KINDS  # the comparison's findings read its rows by it
+        output = build_model(tiny(name)).get_submodule(cls.OUTPUT_LAYER)  # a path that names a zeroed layer
+        assert getattr(output, "zero_init", False) and not output.weight.any()
     with pytest.raises(ValueError, match="known variants: " + ", ".join(VARIANTS)):
         variant_class("unet")
 
@@ -177,6 +180,17 @@ def test_a_wrong_declaration_fails_the_check(monkeypatch):
         test_declared_attention_calls_are_the_forward_pass(NAMES[0], "tiny")
 
 
+def test_attention_supervision_names_the_variants_that_declare_cross_attention(monkeypatch):
+    """variants_with_attention reads ATTENTION_MAPS from the registry: a variant registered under a new name
+    that declares "cross" is listed (and named in attention supervision's refusal), one without it is not."""
+    monkeypatch.setitem(VARIANTS, "conv3d-cross", type("CrossConv", (variant_class("conv3d"),), {"ATTENTION_MAPS": ("cross",)}))
+    monkeypatch.setitem(VARIANTS, "full-blind", type("BlindDiT", (variant_class("full"),), {"ATTENTION_MAPS": ()}))
+    assert "conv3d-cross" in variants_with_attention("cross") and "conv3d-cross" not in variants_with_attention("self")
+    assert "full-blind" not in variants_with_attention("cross") and "full" in variants_with_attention("self")
+    with pytest.raises(ValueError, match=r"attention supervision needs .*conv3d-cross\)"):
+        AttentionSupervision(build_model(tiny("conv3d")))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_declared_attention_layers_span_every_token(name):
     """ATTENTION_MAPS names the kinds `attention_layers` returns, one layer per block, whose recorded
@@ -199,7 +213,6 @@ def test_declared_attention_layers_span_every_token(name):
         assert all(m.last_attention.shape == (2, cfg.heads, cfg.num_tokens, keys[kind]) for m in layers)
     with pytest.raises(ValueError, match="kind"):
         model.attention_layers("temporal")
-    assert (name in variants_with_attention("cross")) == ("cross" in cls.ATTENTION_MAPS)
     if "cross" in cls.ATTENTION_MAPS:
         assert AttentionSupervision(model).layers == model.attention_layers("cross")
     else:

@@ -16,20 +16,21 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
-from ..models import compared_variants, variant_class
+from ..models import compared_variant_class, compared_variants
 from ..presets import get_preset
 
-# every architecture, and Latte once per text placement; "full" is the blog's `tiny`/`small`
-DEFAULT_VARIANTS = compared_variants()  # read from the registry (vidgen.models.VARIANTS and each class's COMPARED)
+# every registered variant, and after each the siblings its class's COMPARED names (Latte's other text placements)
+DEFAULT_VARIANTS = compared_variants()
 COST_SIZES = [(16, 32), (32, 32), (64, 32), (16, 64), (32, 64), (64, 64)]  # (frames, height = width)
 TIMING_PROMPT = "AB12"
 
 
 def preset_for(variant: str, size: str, layout: bool = False, template: bool = False) -> str:
-    """The blog's network (`full`) -> the base preset (`tiny`, `small`); anything else -> `<size>-<variant>`;
-    with `layout` the glyph-layout preset of that (`<...>-layout`), with `template` the one that also learns
-    a glyph template (`<...>-template`); unknown names raise."""
-    by_size = variant_class(variant.partition("-")[0]).PRESETS_BY_SIZE_ALONE  # "latte-between": a Latte
+    """A compared variant (`compared_variants()`) -> `<size>-<variant>`, or the base preset (`tiny`, `small`) for
+    the class whose presets go by size alone (the blog's network); with `layout` the glyph-layout preset of that
+    (`<...>-layout`), with `template` the one that also learns a glyph template (`<...>-template`); unknown
+    names and presets raise."""
+    by_size = compared_variant_class(variant).PRESETS_BY_SIZE_ALONE
     name = size if by_size else f"{size}-{variant}"
     name = f"{name}-template" if template else f"{name}-layout" if layout else name
     get_preset(name)

@@ -1,15 +1,20 @@
 """The variant comparison's report: docs/variants.md written from results.json (the table, the
 findings read against the thesis, the sample grids and the cost table). Presentation only: the
-figures come from vidgen.evaluation.compare."""
+figures come from vidgen.evaluation.compare. The findings pick their rows by how each variant's class
+mixes space and time (VideoDenoiser.SPACE_TIME), never by its name."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 from .. import checkpoint as ckpt
+from ..models import VARIANTS, compared_variant_class
 from ..presets import get_preset
 from .compare import ordered
 from .cost import cost_markdown
+
+FACTORISED = ("in-block", "alternating")  # the SPACE_TIME of the transformers that attend over space and time apart
+THESIS_PLACEMENTS = ("between", "spatial", "both")  # Latte's text placements in the thesis's order (its v1, v2, v3)
 
 
 def _f(v, fmt: str = ".3f", pct: bool = False) -> str:
@@ -76,11 +81,16 @@ def _unreadable(rows: dict) -> str | None:
             "verdicts below fall back on the validation loss; raise --budget for a reading that means something.")
 
 
+def _mixing(rows: dict, *kinds: str) -> list[str]:
+    """The rows, in table order, whose variant's class mixes space and time as one of `kinds` (SPACE_TIME)."""
+    return [v for v in rows if compared_variant_class(v).SPACE_TIME in kinds]
+
+
 def _factorised(rows: dict) -> str | None:
-    factorised = [v for v in ("gentron", "latte", "latte-between", "latte-both") if v in rows]
-    if "full" not in rows or not factorised:
+    joint, factorised = _mixing(rows, "joint"), _mixing(rows, *FACTORISED)
+    if not joint or not factorised:
         return None
-    readable, f = _readable(rows), rows["full"]
+    readable, f = _readable(rows), rows[joint[0]]
 
     def score(r):  # readability first; the validation loss when nothing is readable
         return ((r.get("exact") or 0), -(r.get("cer") or 1), -r["val_loss"]) if readable else (-r["val_loss"],)
@@ -97,37 +107,42 @@ def _factorised(rows: dict) -> str | None:
 
 
 def _gentron_vs_latte(rows: dict) -> str | None:
-    if "gentron" not in rows or "latte" not in rows:
+    in_block = _mixing(rows, "in-block")
+    alternating = [v for v in _mixing(rows, "alternating") if v in VARIANTS]  # its own preset, not a sibling
+    if not in_block or not alternating:
         return None
-    g, l = rows["gentron"], rows["latte"]
+    g, l = rows[in_block[0]], rows[alternating[0]]
     return (f"GenTron vs Latte (thesis: GenTron sharper frames, Latte smoother motion): SSIM {_f(g.get('ssim'))} vs "
             f"{_f(l.get('ssim'))}, speed error {_f(g.get('speed_abs_error'), '.2f')} vs {_f(l.get('speed_abs_error'), '.2f')} "
             f"px/frame, flicker {_f(g.get('flicker'))} vs {_f(l.get('flicker'))}.")
 
 
 def _text_placements(rows: dict) -> str | None:
-    placements = [v for v in ("latte-between", "latte", "latte-both") if v in rows]
+    placement = {v: get_preset(rows[v]["preset"]).model.text_placement for v in _mixing(rows, "alternating")}
+    placements = sorted(placement, key=lambda v: THESIS_PLACEMENTS.index(placement[v]) if placement[v] in THESIS_PLACEMENTS else 3)
     if len(placements) < 2:
         return None
     return ("Latte's text placements (thesis: inside the spatial block best, between the blocks gets the motion but "
             "not the symbols, inside both blocks collapsed to black frames): " + "; ".join(
-                f"{v} ({get_preset(rows[v]['preset']).model.text_placement}) accuracy {_f(rows[v].get('exact'), pct=True)}, "
+                f"{v} ({placement[v]}) accuracy {_f(rows[v].get('exact'), pct=True)}, "
                 f"PSNR {_f(rows[v].get('psnr'), '.2f')}" for v in placements) + ".")
 
 
 def _snapvideo(rows: dict) -> str | None:
-    if "snapvideo" not in rows:
+    latent = _mixing(rows, "latent")
+    if not latent:
         return None
-    s = rows["snapvideo"]
+    s = rows[latent[0]]
     return (f"SnapVideo (thesis: static, blurry videos, the worst of its three): accuracy {_f(s.get('exact'), pct=True)}, "
             f"speed error {_f(s.get('speed_abs_error'), '.2f')} px/frame (a static video scores the full scroll speed), "
             f"{s['samples_per_s']:.1f} samples/s.")
 
 
 def _conv3d(rows: dict) -> str | None:
-    if "conv3d" not in rows:
+    convolution = _mixing(rows, "convolution")
+    if not convolution:
         return None
-    c = rows["conv3d"]
+    c = rows[convolution[0]]
     return (f"The factorised-convolution U-Net mixes time only one frame either side per layer: accuracy "
             f"{_f(c.get('exact'), pct=True)}, speed error {_f(c.get('speed_abs_error'), '.2f')} px/frame, flicker {_f(c.get('flicker'))}.")
 

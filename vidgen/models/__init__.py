@@ -3,8 +3,8 @@
 A variant is one file holding its class and one line in VARIANTS below. The class declares what
 the code around it needs to know (VideoDenoiser's "what the variant declares" section: its attention
 calls for the cost model, its token-wide attention layers for attention supervision and the probes,
-the presets the comparison trains); tests/test_variant_conformance.py runs every registered one
-through the same checks. Nothing outside this file lists variant names.
+the presets the comparison trains and how its report reads them); tests/test_variant_conformance.py
+runs every registered one through the same checks. Nothing outside this file lists variant names.
 """
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def compared_variants() -> tuple[str, ...]:
     return tuple(name + suffix for name, cls in VARIANTS.items() for suffix in cls.COMPARED)
 
 
+def compared_variant_class(name: str) -> type[VideoDenoiser]:
+    """The class of a name `compared_variants()` lists (`latte-between`: Latte), matched whole as a registered
+    name plus one of its class's COMPARED suffixes; other names raise with that list."""
+    for variant, cls in VARIANTS.items():
+        if name in (variant + suffix for suffix in cls.COMPARED):
+            return cls
+    raise ValueError(f"unknown model variant {name!r}; known variants: {', '.join(compared_variants())}")
+
+
 def build_model(cfg: ModelConfig) -> VideoDenoiser:
     """Instantiate the variant named by cfg.variant; unknown names raise with the known ones."""
     model = variant_class(cfg.variant)(cfg)
@@ -51,4 +60,5 @@ def build_model(cfg: ModelConfig) -> VideoDenoiser:
     return model
 
 
-__all__ = ["VARIANTS", "VideoDenoiser", "build_model", "compared_variants", "variant_class", "variants_with_attention"]
+__all__ = ["VARIANTS", "VideoDenoiser", "build_model", "compared_variant_class", "compared_variants", "variant_class",
+           "variants_with_attention"]

@@ -13,6 +13,11 @@ from .attention_calls import MAP_KINDS, AttentionCall
 from .config import ModelConfig
 from .layers import Attention, PromptEncoder, TimestepEmbedder, zero_init
 
+# VideoDenoiser.SPACE_TIME: "joint" attention over every space-time token at once; attention over space and over
+# time in separate layers "in-block" (one block holds both) or in "alternating" spatial and temporal blocks;
+# tokens read into a few "latent"s that compute and write back; factorised space and time "convolution"s
+SPACE_TIME_KINDS = ("joint", "in-block", "alternating", "latent", "convolution")
+
 
 @dataclass
 class Conditioning:
@@ -230,6 +235,10 @@ class VideoDenoiser(nn.Module):
     # suffixes to the variant's name ("": its own; Latte adds "-between" and "-both", its other text placements)
     PRESETS_BY_SIZE_ALONE: ClassVar[bool] = False  # its presets are "tiny", "small", ... (the blog's network), not
     # "<size>-<variant>"
+    SPACE_TIME: ClassVar[str] = ""  # how it mixes space and time, one of SPACE_TIME_KINDS: the rows the comparison's
+    # findings (vidgen/evaluation/compare_report.py) read it in
+    OUTPUT_LAYER: ClassVar[str] = "final_layer.linear"  # the zero-initialised layer that writes the prediction, as
+    # a submodule path (TokenDenoiser's adaLN final layer); the layer whose gradient lets the start leave zero
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

@@ -134,6 +134,9 @@ class Conv3dUNet(VideoDenoiser):
         self.out = zero_init(nn.Conv3d(chans[0], 1, (1, 3, 3), padding=(0, 1, 1)))
         self.initialize_weights()
 
+    SPACE_TIME = "convolution"
+    OUTPUT_LAYER = "out"
+
     @staticmethod
     def template_rows(cfg: ModelConfig) -> int:
         return cfg.height  # the stem works at full resolution: a template row per pixel row

@@ -47,6 +47,7 @@ class FullDiT(TokenDenoiser):
 
     ATTENTION_MAPS = ("cross", "self")
     PRESETS_BY_SIZE_ALONE = True  # the blog's network: presets "tiny", "small"
+    SPACE_TIME = "joint"
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

@@ -56,6 +56,7 @@ class GenTron(TokenDenoiser):
         self.initialize_weights()
 
     ATTENTION_MAPS = ("cross",)  # the prompt cross-attention reads all N tokens; self-attention only one axis
+    SPACE_TIME = "in-block"  # spatial, then temporal self-attention in every block
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

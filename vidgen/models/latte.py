@@ -76,6 +76,7 @@ class Latte(TokenDenoiser):
         self.initialize_weights()
 
     COMPARED = ("", "-between", "-both")  # every text placement (the presets `latte`, `latte-between`, `latte-both`)
+    SPACE_TIME = "alternating"
 
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:

@@ -111,6 +111,8 @@ class SnapVideo(TokenDenoiser):
         self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.depth))
         self.initialize_weights()
 
+    SPACE_TIME = "latent"
+
     @classmethod
     def attention_calls(cls, cfg: ModelConfig) -> list[AttentionCall]:
         """Per block, with M = G*L latents and P = N/G patches a region: the latents' cross-attention to
