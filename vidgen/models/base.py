@@ -192,7 +192,7 @@ class VideoDenoiser(nn.Module):
         return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
     def forward_with_guidance(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None, guidance_scale: float,
-                         state: dict | None = None, cond: Conditioning | None = None) -> torch.Tensor:
+                              state: dict | None = None, cond: Conditioning | None = None) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), cond and uncond in one batch.
 
         The prompts come as ids (B, L) or, encoded once per generation, as `cond` =
