@@ -63,10 +63,7 @@ class DPMSolverMultistepScheduler:
         alpha_t, sigma_t, lambda_t = self.schedule.alpha_sigma_lambda(t)
         alpha_s, sigma_s, lambda_s = self.schedule.alpha_sigma_lambda(t_prev)
         # 2. the data prediction x0 at t (clamped to the data range, as the DDIM step does)
-        tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
-        pred_x0, _ = self.schedule.split_prediction(model_output.float(), x_t, tt)
-        if clip_x0:
-            pred_x0 = pred_x0.clamp(-1.0, 1.0)
+        pred_x0 = self.schedule.predicted_x0(model_output, x_t, t, clip_x0)
         # 3. into the clean end: x_0 is the prediction itself (lambda -> inf, sigma -> 0)
         if t_prev < 0:
             x_prev = pred_x0

@@ -127,6 +127,13 @@ class NoiseSchedule:
             eps = s * x_t + a * model_output
         return x0, eps
 
+    def predicted_x0(self, model_output: torch.Tensor, x_t: torch.Tensor, t: int, clip_x0: bool = True) -> torch.Tensor:
+        """The clean video x_t (B, T, H, W) implies at timestep t, clamped to the data range unless clip_x0=False:
+        the data prediction the multistep solvers step with."""
+        tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
+        pred_x0, _ = self.split_prediction(model_output.float(), x_t, tt)
+        return pred_x0.clamp(-1.0, 1.0) if clip_x0 else pred_x0
+
     def denoising_errors(self, model_output: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor,
                          t: torch.Tensor, clamp_x0: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample errors of one prediction, each (B,): the MSE against the training target (the

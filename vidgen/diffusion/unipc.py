@@ -94,10 +94,7 @@ class UniPCMultistepScheduler:
             raise ValueError(f"UniPC is deterministic: eta must be 0, got {eta!r}")
         t, t_prev = int(self.timesteps[index]), prev_timestep(self.timesteps, index)
         # 1. the data prediction x0 at t (clamped to the data range, as the DDIM step does)
-        tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
-        pred_x0, _ = self.schedule.split_prediction(model_output.float(), x_t, tt)
-        if clip_x0:
-            pred_x0 = pred_x0.clamp(-1.0, 1.0)
+        pred_x0 = self.schedule.predicted_x0(model_output, x_t, t, clip_x0)
         # 2. UniC: take the step s -> t that produced x_t again, with x0_t as one more point (not before the
         # last step: it lands on x0_t, whatever x_t is)
         if index > 0 and self._last_x is not None and t_prev >= 0:
