@@ -64,10 +64,12 @@ class Served:
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
         pipe = self.need_pipe(request.model)
-        distilled = pipe.model.cfg.guidance_range  # a guidance-distilled model takes a range of scales only
-        if distilled is not None and not distilled[0] <= request.guidance_scale <= distilled[1]:
-            raise gr.Error(f"the {request.model} model is guidance-distilled for scales {distilled[0]:g}-{distilled[1]:g}; "
-                           f"got {request.guidance_scale:g} (the release takes any)", title="Cannot generate")
+        try:
+            pipe.model.cfg.check_guidance(request.guidance_scale)  # a guidance-distilled model takes a range only
+        except ValueError:
+            lo, hi = pipe.model.cfg.guidance_range
+            raise gr.Error(f"the {request.model} model is guidance-distilled for scales {lo:g}-{hi:g}; "
+                           f"got {request.guidance_scale:g} (the release takes any)", title="Cannot generate") from None
         try:
             request.motion_of(pipe)
         except ValueError as e:

@@ -139,11 +139,10 @@ def check_sampling(pipe, sampler: str | None, steps: int | None, eta: float, gui
     T = pipe.num_timesteps
     if not 1 <= steps <= T:
         raise UsageError(f"--steps must be in [1, {T}] (this model's T, its noise levels), got {steps}")
-    distilled = pipe.model.cfg.guidance_range
-    if distilled is not None and not distilled[0] <= guidance <= distilled[1]:
-        raise UsageError(f"--guidance: this guidance-distilled model was trained for scales in [{distilled[0]:g}, "
-                         f"{distilled[1]:g}], got {guidance:g} (its teacher takes any in [{GUIDANCE_RANGE[0]:g}, "
-                         f"{GUIDANCE_RANGE[1]:g}])")
+    try:
+        pipe.model.cfg.check_guidance(guidance)
+    except ValueError as e:
+        raise UsageError(f"--guidance: {e}") from None
     try:
         check_sampling_args(steps, eta, guidance, T, sampler)  # the sampler's own rules, whatever they become
     except ValueError as e:

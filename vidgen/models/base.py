@@ -202,10 +202,7 @@ class VideoDenoiser(nn.Module):
         if cond is None:
             cond = self.encode_for_guidance(ids, guidance_scale)
         if self.g_embedder is not None:  # guidance distilled: one pass at any scale of its range
-            lo, hi = self.cfg.guidance_range
-            if not lo <= guidance_scale <= hi:
-                raise ValueError(f"this guidance-distilled model was trained for guidance scales in [{lo:g}, {hi:g}], "
-                                 f"got {guidance_scale:g} (its teacher takes any)")
+            self.cfg.check_guidance(guidance_scale)
             return self(x, t, state=state, cond=cond, guidance=torch.full((x.shape[0],), float(guidance_scale), device=x.device))
         if guidance_scale == 1.0:
             return self(x, t, state=state, cond=cond)

@@ -87,6 +87,15 @@ class ModelConfig:
                 raise ValueError(f"guidance_range must satisfy 0 <= lo < hi, got {self.guidance_range!r}")
             object.__setattr__(self, "guidance_range", (lo, hi))
 
+    def check_guidance(self, guidance_scale: float) -> None:
+        """Raise ValueError if this is a guidance-distilled student (guidance_range) not trained for the scale;
+        the model, the CLI and the app all ask this one rule."""
+        if self.guidance_range is not None:
+            lo, hi = self.guidance_range
+            if not lo <= guidance_scale <= hi:
+                raise ValueError(f"this guidance-distilled model was trained for guidance scales in [{lo:g}, {hi:g}], "
+                                 f"got {guidance_scale:g} (its teacher takes any)")
+
     @property
     def layout_kind(self) -> LayoutKind:
         """The layout kind `layout` names (vidgen.models.conditioning.LAYOUT_KINDS)."""
