@@ -9,12 +9,12 @@ import numpy as np
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
 from ..diffusion.sampler import (
-    MAX_SEED,
     DEFAULT_GUIDANCE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
     EVAL_SAMPLER,
     EVAL_STEPS,
+    MAX_SEED,
     SAMPLER_REGISTRY,
     check_sampling_args,
 )
