@@ -11,7 +11,7 @@ def test_encode_pads_and_uppercases():
     assert ids.shape == (tok.PROMPT_SLOTS,) and ids.dtype == np.int64
     assert ids.tolist() == [2, 3, 29, 0, 0, 0, 0, 0]
     assert tok.decode(ids) == "AB1"
-    assert tok.VOCAB_SIZE == 48 and len(tok.SPARE_IDS) == 10
+    assert tok.VOCAB_SIZE == 48 and len(tok.SPARE_IDS) == 9 and tok.SPACE_ID == 47  # the last spare slot is the space
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "A B", "é", "HELLO!", "ABCDEFGHI", 5])
