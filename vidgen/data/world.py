@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import tokenizer as tok
 from .layout import FONT_PATH, FONT_SIZE, TEXT_X, glyph_layout, paste_strip
-from .shape import FRAMES, HEIGHT, WIDTH
+from .shape import FRAMES, HEIGHT, WIDTH, MAX_FRAMES
 
 WORLDS = ("scroll", "motion")
 PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
@@ -53,9 +53,11 @@ class WorldConfig:
     # to show every glyph whole; the scroll world moves 2.5-8)
     shapes: tuple[str, ...] = ("line", "arc", "bounce", "stop_go")  # path shapes training draws
     heldout_shapes: tuple[str, ...] = ("zigzag",)  # never drawn in training: measures motion control's reach
+    frames: tuple[int, int] = (FRAMES, FRAMES)  # lengths (inclusive) of the videos training draws: a long-video model
+    # learns from a window of the model's frames at a random place in one (`make_world_batch`)
 
     def __post_init__(self):
-        for name in ("sizes", "speeds", "shapes", "heldout_shapes"):
+        for name in ("sizes", "speeds", "shapes", "heldout_shapes", "frames"):
             object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from JSON
         if self.name not in WORLDS:
             raise ValueError(f"unknown world {self.name!r}; known: {', '.join(WORLDS)}")
@@ -64,6 +66,8 @@ class WorldConfig:
             raise ValueError(f"sizes must satisfy 8 <= min <= max <= 28 (capitals fit the 32 px frame), got {self.sizes}")
         if not 0 < self.speeds[0] <= self.speeds[1] <= 8:
             raise ValueError(f"speeds must satisfy 0 < min <= max <= 8 px a frame, got {self.speeds}")
+        if not FRAMES <= self.frames[0] <= self.frames[1] <= MAX_FRAMES:
+            raise ValueError(f"frames must satisfy {FRAMES} <= min <= max <= {MAX_FRAMES}, got {self.frames}")
         unknown = (set(self.shapes) | set(self.heldout_shapes)) - set(PATH_SHAPES)
         if unknown:
             raise ValueError(f"unknown path shapes {sorted(unknown)}; known: {', '.join(PATH_SHAPES)}")
@@ -85,10 +89,21 @@ class Motion:
     def __post_init__(self):
         object.__setattr__(self, "xs", tuple(int(v) for v in self.xs))
         object.__setattr__(self, "ys", tuple(int(v) for v in self.ys))
-        if len(self.xs) != FRAMES or len(self.ys) != FRAMES:
-            raise ValueError(f"a motion has one position per frame ({FRAMES}), got {len(self.xs)} and {len(self.ys)}")
+        if len(self.xs) != len(self.ys) or not FRAMES <= len(self.xs) <= MAX_FRAMES:
+            raise ValueError(f"a motion has one position per frame, {FRAMES} to {MAX_FRAMES} frames, got {len(self.xs)} x "
+                             f"positions and {len(self.ys)} y positions")
         if not 8 <= self.size <= 28:
             raise ValueError(f"font size must be in [8, 28], got {self.size}")
+
+    @property
+    def frames(self) -> int:
+        return len(self.xs)
+
+    def window(self, start: int, frames: int = FRAMES) -> "Motion":
+        """Frames [start, start + frames) of this motion (a long video's window), not checked against the invariant."""
+        if not 0 <= start <= self.frames - frames:
+            raise ValueError(f"a window of {frames} frames from frame {start} does not fit a motion of {self.frames}")
+        return Motion(self.xs[start : start + frames], self.ys[start : start + frames], self.size, self.shape)
 
     def to_dict(self) -> dict:
         return {"xs": list(self.xs), "ys": list(self.ys), "size": self.size, "shape": self.shape}
@@ -136,17 +151,32 @@ def glyph_boxes(prompt: str, size: int) -> np.ndarray:
     return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
 
 
+def inked(boxes: np.ndarray) -> np.ndarray:
+    """(n,) bool: which glyph boxes (n, 4) hold ink (a space has none: the invariant does not count it)."""
+    return (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
 def visible_frames(prompt: str, motion: Motion) -> np.ndarray:
-    """(n,) in how many frames each glyph's ink lies wholly inside the frame."""
+    """(n,) in how many frames each glyph's ink lies wholly inside the frame (a space: every frame)."""
     boxes = glyph_boxes(prompt, motion.size)  # (n, 4)
     xs, ys = np.asarray(motion.xs)[:, None], np.asarray(motion.ys)[:, None]  # (F, 1)
     inside = ((xs + boxes[:, 0] >= 0) & (xs + boxes[:, 2] <= WIDTH)
               & (ys + boxes[:, 1] >= 0) & (ys + boxes[:, 3] <= HEIGHT))  # (F, n)
-    return inside.sum(axis=0)
+    return np.where(inked(boxes), inside.sum(axis=0), motion.frames)
+
+
+def empty_frames(prompt: str, motion: Motion) -> int:
+    """How many frames show no part of the text (its ink's bounding box wholly off screen)."""
+    boxes = glyph_boxes(prompt, motion.size)[inked(glyph_boxes(prompt, motion.size))]
+    xs, ys = np.asarray(motion.xs), np.asarray(motion.ys)  # (F,)
+    on = ((xs + boxes[:, 0].min() < WIDTH) & (xs + boxes[:, 2].max() > 0)
+          & (ys + boxes[:, 1].min() < HEIGHT) & (ys + boxes[:, 3].max() > 0))
+    return int((~on).sum())
 
 
 def check_motion(prompt: str, motion: Motion) -> None:
-    """Raise ValueError saying which glyph a motion never shows whole often enough."""
+    """Raise ValueError saying which glyph a motion never shows whole often enough, or, for a long motion
+    (more than FRAMES frames), which frames show none of the text."""
     seen = visible_frames(prompt, motion)
     short = [f"{ch!r} (glyph {i + 1}: {int(n)} frame{'s' if n != 1 else ''})" for i, (ch, n) in enumerate(zip(prompt, seen))
              if n < MIN_VISIBLE_FRAMES]
@@ -155,9 +185,18 @@ def check_motion(prompt: str, motion: Motion) -> None:
                          f"frames; for a prompt of {len(prompt)} symbols at size {motion.size}, try another direction or speed (a prompt "
                          "wider than the frame must travel sideways, fast enough to show it all), a smaller size, or a "
                          "shorter prompt")
+    if motion.frames > FRAMES and empty_frames(prompt, motion):
+        raise ValueError(f"this motion leaves the frame empty in {empty_frames(prompt, motion)} of its {motion.frames} frames; a "
+                         f"long video (more than {FRAMES} frames) shows some of the text in every frame: try a slower speed")
 
 
 # ----------------------------------------------------------------------------- motions
+
+
+def world_prompt(prompt: str) -> str:
+    """A prompt as the world draws it: up to LONG_PROMPT_SLOTS symbols, spaces between words (which model may
+    take it is the pipeline's check)."""
+    return tok.normalize_prompt(prompt, max_len=tok.LONG_PROMPT_SLOTS, words=True)
 
 
 def scroll_motion(prompt: str) -> Motion:
@@ -165,28 +204,28 @@ def scroll_motion(prompt: str) -> Motion:
     return Motion(glyph_layout(prompt).offsets, (SCROLL_Y,) * FRAMES, FONT_SIZE, "scroll")
 
 
-def path_displacements(shape: str, angle: float, speed: float, rng: np.random.Generator) -> np.ndarray:
-    """(F, 2) float displacement from the start of a path of `shape` heading at `angle` (radians, 0 =
-    rightwards, y down) at `speed` pixels a frame; its random details (bend, hops, pause) from rng."""
-    t = np.arange(FRAMES, dtype=np.float64)  # (F,)
+def path_displacements(shape: str, angle: float, speed: float, rng: np.random.Generator, frames: int = FRAMES) -> np.ndarray:
+    """(F, 2) float displacement from the start of a path of `shape` over `frames` frames heading at `angle`
+    (radians, 0 = rightwards, y down) at `speed` pixels a frame; its random details (bend, hops, pause) from rng."""
+    t = np.arange(frames, dtype=np.float64)  # (F,)
     heading = np.array([math.cos(angle), math.sin(angle)])
     normal = np.array([-heading[1], heading[0]])
     if shape == "line":
         return t[:, None] * speed * heading
     if shape == "arc":
         turn = rng.uniform(math.pi / 3, math.pi) * rng.choice([-1.0, 1.0])  # total turn over the video
-        theta = angle + turn * t / (FRAMES - 1)  # heading in each frame
+        theta = angle + turn * t / (frames - 1)  # heading in each frame
         steps = speed * np.stack([np.cos(theta), np.sin(theta)], axis=1)  # (F, 2)
         return np.concatenate([[[0.0, 0.0]], np.cumsum(steps[:-1], axis=0)])
     if shape == "bounce":
         hops, height = rng.integers(1, 4), rng.uniform(3.0, 8.0)
-        hop = -height * np.abs(np.sin(math.pi * hops * t / (FRAMES - 1)))  # up from the line, back down
+        hop = -height * np.abs(np.sin(math.pi * hops * t / (frames - 1)))  # up from the line, back down
         return t[:, None] * speed * heading + hop[:, None] * np.array([0.0, 1.0])
     if shape == "stop_go":
-        start = rng.uniform(0.2, 0.5) * (FRAMES - 1)
-        stop = start + (FRAMES - 1) / 3
+        start = rng.uniform(0.2, 0.5) * (frames - 1)
+        stop = start + (frames - 1) / 3
         moving = np.clip(t, 0, start) + np.clip(t - stop, 0, None)  # frames of motion so far
-        return (moving * speed * (FRAMES - 1) / (FRAMES - 1 - (stop - start)))[:, None] * heading
+        return (moving * speed * (frames - 1) / (frames - 1 - (stop - start)))[:, None] * heading
     if shape == "zigzag":
         period, amplitude = rng.uniform(5.0, 9.0), rng.uniform(2.0, 5.0)
         phase = (t / period) % 1.0
@@ -197,17 +236,26 @@ def path_displacements(shape: str, angle: float, speed: float, rng: np.random.Ge
 
 def valid_starts(prompt: str, size: int, displacement: np.ndarray) -> np.ndarray:
     """(K, 2) every integer start (x0, y0) from which the path keeps the invariant: each glyph's ink
-    wholly inside the frame in at least MIN_VISIBLE_FRAMES frames. Exact, by checking every start that
-    could show anything."""
+    wholly inside the frame in at least MIN_VISIBLE_FRAMES frames, and for a long path (more than FRAMES
+    frames) some of the text on screen in every frame. Exact, by checking every start that could show anything."""
     boxes = glyph_boxes(prompt, size)  # (n, 4)
+    boxes = boxes[inked(boxes)]  # a space holds no ink to show
     d = np.rint(displacement).astype(np.int64)  # (F, 2)
     # glyph i is inside in frame f iff x0 in [-(dx_f + left_i), W - (dx_f + right_i)], and likewise y0
     x_lo = -(d[:, 0, None] + boxes[None, :, 0])  # (F, n)
     x_hi = WIDTH - (d[:, 0, None] + boxes[None, :, 2])
     y_lo = -(d[:, 1, None] + boxes[None, :, 1])
     y_hi = HEIGHT - (d[:, 1, None] + boxes[None, :, 3])
-    xs = np.arange(x_lo.min(), x_hi.max() + 1)  # (X,)
-    ys = np.arange(y_lo.min(), y_hi.max() + 1)  # (Y,)
+    lo_x, hi_x, lo_y, hi_y = x_lo.min(), x_hi.max(), y_lo.min(), y_hi.max()
+    if len(d) > FRAMES:  # the text's ink box overlaps the frame in every frame: a rectangle of starts
+        lo_x = max(lo_x, int((-(d[:, 0] + boxes[:, 2].max()) + 1).max()))
+        hi_x = min(hi_x, int((WIDTH - (d[:, 0] + boxes[:, 0].min()) - 1).min()))
+        lo_y = max(lo_y, int((-(d[:, 1] + boxes[:, 3].max()) + 1).max()))
+        hi_y = min(hi_y, int((HEIGHT - (d[:, 1] + boxes[:, 1].min()) - 1).min()))
+        if lo_x > hi_x or lo_y > hi_y:
+            return np.zeros((0, 2), dtype=np.int64)
+    xs = np.arange(lo_x, hi_x + 1)  # (X,)
+    ys = np.arange(lo_y, hi_y + 1)  # (Y,)
     in_x = (xs[:, None, None] >= x_lo) & (xs[:, None, None] <= x_hi)  # (X, F, n)
     in_y = (ys[:, None, None] >= y_lo) & (ys[:, None, None] <= y_hi)  # (Y, F, n)
     # frames inside, per glyph: (n, X, F) @ (n, F, Y) -> (n, X, Y), a batched matmul (exact: counts <= F in float32)
@@ -227,21 +275,61 @@ def place(prompt: str, size: int, displacement: np.ndarray, rng: np.random.Gener
     return Motion(x0 + d[:, 0], y0 + d[:, 1], size)
 
 
-def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, shapes: tuple[str, ...] | None = None) -> Motion:
-    """A motion for `prompt` drawn from `world` (its training shapes, or `shapes`) that keeps the invariant.
-    The scroll world has one motion per prompt. Raises ValueError if none is found in MAX_TRIES draws."""
-    prompt = tok.normalize_prompt(prompt)
+def check_frames(frames) -> int:
+    """A video length a motion may span, else ValueError."""
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or not FRAMES <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames must be a whole number from {FRAMES} to {MAX_FRAMES}, got {frames!r}")
+    return int(frames)
+
+
+def speed_range(world: WorldConfig, frames: int) -> tuple[float, float]:
+    """The speeds a motion of `frames` frames is drawn at: the world's, the slowest scaled by FRAMES / frames
+    so that a short prompt can stay on screen through a long video."""
+    return world.speeds[0] * FRAMES / frames, world.speeds[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def min_frames(prompt: str, world: WorldConfig) -> int | None:
+    """The fewest frames (a multiple of 8 from FRAMES) in which `world` can show every glyph of `prompt` whole
+    twice: sideways at its top speed and smallest size; None if not even MAX_FRAMES can."""
+    prompt = world_prompt(prompt)
+    for frames in range(FRAMES, MAX_FRAMES + 1, 8):
+        d = path_displacements("line", math.pi, world.speeds[1], np.random.default_rng(0), frames)
+        if len(valid_starts(prompt, world.sizes[0], d)):
+            return frames
+    return None
+
+
+def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, shapes: tuple[str, ...] | None = None,
+                  frames: int = FRAMES) -> Motion:
+    """A motion of `frames` frames for `prompt` drawn from `world` (its training shapes, or `shapes`) that keeps
+    the invariant. The scroll world has one 16-frame motion per prompt. Raises ValueError if none is found in
+    MAX_TRIES draws, saying how many frames the prompt needs when too few were asked."""
+    frames = check_frames(frames)
+    prompt = world_prompt(prompt)
     if world.name == "scroll":
+        if frames != FRAMES:
+            raise ValueError(f"the scroll world has one motion of {FRAMES} frames per prompt, not {frames}")
         return scroll_motion(prompt)
     shapes = world.shapes if shapes is None else tuple(shapes)
+    speeds = speed_range(world, frames)
     for _ in range(MAX_TRIES):
         shape = shapes[rng.integers(len(shapes))]
         size = int(rng.integers(world.sizes[0], world.sizes[1] + 1))
-        speed = float(rng.uniform(*world.speeds))
+        speed = float(rng.uniform(*speeds))
         angle = float(rng.uniform(0, 2 * math.pi))
-        motion = place(prompt, size, path_displacements(shape, angle, speed, rng), rng)
+        motion = place(prompt, size, path_displacements(shape, angle, speed, rng, frames), rng)
         if motion is not None:
             return Motion(motion.xs, motion.ys, motion.size, shape)
+    need = min_frames(prompt, world)
+    if need is not None and need <= frames:  # it fits only near the world's limit: sideways at its top speed, smallest size
+        for angle in (math.pi, 0.0)[:: 1 if rng.random() < 0.5 else -1]:
+            motion = place(prompt, world.sizes[0], path_displacements("line", angle, world.speeds[1], rng, frames), rng)
+            if motion is not None:
+                return Motion(motion.xs, motion.ys, motion.size, "line")
+    if need is None or need > frames:
+        raise ValueError(f"{prompt!r} ({len(prompt)} symbols) is too long for {frames} frames: this world shows every glyph "
+                         "whole twice only in " + (f"{need} frames or more" if need else f"more than {MAX_FRAMES} frames (none it makes)"))
     raise ValueError(f"no motion of the {world.name!r} world shows every glyph of {prompt!r} whole in "
                      f"{MIN_VISIBLE_FRAMES} frames ({MAX_TRIES} tries)")
 
@@ -252,14 +340,15 @@ def _check_size(size) -> None:
         raise ValueError(f"font size must be in [8, 28], got {size}")
 
 
-def line_motion(prompt: str, direction_deg: float, speed: float, size: int = FONT_SIZE) -> Motion:
-    """A user's straight motion: heading `direction_deg` (0 = rightwards, 90 = downwards), `speed` pixels a
-    frame, centred so the text passes through the middle of the frame; refused if it breaks the invariant."""
-    prompt = tok.normalize_prompt(prompt)
+def line_motion(prompt: str, direction_deg: float, speed: float, size: int = FONT_SIZE, frames: int = FRAMES) -> Motion:
+    """A user's straight motion over `frames` frames: heading `direction_deg` (0 = rightwards, 90 = downwards),
+    `speed` pixels a frame, centred so the text passes through the middle of the frame; refused if it breaks
+    the invariant."""
+    prompt = world_prompt(prompt)
     _check_size(size)
     if not math.isfinite(direction_deg) or not math.isfinite(speed):
         raise ValueError(f"direction and speed must be finite numbers, got {direction_deg!r} and {speed!r}")
-    d = path_displacements("line", math.radians(direction_deg), speed, np.random.default_rng(0))
+    d = path_displacements("line", math.radians(direction_deg), speed, np.random.default_rng(0), check_frames(frames))
     boxes = glyph_boxes(prompt, size)
     centre = np.array([(boxes[:, 0].min() + boxes[:, 2].max()) / 2, (boxes[:, 1].min() + boxes[:, 3].max()) / 2])
     start = np.rint(np.array([WIDTH / 2, HEIGHT / 2]) - centre - d.mean(axis=0))  # the path's middle at the frame's centre
@@ -269,10 +358,10 @@ def line_motion(prompt: str, direction_deg: float, speed: float, size: int = FON
     return motion
 
 
-def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT_SIZE) -> Motion:
+def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT_SIZE, frames: int = FRAMES) -> Motion:
     """A user's drawn path: 2+ points (x, y) of the text's centre in screen pixels, visited at constant
-    speed over the video; refused if it breaks the invariant."""
-    prompt = tok.normalize_prompt(prompt)
+    speed over the video's `frames` frames; refused if it breaks the invariant."""
+    prompt = world_prompt(prompt)
     _check_size(size)
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 2 or not np.isfinite(pts).all():
@@ -281,7 +370,8 @@ def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT
         raise ValueError(f"path points must lie within {PATH_REACH} pixels of the frame's corner, got {points!r}")
     seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     arc = np.concatenate([[0.0], np.cumsum(seg)])
-    targets = np.linspace(0, arc[-1], FRAMES) if arc[-1] > 0 else np.zeros(FRAMES)
+    frames = check_frames(frames)
+    targets = np.linspace(0, arc[-1], frames) if arc[-1] > 0 else np.zeros(frames)
     centres = np.stack([np.interp(targets, arc, pts[:, k]) for k in (0, 1)], axis=1)  # (F, 2)
     boxes = glyph_boxes(prompt, size)
     centre = np.array([(boxes[:, 0].min() + boxes[:, 2].max()) / 2, (boxes[:, 1].min() + boxes[:, 3].max()) / 2])
@@ -291,14 +381,26 @@ def path_motion(prompt: str, points: list[tuple[float, float]], size: int = FONT
     return motion
 
 
+def extend_motion(motion: Motion, frames: int) -> Motion:
+    """`motion` continued to `frames` frames along its last step (a long video made a patch longer than asked,
+    then cut); not checked against the invariant."""
+    extra = frames - motion.frames
+    if extra < 0:
+        raise ValueError(f"cannot extend a motion of {motion.frames} frames to {frames}")
+    dx, dy = motion.xs[-1] - motion.xs[-2], motion.ys[-1] - motion.ys[-2]
+    steps = np.arange(1, extra + 1)
+    return Motion(motion.xs + tuple(motion.xs[-1] + dx * steps), motion.ys + tuple(motion.ys[-1] + dy * steps), motion.size,
+                  motion.shape)
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
 def render_motion(prompt: str, motion: Motion) -> np.ndarray:
     """The ground-truth video of `prompt` moving along `motion`: uint8 (T, H, W), white text on black."""
-    prompt = tok.normalize_prompt(prompt)
+    prompt = world_prompt(prompt)
     strip = render_strip_at(prompt, motion.size)  # (Hs, Ws)
-    video = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=np.uint8)
+    video = np.zeros((motion.frames, HEIGHT, WIDTH), dtype=np.uint8)
     hs = strip.shape[0]
     for f, (x, y) in enumerate(zip(motion.xs, motion.ys)):
         lo, hi = max(y, 0), min(y + hs, HEIGHT)  # visible rows of the strip in this frame
@@ -313,13 +415,14 @@ MOTION_SPEC_HELP = ("random (drawn from the world, by the seed), line:DIRECTION,
                     "constant speed)")
 
 
-def motion_from_spec(spec: str, prompt: str, world: WorldConfig, seed: int = 0) -> Motion:
-    """A motion from its text form (MOTION_SPEC_HELP), checked against the invariant; bad specs raise
-    ValueError with the form expected."""
+def motion_from_spec(spec: str, prompt: str, world: WorldConfig, seed: int = 0, frames: int = FRAMES) -> Motion:
+    """A motion of `frames` frames from its text form (MOTION_SPEC_HELP), checked against the invariant; bad
+    specs raise ValueError with the form expected."""
     text = str(spec).strip().lower()
+    frames = check_frames(frames)
     try:
         if text == "random":
-            return sample_motion(prompt, world, np.random.default_rng(seed))
+            return sample_motion(prompt, world, np.random.default_rng(seed), frames=frames)
         kind, _, args = text.partition(":")
         if kind == "line":
             values = [float(v) for v in args.split(",")]
@@ -330,13 +433,13 @@ def motion_from_spec(spec: str, prompt: str, world: WorldConfig, seed: int = 0) 
                 raise ValueError("SIZE must be a whole number")
             if not 0 < values[1] <= 8:
                 raise ValueError(f"SPEED must be in (0, 8] pixels a frame, got {values[1]:g}")
-            return line_motion(prompt, values[0], values[1], size)
+            return line_motion(prompt, values[0], values[1], size, frames)
         if kind == "path":
             points, _, size = args.partition("@")
             pts = [tuple(float(v) for v in p.split(",")) for p in points.split(";") if p.strip()]
-            return path_motion(prompt, pts, int(size) if size else FONT_SIZE)
+            return path_motion(prompt, pts, int(size) if size else FONT_SIZE, frames)
     except ValueError as e:
-        if "wholly on screen" in str(e) or "font size" in str(e) or "no motion of" in str(e):
+        if any(k in str(e) for k in ("wholly on screen", "font size", "no motion of", "too long for", "empty in")):
             raise
         raise ValueError(f"bad motion {spec!r}: {e}; expected {MOTION_SPEC_HELP}") from None
     raise ValueError(f"bad motion {spec!r}: expected {MOTION_SPEC_HELP}")
