@@ -11,11 +11,15 @@ import torch
 from . import tokenizer as tok
 from .layout2d import motion_tensor
 from .render import render_video, to_model_space
-from .world import WorldConfig, render_motion, sample_motion
+from .shape import FRAMES, MAX_FRAMES
+from .world import WorldConfig, min_frames, render_motion, sample_motion
 
 TRAIN_MAX_LEN = 6  # the longest prompt training uses by default (SplitConfig.max_len)
 # glyphs that a reader, or a model, easily takes for one another in this font: the hard split's groups
 LOOKALIKE_GROUPS = ("O0QD", "I1L", "S5", "B8", "Z2", "EF", "G6", "MW")
+SENTENCE_LENGTHS = (12, 24)  # symbols of a long-video prompt, the spaces between its words counted
+WORD_LENGTHS = (2, 7)  # symbols of a sentence's words (the last may be 1 to fit)
+SENTENCE_VAL = 400  # sentences kept from training (the first of `sentence_prompts`, so its n=48 default is among them)
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,12 @@ class SplitConfig:
     heldout_second: str = "S"  # symbols never seen in second place during training
     holdout_single: bool = False  # also never train on 1-symbol prompts (the blog's experiment)
     val_fraction_cap: float = 0.05  # at most this share of a length's prompts goes to validation
+    sentences: float = 0.0  # share of training prompts that are sentences (`sentence_prompts`: words of the allowed
+    # prompts, spaces between, SENTENCE_LENGTHS symbols in all), for a long-video model
 
     def __post_init__(self):
+        if not 0 <= self.sentences <= 1:
+            raise ValueError(f"sentences is a share of the training prompts, in [0, 1], got {self.sentences}")
         if not 1 <= self.min_len <= self.max_len <= tok.PROMPT_SLOTS:
             raise ValueError(f"need 1 <= min_len <= max_len <= {tok.PROMPT_SLOTS}, got {self.min_len}, {self.max_len}")
         for name in ("heldout_first", "heldout_second"):
@@ -124,6 +132,42 @@ def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int 
     return tuple(out)
 
 
+def _sentence(rng: np.random.Generator, length: int, word) -> str:
+    """Words from `word(rng, n)` (n symbols) joined by single spaces, `length` symbols in all."""
+    words: list[str] = []
+    left = length
+    while left > 0:
+        n = int(rng.integers(WORD_LENGTHS[0], WORD_LENGTHS[1] + 1))
+        n = left if left - n - 1 < WORD_LENGTHS[0] else n  # the last word takes what is left
+        words.append(word(rng, n))
+        left -= n + 1
+    return " ".join(words)
+
+
+def sentence_prompts(split: SplitConfig = SplitConfig(), n: int = 48, seed: int = 41, heldout: bool = False) -> tuple[str, ...]:
+    """n sentences of 12-24 symbols (`SENTENCE_LENGTHS`, the spaces counted; lengths spread evenly), never trained on:
+    the long-video split. heldout=False: words the held-out rules allow, a set training excludes (`_sentence_set`);
+    heldout=True: the first word breaks them (starts with A, or has S second), as `heldout_prompts` do."""
+    rng = np.random.default_rng([seed, int(heldout)])
+    lo, hi = SENTENCE_LENGTHS
+    out: list[str] = []
+    while len(out) < n:
+        length = lo + (len(out) * (hi - lo + 1) // n) % (hi - lo + 1) if n > 1 else hi
+        p = _sentence(rng, length, lambda r, k: _random_prompt(r, k, split))
+        if heldout:
+            first, rest = p.split(" ", 1)
+            word = first[0] + split.heldout_second[0] + first[2:] if len(first) > 1 and rng.random() < 0.5 else split.heldout_first[0] + first[1:]
+            p = word + " " + rest
+        if p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _sentence_set(split: SplitConfig) -> frozenset[str]:
+    return frozenset(sentence_prompts(split, n=SENTENCE_VAL))
+
+
 def is_lookalike(prompt: str) -> bool:
     """A prompt that puts look-alike glyphs side by side: two different glyphs of one LOOKALIKE_GROUPS
     group, and at least half of its symbols from the groups."""
@@ -177,6 +221,16 @@ def sample_train_prompts(split: SplitConfig, seed: int, step: int, batch_size: i
         p = _random_prompt(rng, lengths[rng.integers(len(lengths))], split)
         if p not in val:
             out.append(p)
+    if split.sentences:  # a share replaced by sentences, drawn from their own stream (the short ones stay as they were)
+        srng = np.random.default_rng([seed, step, rank, 5])
+        held = _sentence_set(split)
+        for i in np.nonzero(srng.random(batch_size) < split.sentences)[0]:
+            while True:
+                p = _sentence(srng, int(srng.integers(SENTENCE_LENGTHS[0], SENTENCE_LENGTHS[1] + 1)),
+                              lambda r, k: _random_prompt(r, k, split))
+                if p not in held:
+                    out[i] = p
+                    break
     return out
 
 
@@ -187,15 +241,25 @@ def make_batch(prompts, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     return to_model_space(videos).to(device), torch.from_numpy(ids).to(device)
 
 
-def make_world_batch(prompts, world: WorldConfig, rng: np.random.Generator,
-                     device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def make_world_batch(prompts, world: WorldConfig, rng: np.random.Generator, device="cpu",
+                     slots: int = tok.PROMPT_SLOTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Prompts in a world -> (videos (B, T, H, W) float in [-1, 1], token ids (B, slots) int64, motions
     (B, T, 3) int64 or None). The scroll world's batch is `make_batch`'s, with no motions (its models
-    are not told one); the motion world draws one motion per prompt from rng (`world.sample_motion`)."""
+    are not told one); the motion world draws one motion per prompt from rng (`world.sample_motion`). A world
+    of long videos (`world.frames` above FRAMES) draws each video's length, at least what its prompt needs,
+    and gives a window of FRAMES frames at a random place in it (the rng draws nothing more for a short world)."""
     if world.name == "scroll":
         return (*make_batch(prompts, device), None)
-    motions = [sample_motion(p, world, rng) for p in prompts]
+    if world.frames == (FRAMES, FRAMES):
+        motions = [sample_motion(p, world, rng) for p in prompts]
+    else:
+        motions = []
+        for p in prompts:
+            need = min_frames(p, world) or MAX_FRAMES  # twice what the prompt needs, where random draws find motions at once
+            frames = max(int(rng.integers(world.frames[0], world.frames[1] + 1)), min(2 * need, MAX_FRAMES))
+            long = sample_motion(p, world, rng, frames=frames)
+            motions.append(long.window(int(rng.integers(0, frames - FRAMES + 1))))
     videos = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])  # (B, T, H, W) uint8
-    ids = tok.encode_batch(list(prompts))  # (B, slots)
+    ids = tok.encode_batch(list(prompts), slots, words=slots > tok.PROMPT_SLOTS)  # (B, slots)
     return to_model_space(videos).to(device), torch.from_numpy(ids).to(device), motion_tensor(motions).to(device)
 
