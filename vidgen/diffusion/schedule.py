@@ -62,9 +62,10 @@ def prev_timestep(timesteps: np.ndarray, index: int) -> int:
 
 
 def _extract(arr: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
-    """arr[t] as float32, shaped (B, 1, ..., 1) to broadcast against an ndim tensor."""
+    """arr[t] as float32, shaped (B, 1, ..., 1) to broadcast against an ndim tensor; t (B, T), a timestep per
+    frame, gives (B, T, 1, 1)."""
     out = arr.to(t.device)[t].float()
-    return out.reshape(-1, *([1] * (ndim - 1)))
+    return out.reshape(*t.shape, *([1] * (ndim - t.ndim)))
 
 
 class NoiseSchedule:

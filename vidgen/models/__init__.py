@@ -54,7 +54,10 @@ def compared_variant_class(name: str) -> type[VideoDenoiser]:
 
 def build_model(cfg: ModelConfig) -> VideoDenoiser:
     """Instantiate the variant named by cfg.variant; unknown names raise with the known ones."""
-    model = variant_class(cfg.variant)(cfg)
+    cls = variant_class(cfg.variant)
+    if cfg.temporal != "full" and not cls.PER_FRAME_TIME:
+        raise ValueError(f"temporal={cfg.temporal!r} needs a variant that takes a timestep per frame; {cfg.variant!r} does not")
+    model = cls(cfg)
     if cfg.qk_norm:
         model.enable_qk_norm()
     return model

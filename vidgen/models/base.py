@@ -173,21 +173,38 @@ class VideoDenoiser(nn.Module):
         something from one step to the next (SnapVideo's latents) reads and writes it there."""
         raise NotImplementedError
 
+    def condition(self, t: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """adaLN's conditioning vector: timestep embedding plus the pooled prompt. t (B,) -> (B, D); t (B, T), a
+        timestep per frame (equal within each temporal patch; variants with PER_FRAME_TIME) -> (B, T', D)."""
+        if t.ndim == 1:
+            return self.t_embedder(t) + pooled  # (B, D)
+        if not self.PER_FRAME_TIME:
+            raise ValueError(f"{type(self).__name__} takes one timestep per video, not one per frame")
+        pt = self.cfg.patch[0]
+        if t.shape != (pooled.shape[0], self.cfg.frames):
+            raise ValueError(f"per-frame timesteps must be (B, {self.cfg.frames}), got {tuple(t.shape)}")
+        per_token = t[:, ::pt]  # (B, T')
+        if not torch.equal(per_token.repeat_interleave(pt, dim=1), t):
+            raise ValueError(f"per-frame timesteps must be equal within each temporal patch of {pt} frames")
+        emb = self.t_embedder(per_token.reshape(-1)).view(*per_token.shape, -1)  # (B, T', D)
+        return emb + pooled[:, None]
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor | None = None, drop: torch.Tensor | None = None,
                 state: dict | None = None, aux: bool = False, cond: Conditioning | None = None,
                 motion: torch.Tensor | None = None, guidance: torch.Tensor | None = None):
-        """x (B, T, H, W) noisy video, t (B,) timesteps, and either ids (B, L) prompt ids (with drop (B,)
+        """x (B, T, H, W) noisy video, t (B,) timesteps (or (B, T), one per frame: `condition`), and either ids (B, L) prompt ids (with drop (B,)
         bool for guidance dropout during training) or their `cond` from `encode_prompts`; state: see
         `denoise` -> (B, T, H, W); with aux=True (training) -> (that, `auxiliary_losses` of the prompts
         as seen); motion (B, T, 3): where the text is (see layout_features); guidance (B,): the guidance
         scale, read by a guidance-distilled student alone (and required by it)."""
         if cond is None:
             cond = self.encode_prompts(ids, drop, motion)
-        c = self.t_embedder(t) + cond.pooled  # (B, D)
+        c = self.condition(t, cond.pooled)  # (B, D), or (B, T', D) with a timestep per frame
         if self.g_embedder is not None:
             if guidance is None:
                 raise ValueError("a guidance-distilled model takes the guidance scale as an input (guidance=)")
-            c = c + self.g_embedder(guidance * GUIDANCE_FEATURE_SCALE)
+            g = self.g_embedder(guidance * GUIDANCE_FEATURE_SCALE)  # (B, D)
+            c = c + (g if c.ndim == 2 else g[:, None])
         out = self.denoise(x, c, cond.text, cond.mask, cond.layout, state=state)
         return (out, self.auxiliary_losses(cond.ids, motion)) if aux else out
 
@@ -234,6 +251,7 @@ class VideoDenoiser(nn.Module):
     # "<size>-<variant>"
     SPACE_TIME: ClassVar[str] = ""  # how it mixes space and time, one of SPACE_TIME_KINDS: the rows the comparison's
     # findings (vidgen/evaluation/compare_report.py) read it in
+    PER_FRAME_TIME: ClassVar[bool] = False  # takes a timestep per frame, t (B, T) (Diffusion Forcing, vidgen.long)
     OUTPUT_LAYER: ClassVar[str] = "final_layer.linear"  # the zero-initialised layer that writes the prediction, as
     # a submodule path (TokenDenoiser's adaLN final layer); the layer whose gradient lets the start leave zero
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from ..data.layout2d import frame_layout, motion_tensor, scroll_motions
+from ..data.shape import FRAMES
 from ..data.world import WORLDS, Motion, WorldConfig, sample_motion
 from .aligner import LayoutPredictor
 from .aligner2d import LayoutPredictor2D
@@ -124,10 +125,10 @@ class LayoutKind:
         return None
 
     @staticmethod
-    def world_motion(prompt: str, world: WorldConfig, seed: int) -> Motion:
-        """A motion for `prompt` drawn from `world` by `seed`, every glyph seen whole (Pipeline.sample_motion, and
-        the motions of kinds that draw from the world)."""
-        return sample_motion(prompt, world, np.random.default_rng(seed))
+    def world_motion(prompt: str, world: WorldConfig, seed: int, frames: int = FRAMES) -> Motion:
+        """A motion of `frames` frames for `prompt` drawn from `world` by `seed`, every glyph seen whole
+        (Pipeline.sample_motion, and the motions of kinds that draw from the world)."""
+        return sample_motion(prompt, world, np.random.default_rng(seed), frames=frames)
 
     def panel(self, model: "VideoDenoiser", prompt: str, ids: torch.Tensor,
               motion: Motion | None) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:

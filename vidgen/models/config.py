@@ -11,6 +11,9 @@ TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attenti
 LAYOUTS = tuple(LAYOUT_KINDS)  # where the model's glyph layout comes from (ModelConfig.layout; vidgen.models.conditioning)
 
 
+TEMPORAL_MASKS = ("full", "causal")  # ModelConfig.temporal
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network shape. Every field is plain JSON so a checkpoint stores it as is."""
@@ -50,6 +53,9 @@ class ModelConfig:
     latent_groups: int = 2  # snapvideo: the H' x W' token grid is cut into latent_groups^2 regions, each spanning all frames
     latents_per_group: int = 16  # snapvideo: latent tokens that read from (and write to) each region
     latent_layers: int = 2  # snapvideo: self-attention layers over all latents inside each block ("compute")
+    temporal: str = "full"  # self-attention across frames: "full" (every token sees every frame) or "causal" (a
+    # token sees its own and earlier temporal tokens: seed 003's causal temporal attention, for long videos made
+    # window by window and streamed with a cache, vidgen.long); only the "full" variant has it
     guidance_range: tuple[float, float] | None = None  # a guidance-distilled student (vidgen.training.distill):
     # the guidance scale is an input of one pass instead of two passes mixed, for scales in this range; None:
     # an ordinary model, guided by classifier-free guidance
@@ -76,6 +82,8 @@ class ModelConfig:
                              f"with layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
+        if self.temporal not in TEMPORAL_MASKS:
+            raise ValueError(f"unknown temporal attention {self.temporal!r}; known: {', '.join(TEMPORAL_MASKS)}")
         if self.latents_per_group < 1 or self.latent_layers < 0:
             raise ValueError("latents_per_group >= 1 and latent_layers >= 0 are required")
         if self.guidance_range is not None:
@@ -111,6 +119,11 @@ class ModelConfig:
         """Token grid (T', H', W')."""
         pt, ph, pw = self.patch
         return self.frames // pt, self.height // ph, self.width // pw
+
+    @property
+    def words(self) -> bool:
+        """Whether the model takes sentences (spaces between words): a long-video model's prompt slots."""
+        return self.prompt_len > tok.PROMPT_SLOTS
 
     @property
     def num_tokens(self) -> int:

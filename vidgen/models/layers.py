@@ -13,9 +13,17 @@ from ..data import tokenizer as tok
 from ..data.layout import layout_batch
 
 
+def per_token(m: torch.Tensor, tokens: int) -> torch.Tensor:
+    """A modulation (B, D), one per video, -> (B, 1, D); or (B, T', D), one per temporal token of a model given
+    a timestep per frame, -> (B, N, D) for N = tokens in (t h w) order (each temporal token's H'W' tokens)."""
+    if m.ndim == 2:
+        return m.unsqueeze(1)
+    return m.repeat_interleave(tokens // m.shape[1], dim=1)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN modulation: x (B, N, D), shift/scale (B, D)."""
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+    """adaLN modulation: x (B, N, D), shift/scale (B, D) or (B, T', D) (see per_token)."""
+    return x * (1 + per_token(scale, x.shape[1])) + per_token(shift, x.shape[1])
 
 
 def zero_init(module: nn.Module) -> nn.Module:
@@ -133,8 +141,11 @@ class Attention(nn.Module):
         head_dim = self.to_q.out_features // self.heads
         self.q_norm, self.k_norm = nn.RMSNorm(head_dim, eps=1e-6), nn.RMSNorm(head_dim, eps=1e-6)
 
-    def forward(self, x, context=None, mask=None, rope=None):
-        """x (B, N, D); context (B, M, Dc) or None for self-attention; mask (B, M) bool, True = attend."""
+    def forward(self, x, context=None, mask=None, rope=None, attn_mask=None, past=None, keep_kv=False):
+        """x (B, N, D); context (B, M, Dc) or None for self-attention; mask (B, M) bool, True = attend;
+        attn_mask (N, M) bool, True = attend (causal temporal attention), or None. A key-value cache (streaming
+        a causal model, vidgen.long): `past` = (k, v) (B, h, M0, hd) of earlier tokens, attended before x's own;
+        keep_kv=True -> (output, x's own (k, v)) to cache."""
         context = x if context is None else context
         q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads)  # (B, h, N, hd)
         k, v = rearrange(self.to_kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)  # (B, h, M, hd)
@@ -142,7 +153,13 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M)
+        own = (k, v)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, h, M0 + M, hd)
+        keep = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M)
+        if attn_mask is not None:
+            keep = attn_mask if keep is None else keep & attn_mask
+        attn_mask = keep
         if self.store_attention:
             scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, h, N, M)
             if attn_mask is not None:
@@ -152,7 +169,8 @@ class Attention(nn.Module):
             out = (weights @ v.float()).to(q.dtype)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, N, hd)
-        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+        out = self.proj(rearrange(out, "b h n d -> b n (h d)"))
+        return (out, own) if keep_kv else out
 
 
 class Mlp(nn.Module):
@@ -170,7 +188,8 @@ class Mlp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)  # (B, N, Dh)
         if self.conv is not None:
-            t, hh, w = self.conv_grid
+            _, hh, w = self.conv_grid
+            t = h.shape[1] // (hh * w)  # a run of whole temporal tokens: all T' of them, or a streamed few
             g = rearrange(h, "b (t h w) c -> (b t) c h w", t=t, h=hh, w=w)  # (B*T', Dh, H', W')
             h = h + rearrange(self.conv(g), "(b t) c h w -> b (t h w) c", t=t)  # (B, N, Dh)
         return self.fc2(F.gelu(h, approximate="tanh"))
