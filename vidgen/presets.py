@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .data import tokenizer as tok
+from .data.prompts import SplitConfig
+from .data.shape import FRAMES, MAX_FRAMES
 from .data.world import WorldConfig
 from .diffusion.schedule import DiffusionConfig
 from .models.config import ModelConfig
@@ -52,6 +55,9 @@ SMALL_TRAIN = TrainConfig()
 LAYOUT_TRAIN = TrainConfig(batch_size=16, lr_decay_steps=3600, max_steps=3600, val_every=250, ckpt_every=250, snapshot_every=250)
 MOTION = WorldConfig(name="motion")
 MOTION_TRAIN = replace(LAYOUT_TRAIN, world=MOTION, lr_decay_steps=2800, max_steps=2800)  # 1.19 s a step here: under 1 CPU-hour
+LONG = replace(MOTION, frames=(FRAMES, MAX_FRAMES))  # windows of videos of 16 to 128 frames (vidgen.long)
+LONG_TRAIN = replace(MOTION_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing", init_from="release",
+                     lr=3e-4, warmup_steps=100, lr_decay_steps=4000, max_steps=4000)  # fine-tuned from the release
 
 PRESETS: dict[str, Preset] = {
     # the networks and their recipes
@@ -66,6 +72,10 @@ PRESETS: dict[str, Preset] = {
     "motion-template": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8), V_COSINE, MOTION_TRAIN),
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
                              replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
+    "motion-long": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS,
+                                temporal="causal"), V_COSINE, LONG_TRAIN),
+    "tiny-motion-long": Preset(tiny(layout="glyph2d", template_dim=4, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal"), V_COSINE,
+                               replace(TINY_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing")),
     "tiny-motion-learned": Preset(tiny(layout="learned2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION, prior_motions=1)),
     "tiny-motion": Preset(tiny(layout="glyph2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION)),
     "small-fast-learned": Preset(small(depth=4, qk_norm=True, layout="learned", template_dim=8), V_COSINE, LAYOUT_TRAIN),

@@ -9,6 +9,9 @@ from ..data.world import WorldConfig
 from ..jsonconfig import config_from_dict
 
 
+FRAME_NOISE = ("shared", "forcing")  # TrainConfig.frame_noise (vidgen.training.frame_noise draws "forcing")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation. Data randomness is a function of (seed, step, rank), so resumes are exact."""
@@ -45,6 +48,10 @@ class TrainConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     prior_motions: int = 0  # a "learned2d" model's motion prior also learns from this many extra motions per prompt
     # and step, drawn from the world (motions cost no rendering, so the prior sees more of the world than the denoiser)
+    frame_noise: str = "shared"  # "shared": one noise level per video; "forcing": per frame, Diffusion Forcing's
+    # patterns (vidgen.training.frame_noise), for a model that takes a timestep per frame (a long-video model)
+    init_from: str = ""  # start from these weights (a shipped model's name or a checkpoint directory) instead of
+    # random ones: a long-video model fine-tuned from the release; its network must have the same parameters
     world: WorldConfig = field(default_factory=WorldConfig)  # how the text moves in the data (vidgen.data.world);
     # checkpoints from before the motion world have none: the scroll world
 
@@ -58,5 +65,7 @@ class TrainConfig:
         if self.attention_loss < 0 or self.curriculum_steps < 0 or self.prior_motions < 0:
             raise ValueError(f"attention_loss, curriculum_steps and prior_motions must be >= 0, got {self.attention_loss}, "
                              f"{self.curriculum_steps}, {self.prior_motions}")
+        if self.frame_noise not in FRAME_NOISE:
+            raise ValueError(f"unknown frame_noise {self.frame_noise!r}; known: {', '.join(FRAME_NOISE)}")
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.guidance_dropout < 1 or not 0 <= self.ema_decay < 1:
             raise ValueError("batch_size >= 1, lr > 0, 0 <= guidance_dropout < 1 and 0 <= ema_decay < 1 are required")

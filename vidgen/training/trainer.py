@@ -28,8 +28,10 @@ from ..data.prompts import make_world_batch, sample_train_prompts, validation_pr
 from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
 from ..models.config import ModelConfig
+from ..shipped import resolve_model_path
 from .attention_supervision import AttentionSupervision
 from .config import TrainConfig
+from .frame_noise import forcing_timesteps
 from .optimizer_state import optimizer_from_tensors, optimizer_to_tensors
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
@@ -73,6 +75,9 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None,
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
         out, aux = model(x_t, t, ids, drop, aux=True, motion=motion)
+    if t.ndim == 2:  # a timestep per frame (B, T): each frame weighted by its own level
+        per_frame = (out.float() - schedule.target(x0, noise, t)).pow(2).mean(dim=(2, 3))  # (B, T)
+        return (per_frame * schedule.loss_weight(t, weighting, gamma)).mean(dim=1), per_frame.mean(dim=1), aux
     mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
     return mse * schedule.loss_weight(t, weighting, gamma), mse, aux
 
@@ -110,12 +115,23 @@ class Trainer:
         self.train_seconds = 0.0
         if resume:
             self._load_state()
+        elif train_cfg.init_from:
+            self._init_from(train_cfg.init_from)
         self.ddp = self.model
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._val = None
 
     # -- state ----------------------------------------------------------------------------------
+    def _init_from(self, source: str) -> None:
+        """Start model and EMA from the weights of `source` (TrainConfig.init_from), which must have this network's parameters."""
+        weights = ckpt.load_model(resolve_model_path(source), prefer_ema=True)[0].state_dict()
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as e:
+            raise ValueError(f"init_from={source!r}: its network does not match this one's parameters ({e})") from None
+        self.ema.load_state_dict(self.model.state_dict())
+
     def _load_state(self):
         d = self.out
         ckpt.discard_unfinished_writes(d)  # a crash mid-save: finish a committed checkpoint or drop a partial one
@@ -169,9 +185,12 @@ class Trainer:
         torch.manual_seed(g.initial_seed() + 1)  # draws inside the model (a motion prior's noise) are a function of the step too
         prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank, cfg.curriculum_steps)
         world_rng = np.random.default_rng([cfg.seed, self.step, self.rank, 11])  # the motions: a function of the step too
-        x0, ids, motion = make_world_batch(prompts, cfg.world, world_rng)  # (B, T, H, W), (B, L), (B, T, 3) or None
+        x0, ids, motion = make_world_batch(prompts, cfg.world, world_rng, slots=self.model_cfg.prompt_len)  # (B, T, H, W), (B, L), (B, T, 3) or None
         b = x0.shape[0]
-        t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
+        if cfg.frame_noise == "forcing":  # a level per temporal token (B, T)
+            t = forcing_timesteps(b, self.model_cfg.grid[0], self.model_cfg.patch[0], self.schedule.num_timesteps, g)
+        else:
+            t = torch.randint(0, self.schedule.num_timesteps, (b,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
         drop = torch.rand(b, generator=g) < cfg.guidance_dropout
         x0, ids, t, noise, drop = (v.to(self.device) for v in (x0, ids, t, noise, drop))
@@ -194,7 +213,7 @@ class Trainer:
         self._update_ema()
         self.step += 1
         self.samples_seen += b * self.world
-        return {"loss": loss.item(), "grad_norm": grad_norm.item(), "t": t, "mse": mse,
+        return {"loss": loss.item(), "grad_norm": grad_norm.item(), "t": t if t.ndim == 1 else t.float().mean(dim=1).long(), "mse": mse,
                 "aux": {k: v.item() for k, v in aux.items()}}
 
     @torch.no_grad()
@@ -216,7 +235,8 @@ class Trainer:
             prompts = list(validation_prompts(cfg.split))
             rng = np.random.default_rng(cfg.split.seed + 1)
             pick = sorted(rng.choice(len(prompts), size=min(cfg.val_size, len(prompts)), replace=False))
-            x0, ids, motion = make_world_batch([prompts[i] for i in pick], cfg.world, np.random.default_rng(cfg.split.seed + 3))
+            x0, ids, motion = make_world_batch([prompts[i] for i in pick], cfg.world, np.random.default_rng(cfg.split.seed + 3),
+                                               slots=self.model_cfg.prompt_len)
             g = torch.Generator().manual_seed(cfg.split.seed + 2)
             t = (torch.arange(len(pick)) * self.schedule.num_timesteps // len(pick)).long()  # evenly over [0, T)
             noise = torch.randn(x0.shape, generator=g)
