@@ -133,6 +133,13 @@ def check_sampling_args(steps: int, eta: float, guidance_scale: float, num_times
         raise ValueError(f"guidance_scale must be in [{GUIDANCE_RANGE[0]:g}, {GUIDANCE_RANGE[1]:g}], got {guidance_scale!r}")
 
 
+def check_seed(seed) -> int:
+    """A seed numpy and torch both take (0..MAX_SEED), else ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number in [0, {MAX_SEED}], got {seed!r}")
+    return int(seed)
+
+
 @torch.no_grad()
 def iter_denoise(
     model,
@@ -155,6 +162,7 @@ def iter_denoise(
     Noise is drawn on the CPU from `seed`, so a seed gives the same start on any device.
     """
     check_sampling_args(steps, eta, guidance_scale, schedule.num_timesteps, sampler)
+    check_seed(seed)
     chosen = get_sampler(sampler)
     eta = chosen.step_eta(eta)  # ddpm's 1; 0 for a deterministic scheduler, whatever was asked
     device = ids.device
