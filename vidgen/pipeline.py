@@ -12,12 +12,15 @@ from .data import tokenizer as tok
 from .data.layout import FONT_SIZE
 from .data.layout2d import motion_tensor
 from .data.render import to_uint8
-from .data.world import SCROLL_Y, Motion, WorldConfig, check_motion, render_motion
-from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, iter_denoise
+from .data.shape import FRAMES
+from .data.world import SCROLL_Y, Motion, WorldConfig, check_frames, check_motion, extend_motion, render_motion
+from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, check_seed, iter_denoise
 from .diffusion.schedule import NoiseSchedule
 from .jsonconfig import config_from_dict
+from .models import variant_class
+from .long.engine import DEFAULT_LONG_METHOD, DEFAULT_LONG_STEPS, LongStep, check_long_args, iter_long
 from .precision import PRECISIONS, choose_precision, describe
-from .shipped import resolve_model_path
+from .shipped import LONG_MODEL, resolve_model_path
 
 
 class Pipeline:
@@ -38,6 +41,7 @@ class Pipeline:
         self.precision_info: dict | None = None  # how the precision was chosen (vidgen.precision.choose_precision)
         self.compile_info: dict | None = None  # whether sampling uses a compiled twin, and why (vidgen.compiled)
         self._twin = None  # the compiled twin the sampler calls, once compile() found it faster
+        self._long: Pipeline | None = None  # the long-video model this one hands long requests to (long_pipeline)
         self._bf16 = None if precision == "auto" else precision == "bf16"
         if self._bf16 is not None:
             self.precision_info = {"precision": precision, "how": "forced", "timings_ms": None}
@@ -77,15 +81,112 @@ class Pipeline:
         raw = (self.config.get("train") or {}).get("world")
         return WorldConfig() if raw is None else config_from_dict(WorldConfig, raw, "world")
 
-    def sample_motion(self, prompt: str, seed: int = 0) -> Motion:
-        """A motion for `prompt` drawn from the checkpoint's training distribution (its world), keeping the
-        invariant that every glyph is seen whole; the scroll world has one motion per prompt."""
-        return self.model.layout_kind.world_motion(prompt, self.world, seed)
+    def sample_motion(self, prompt: str, seed: int = 0, frames: int = FRAMES) -> Motion:
+        """A motion of `frames` frames (FRAMES to MAX_FRAMES) for `prompt` drawn from the checkpoint's training
+        distribution (its world), keeping the invariant that every glyph is seen whole (and, in a long video,
+        some of the text in every frame); the scroll world has one 16-frame motion per prompt."""
+        return self.model.layout_kind.world_motion(prompt, self.world, seed, check_frames(frames))
 
-    def render(self, prompt: str, motion: Motion | None = None) -> np.ndarray:
-        """The ground truth: uint8 (T, H, W) video of `prompt` moving along `motion` (None: the motion
-        sample_motion draws with seed 0)."""
-        return render_motion(prompt, self.sample_motion(prompt) if motion is None else motion)
+    def render(self, prompt: str, motion: Motion | None = None, frames: int = FRAMES) -> np.ndarray:
+        """The ground truth: uint8 (T, H, W) video of `prompt` moving along `motion` (T = its frames; None: the
+        motion of `frames` frames sample_motion draws with seed 0)."""
+        return render_motion(prompt, self.sample_motion(prompt, frames=frames) if motion is None else motion)
+
+    # -- long videos (vidgen.long) ---------------------------------------------------------------
+    @property
+    def makes_long(self) -> bool:
+        """Whether this model makes long videos itself: a timestep per frame, causal temporal attention and
+        sentence prompts (the "long" model); others hand long requests to it (`long_pipeline`)."""
+        cfg = self.model.cfg
+        return variant_class(cfg.variant).PER_FRAME_TIME and cfg.temporal == "causal" and cfg.words
+
+    @property
+    def default_long(self) -> tuple[str, int]:
+        """(method, steps per frame) a long-video model makes long videos with: its config's "default_long"
+        (chosen by measurement, docs/long.md), else DEFAULT_LONG_METHOD and DEFAULT_LONG_STEPS."""
+        own = self.config.get("default_long") or {}
+        return own.get("method", DEFAULT_LONG_METHOD), int(own.get("steps", DEFAULT_LONG_STEPS))
+
+    def needs_long(self, prompts: list[str], frames: int) -> bool:
+        """Whether a request is beyond this model's one window: more frames, or a prompt it cannot take that a
+        long-video model can (a prompt no model takes raises here, with the reason)."""
+        cfg = self.model.cfg
+        if frames > cfg.frames:
+            return True
+        for p in prompts:
+            try:
+                tok.normalize_prompt(p, cfg.prompt_len, words=cfg.words)
+            except ValueError:
+                tok.normalize_prompt(p, tok.LONG_PROMPT_SLOTS, words=True)
+                return True
+        return False
+
+    def long_pipeline(self) -> "Pipeline":
+        """The pipeline that makes this one's long videos: itself if it `makes_long`, else the shipped long model
+        (LONG_MODEL), loaded once on first use with this pipeline's device and precision."""
+        if self.makes_long:
+            return self
+        if self._long is None:
+            if self.world.name != "motion" or not self.model.layout_kind.follows_motion:
+                raise ValueError(f"this model makes {self.model.cfg.frames}-frame videos of up to {self.model.cfg.prompt_len} symbols; "
+                                 f"for longer videos or sentences use the long-video model (load_pipeline({LONG_MODEL!r}))")
+            path = resolve_model_path(LONG_MODEL)
+            if not (path / "config.json").exists():
+                raise ValueError(f"a long video needs the long-video model, which is missing ({path})")
+            self._long = load_pipeline(path, device=str(self.device), bf16=None if self._bf16 is None else self._bf16)
+        return self._long
+
+    def long_motions(self, prompts: list[str], motion, seed: int, frames: int | None) -> tuple[list[Motion], int]:
+        """The motion each prompt of a long video follows, checked, and the video's frame count."""
+        if motion is None:
+            frames = FRAMES if frames is None else check_frames(frames)
+            return [self.sample_motion(p, seed, frames) for p in prompts], frames
+        motions = list(motion) if isinstance(motion, (list, tuple)) else [motion] * len(prompts)
+        if len(motions) != len(prompts):
+            raise ValueError(f"got {len(motions)} motions for {len(prompts)} prompts")
+        for p, m in zip(prompts, motions):
+            if not isinstance(m, Motion):
+                raise ValueError(f"a motion must be a vidgen.data.world.Motion, got {type(m).__name__}")
+            if frames is not None and m.frames != frames:
+                raise ValueError(f"the motion has {m.frames} frames but frames={frames} were asked: give one or make them match")
+            check_motion(p, m)
+        if len({m.frames for m in motions}) != 1:
+            raise ValueError(f"the motions of one batch must have one length, got {sorted({m.frames for m in motions})}")
+        return motions, motions[0].frames
+
+    def iter_long_steps(self, prompts, frames: int | None = None, motion=None, seed: int = 0, steps: int | None = None,
+                        guidance_scale: float | None = None, method: str | None = None) -> Iterator[LongStep]:
+        """Yield every model call of a long video (vidgen.long.engine.LongStep) for the prompts (up to
+        LONG_PROMPT_SLOTS symbols, spaces between words), `frames` long (FRAMES to MAX_FRAMES) or along `motion`
+        (one for every prompt, or one per prompt), made window by window by `method` (None: the model's
+        `default_long`). A video whose length is not a multiple of the temporal patch is made one patch longer
+        along the motion's last step, and cut (`generate_long`)."""
+        if not self.makes_long:
+            raise ValueError("this model does not make long videos itself: call long_pipeline() (generate does)")
+        check_seed(seed)
+        prompts = [tok.normalize_prompt(p, self.model.cfg.prompt_len, words=True) for p in ([prompts] if isinstance(prompts, str) else prompts)]
+        own_method, own_steps = self.default_long
+        method, steps = method or own_method, own_steps if steps is None else int(steps)
+        guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
+        check_long_args(method, steps, guidance_scale, self.model.cfg.frames // self.model.cfg.patch[0])
+        motions, n = self.long_motions(prompts, motion, seed, frames)
+        pt = self.model.cfg.patch[0]
+        padded = [extend_motion(m, -(-n // pt) * pt) for m in motions]
+        ids = torch.from_numpy(tok.encode_batch(prompts, self.model.cfg.prompt_len, words=True)).to(self.device)
+        yield from iter_long(self.sampling_model, self.schedule, ids, motion_tensor(padded).to(self.device), method=method,
+                             steps=steps, guidance_scale=guidance_scale, seed=seed, autocast_bf16=self.bf16)
+
+    def generate_long(self, prompts, **kwargs) -> np.ndarray:
+        """uint8 long videos, (N, H, W) for one prompt string, (B, N, H, W) for a list; iter_long_steps' arguments."""
+        frames = kwargs.get("frames")
+        if frames is None and kwargs.get("motion") is not None:
+            m = kwargs["motion"]
+            frames = (m[0] if isinstance(m, (list, tuple)) else m).frames
+        last = None
+        for last in self.iter_long_steps(prompts, **kwargs):
+            pass
+        video = to_uint8(last.x[:, : frames or FRAMES])
+        return video[0] if isinstance(prompts, str) else video
 
     def motions(self, prompts: list[str], motion=None, seed: int = 0, check: bool = True) -> list[Motion] | None:
         """The motion each prompt is generated with: `motion` (one for every prompt, or a list of one per
@@ -105,6 +206,9 @@ class Pipeline:
         for prompt, m in zip(prompts, motions):
             if not isinstance(m, Motion):
                 raise ValueError(f"a motion must be a vidgen.data.world.Motion, got {type(m).__name__}")
+            if m.frames != self.model.cfg.frames:
+                raise ValueError(f"the motion has {m.frames} frames; this model makes {self.model.cfg.frames} in one window "
+                                 "(generate() hands longer videos to the long-video model)")
             if check:
                 check_motion(prompt, m)
             if not kind.follows_motion:
@@ -167,9 +271,22 @@ class Pipeline:
                                 seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16,
                                 motion=None if motions is None else motion_tensor(motions))
 
-    def generate(self, prompts, **kwargs) -> np.ndarray:
+    def generate(self, prompts, frames: int | None = None, **kwargs) -> np.ndarray:
         """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list. Takes iter_steps'
-        arguments, `motion` among them."""
+        arguments, `motion` among them. A request beyond the model's window (`frames` above its 16, a motion
+        that long, a sentence of up to LONG_PROMPT_SLOTS symbols) is made by the long-video model
+        (`long_pipeline`: this one, or the shipped "long" model it hands the request to) with its default method,
+        unless `method`, `steps`, `guidance_scale` say otherwise."""
+        listed = [prompts] if isinstance(prompts, str) else list(prompts)
+        motion = kwargs.get("motion")
+        first = motion[0] if isinstance(motion, (list, tuple)) and motion else motion
+        given = first.frames if isinstance(first, Motion) else None
+        if frames is not None and given is not None and check_frames(frames) != given:
+            raise ValueError(f"the motion has {given} frames but frames={frames} were asked: give one or make them match")
+        asked = check_frames(frames) if frames is not None else given or FRAMES
+        if "method" in kwargs or self.makes_long or self.needs_long(listed, asked):
+            long_args = {k: v for k, v in kwargs.items() if k in ("motion", "seed", "steps", "guidance_scale", "method")}
+            return self.long_pipeline().generate_long(prompts, frames=frames, **long_args)
         last = None
         for last in self.iter_steps(prompts, **kwargs):
             pass

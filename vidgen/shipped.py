@@ -49,6 +49,10 @@ TWO_STEP_COMMANDS = FAST_COMMANDS + (
     "--steps 2200 --threads 2 --time-budget 1500",
     "python -m vidgen export --checkpoint runs/release-pd2 --out checkpoints/release-2step --guidance 3")
 
+LONG_COMMANDS = RELEASE_COMMANDS + (
+    "python -m vidgen train --preset motion-long --out runs/long --max-steps 3600 --lr-decay-steps 3600 --time-budget 6300",
+    "python -m vidgen export --checkpoint runs/long --out checkpoints/long --guidance 3")
+
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
         name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
@@ -80,6 +84,9 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         preset="small-fast-learned",
         commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
                   "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/scroll-blog --guidance 3 --best")),
+    "long": ShippedModel(
+        name="long", directory=CHECKPOINTS_DIR / "long", title="Long videos (16-128 frames, sentences)",
+        env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long", commands=LONG_COMMANDS, world="motion"),
 }
 SCROLL_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "scroll")  # measured by `report`
 MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion")  # measured by `world-report`
@@ -87,6 +94,7 @@ MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion
 # distilled to 2 DDIM steps, 2 network passes a video (docs/sampling.md: its readability and PSNR against the
 # release's 50-step DDIM). The release itself, its teacher, is one choice away and still the full-step model.
 DEFAULT_MODEL = "release-2step"
+LONG_MODEL = "long"  # what makes every video longer than 16 frames, or of a sentence: the default pipeline hands them to it
 TEACHER_MODEL = "release"  # the full-step model: the app falls back to it, and its Compare tab and examples start from it
 DEFAULT_ORDER = (DEFAULT_MODEL, TEACHER_MODEL)  # the app's default is the first of these it serves
 

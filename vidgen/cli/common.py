@@ -5,6 +5,7 @@ import argparse
 import math
 from pathlib import Path
 
+from ..data.shape import FRAMES, MAX_FRAMES
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, samplers_help
 from ..diffusion.sampler import ETA_RANGE, GUIDANCE_RANGE, MAX_SEED, check_sampling_args
 from ..precision import PRECISIONS
@@ -63,6 +64,7 @@ positive_int = Bounded(int, 1)
 nonnegative_int = Bounded(int, 0)
 positive_float = Bounded(float, 0, lo_open=True)
 seed_int = Bounded(int, 0, MAX_SEED)  # numpy refuses negative seeds
+frames_int = Bounded(int, FRAMES, MAX_FRAMES)  # a video's length; above the model's window it is made window by window
 eta_float = Bounded(float, *ETA_RANGE)
 guidance_float = Bounded(float, *GUIDANCE_RANGE)  # a guidance-distilled model's narrower range: check_sampling
 

@@ -12,9 +12,11 @@ from .common import (
     check_motion,
     check_out,
     check_sampling,
+    frames_int,
     seed_int,
     unloaded_pipeline,
 )
+from ..long.methods import METHOD_REGISTRY, METHODS
 
 
 def add_render_args(p) -> None:
@@ -25,17 +27,27 @@ def add_render_args(p) -> None:
     p.add_argument("--world", choices=WORLDS, default="scroll", help="the world a random motion is drawn from (default scroll)")
     p.add_argument("--motion", default="random", help=f"how the text moves: {MOTION_SPEC_HELP} (default random)")
     p.add_argument("--seed", type=seed_int, default=0, help="draws the random motion")
+    add_frames_arg(p)
+
+
+def add_frames_arg(p) -> None:
+    from ..data.shape import FRAMES, MAX_FRAMES
+
+    p.add_argument("--frames", type=frames_int, default=None,
+                   help=f"video length, {FRAMES} to {MAX_FRAMES} frames (default {FRAMES}); prompts of up to 24 symbols with spaces "
+                        "between words need enough frames to show every glyph")
 
 
 def run_render(args) -> None:
     from ..data import tokenizer as tok
+    from ..data.shape import FRAMES
     from ..data.video_io import save_video
     from ..data.world import WorldConfig, motion_from_spec, render_motion
 
     check_out(args.out)
-    prompt = tok.normalize_prompt(args.prompt)
+    prompt = tok.normalize_prompt(args.prompt, tok.LONG_PROMPT_SLOTS, words=True)
     try:
-        motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed)
+        motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed, args.frames or FRAMES)
     except ValueError as e:
         raise UsageError(f"--motion: {e}") from None
     path = save_video(render_motion(prompt, motion), args.out)
@@ -50,6 +62,10 @@ def add_sample_args(p) -> None:
     p.add_argument("--steps-out", default=None, help="also write every intermediate step (x_t and predicted x0) here")
     p.add_argument("--motion", default=None, help="a motion for the model to follow: random (drawn from its world by --seed), "
                                                   "line:DIRECTION,SPEED[,SIZE] or path:X,Y;X,Y;...[@SIZE] (default: the model moves the text itself)")
+    add_frames_arg(p)
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="how a video longer than the model's window is made: " + "; ".join(f"{m.name}: {m.help}" for m in METHOD_REGISTRY)
+                        + " (default: the long model's own, its config's default_long)")
     add_sampling_args(p)
     add_compile_arg(p)
     p.set_defaults(steps=None, sampler=None)  # the checkpoint's own (Pipeline.default_sampling): DPM-Solver++ 10 steps
@@ -69,11 +85,14 @@ def run_sample(args) -> None:
 
     # 1. every argument checked before anything loads: a bad one is one line and no time
     check_out(args.out)
-    prompt = tok.normalize_prompt(args.prompt)
+    prompt = tok.normalize_prompt(args.prompt, tok.LONG_PROMPT_SLOTS, words=True)
     device = check_device(args.device)
     if args.steps_out is not None and Path(args.steps_out).is_file():
         raise UsageError(f"--steps-out must be a directory, got the file {args.steps_out}")
     unloaded = unloaded_pipeline(args.checkpoint)  # config.json only: T, defaults, world, the motions it follows
+    if args.method is not None or unloaded.makes_long or unloaded.needs_long([prompt], args.frames or 0):
+        return run_sample_long(args, unloaded, prompt, device)
+    prompt = tok.normalize_prompt(args.prompt)
     sampler, steps, guidance = check_sampling(unloaded, args.sampler, args.steps, args.eta, args.guidance)
     motion = check_motion(unloaded, args.motion, prompt, args.seed)
     # 2. the model
@@ -106,3 +125,50 @@ def run_sample(args) -> None:
         cols = sorted({round(i) for i in np.linspace(0, rec.count - 1, min(rec.count, 11))})
         Image.fromarray(frames_grid([rec.x_t[i] for i in cols], scale=4)).save(steps_dir / "steps_grid.png")
         print(f"wrote {rec.count} steps to {steps_dir}")
+
+
+def run_sample_long(args, unloaded, prompt: str, device: str) -> None:
+    """`sample` for a video longer than a window or of a sentence: made by the long-video model (the checkpoint
+    itself if it makes long videos, else the shipped long model), window by window."""
+    from tqdm.auto import tqdm
+
+    from ..data.render import to_uint8
+    from ..data.shape import FRAMES
+    from ..data.video_io import save_video
+    from ..data.world import describe_motion, motion_from_spec
+    from ..long.engine import check_long_args
+    from ..long.methods import num_calls
+    from ..pipeline import describe_precision, load_pipeline
+    from ..shipped import LONG_MODEL
+
+    if args.steps_out is not None:
+        raise UsageError("--steps-out records a short video's steps; a long video's calls are shown in the app's step viewer")
+    if args.sampler not in (None, "ddim") or args.eta:
+        raise UsageError("a long video is made with per-frame DDIM (eta 0): --sampler and --eta do not apply")
+    checkpoint = args.checkpoint if unloaded.makes_long else LONG_MODEL
+    long = unloaded if unloaded.makes_long else unloaded_pipeline(LONG_MODEL, flag=f"the long-video model ({LONG_MODEL})")
+    own_method, own_steps = long.default_long
+    method, steps = args.method or own_method, args.steps or own_steps
+    guidance = long.default_guidance if args.guidance is None else args.guidance
+    frames = args.frames or FRAMES
+    cfg = long.model.cfg
+    try:
+        check_long_args(method, steps, guidance, cfg.frames // cfg.patch[0])
+        motion = None if args.motion is None else motion_from_spec(args.motion, prompt, long.world, args.seed, frames)
+        if motion is None:
+            long.sample_motion(prompt, args.seed, frames)  # the prompt fits the frames asked, or the reason
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    pipe = load_pipeline(checkpoint, device=device, precision=args.precision)
+    if motion is None:
+        print(f"motion: none given, drawn from the model's world by the seed: {describe_motion(pipe.sample_motion(prompt, args.seed, frames))}",
+              file=sys.stderr)
+    print(f"model: {checkpoint} ({method}, {steps} steps a frame, guidance {guidance:g}); precision: {describe_precision(pipe)}",
+          file=sys.stderr)
+    total = num_calls(method, -(-frames // cfg.patch[0]) * cfg.patch[0], cfg.frames, cfg.patch[0], steps)
+    last = None
+    for last in tqdm(pipe.iter_long_steps(prompt, frames=frames, motion=motion, seed=args.seed, steps=steps, guidance_scale=guidance,
+                                          method=method), total=total, desc=f"sample ({method})", unit="call"):
+        pass
+    save_video(to_uint8(last.x[0, :frames]), args.out)
+    print(f"wrote {args.out} ({frames} frames)")
