@@ -257,7 +257,11 @@ def make_world_batch(prompts, world: WorldConfig, rng: np.random.Generator, devi
         for p in prompts:
             need = min_frames(p, world) or MAX_FRAMES  # twice what the prompt needs, where random draws find motions at once
             frames = max(int(rng.integers(world.frames[0], world.frames[1] + 1)), min(2 * need, MAX_FRAMES))
-            long = sample_motion(p, world, rng, frames=frames)
+            try:
+                long = sample_motion(p, world, rng, frames=frames)
+            except ValueError:  # too rare at this length for random draws: the fewest frames, where the world's fastest line fits
+                frames = need
+                long = sample_motion(p, world, rng, frames=frames)
             motions.append(long.window(int(rng.integers(0, frames - FRAMES + 1))))
     videos = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])  # (B, T, H, W) uint8
     ids = tok.encode_batch(list(prompts), slots, words=slots > tok.PROMPT_SLOTS)  # (B, slots)

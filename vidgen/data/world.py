@@ -322,11 +322,15 @@ def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, sha
         if motion is not None:
             return Motion(motion.xs, motion.ys, motion.size, shape)
     need = min_frames(prompt, world)
-    if need is not None and need <= frames:  # it fits only near the world's limit: sideways at its top speed, smallest size
-        for angle in (math.pi, 0.0)[:: 1 if rng.random() < 0.5 else -1]:
-            motion = place(prompt, world.sizes[0], path_displacements("line", angle, world.speeds[1], rng, frames), rng)
-            if motion is not None:
-                return Motion(motion.xs, motion.ys, motion.size, "line")
+    if need is not None and need <= frames:  # it fits only near the world's limits: sideways at its smallest size, at the
+        # fastest speed that keeps some text on screen to the end (top speed shows every glyph soonest; a long video
+        # must not run out of text before its last frame)
+        angles = (math.pi, 0.0)[:: 1 if rng.random() < 0.5 else -1]
+        for speed in np.linspace(speeds[1], speeds[0], 24):
+            for angle in angles:
+                motion = place(prompt, world.sizes[0], path_displacements("line", angle, float(speed), rng, frames), rng)
+                if motion is not None:
+                    return Motion(motion.xs, motion.ys, motion.size, "line")
     if need is None or need > frames:
         raise ValueError(f"{prompt!r} ({len(prompt)} symbols) is too long for {frames} frames: this world shows every glyph "
                          "whole twice only in " + (f"{need} frames or more" if need else f"more than {MAX_FRAMES} frames (none it makes)"))
