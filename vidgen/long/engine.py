@@ -48,6 +48,8 @@ class LongStep:
     pred_x0: torch.Tensor  # (B, W, H, W) the model's clean prediction of the call's window
     levels: np.ndarray  # (N,) every frame's level after the call (0 = clean)
     done: int  # how many frames from the start are clean (what a stream can show)
+    made_by: np.ndarray  # (N,) the chunk (Call.chunk) whose call made each frame clean, -1 while it is not: where two
+    # neighbouring frames were made by different chunks, the video has a boundary its seams are measured at
 
 
 def check_long_model(model) -> None:
@@ -79,6 +81,7 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
     x = torch.randn((b, frames, cfg.height, cfg.width), generator=generator) if noise is None else noise.float().clone()
     x = x.to(device)  # (B, N, H, W)
     levels = np.full(frames, steps, dtype=np.int64)
+    made_by = np.full(frames, -1, dtype=np.int64)
     conds: dict[int, object] = {}  # window start -> its Conditioning (the layout of its frames)
     scratch = None  # an independent chunk's own window (x, levels) while it is made
     runner = CachedStream(model) if method == "stream" and cache and cfg.temporal == "causal" else None
@@ -110,8 +113,9 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
         else:
             x[:, s : s + window] = moved
             levels[s : s + window] = call.targets
+        made_by[(levels == 0) & (made_by < 0)] = call.chunk
         done = int(np.argmax(levels > 0)) if (levels > 0).any() else frames
-        yield LongStep(i, len(plan), call, x, pred_x0, levels.copy(), done)
+        yield LongStep(i, len(plan), call, x, pred_x0, levels.copy(), done, made_by.copy())
 
 
 def encode_window(model, ids: torch.Tensor, motion: torch.Tensor, guidance_scale: float, autocast_bf16: bool):
