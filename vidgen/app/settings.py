@@ -19,6 +19,7 @@ class Settings:
     two_step_checkpoint: str | None = None
     scroll_checkpoint: str | None = None
     scroll_blog_checkpoint: str | None = None
+    long_checkpoint: str | None = None  # the long-video model (vidgen.long): 16-128 frames and sentences
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 16
