@@ -9,8 +9,10 @@ import gradio as gr
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..pipeline import Pipeline
-from ..shipped import SHIPPED_MODELS, TEACHER_MODEL, served_default
+from ..shipped import LONG_MODEL, SHIPPED_MODELS, TEACHER_MODEL, served_default
 from .files import OutputStore
+from .long_panels import long_label, long_panels_html
+from .long_streaming import LongRun
 from .model_choices import default_guidance, model_choices, trajectory_note
 from .panels import idle_status_html, layout_panel, step_panels_html
 from .requests import GenerationRequest
@@ -52,6 +54,24 @@ class Served:
             raise gr.Error(f"The {model} model could not be loaded: see the message at the top of the page.")
         return self.pipes[model]
 
+    @property
+    def long_models(self) -> tuple[str, ...]:
+        """The served models that make long videos themselves (GenerationRequest.is_long)."""
+        return tuple(name for name, pipe in self.pipes.items() if pipe.makes_long)
+
+    def long_pipe(self, model: str) -> Pipeline:
+        """The pipeline that makes `model`'s long videos: the model itself if it makes them, else the long model
+        this server serves (its --long-checkpoint), else the one the library loads (Pipeline.long_pipeline). A
+        model that cannot hand them on, or no long model, is one gr.Error with the reason."""
+        pipe = self.need_pipe(model)
+        served = self.pipes.get(LONG_MODEL)
+        try:
+            if pipe.makes_long or served is None or pipe.world.name != "motion":
+                return pipe.long_pipeline()
+        except ValueError as e:
+            raise gr.Error(str(e), title="Cannot make a long video") from None
+        return served
+
     def checked(self, request: GenerationRequest) -> GenerationRequest:
         """`request` checked before anything runs against the models served here (the motion too: can this
         model follow it?). A bad value is one clear gr.Error."""
@@ -60,10 +80,12 @@ class Served:
             self.need_pipe(model)  # a shipped model this server could not load: say so, not "unknown"
         try:
             t_max = self.pipes[model].num_timesteps if isinstance(model, str) and model in self.pipes else self.T
-            request = request.checked(num_timesteps=t_max, models=tuple(name for _, name in self.choices))
+            request = request.checked(num_timesteps=t_max, models=tuple(name for _, name in self.choices),
+                                      long_models=self.long_models)
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot generate") from None
         pipe = self.need_pipe(request.model)
+        maker = self.long_pipe(request.model) if request.is_long(self.long_models) else pipe
         try:
             pipe.model.cfg.check_guidance(request.guidance_scale)  # a guidance-distilled model takes a range only
         except ValueError:
@@ -71,7 +93,7 @@ class Served:
             raise gr.Error(f"the {request.model} model is guidance-distilled for scales {lo:g}-{hi:g}; "
                            f"got {request.guidance_scale:g} (the release takes any)", title="Cannot generate") from None
         try:
-            request.motion_of(pipe)
+            request.motion_of(maker)
         except ValueError as e:
             raise gr.Error(str(e), title="Cannot follow this motion") from None
         if request.note:
@@ -86,7 +108,8 @@ class Served:
     def motion_of(self, request: GenerationRequest):
         """The motion `request` generates with (the last request's, cached: the panels ask at every step)."""
         if self._motion[0] != request:
-            self._motion = (request, request.motion_of(self.pipes[request.model]))
+            long = request.is_long(self.long_models)
+            self._motion = (request, request.motion_of(self.long_pipe(request.model) if long else self.pipes[request.model]))
         return self._motion[1]
 
     def viewer_html(self, run, step) -> str:
@@ -95,6 +118,10 @@ class Served:
             return idle_status_html("Generate a video first.")
         traj = run.trajectory
         i = min(max(int(step), 1), traj.num_steps) - 1
+        if isinstance(run, LongRun):  # step i is the long video's call i: its window, and the frames clean by then
+            return (long_panels_html(run.video[: run.done[i]], traj.x_t[i], traj.pred_x0[i], run.calls[i], run.levels[i],
+                                     run.steps, i, traj.num_steps)
+                    + f'<p style="text-align:center">{html.escape(long_label(run.request, run.method, run.steps))}</p>')
         note = markdown_bold(trajectory_note(self.pipes.get(run.request.model), run.request.model))
         return (self.panels(run.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
                 + f'<p style="text-align:center">{html.escape(run.request.label())}</p><p style="text-align:center">{note}</p>')
