@@ -10,11 +10,15 @@ from types import SimpleNamespace
 import gradio as gr
 
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, EVAL_STEPS
+from .long_panels import long_label
+from .long_streaming import run_long
 from .model_choices import checkpoint_fingerprint
 from .panels import idle_status_html
 from .requests import GenerationRequest, file_stem
 from .served import Served
 from .streaming import run_generation
+
+LONG_EXAMPLE = ("HELLO WORLD 2026", 64)  # a sentence as a long video: (prompt, frames)
 
 
 @contextlib.contextmanager
@@ -53,10 +57,18 @@ def build_examples(app: Served, gen: SimpleNamespace) -> None:
                          + [replace(teacher_run, sampler="ddim", steps=EVAL_STEPS, eta=1.0),  # eta 1: DDPM-like, stochastic
                             replace(teacher_run, guidance_scale=1.0)]
                          + ([example_of(app.pipes[other], other)] if other else []))
-    examples = [r.widget_values() for r in example_requests]  # rows of the gen.inputs widgets
+    if app.long_models:  # a long video where a long-video model is served (examples may be computed at start-up)
+        prompt, frames = LONG_EXAMPLE
+        example_requests.append(replace(example_of(app.pipes[model0], model0, prompt), frames=frames))
+    examples = [[*r.widget_values(), r.frames] for r in example_requests]  # rows of the gen.inputs widgets and the length
 
     def example_result(*values):
-        request = app.checked(GenerationRequest.from_widgets(*values))
+        request = app.checked(GenerationRequest.from_widgets(*values[:-1], frames=values[-1]))
+        if request.is_long(app.long_models):
+            run = run_long(app.long_pipe(request.model), request, app.motion_of(request))
+            gif_path, mp4_path = app.store.save_video(run.video, file_stem(request))
+            return (app.viewer_html(run, run.trajectory.num_steps),
+                    idle_status_html(f"Example: {long_label(request, run.method, run.steps)}"), str(gif_path), str(mp4_path))
         traj = run_generation(app.need_pipe(request.model), request).trajectory
         gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
         i = traj.num_steps - 1
@@ -69,6 +81,6 @@ def build_examples(app: Served, gen: SimpleNamespace) -> None:
                            + [hashlib.sha256(repr(examples).encode()).hexdigest()[:8]])
     cache_dir = os.path.join(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"), fingerprint)
     with gen.examples_slot, environ(GRADIO_EXAMPLES_CACHE=cache_dir):
-        gr.Examples(examples=examples, inputs=gen.inputs, outputs=[gen.preview, gen.status, gen.gif, gen.mp4],
+        gr.Examples(examples=examples, inputs=[*gen.inputs, gen.frames], outputs=[gen.preview, gen.status, gen.gif, gen.mp4],
                     fn=example_result, cache_examples=True, cache_mode=app.settings.cache_examples,
                     label="Examples (results cached)")

@@ -8,14 +8,17 @@ import gradio as gr
 
 from ..data import tokenizer as tok
 from ..data.prompts import TRAIN_MAX_LEN
+from ..data.shape import FRAMES, MAX_FRAMES
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS, ETA_RANGE, SAMPLERS, samplers_help
+from .long_panels import long_panels_html, long_status_html
+from .long_streaming import stream_long
 from .model_choices import guidance_bounds, trajectory_note
 from .panels import idle_status_html, status_html
 from .motion_controls import build_motion_controls, motion_spec, wire_motion_controls
 from .requests import MAX_SEED, RANDOM_MOTION, WIDGET_FIELDS, GenerationRequest, file_stem
 from .served import Served
 from .streaming import PreviewThrottle, stream_generation
-from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_MOTION, EXPLAIN_STEP
+from .text import EXPLAIN_ETA, EXPLAIN_GUIDANCE, EXPLAIN_LAYOUT, EXPLAIN_LONG, EXPLAIN_MOTION, EXPLAIN_STEP
 from .variations import NUM_VARIATIONS, short_motion, variation_requests, variations, variations_html
 
 
@@ -26,7 +29,11 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
             with gr.Column(scale=1, min_width=300):
                 prompt = gr.Textbox("HELLO", label="Prompt", elem_id="prompt",
                                     info=f"1-{TRAIN_MAX_LEN} symbols from A-Z and 0-9 (lower case is fine; "
-                                         f"{TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training)")
+                                         f"{TRAIN_MAX_LEN + 1}-{tok.PROMPT_SLOTS} allowed, never seen in training); "
+                                         f"a longer video takes a sentence of up to {tok.LONG_PROMPT_SLOTS} with spaces")
+                frames = gr.Slider(FRAMES, MAX_FRAMES, FRAMES, step=LENGTH_STEP, label="Length (frames)", elem_id="frames",
+                                   info=f"{FRAMES}: one window of the chosen model; more: the long-video model makes it "
+                                        "chunk by chunk, and the preview grows as each chunk lands")
                 live = gr.Checkbox(False, label="Live preview as you type", elem_id="live",
                                    info="every change of the prompt generates at once (a change made while one runs "
                                         "waits for it, and only the last waits); pleasant with a 2-step model")
@@ -65,20 +72,24 @@ def build_generate_tab(app: Served) -> SimpleNamespace:
                 gr.Markdown(EXPLAIN_STEP.format(T=app.T, n=app.steps0, d=app.T // app.steps0))
                 gr.Markdown(EXPLAIN_ETA)
                 gr.Markdown(EXPLAIN_GUIDANCE)
+            gr.Markdown(EXPLAIN_LONG)
     motion_spec_box = gr.Textbox(RANDOM_MOTION, visible=False)  # the API's motion argument
     widgets = dict(prompt=prompt, steps=steps, eta=eta, guidance_scale=guidance, seed=seed, sampler=sampler, model=model)
     inputs = [widgets[name] for name in WIDGET_FIELDS]  # GenerationRequest.from_widgets reads them in this order
-    return SimpleNamespace(prompt=prompt, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed, sampler=sampler,
-                           run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
+    return SimpleNamespace(prompt=prompt, frames=frames, model=model, steps=steps, eta=eta, guidance=guidance, seed=seed,
+                           sampler=sampler, run=run, stop=stop, status=status, preview=preview, gif=gif, mp4=mp4, examples_slot=examples_slot,
                            motion=motion, vary=vary, variations=variations_out, live=live, trajectory=trajectory,
                            inputs=inputs, api_inputs=[*inputs, motion_spec_box])
 
 
+LENGTH_STEP = 8  # the length control's step: 16, 24, ..., 128 frames, whole temporal patches of every model
+
+
 def widget_request(values) -> GenerationRequest:
-    """The Generate tab's widget values, as Gradio passes them by position (gen.inputs, then the motion
-    controls'), -> the raw request: the one place they are taken by position."""
+    """The Generate tab's widget values, as Gradio passes them by position (gen.inputs, the length control, then
+    the motion controls'), -> the raw request: the one place they are taken by position."""
     n = len(WIDGET_FIELDS)
-    return GenerationRequest.from_widgets(*values[:n], motion=motion_spec(*values[n:]))
+    return GenerationRequest.from_widgets(*values[:n], frames=values[n], motion=motion_spec(*values[n + 1 :]))
 
 
 def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, last_run: gr.State) -> None:
@@ -86,30 +97,45 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     scriptable `generate` endpoint streams one update per step through the same queue."""
     settings = app.settings
 
+    def short_updates(request):
+        """(preview, status, run or None, video or None) of the steps drawn: a video of the chosen model's window."""
+        throttle = PreviewThrottle(settings.preview_interval)
+        for u in stream_generation(app.need_pipe(request.model), request, throttle):
+            if u.show:
+                yield (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
+                       status_html(u.index, u.num_steps, u.t, u.seconds, request.note), u.run,
+                       None if u.run is None else u.run.trajectory.video)
+
+    def long_updates(request):
+        """The same of a long video, call by call (vidgen.long): the clean frames so far, the window being denoised."""
+        maker = app.long_pipe(request.model)
+        method, steps = maker.default_long
+        for u in stream_long(maker, request, app.motion_of(request), PreviewThrottle(settings.preview_interval)):
+            if u.show:
+                yield (long_panels_html(u.clean, u.window_x, u.window_pred, u.call, u.levels, steps, u.index, u.num_calls),
+                       long_status_html(u.index, u.num_calls, len(u.clean), request.frames, u.seconds, method, steps,
+                                        request.note), u.run, None if u.run is None else u.run.video)
+
     def generate_ui(*values):
         request = app.checked(widget_request(values))
-        throttle = PreviewThrottle(settings.preview_interval)
+        updates = long_updates(request) if request.is_long(app.long_models) else short_updates(request)
         first = True
-        for u in stream_generation(app.need_pipe(request.model), request, throttle):
-            if not u.show:
-                continue
-            shown = app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t)
-            state = status_html(u.index, u.num_steps, u.t, u.seconds, request.note)
-            if not u.done:
+        for shown, state, run, video in updates:
+            if run is None:
                 cleared = None if first else gr.skip()  # drop the last run's files once, at the start
                 first = False
                 yield shown, state, cleared, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 continue
             # the finished video goes out at once as a GIF (10 ms to write); the MP4 (an ffmpeg process, about
             # 0.1 s), the step viewer and its grid follow in a second update
-            traj = u.run.trajectory
-            gif_path = app.store.save_gif(traj.video, file_stem(request))
-            yield shown, state, str(gif_path), gr.skip(), u.run, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            mp4_path = app.store.save_mp4(traj.video, file_stem(request))
+            traj = run.trajectory
+            gif_path = app.store.save_gif(video, file_stem(request))
+            yield shown, state, str(gif_path), gr.skip(), run, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            mp4_path = app.store.save_mp4(video, file_stem(request))
             grid_path = app.store.save_png(traj.grid(), file_stem(request) + "_grid")
             yield (gr.skip(), gr.skip(), gr.skip(), str(mp4_path), gr.skip(),
                    gr.Slider(1, max(traj.num_steps, 2), traj.num_steps, step=1, interactive=True),  # max > min
-                   app.viewer_html(u.run, traj.num_steps), str(grid_path), str(grid_path))
+                   app.viewer_html(run, traj.num_steps), str(grid_path), str(grid_path))
 
     def generate_api(prompt: str, steps: int | None = None, eta: float = 0.0, guidance_scale: float = app.guidance0,
                      seed: int = 0, sampler: str | None = None, model: str = app.model0, motion: str = RANDOM_MOTION):
@@ -155,6 +181,8 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
             request = app.checked(widget_request(values))
         except gr.Error as e:
             return gr.skip(), idle_status_html(f"Live preview waits: {e.message}")
+        if request.is_long(app.long_models):
+            return gr.skip(), idle_status_html(f"Live preview makes {FRAMES}-frame videos: press Generate for a long one.")
         for u in stream_generation(app.need_pipe(request.model), request):
             pass
         return (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
@@ -162,6 +190,9 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
 
     def variations_ui(progress=gr.Progress(), *values):  # Gradio fills a Progress parameter only before the *values
         request = app.checked(widget_request(values))
+        if request.is_long(app.long_models):
+            raise gr.Error(f"Variations are of {FRAMES}-frame videos: set Length to {FRAMES} frames (a long video is one "
+                           "Generate away)", title="Cannot make variations")
         pipe = app.need_pipe(request.model)
         panels = []
         for r in progress.tqdm(variation_requests(request), desc="variations"):
@@ -169,7 +200,7 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         return variations_html(panels)
 
     wire_motion_controls(gen.motion)
-    ui_inputs = gen.inputs + gen.motion.inputs
+    ui_inputs = [*gen.inputs, gen.frames, *gen.motion.inputs]  # the order widget_request reads
     outputs = [gen.preview, gen.status, gen.gif, gen.mp4, last_run, viewer.scrub, viewer.html, viewer.grid_img, viewer.grid_file]
     gen.vary.click(variations_ui, ui_inputs, gen.variations, api_visibility="private", concurrency_id="sampler",
                    concurrency_limit=settings.concurrency)

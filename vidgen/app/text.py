@@ -71,6 +71,18 @@ crisper letters, less variety; very large s over-saturates.
 """
 
 
+EXPLAIN_LONG = """\
+**Long videos.** Set **Length** above 16 frames (up to 128) and the prompt may be a sentence of up to 24
+symbols with single spaces between words, e.g. `HELLO WORLD 2026`. The long-video model, which takes a noise
+level per frame, makes it window by window with its own method and steps per frame (Sampler, Steps and eta are the
+16-frame models'): each window of 16 frames starts with a few frames already made, its *clean context*, so the
+next chunk continues the motion instead of starting again. The preview grows as chunks land: the frames made so
+far, the window being denoised (its context framed in green) with the model's guess of it, and a bar with one
+cell per frame of the whole video (white clean, darker noisier, the window outlined in blue). The **Step
+viewer** then scrubs through every call of the model.
+"""
+
+
 EXPLORER_INTRO = """\
 What the network learned about *where* and *when*. The video is cut into patches (a grid T' x H' x W'),
 and each patch position has a learned embedding vector; so does each prompt slot. Cosine similarity
