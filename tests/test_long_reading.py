@@ -9,6 +9,7 @@ from vidgen.data import tokenizer as tok
 from vidgen.data.prompts import sentence_prompts
 from vidgen.data.world import WorldConfig, glyph_boxes, render_motion, render_strip_at, sample_motion
 from vidgen.evaluation.long_reading import (
+    WORD_MARGIN,
     check_long_inputs,
     long_nearest_reads,
     long_reads,
@@ -59,13 +60,15 @@ def test_the_canvas_of_a_true_render_is_the_strip(long_truths):
         motion_canvas(videos[0], prompts[0], motions[0], "max")
 
 
-def test_reader_pieces_are_the_words_and_a_long_word_is_cut_in_two():
-    prompt = "HELLO ABCDEFGHI 42"
-    pieces = reader_pieces(prompt, 20, max_symbols=8)
-    assert [prompt[a:b] for a, b, _, _ in pieces] == ["HELLO", "ABCD", "EFGHI", "42"]
+def test_reader_pieces_are_the_words_and_a_word_too_wide_is_cut_in_two():
+    assert len(reader_pieces("HELLO ABCDEFGHI 42", 20, max_width=188)) == 3  # a word of 9 that fits: whole
+    prompt = "HELLO ABCDEFGHIJKLMNOP 42"  # the long word's ink is 191 px wide at size 20, each half under 100
+    pieces = reader_pieces(prompt, 20, max_width=188)
+    assert [prompt[a:b] for a, b, _, _ in pieces] == ["HELLO", "ABCDEFGH", "IJKLMNOP", "42"]
     boxes = glyph_boxes(prompt, 20)
     spaced = f" {prompt} "  # spaced[a] is the symbol before symbol a, spaced[b + 1] the one after symbol b - 1
     for (a, b, left, right), nxt in zip(pieces, pieces[1:] + [None]):
+        assert right - left <= 188 + 2 * WORD_MARGIN
         assert left <= boxes[a:b, 0].min() or spaced[a] != " "  # a word's piece holds its ink (two glyphs within
         assert right >= boxes[a:b, 2].max() or spaced[b + 1] != " "  # a word may share a column: cut between them)
         if nxt is not None:

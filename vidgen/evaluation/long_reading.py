@@ -6,8 +6,8 @@ Two judges, as for short videos, each scaled to a sentence:
   trained on canvases of at most 8 symbols that its tracker stitched from 16 frames; a sentence is three
   times wider than its window. So the frames are laid back onto the strip with the TRUE motion (each strip
   pixel: the mean, or median, of the frames that show it: `motion_canvas`), the canvas is cut between words
-  (with the true glyph boxes, a small margin each side; a word longer than the reader's prompts is cut
-  between two of its glyphs), and each piece is laid out as the tracker's `stitch` lays a canvas (rows
+  (with the true glyph boxes, a small margin each side; a word wider than the reader's window, such as a
+  prompt with no space, is cut between two of its glyphs: a whole word of 9 reads better than two halves), and each piece is laid out as the tracker's `stitch` lays a canvas (rows
   centred on the ink, its first ink column 2 px from the left) and read on its own. The sentence's reading
   is the pieces' readings joined by single spaces (a piece within a word joins its neighbour without one).
 - `long_nearest_reads`, the nearest render, which learned nothing: among the prompt and every prompt one
@@ -97,17 +97,24 @@ def motion_canvas(video, prompt: str, motion: Motion, reduce: str = "mean") -> t
     return flat.reshape(hs, ws), (count > 0).reshape(hs, ws)
 
 
-def reader_pieces(prompt: str, size: int, max_symbols: int = tok.PROMPT_SLOTS) -> list[tuple[int, int, int, int]]:
-    """Where to cut the canvas of `prompt` at font `size` into pieces the reader reads: each word, a word of
-    more than `max_symbols` split into near-equal runs of glyphs -> [(first symbol, end symbol, first
-    column, end column)] in strip columns, WORD_MARGIN beyond the ink but never past halfway to the next."""
+def reader_pieces(prompt: str, size: int, max_width: int) -> list[tuple[int, int, int, int]]:
+    """Where to cut the canvas of `prompt` at font `size` into pieces the reader reads: each word, a word whose
+    ink is wider than `max_width` split into the fewest near-equal runs of glyphs that fit -> [(first symbol,
+    end symbol, first column, end column)] in strip columns, WORD_MARGIN beyond the ink but never past
+    halfway to the next piece's ink."""
     boxes = glyph_boxes(prompt, size)  # (n, 4) [left, top, right, bottom)
+
+    def fits(a: int, b: int) -> bool:
+        return int(boxes[a:b, 2].max() - boxes[a:b, 0].min()) <= max_width
+
     runs = []
     start = 0
     for word in prompt.split(tok.SPACE):
-        parts = -(-len(word) // max_symbols)  # ceil: runs of at most max_symbols
-        cuts = [len(word) * k // parts for k in range(parts + 1)]
-        runs += [(start + a, start + b) for a, b in zip(cuts[:-1], cuts[1:])]
+        for parts in range(1, len(word) + 1):  # a whole word reads best: the reader never learned a cut glyph
+            cuts = [start + len(word) * k // parts for k in range(parts + 1)]
+            if all(fits(a, b) for a, b in zip(cuts[:-1], cuts[1:])):
+                break
+        runs += list(zip(cuts[:-1], cuts[1:]))
         start += len(word) + 1
     ink = [(int(boxes[a:b, 0].min()), int(boxes[a:b, 2].max())) for a, b in runs]
     pieces = []
@@ -142,11 +149,11 @@ def long_reads(videos, prompts, motions, reader: TextReader | None = None, reduc
     cfg = reader.model.cfg
     if cfg.reads != "motion":
         raise ValueError(f"long_reads needs a reader of moving text (reads='motion'), got one that reads {cfg.reads!r}")
-    max_symbols = int(reader.meta.get("train", {}).get("max_len", tok.PROMPT_SLOTS))  # the longest text it learned
+    max_width = cfg.width - 2 * STITCH_LEFT  # a piece's ink with background either side, as the reader learned
     windows, joins = [], []  # per piece: its reader input, and what goes before its text
     for v, prompt, motion in check_long_inputs(videos, prompts, motions):
         canvas, _ = motion_canvas(v, prompt, motion, reduce)  # (Hs, Ws)
-        for k, (a, _, left, right) in enumerate(reader_pieces(prompt, motion.size, max_symbols)):
+        for k, (a, _, left, right) in enumerate(reader_pieces(prompt, motion.size, max_width)):
             windows.append(reader_window(canvas[:, left:right], HEIGHT, cfg.width))
             joins.append(None if k == 0 else (tok.SPACE if prompt[a - 1] == tok.SPACE else ""))
     texts = ctc_greedy_decode(reader.model(torch.stack(windows))[0]) if windows else []  # (P, L, classes) logits
