@@ -142,7 +142,8 @@ def reader_window(piece: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def long_reads(videos, prompts, motions, reader: TextReader | None = None, reduce: str = "mean") -> list[str]:
+def long_reads(videos, prompts, motions, reader: TextReader | None = None, reduce: str = "mean",
+               batch_size: int = 128) -> list[str]:
     """Long videos (each (N, H, W)) of `prompts` along their true `motions` -> what the motion reader reads in
     each: the words of its stitched canvas read one by one, joined by single spaces."""
     reader = default_reader(str(MOTION_DIR)) if reader is None else reader
@@ -156,7 +157,9 @@ def long_reads(videos, prompts, motions, reader: TextReader | None = None, reduc
         for k, (a, _, left, right) in enumerate(reader_pieces(prompt, motion.size, max_width)):
             windows.append(reader_window(canvas[:, left:right], HEIGHT, cfg.width))
             joins.append(None if k == 0 else (tok.SPACE if prompt[a - 1] == tok.SPACE else ""))
-    texts = ctc_greedy_decode(reader.model(torch.stack(windows))[0]) if windows else []  # (P, L, classes) logits
+    texts = []
+    for lo in range(0, len(windows), batch_size):
+        texts += ctc_greedy_decode(reader.model(torch.stack(windows[lo : lo + batch_size]))[0])  # (P, L, classes) logits
     out: list[str] = []
     for join, text in zip(joins, texts):
         if join is None:
