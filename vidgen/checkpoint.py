@@ -247,12 +247,14 @@ def read_best(run_dir) -> dict:
     return info
 
 
-def export_release(run_dir, out_dir, default_guidance: float | None = None, best: bool = False) -> Path:
+def export_release(run_dir, out_dir, default_guidance: float | None = None, best: bool = False,
+                   default_long: dict | None = None) -> Path:
     """Copy a run's EMA weights and config into a release directory (no optimizer state).
 
     best=True exports the EMA weights saved at the run's lowest validation loss (ema_best.safetensors)
     instead of the latest ones, e.g. when a run degraded at its end. The weights are loaded into the
-    model first, so a broken run cannot be exported.
+    model first, so a broken run cannot be exported. default_long: a long-video model's default method and
+    steps per frame ({"method": ..., "steps": ...}, Pipeline.default_long).
     """
     run_dir, out = resolve_dir(run_dir), Path(out_dir)
     model, _, raw = load_model(run_dir, prefer_ema=True)
@@ -267,6 +269,8 @@ def export_release(run_dir, out_dir, default_guidance: float | None = None, best
                    exported_from_step=info["step"], exported_best_val_loss=info["val_loss"])
     if default_guidance is not None:
         raw["default_guidance"] = float(default_guidance)
+    if default_long is not None:
+        raw["default_long"] = dict(default_long)
     discard_unfinished_writes(out)
     write_set(out, {EMA_NAME: tensor_bytes(model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"}),
                     CONFIG_NAME: json_bytes(raw)})

@@ -119,6 +119,9 @@ def add_export_args(p) -> None:
     p.add_argument("--out", required=True, help="release directory, e.g. checkpoints/release")
     p.add_argument("--guidance", type=guidance_float, default=None, help="default guidance scale stored with the release")
     p.add_argument("--best", action="store_true", help="export the EMA weights of the lowest validation loss, not the latest")
+    p.add_argument("--long-method", default=None, help="a long-video model's default method, stored with the release "
+                   "(its config's default_long; chosen by python -m benchmarks.long_video)")
+    p.add_argument("--long-steps", type=positive_int, default=None, help="its default steps per frame, with --long-method")
 
 
 def run_export(args) -> None:
@@ -132,7 +135,20 @@ def run_export(args) -> None:
             read_best(resolve_dir(args.checkpoint))
         except CheckpointError as e:
             raise UsageError(f"--best: {e}") from None
-    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best)}")
+    default_long = None
+    if args.long_method is not None or args.long_steps is not None:
+        from ..long.engine import check_long_args
+
+        if not unloaded.makes_long:
+            raise UsageError("--long-method/--long-steps: this run's model does not make long videos (a timestep per frame, "
+                             "causal temporal attention and sentence prompts: the motion-long preset)")
+        method, steps = args.long_method or unloaded.default_long[0], args.long_steps or unloaded.default_long[1]
+        try:
+            check_long_args(method, steps, unloaded.default_guidance, unloaded.model.cfg.frames // unloaded.model.cfg.patch[0])
+        except ValueError as e:
+            raise UsageError(f"--long-method/--long-steps: {e}") from None
+        default_long = {"method": method, "steps": steps}
+    print(f"wrote {export_release(args.checkpoint, args.out, args.guidance, best=args.best, default_long=default_long)}")
 
 
 def add_distill_args(p) -> None:
