@@ -1,9 +1,11 @@
 """Seed 004's motion KPIs (vidgen.evaluation.temporal) on renders whose right answers are known: a true
 video scores perfectly, the same video with two frames swapped does not, and hand-made videos give the
-figures the definitions promise. The temporal encoder is only trained for a few steps, for shape,
-determinism and its checkpoint round trip."""
+figures the definitions promise. The temporal encoder (trained by vidgen.training.temporal_encoder) is only
+trained for a few steps, for shape, determinism and its checkpoint round trip. Seed 004's temporal loss
+(vidgen.training.temporal_loss) on small tensors."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -16,7 +18,6 @@ from vidgen.evaluation.temporal import (
     CLIP_FRAMES,
     TemporalEncoder,
     TemporalEncoderConfig,
-    TemporalTrainConfig,
     clip_features,
     flicker,
     flow_consistency,
@@ -27,18 +28,25 @@ from vidgen.evaluation.temporal import (
     mawe,
     save_temporal_encoder,
     separation,
+    swap_frames,
     swap_two_frames,
     temporal_features,
-    train_temporal_encoder,
-    training_clips,
     warping_error,
     warping_errors,
 )
+from vidgen.training.temporal_encoder import (
+    TemporalTrainConfig,
+    held_out_accuracy,
+    train_temporal_encoder,
+    training_clips,
+    usable_prompts,
+)
+from vidgen.training.temporal_loss import temporal_loss
 
 WORLD = WorldConfig(name="motion")
 PROMPTS = ["HI", "B8", "OQ", "EF5", "HELLO WORLD"]
 TINY = TemporalEncoderConfig(channels=(4, 8, 8), feature_dim=6)
-TINY_TRAIN = TemporalTrainConfig(batch_size=4, frames=(16, 24))
+TINY_TRAIN = TemporalTrainConfig(batch_size=4, clips_per_video=2, frames=(16, 24))
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +171,9 @@ def test_swap_two_frames_swaps_exactly_two():
     moved = np.flatnonzero(out[:, 0, 0] != np.arange(16))
     assert len(moved) == 2 and out[moved[0], 0, 0] == moved[1] and out[moved[1], 0, 0] == moved[0]
     assert (video[:, 0, 0] == np.arange(16)).all()  # the input is untouched
+    pos = np.arange(10).reshape(5, 2)
+    np.testing.assert_array_equal(swap_frames(pos, 1, 3), pos[[0, 3, 2, 1, 4]])
+    assert pos[1, 0] == 2  # a copy
 
 
 # ----------------------------------------------------------------------------- temporal FID
@@ -193,12 +204,28 @@ def test_training_batches_are_a_function_of_seed_and_step():
     assert all(torch.equal(x, y) for x, y in zip(a, b)) and not torch.equal(a[0], c[0])
 
 
+def test_training_batches_swap_as_asked_and_refuse_a_prompt_too_long():
+    prompts = ["HI", "OQ", "EF5"]
+    never = dataclasses.replace(TINY_TRAIN, batch_size=8, swapped_share=0.0)
+    always = dataclasses.replace(never, swapped_share=1.0)
+    for step in range(3):
+        assert training_clips(step, 0, never, TINY.max_shift, prompts)[2].sum() == 0
+    assert np.mean([training_clips(s, 0, always, TINY.max_shift, prompts)[2].mean() for s in range(3)]) > 0.5
+    sentence = "HELLO WORLD ABCDEFGHIJKL"  # needs 40 frames in the motion world
+    assert usable_prompts(["HI", sentence], TINY_TRAIN) == ("HI",)
+    with pytest.raises(ValueError, match="usable_prompts"):
+        training_clips(0, 0, TINY_TRAIN, TINY.max_shift, [sentence])
+
+
 def test_encoder_trains_deterministically_and_round_trips(tmp_path, truths):
     videos, _ = truths
     before = torch.random.get_rng_state()
     enc, losses = train_temporal_encoder(3, seed=5, cfg=TINY, train=TINY_TRAIN, prompts=PROMPTS[:3])
     assert torch.equal(before, torch.random.get_rng_state())  # the caller's RNG is untouched
     assert len(losses) == 3 and all(np.isfinite(losses))
+    assert enc.meta["final_loss"] == pytest.approx(np.mean(losses)) and len(enc.meta["loss_curve"]) == 3
+    assert enc.meta["seconds"] >= 0 and enc.meta["prompts"] == 3 and enc.meta["train"]["clips_per_video"] == 2
+    assert 0 <= enc.meta["held_out"]["step_accuracy"] <= 1 and enc.meta["held_out"]["clips"] == 4 * TINY_TRAIN.batch_size
     again, losses_again = train_temporal_encoder(3, seed=5, cfg=TINY, train=TINY_TRAIN, prompts=PROMPTS[:3])
     other, _ = train_temporal_encoder(3, seed=6, cfg=TINY, train=TINY_TRAIN, prompts=PROMPTS[:3])
     state, state_again, state_other = enc.state_dict(), again.state_dict(), other.state_dict()
@@ -213,6 +240,7 @@ def test_encoder_trains_deterministically_and_round_trips(tmp_path, truths):
     loaded = load_temporal_encoder(tmp_path)
     assert isinstance(loaded, TemporalEncoder) and loaded.cfg == TINY and not loaded.training
     assert loaded.meta["steps"] == 3 and loaded.meta["seed"] == 5 and loaded.meta["note"] == "tiny"
+    assert loaded.meta["final_loss"] == enc.meta["final_loss"] and loaded.meta["held_out"] == enc.meta["held_out"]
     assert len(loaded.meta["weights_sha256"]) == 64
     np.testing.assert_array_equal(temporal_features(loaded, videos), feats)
 
@@ -228,7 +256,8 @@ def test_encoder_trains_deterministically_and_round_trips(tmp_path, truths):
 
 def test_frechet_separation_reports_both_sides(truths):
     videos, _ = truths
-    enc, _ = train_temporal_encoder(0, seed=0, cfg=TINY)
+    enc, _ = train_temporal_encoder(0, seed=0, cfg=TINY, train=TINY_TRAIN, prompts=PROMPTS)
+    assert enc.meta["final_loss"] is None and enc.meta["loss_curve"] == []
     row = frechet_separation(enc, videos[:3], videos[2:], np.random.default_rng(0))
     assert set(row) == {"true", "swapped", "margin", "n"} and row["n"] == 3
     assert row["true"] >= 0 and row["margin"] == pytest.approx(row["swapped"] - row["true"])
@@ -239,5 +268,56 @@ def test_bad_configs_raise():
         TemporalEncoderConfig(channels=(4, 8))
     with pytest.raises(ValueError, match="frames"):
         TemporalTrainConfig(frames=(8, 16))
+    with pytest.raises(ValueError, match="multiple of clips_per_video"):
+        TemporalTrainConfig(batch_size=6, clips_per_video=4)
     with pytest.raises(ValueError, match="steps"):
         train_temporal_encoder(-1)
+
+
+# ----------------------------------------------------------------------------- seed 004's temporal loss
+
+
+def _moving_block(b: int = 2, t: int = 6) -> torch.Tensor:
+    """(B, T, 8, 8) in [-1, 1]: a bright 2x2 block moving one pixel right a frame."""
+    x = -torch.ones(b, t, 8, 8)
+    for f in range(t):
+        x[:, f, 3:5, f : f + 2] = 1.0
+    return x
+
+
+def test_temporal_loss_is_zero_on_the_truth_and_on_a_steady_error():
+    x0 = _moving_block()
+    assert torch.equal(temporal_loss(x0.clone(), x0, torch.ones(2)), torch.zeros(2))
+    assert temporal_loss(x0 + 0.3, x0, torch.ones(2)) == pytest.approx(torch.zeros(2), abs=1e-12)  # shared by all frames
+
+
+def test_temporal_loss_punishes_flicker_by_its_size():
+    x0 = _moving_block()
+    sign = torch.tensor([1.0, -1.0] * 3)[None, :, None, None]  # (1, T, 1, 1) alternating
+    flicker = x0 + 0.1 * sign  # the same squared error as a steady 0.1 offset, but changing every frame
+    loss = temporal_loss(flicker, x0, torch.ones(2))
+    assert loss.shape == (2,) and loss == pytest.approx(torch.full((2,), 4 * 0.1 ** 2))  # (2a)^2 on every pair
+    assert (loss > temporal_loss(x0 + 0.1, x0, torch.ones(2))).all()
+    np.testing.assert_allclose(temporal_loss(flicker, x0, torch.tensor([2.0, 0.5])), [0.08, 0.02], rtol=1e-5)
+
+
+def test_temporal_loss_weights_a_pair_by_its_frames_and_passes_gradients():
+    x0 = _moving_block(b=1, t=3)
+    pred = x0.clone()
+    pred[:, 2] += 0.5  # only the last frame is wrong: pair (0, 1) is right, pair (1, 2) is off by 0.5 everywhere
+    weight = torch.tensor([[1.0, 1.0, 3.0]])  # (B, T): pair (1, 2) weighs (1 + 3) / 2
+    assert temporal_loss(pred, x0, weight).item() == pytest.approx((0 + 2.0 * 0.25) / 2)
+    assert temporal_loss(pred, x0).item() == pytest.approx(0.25 / 2)  # no weight: 1
+    pred.requires_grad_(True)
+    temporal_loss(pred, x0, torch.ones(1)).sum().backward()
+    assert pred.grad is not None and pred.grad[:, 2].abs().sum() > 0 and pred.grad[:, 0].abs().sum() == 0
+
+
+def test_temporal_loss_refuses_bad_shapes():
+    x0 = _moving_block()
+    with pytest.raises(ValueError, match="one shape"):
+        temporal_loss(x0[:, :4], x0, torch.ones(2))
+    with pytest.raises(ValueError, match="T >= 2"):
+        temporal_loss(x0[:, :1], x0[:, :1], torch.ones(2))
+    with pytest.raises(ValueError, match="weight"):
+        temporal_loss(x0, x0, torch.ones(2, 5))

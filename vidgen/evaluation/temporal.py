@@ -15,7 +15,8 @@ In this world the truth is exact: the text translates rigidly by an integer step
   integer shift search, vidgen.evaluation.tracking) against the true step, end-point error in pixels.
 - `TemporalEncoder` and `temporal_features` / `frechet_distance`: a temporal FID of this world, the
   Frechet distance between features of frame differences from a small CNN trained on true videos to
-  name each pair's step and to spot clips whose frames were swapped.
+  name each pair's step and to spot clips whose frames were swapped (its training is
+  vidgen.training.temporal_encoder: `python -m vidgen train-temporal-encoder`).
 - `swap_two_frames`, `separation`, `frechet_separation`: what the issue asks of every KPI, that it tells
   true videos from the same videos with two frames swapped (and by what margin).
 
@@ -37,18 +38,17 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from ..checkpoint import CONFIG_NAME, CheckpointError, atomic_write_json, load_tensors, read_json, save_tensors
-from ..data.prompts import validation_prompts
-from ..data.shape import FRAMES, HEIGHT, MAX_FRAMES, WIDTH
-from ..data.world import Motion, WorldConfig, render_motion, sample_motion
+from ..data.shape import HEIGHT, WIDTH
+from ..data.world import Motion
 from ..paths import CHECKPOINTS_DIR
 from .metrics import frechet_distance  # the one FD of vidgen: ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
 from .tracking import track
 
 __all__ = [
     "warping_errors", "warping_error", "mawe", "flicker", "flow_errors", "flow_consistency",
-    "TemporalEncoderConfig", "TemporalEncoder", "TemporalTrainConfig", "train_temporal_encoder",
-    "save_temporal_encoder", "load_temporal_encoder", "clip_features", "temporal_features", "frechet_distance",
-    "swap_two_frames", "separation", "frechet_separation",
+    "TemporalEncoderConfig", "TemporalEncoder", "save_temporal_encoder", "load_temporal_encoder", "clip_features",
+    "temporal_features", "frechet_distance",
+    "swap_frames", "swap_two_frames", "separation", "frechet_separation",
 ]
 
 MIN_MEAN_SQUARED_FLOW = 1.0  # px^2: MAWE's denominator floor, so a still video scores its plain warping error
@@ -222,28 +222,10 @@ class TemporalEncoder(nn.Module):
         return feats, steps, self.swap_head(F.gelu(feats))[:, 0]
 
 
-@dataclass(frozen=True)
-class TemporalTrainConfig:
-    """How the encoder is trained: batches of true clips and clips with two frames swapped."""
-
-    batch_size: int = 32
-    lr: float = 2e-3
-    frames: tuple[int, int] = (FRAMES, MAX_FRAMES)  # lengths (inclusive) of the videos clips are cut from: long
-    # motions are slower, so both short and long videos' steps are seen
-    swapped_share: float = 0.5  # share of clips cut from a video with two frames swapped, across a swapped frame
-
-    def __post_init__(self):
-        object.__setattr__(self, "frames", tuple(int(f) for f in self.frames))
-        if self.batch_size < 1 or not self.lr > 0 or not 0 <= self.swapped_share <= 1:
-            raise ValueError(f"need batch_size >= 1, lr > 0 and swapped_share in [0, 1], got {self.batch_size}, "
-                             f"{self.lr}, {self.swapped_share}")
-        if not FRAMES <= self.frames[0] <= self.frames[1] <= MAX_FRAMES:
-            raise ValueError(f"frames must satisfy {FRAMES} <= min <= max <= {MAX_FRAMES}, got {self.frames}")
-
-
-def _swap(video: np.ndarray, i: int, j: int) -> np.ndarray:
-    out = video.copy()
-    out[[i, j]] = video[[j, i]]
+def swap_frames(array: np.ndarray, i: int, j: int) -> np.ndarray:
+    """A copy of `array` with its entries i and j along the first axis swapped (frames of a video, or positions)."""
+    out = np.array(array, copy=True)
+    out[[i, j]] = out[[j, i]]
     return out
 
 
@@ -253,69 +235,7 @@ def swap_two_frames(video, rng: np.random.Generator) -> np.ndarray:
     if v.ndim != 3 or len(v) < 2:
         raise ValueError(f"expected one video (T >= 2, H, W), got shape {v.shape}")
     i, j = rng.choice(len(v), size=2, replace=False)
-    return _swap(v, int(i), int(j))
-
-
-def training_clips(step: int, seed: int, train: TemporalTrainConfig, max_shift: int,
-                   prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training batch, a pure function of (seed, step): clips (B, K, H, W) in [0, 1], step classes
-    (B, K-1, 2) in [0, 2R] (dx, dy clipped to +-R, plus R), swapped (B,) float (1 = the clip holds a swapped
-    frame that differs from the one it replaced)."""
-    rng = np.random.default_rng([seed, step])
-    world = WorldConfig(name="motion")
-    clips, classes, swapped = [], [], []
-    for _ in range(train.batch_size):
-        prompt = prompts[int(rng.integers(len(prompts)))]
-        frames = int(rng.integers(train.frames[0], train.frames[1] + 1))
-        motion = sample_motion(prompt, world, rng, frames=frames)
-        video = render_motion(prompt, motion)  # (T, H, W)
-        pos = np.stack([motion.xs, motion.ys], axis=1)  # (T, 2)
-        starts = np.arange(frames - CLIP_FRAMES + 1)
-        label = 0.0
-        if rng.random() < train.swapped_share:
-            i, j = (int(k) for k in rng.choice(frames, size=2, replace=False))
-            video, pos = _swap(video, i, j), _swap(pos, i, j)
-            label = float(np.any(video[i] != video[j]))
-            starts = starts[((starts <= i) & (i < starts + CLIP_FRAMES)) | ((starts <= j) & (j < starts + CLIP_FRAMES))]
-        s = int(starts[rng.integers(len(starts))])
-        clips.append(video[s : s + CLIP_FRAMES])
-        classes.append(np.clip(np.diff(pos[s : s + CLIP_FRAMES], axis=0), -max_shift, max_shift) + max_shift)
-        swapped.append(label)
-    return (torch.from_numpy(np.stack(clips)).float() / 255.0,  # (B, K, H, W)
-            torch.from_numpy(np.stack(classes)).long(),  # (B, K-1, 2)
-            torch.tensor(swapped))  # (B,)
-
-
-def train_temporal_encoder(steps: int, seed: int = 0, cfg: TemporalEncoderConfig = TemporalEncoderConfig(),
-                           train: TemporalTrainConfig = TemporalTrainConfig(),
-                           prompts: Sequence[str] | None = None) -> tuple[TemporalEncoder, list[float]]:
-    """Train an encoder for `steps` steps on true videos of the motion world (prompts: the validation
-    prompts unless given) -> (encoder in eval mode, loss per step). The same arguments give the same
-    weights: the initialisation is seeded inside a forked torch RNG (the caller's is untouched) and each
-    batch is a function of (seed, step). Loss: cross-entropy of each pair's dx and dy class plus the
-    binary cross-entropy of "swapped"."""
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    prompts = tuple(validation_prompts() if prompts is None else prompts)
-    if not prompts:
-        raise ValueError("need at least one prompt to draw videos of")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = TemporalEncoder(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=train.lr)
-    losses = []
-    model.train()
-    for step in range(steps):
-        clips, classes, swapped = training_clips(step, seed, train, cfg.max_shift, prompts)
-        _, step_logits, swap_logit = model(clips)  # (B, K-1, 2, 2R+1), (B,)
-        loss = (F.cross_entropy(rearrange(step_logits, "b p a k -> (b p a) k"), rearrange(classes, "b p a -> (b p a)"))
-                + F.binary_cross_entropy_with_logits(swap_logit, swapped))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.meta = {"steps": steps, "seed": seed, "train": asdict(train)}
-    return model.eval(), losses
+    return swap_frames(v, int(i), int(j))
 
 
 def save_temporal_encoder(model: TemporalEncoder, out_dir, meta: dict | None = None) -> Path:
