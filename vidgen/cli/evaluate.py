@@ -1,4 +1,5 @@
-"""`python -m vidgen eval | experiments | train-recognizer`: argument parsing, then one library call each."""
+"""`python -m vidgen eval | experiments | train-recognizer | train-temporal-encoder | report | world-report`: argument
+parsing, then one library call each."""
 from __future__ import annotations
 
 import json
@@ -131,6 +132,31 @@ def run_train_recognizer(args) -> None:
     model_cfg = MOTION_READER if args.reads == "motion" else RecognizerConfig()
     out = args.out or str(MOTION_DIR if args.reads == "motion" else DEFAULT_DIR)  # never the other reader's files
     print(json.dumps(train_recognizer(out, cfg, model_cfg, progress=not args.no_progress)))
+
+
+def add_train_temporal_encoder_args(p) -> None:
+    p.add_argument("--out", default=None, help="where the weights and config go (default checkpoints/temporal-encoder)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="optimizer steps (default: vidgen.training.temporal_encoder.DEFAULT_STEPS, about 5 min on 2 cores)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_train_temporal_encoder(args) -> None:
+    import torch
+
+    from ..evaluation.temporal import DEFAULT_DIR, save_temporal_encoder
+    from ..training.temporal_encoder import DEFAULT_STEPS, train_temporal_encoder
+
+    out = Path(args.out or DEFAULT_DIR)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out must be a directory, got the file {str(out)!r}")
+    torch.set_num_threads(args.threads)
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    encoder, _ = train_temporal_encoder(steps, seed=args.seed, progress=not args.no_progress)
+    save_temporal_encoder(encoder, out)
+    print(json.dumps({**encoder.meta, "path": str(out)}))
 
 
 

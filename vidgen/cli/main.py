@@ -26,6 +26,8 @@ SUBCOMMANDS = (
      evaluate.add_experiments_args, evaluate.run_experiments_cmd),
     ("train-recognizer", "train the text recognizer that scores readability",
      evaluate.add_train_recognizer_args, evaluate.run_train_recognizer),
+    ("train-temporal-encoder", "train the frame-difference encoder of the temporal FID (seed 004's motion KPIs)",
+     evaluate.add_train_temporal_encoder_args, evaluate.run_train_temporal_encoder),
     ("probe", "interpretability probes: embeddings, attention, loss by noise level", probe.add_probe_args, probe.run_probe),
     ("compare", "train every variant for the same budget, evaluate, write the comparison",
      compare.add_compare_args, compare.run_compare),
