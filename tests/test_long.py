@@ -185,3 +185,18 @@ def test_bad_long_requests_get_one_clear_line(tiny_long):
     hidden = Motion(motion.xs[:1] * 64, motion.ys[:1] * 64, motion.size)  # stands still: most glyphs never whole
     with pytest.raises(ValueError, match="wholly on screen"):
         tiny_long.generate("HELLO WORLD", motion=hidden)
+
+
+def test_a_long_model_trains_with_forcing_noise_and_the_temporal_term(tmp_path):
+    """Two steps of the tiny long recipe: per-frame levels, sentences, windows of long videos, and seed 004's
+    temporal term logged beside the denoising loss; a negative weight is refused."""
+    from vidgen.training.config import TrainConfig
+    from vidgen.training.trainer import Trainer
+
+    preset = PRESETS["tiny-motion-long"]
+    cfg = dataclasses.replace(preset.train, temporal_loss=0.5, bf16=False)
+    trainer = Trainer(preset.model, preset.diffusion, cfg, tmp_path, preset_name="tiny-motion-long")
+    out = trainer.train_step()
+    assert np.isfinite(out["loss"]) and out["aux"]["temporal"] > 0 and out["t"].shape == (cfg.batch_size,)
+    with pytest.raises(ValueError, match="temporal_loss is a weight"):
+        TrainConfig(temporal_loss=-1.0)

@@ -197,9 +197,52 @@ def soak_load() -> str:
     return table(["", ""], ["l", "l"], rows)
 
 
+def long_methods() -> str:
+    """docs/long.md: every long-video method side by side (docs/reports/long.json, `benchmarks.long_video`)."""
+    report = load("long.json")
+    rows = []
+    for name, by_frames in report["methods"].items():
+        for frames, r in by_frames.items():
+            rows.append([f"{name}{' (default)' if name == report['default']['method'] else ''}", frames, str(r["n"]),
+                         both_judges(r), f"{r['seam_ratio']:.2f}", f"{r['psnr']:.1f}", f"{r['drift_db']:+.2f}",
+                         f"{1000 * r['seconds_per_frame']:.0f}"])
+    return table(["method", "frames", "n", "read: reader / nearest render", "seam: boundary / inside", "PSNR dB",
+                  "drift dB (last window - first)", "ms a frame (batch of 8)"], ["l", "r", "r", "r", "r", "r", "r", "r"], rows)
+
+
+def long_shipped() -> str:
+    """docs/long.md, the model card: the long model at its default on sentences never trained on."""
+    report = load("long.json")
+    d = report["default"]
+    rows = []
+    for split, by_frames in report["shipped"].items():
+        for frames, r in by_frames.items():
+            k, kt = r["kpis"], r["kpis_truth"]
+            rows.append([split, frames, str(r["n"]), both_judges(r), f"{r['seam_ratio']:.2f}",
+                         f"{r['psnr_by_window'][0]:.1f} / {r['psnr_by_window'][-1]:.1f}", f"{r['drift_db']:+.2f}",
+                         f"{k['warping_error']:.4f} ({kt['warping_error']:.4f})", f"{k['flicker']:.3f} ({kt['flicker']:.3f})"])
+    return (f"{d['method']}, {d['steps']} steps a frame; {report['cpu']}, {report['precision']}\n\n"
+            + table(["sentences", "frames", "n", "read: reader / nearest render", "seam: boundary / inside",
+                     "PSNR first / last window", "drift dB", "warping error (truth)", "flicker (truth)"],
+                    ["l", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
+
+
+def long_cost() -> str:
+    """docs/long.md: time per frame against length, and memory (docs/reports/long.json)."""
+    report = load("long.json")
+    cost, memory = report["cost"], report["memory_mb"]
+    rows = [[frames, f"{r['seconds']:.2f}", f"{r['ms_per_frame']:.1f}"] for frames, r in cost["by_frames"].items()]
+    idle = "idle" if report["idle"] else f"not idle (load average {report['load_average_before']})"
+    return (f"`{cost['prompt']}`, one video; {report['cpu']}, {report['threads']} threads, {idle}; a 1024^3 fp32 matmul "
+            f"{report['matmul_1024_fp32_ms']} ms, so the 128-frame video is {cost['video_128_matmuls']} matmul-times; time a "
+            f"frame varies by {100 * cost['per_frame_spread']:.0f}% from 32 to 128 frames; peak memory of a process making one "
+            + ", ".join(f"{frames}-frame video {mb:.0f} MB" for frames, mb in memory.items()) + "\n\n"
+            + table(["frames", "seconds", "ms a frame"], ["r", "r", "r"], rows))
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models,
-          "soak_load": soak_load}
+          "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost}
 
 
 def render(text: str) -> str:

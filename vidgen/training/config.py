@@ -50,6 +50,8 @@ class TrainConfig:
     # and step, drawn from the world (motions cost no rendering, so the prior sees more of the world than the denoiser)
     frame_noise: str = "shared"  # "shared": one noise level per video; "forcing": per frame, Diffusion Forcing's
     # patterns (vidgen.training.frame_noise), for a model that takes a timestep per frame (a long-video model)
+    temporal_loss: float = 0.0  # weight of seed 004's temporal term (vidgen.training.temporal_loss): the predicted clean
+    # video's frame-to-frame change against the truth's, added to the loss (0 = none)
     init_from: str = ""  # start from these weights (a shipped model's name or a checkpoint directory) instead of
     # random ones: a long-video model fine-tuned from the release; its network must have the same parameters
     world: WorldConfig = field(default_factory=WorldConfig)  # how the text moves in the data (vidgen.data.world);
@@ -65,6 +67,8 @@ class TrainConfig:
         if self.attention_loss < 0 or self.curriculum_steps < 0 or self.prior_motions < 0:
             raise ValueError(f"attention_loss, curriculum_steps and prior_motions must be >= 0, got {self.attention_loss}, "
                              f"{self.curriculum_steps}, {self.prior_motions}")
+        if self.temporal_loss < 0:
+            raise ValueError(f"temporal_loss is a weight, >= 0, got {self.temporal_loss}")
         if self.frame_noise not in FRAME_NOISE:
             raise ValueError(f"unknown frame_noise {self.frame_noise!r}; known: {', '.join(FRAME_NOISE)}")
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.guidance_dropout < 1 or not 0 <= self.ema_decay < 1:

@@ -32,6 +32,7 @@ from ..shipped import resolve_model_path
 from .attention_supervision import AttentionSupervision
 from .config import TrainConfig
 from .frame_noise import forcing_timesteps
+from .temporal_loss import temporal_loss
 from .optimizer_state import optimizer_from_tensors, optimizer_to_tensors
 
 NUM_BUCKETS = 10  # loss is logged per tenth of [0, T)
@@ -68,18 +69,26 @@ def bucket_losses(t: torch.Tensor, losses: torch.Tensor, num_timesteps: int) -> 
 
 
 def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None, weighting="none", gamma=5.0, bf16=False,
-                   motion=None):
+                   motion=None, temporal=0.0):
     """Per-sample (weighted loss, unweighted MSE) of the network's prediction against its target, and
     the network's auxiliary losses (name -> scalar; a layout predictor's, for instance). motion (B, T, 3):
-    where the text is, for a model of the motion world (None in the scroll world)."""
+    where the text is, for a model of the motion world (None in the scroll world). temporal > 0 adds seed 004's
+    temporal term (vidgen.training.temporal_loss) times `temporal`, each sample or frame weighted by
+    min(SNR, gamma) / gamma: the predicted clean video is only worth comparing where the noise lets it be known."""
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=bf16):
         out, aux = model(x_t, t, ids, drop, aux=True, motion=motion)
     if t.ndim == 2:  # a timestep per frame (B, T): each frame weighted by its own level
         per_frame = (out.float() - schedule.target(x0, noise, t)).pow(2).mean(dim=(2, 3))  # (B, T)
-        return (per_frame * schedule.loss_weight(t, weighting, gamma)).mean(dim=1), per_frame.mean(dim=1), aux
-    mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
-    return mse * schedule.loss_weight(t, weighting, gamma), mse, aux
+        loss, mse = (per_frame * schedule.loss_weight(t, weighting, gamma)).mean(dim=1), per_frame.mean(dim=1)
+    else:
+        mse, _ = schedule.denoising_errors(out, x_t, x0, noise, t)  # (B,)
+        loss = mse * schedule.loss_weight(t, weighting, gamma)
+    if temporal:
+        pred_x0, _ = schedule.split_prediction(out.float(), x_t, t)
+        known = schedule.snr.to(t.device)[t].clamp(max=gamma).float() / gamma  # (B,) or (B, T)
+        aux = {**aux, "temporal": temporal * temporal_loss(pred_x0, x0, known).mean()}
+    return loss, mse, aux
 
 
 class Trainer:
@@ -198,7 +207,7 @@ class Trainer:
             group["lr"] = lr_at(self.step, cfg) * group.get("lr_scale", 1.0)
         motion = None if motion is None or not self.model.layout_kind.follows_motion else motion.to(self.device)
         loss_w, mse, aux = diffusion_loss(self.ddp, self.schedule, x0, ids, t, noise, drop, cfg.loss_weighting, cfg.min_snr_gamma,
-                                          cfg.bf16, motion)
+                                          cfg.bf16, motion, cfg.temporal_loss)
         if self.attention_supervision is not None:
             aux["attention"] = cfg.attention_loss * self.attention_supervision.loss(self.model.drop_prompts(ids, drop))
         # what the kind learns from more of its world than the batch shows (a motion prior's draws)
