@@ -69,6 +69,24 @@ def test_a_space_is_a_word_gap_with_no_ink():
         tok.normalize_prompt("HELLO WORLD")  # a short model's prompt takes no space
 
 
+def test_the_frames_a_prompt_needs_are_exact_and_enough():
+    """min_frames is the fewest frames, not a rounded figure: a request of exactly that many is made."""
+    for prompt in ("ABCDEFGHIJKLMNOPQRSTUVWX", "WWWWWWWWWWWW", "HELLO WORLD 2026"):
+        need = min_frames(prompt, MOTION)
+        m = sample_motion(prompt, MOTION, np.random.default_rng(0), frames=need)
+        assert (visible_frames(prompt, m) >= MIN_VISIBLE_FRAMES).all()
+        with pytest.raises(ValueError, match=f"only in {need} frames or more"):
+            sample_motion(prompt, MOTION, np.random.default_rng(0), frames=need - 1)
+
+
+def test_a_shorter_sentence_split_is_the_start_of_a_longer_one():
+    """What training keeps out (the first SENTENCE_VAL sentences) holds every shorter split measured."""
+    from vidgen.data.prompts import SENTENCE_VAL
+
+    assert sentence_prompts(n=48) == sentence_prompts(n=SENTENCE_VAL)[:48]
+    assert sorted({len(p) for p in sentence_prompts(n=48)}) == list(range(12, 25))
+
+
 def test_a_prompt_too_long_for_its_frames_says_how_many_it_needs():
     with pytest.raises(ValueError, match=r"too long for 16 frames.*only in \d+ frames or more"):
         sample_motion("HELLO WORLD 2026", MOTION, np.random.default_rng(0), frames=16)
@@ -182,6 +200,9 @@ def test_bad_long_requests_get_one_clear_line(tiny_long):
         prompt = kwargs.pop("prompt", "HELLO WORLD")
         with pytest.raises(ValueError, match=message):
             tiny_long.generate(prompt, **kwargs)
+    for kwargs in (dict(sampler="dpm++2m"), dict(eta=0.5), dict(clip_x0=False), dict(ids=torch.zeros(1, 24, dtype=torch.long))):
+        with pytest.raises(ValueError, match="per-frame DDIM from prompts"):  # refused, not silently dropped
+            tiny_long.generate("HELLO WORLD", frames=64, **kwargs)
     hidden = Motion(motion.xs[:1] * 64, motion.ys[:1] * 64, motion.size)  # stands still: most glyphs never whole
     with pytest.raises(ValueError, match="wholly on screen"):
         tiny_long.generate("HELLO WORLD", motion=hidden)

@@ -166,7 +166,7 @@ class Pipeline:
         check_seed(seed)
         prompts = [tok.normalize_prompt(p, self.model.cfg.prompt_len, words=True) for p in ([prompts] if isinstance(prompts, str) else prompts)]
         own_method, own_steps = self.default_long
-        method, steps = method or own_method, own_steps if steps is None else int(steps)
+        method, steps = method or own_method, own_steps if steps is None else steps
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         check_long_args(method, steps, guidance_scale, self.model.cfg.frames // self.model.cfg.patch[0])
         motions, n = self.long_motions(prompts, motion, seed, frames)
@@ -284,14 +284,29 @@ class Pipeline:
         if frames is not None and given is not None and check_frames(frames) != given:
             raise ValueError(f"the motion has {given} frames but frames={frames} were asked: give one or make them match")
         asked = check_frames(frames) if frames is not None else given or FRAMES
-        if "method" in kwargs or self.makes_long or self.needs_long(listed, asked):
-            long_args = {k: v for k, v in kwargs.items() if k in ("motion", "seed", "steps", "guidance_scale", "method")}
-            return self.long_pipeline().generate_long(prompts, frames=frames, **long_args)
+        if kwargs.get("method") is not None or self.makes_long or self.needs_long(listed, asked):
+            return self.long_pipeline().generate_long(prompts, frames=frames, **long_arguments(kwargs))
         last = None
         for last in self.iter_steps(prompts, **kwargs):
             pass
         video = to_uint8(last.x_t)
         return video[0] if isinstance(prompts, str) else video
+
+
+LONG_ARGUMENTS = ("motion", "seed", "steps", "guidance_scale", "method")  # what a long video takes (iter_long_steps)
+
+
+def long_arguments(kwargs: dict) -> dict:
+    """generate's arguments as a long video takes them; one that does not apply is refused, not dropped: a long video is
+    made with per-frame DDIM (eta 0, x0 clipped) from prompts (not raw ids), and its steps are steps per frame."""
+    sampler, eta, clip_x0 = kwargs.get("sampler"), kwargs.get("eta", 0.0), kwargs.get("clip_x0", True)
+    if sampler not in (None, "ddim") or eta or not clip_x0 or kwargs.get("ids") is not None:
+        raise ValueError("a long video is made with per-frame DDIM from prompts: it takes no sampler but ddim, no eta, no "
+                         "clip_x0=False and no raw ids (its steps are steps per frame)")
+    unknown = set(kwargs) - set(LONG_ARGUMENTS) - {"sampler", "eta", "clip_x0", "ids"}
+    if unknown:
+        raise ValueError(f"unknown arguments for a long video: {', '.join(sorted(unknown))}")
+    return {k: v for k, v in kwargs.items() if k in LONG_ARGUMENTS}
 
 
 def describe_precision(pipe: Pipeline) -> str:

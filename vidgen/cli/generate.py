@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..data.shape import FRAMES, MAX_FRAMES
+from ..long.methods import METHOD_REGISTRY, METHODS
 from .common import (
     UsageError,
     add_compile_arg,
@@ -16,7 +18,6 @@ from .common import (
     seed_int,
     unloaded_pipeline,
 )
-from ..long.methods import METHOD_REGISTRY, METHODS
 
 
 def add_render_args(p) -> None:
@@ -24,15 +25,14 @@ def add_render_args(p) -> None:
 
     p.add_argument("--prompt", required=True)
     p.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or FILE.npy")
-    p.add_argument("--world", choices=WORLDS, default="scroll", help="the world a random motion is drawn from (default scroll)")
+    p.add_argument("--world", choices=WORLDS, default=None,
+                   help="the world a random motion is drawn from (default scroll; motion for a long video or a sentence)")
     p.add_argument("--motion", default="random", help=f"how the text moves: {MOTION_SPEC_HELP} (default random)")
     p.add_argument("--seed", type=seed_int, default=0, help="draws the random motion")
     add_frames_arg(p)
 
 
 def add_frames_arg(p) -> None:
-    from ..data.shape import FRAMES, MAX_FRAMES
-
     p.add_argument("--frames", type=frames_int, default=None,
                    help=f"video length, {FRAMES} to {MAX_FRAMES} frames (default {FRAMES}); prompts of up to 24 symbols with spaces "
                         "between words need enough frames to show every glyph")
@@ -40,14 +40,18 @@ def add_frames_arg(p) -> None:
 
 def run_render(args) -> None:
     from ..data import tokenizer as tok
-    from ..data.shape import FRAMES
     from ..data.video_io import save_video
     from ..data.world import WorldConfig, motion_from_spec, render_motion
 
     check_out(args.out)
     prompt = tok.normalize_prompt(args.prompt, tok.LONG_PROMPT_SLOTS, words=True)
+    long = (args.frames or FRAMES) > FRAMES or len(prompt) > tok.PROMPT_SLOTS or tok.SPACE in prompt
+    world = args.world or ("motion" if long else "scroll")
+    if long and world == "scroll":
+        raise UsageError("--world scroll has one 16-frame motion of up to 8 symbols a prompt: a long video or a sentence "
+                         "needs --world motion")
     try:
-        motion = motion_from_spec(args.motion, prompt, WorldConfig(name=args.world), args.seed, args.frames or FRAMES)
+        motion = motion_from_spec(args.motion, prompt, WorldConfig(name=world), args.seed, args.frames or FRAMES)
     except ValueError as e:
         raise UsageError(f"--motion: {e}") from None
     path = save_video(render_motion(prompt, motion), args.out)
@@ -133,7 +137,6 @@ def run_sample_long(args, unloaded, prompt: str, device: str) -> None:
     from tqdm.auto import tqdm
 
     from ..data.render import to_uint8
-    from ..data.shape import FRAMES
     from ..data.video_io import save_video
     from ..data.world import describe_motion, motion_from_spec
     from ..long.engine import check_long_args
@@ -145,6 +148,9 @@ def run_sample_long(args, unloaded, prompt: str, device: str) -> None:
         raise UsageError("--steps-out records a short video's steps; a long video's calls are shown in the app's step viewer")
     if args.sampler not in (None, "ddim") or args.eta:
         raise UsageError("a long video is made with per-frame DDIM (eta 0): --sampler and --eta do not apply")
+    if not unloaded.makes_long and (unloaded.world.name != "motion" or not unloaded.model.layout_kind.follows_motion):
+        raise UsageError(f"this model makes {unloaded.model.cfg.frames}-frame videos of up to {unloaded.model.cfg.prompt_len} "
+                         f"symbols; for longer videos or sentences use --checkpoint {LONG_MODEL} (or the default model)")
     checkpoint = args.checkpoint if unloaded.makes_long else LONG_MODEL
     long = unloaded if unloaded.makes_long else unloaded_pipeline(LONG_MODEL, flag=f"the long-video model ({LONG_MODEL})")
     own_method, own_steps = long.default_long

@@ -144,7 +144,8 @@ def run_export(args) -> None:
                              "causal temporal attention and sentence prompts: the motion-long preset)")
         method, steps = args.long_method or unloaded.default_long[0], args.long_steps or unloaded.default_long[1]
         try:
-            check_long_args(method, steps, unloaded.default_guidance, unloaded.model.cfg.frames // unloaded.model.cfg.patch[0])
+            guidance = unloaded.default_guidance if args.guidance is None else args.guidance
+            check_long_args(method, steps, guidance, unloaded.model.cfg.frames // unloaded.model.cfg.patch[0])
         except ValueError as e:
             raise UsageError(f"--long-method/--long-steps: {e}") from None
         default_long = {"method": method, "steps": steps}

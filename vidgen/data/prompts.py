@@ -18,7 +18,7 @@ TRAIN_MAX_LEN = 6  # the longest prompt training uses by default (SplitConfig.ma
 # glyphs that a reader, or a model, easily takes for one another in this font: the hard split's groups
 LOOKALIKE_GROUPS = ("O0QD", "I1L", "S5", "B8", "Z2", "EF", "G6", "MW")
 SENTENCE_LENGTHS = (12, 24)  # symbols of a long-video prompt, the spaces between its words counted
-WORD_LENGTHS = (2, 7)  # symbols of a sentence's words (the last may be 1 to fit)
+WORD_LENGTHS = (2, 7)  # symbols of a sentence's words (the last takes what is left: 2 to 9)
 SENTENCE_VAL = 400  # sentences kept from training (the first of `sentence_prompts`, so its n=48 default is among them)
 
 
@@ -133,7 +133,8 @@ def heldout_prompts(split: SplitConfig = SplitConfig(), n: int = 200, seed: int 
 
 
 def _sentence(rng: np.random.Generator, length: int, word) -> str:
-    """Words from `word(rng, n)` (n symbols) joined by single spaces, `length` symbols in all."""
+    """Words from `word(rng, n)` (n symbols) joined by single spaces, `length` symbols in all: WORD_LENGTHS each,
+    but the last, which takes what is left (2 to 9 symbols)."""
     words: list[str] = []
     left = length
     while left > 0:
@@ -145,14 +146,15 @@ def _sentence(rng: np.random.Generator, length: int, word) -> str:
 
 
 def sentence_prompts(split: SplitConfig = SplitConfig(), n: int = 48, seed: int = 41, heldout: bool = False) -> tuple[str, ...]:
-    """n sentences of 12-24 symbols (`SENTENCE_LENGTHS`, the spaces counted; lengths spread evenly), never trained on:
+    """n sentences of 12-24 symbols (`SENTENCE_LENGTHS`, the spaces counted; sentence i is 12 + i mod 13 long, so a
+    shorter list is the start of a longer one), never trained on:
     the long-video split. heldout=False: words the held-out rules allow, a set training excludes (`_sentence_set`);
     heldout=True: the first word breaks them (starts with A, or has S second), as `heldout_prompts` do."""
     rng = np.random.default_rng([seed, int(heldout)])
     lo, hi = SENTENCE_LENGTHS
     out: list[str] = []
     while len(out) < n:
-        length = lo + (len(out) * (hi - lo + 1) // n) % (hi - lo + 1) if n > 1 else hi
+        length = lo + len(out) % (hi - lo + 1)
         p = _sentence(rng, length, lambda r, k: _random_prompt(r, k, split))
         if heldout:
             first, rest = p.split(" ", 1)

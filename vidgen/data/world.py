@@ -290,10 +290,10 @@ def speed_range(world: WorldConfig, frames: int) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=4096)
 def min_frames(prompt: str, world: WorldConfig) -> int | None:
-    """The fewest frames (a multiple of 8 from FRAMES) in which `world` can show every glyph of `prompt` whole
-    twice: sideways at its top speed and smallest size; None if not even MAX_FRAMES can."""
+    """The fewest frames (from FRAMES) in which `world` can show every glyph of `prompt` whole twice: sideways at
+    its top speed and smallest size; None if not even MAX_FRAMES can."""
     prompt = world_prompt(prompt)
-    for frames in range(FRAMES, MAX_FRAMES + 1, 8):
+    for frames in range(FRAMES, MAX_FRAMES + 1):
         d = path_displacements("line", math.pi, world.speeds[1], np.random.default_rng(0), frames)
         if len(valid_starts(prompt, world.sizes[0], d)):
             return frames

@@ -150,8 +150,8 @@ class NoiseSchedule:
         return target_mse, x0_mse
 
     def loss_weight(self, t: torch.Tensor, kind: str, gamma: float = 5.0) -> torch.Tensor:
-        """Per-sample loss weight (B,). min_snr: min(SNR, gamma) / SNR for eps and / (SNR + 1) for v,
-        which weighs every t as an x0-loss capped at gamma (Hang et al. 2023)."""
+        """Per-sample loss weight (B,), or per frame (B, T) for timesteps (B, T). min_snr: min(SNR, gamma) / SNR for
+        eps and / (SNR + 1) for v, which weighs every t as an x0-loss capped at gamma (Hang et al. 2023)."""
         if kind == "none":
             return torch.ones(t.shape, device=t.device)
         if kind != "min_snr":

@@ -240,9 +240,34 @@ def long_cost() -> str:
             + table(["frames", "seconds", "ms a frame"], ["r", "r", "r"], rows))
 
 
+def motion_kpis() -> str:
+    """docs/long.md: seed 004's motion KPIs of every shipped motion model, and their separation of true videos from the
+    same with two frames swapped (docs/reports/motion_kpis.json, `benchmarks.motion_kpis`)."""
+    report = load("motion_kpis.json")
+    rows = []
+    for name, model in report["models"].items():
+        for set_name, r in model["sets"].items():
+            g, t = r["generated"], r["truth"]
+            rows.append([name, set_name, str(r["n"]), f"{g['warping_error']:.4f} ({t['warping_error']:.4f})",
+                         f"{g['mawe']:.4f} ({t['mawe']:.4f})", f"{g['flicker']:.3f} ({t['flicker']:.3f})",
+                         f"{g['flow_consistency_px']:.2f} ({t['flow_consistency_px']:.2f})",
+                         f"{r['temporal_fid_vs_reference']:.2f} ({r['temporal_fid_floor']:.2f})"])
+    kpis = table(["model", "videos", "n", "warping error (truth)", "MAWE (truth)", "flicker (truth)", "flow error px (truth)",
+                  "temporal FID (floor)"], ["l", "l", "r", "r", "r", "r", "r", "r"], rows)
+    seps = []
+    for set_name, by_kpi in report["separation"].items():
+        seps.append([set_name] + [f"{r['margin']:.4g}" + (f" ({100 * r['separated']:.0f}%)" if "separated" in r else "")
+                                  for r in by_kpi.values()])
+    names = list(next(iter(report["separation"].values())))
+    return (kpis + f"\n{report['cpu']}. True videos against the same with two frames swapped: the margin (the share of "
+            "videos that score better than their swapped copy)\n\n"
+            + table(["true videos"] + names, ["l"] + ["r"] * len(names), seps))
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models,
-          "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost}
+          "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
+          "motion_kpis": motion_kpis}
 
 
 def render(text: str) -> str:

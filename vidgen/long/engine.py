@@ -20,10 +20,9 @@ from .levels import FrameLevels
 from .methods import Call, get_method
 
 MAX_LONG_STEPS = 50  # steps per frame: every method's cost grows with them (the stream's by a call per step per token)
-
-
 DEFAULT_LONG_METHOD = "splice"  # a long-video model's method and steps per frame unless its config says ("default_long")
 DEFAULT_LONG_STEPS = 6
+
 
 
 def check_long_args(method: str, steps: int, guidance_scale: float, window_tokens: int) -> None:
@@ -103,6 +102,9 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
                 out = model.forward_with_guidance(xw, t, None, guidance_scale, cond=cond)
         pred_x0, _ = schedule.split_prediction(out.float(), xw, t)
         pred_x0 = pred_x0.clamp(-1.0, 1.0)
+        if runner is not None:  # the cached pass predicts the active token alone: elsewhere show the window as it is
+            active = torch.from_numpy(call.targets < lw).to(device)[None, :, None, None]
+            pred_x0 = torch.where(active, pred_x0, xw)
         moved = levels_map.step(xw, pred_x0, lw, call.targets)
         if call.fresh:
             scratch = (moved, call.targets.copy(), call.chunk)
@@ -128,7 +130,7 @@ class CachedStream:
     """The "stream" method's calls with a key-value cache: while one temporal token is denoised, the clean
     context in front of it does not change, and in a causal model it never attends to the token, so its
     keys and values in every layer are computed once per token (the first call) and reused by the others,
-    which run the new token's H'W' tokens alone (vidgen.models.full.FullDiT.denoise_cached)."""
+    which run the new token's H'W' tokens alone (vidgen.models.full.FullDiT.forward_cached)."""
 
     def __init__(self, model):
         self.model = model

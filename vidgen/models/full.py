@@ -42,6 +42,11 @@ class DiTBlock(nn.Module):
         return (x, kv) if keep_kv else x
 
 
+def rope_rows(tables, lo: int, hi: int):
+    """Rows [lo, hi) of the rotary tables (cos, sin) (N, hd/2), or None without rope."""
+    return None if tables is None else (tables[0][lo:hi], tables[1][lo:hi])
+
+
 class FullDiT(TokenDenoiser):
     """Patches -> learned positional embedding -> DiT blocks with joint space-time attention -> patches back.
 
@@ -97,7 +102,6 @@ class FullDiT(TokenDenoiser):
         a, z = lo // pt * hw, hi // pt * hw  # the token range of the frames asked
         h = self.embed(xx, cond.layout)  # (B', N, D)
         rope = (self.rope_cos, self.rope_sin) if self.cfg.rope else None
-        part = lambda tables, i, j: None if tables is None else (tables[0][i:j], tables[1][i:j])  # noqa: E731
         if holder.cache is None:  # the context's keys and values, once per token
             holder.cache = []
             hc = h[:, :a]
@@ -105,11 +109,11 @@ class FullDiT(TokenDenoiser):
                 if a == 0:
                     holder.cache.append(None)
                     continue
-                hc, kv = block(hc, c[:, : lo // pt], cond.text, cond.mask, part(rope, 0, a), self.causal_mask[:a, :a], keep_kv=True)
+                hc, kv = block(hc, c[:, : lo // pt], cond.text, cond.mask, rope_rows(rope, 0, a), self.causal_mask[:a, :a], keep_kv=True)
                 holder.cache.append(kv)
         hn = h[:, a:z]
         for block, past in zip(self.blocks, holder.cache):
-            hn = block(hn, c[:, lo // pt : hi // pt], cond.text, cond.mask, part(rope, a, z), past=past)
+            hn = block(hn, c[:, lo // pt : hi // pt], cond.text, cond.mask, rope_rows(rope, a, z), past=past)
         patches = torch.zeros(h.shape[0], h.shape[1], self.final_layer.linear.out_features, dtype=hn.dtype, device=hn.device)
         patches[:, a:z] = self.final_layer(hn, c[:, lo // pt : hi // pt])
         out = self.patcher.unpatchify(patches)  # (B', W, H, W)
