@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vidgen import checkpoint as ckpt
-from vidgen.data.prompts import SplitConfig
+from vidgen.data.prompts import SplitConfig, sentence_prompts
 from vidgen.evaluation.harness import split_prompts
 from vidgen.evaluation.recognizer import MOTION_DIR, default_reader
 from vidgen.evaluation.tracking import position_errors
@@ -140,3 +140,40 @@ def test_the_blogs_own_motions_keep_every_glyph_on_screen():
     short = [(p, s) for s in range(8) for p, m in zip(prompts, pipe.motions(prompts, None, seed=s))
              if (visible_frames(p, m) < MIN_VISIBLE_FRAMES).any()]
     assert not short, short
+
+
+def long_read_back(pipe, prompts, motion_reader):
+    """Both judges' readings of the sentences as `pipe` makes them at 64 frames, prompt i along a motion drawn by seed i."""
+    from vidgen.evaluation.long_reading import long_nearest_reads, long_reads
+
+    motions = [pipe.sample_motion(p, i, frames=64) for i, p in enumerate(prompts)]
+    videos = pipe.generate(prompts, motion=motions, seed=0)
+    return long_reads(videos, prompts, motions, motion_reader), long_nearest_reads(videos, prompts, motions)
+
+
+LONG_PROMPTS = list(sentence_prompts(n=4)) + list(sentence_prompts(n=2, heldout=True))  # 12-15 symbols, never trained on
+
+
+@pytest.mark.slow
+def test_the_default_pipeline_makes_sentences_as_long_videos_that_read_back(motion_reader):
+    """A 64-frame request of a sentence to the default pipeline is made by the long model (the same video as asking it
+    directly), and both judges read the sentences back (all of them on the machine they were measured on)."""
+    pipe = load_pipeline()
+    reads, nearest = long_read_back(pipe, LONG_PROMPTS, motion_reader)
+    assert sum(r == p for r, p in zip(reads, LONG_PROMPTS)) >= len(LONG_PROMPTS) - 1, list(zip(LONG_PROMPTS, reads))
+    assert sum(r == p for r, p in zip(nearest, LONG_PROMPTS)) >= len(LONG_PROMPTS) - 1, list(zip(LONG_PROMPTS, nearest))
+    direct = load_pipeline("long").generate(LONG_PROMPTS[0], frames=64, seed=3)
+    assert np.array_equal(pipe.generate(LONG_PROMPTS[0], frames=64, seed=3), direct)
+
+
+@pytest.mark.slow
+def test_the_long_read_back_catches_a_broken_checkpoint(motion_reader, tmp_path):
+    broken = tmp_path / "broken-long"
+    shutil.copytree(SHIPPED_MODELS["long"].directory, broken)
+    state = ckpt.load_tensors(broken / ckpt.EMA_NAME)
+    g = torch.Generator().manual_seed(0)
+    state = {k: v + 0.5 * v.float().std().nan_to_num(0.02) * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+             for k, v in state.items()}
+    ckpt.save_tensors(broken / ckpt.EMA_NAME, state)
+    reads, nearest = long_read_back(load_pipeline(broken), LONG_PROMPTS, motion_reader)
+    assert sum(r == p for r, p in zip(reads, LONG_PROMPTS)) < len(LONG_PROMPTS) - 1

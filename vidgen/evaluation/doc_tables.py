@@ -218,11 +218,12 @@ def long_shipped() -> str:
     for split, by_frames in report["shipped"].items():
         for frames, r in by_frames.items():
             k, kt = r["kpis"], r["kpis_truth"]
-            rows.append([split, frames, str(r["n"]), both_judges(r), f"{r['seam_ratio']:.2f}",
+            rows.append([split, frames, str(r["n"]), f"{both_judges(r)} ({both_judges({'reader': r['truth_reader'], 'nearest_render': r['truth_nearest_render']}, short=True)})",
+                         f"{r['seam_ratio']:.2f}",
                          f"{r['psnr_by_window'][0]:.1f} / {r['psnr_by_window'][-1]:.1f}", f"{r['drift_db']:+.2f}",
                          f"{k['warping_error']:.4f} ({kt['warping_error']:.4f})", f"{k['flicker']:.3f} ({kt['flicker']:.3f})"])
     return (f"{d['method']}, {d['steps']} steps a frame; {report['cpu']}, {report['precision']}\n\n"
-            + table(["sentences", "frames", "n", "read: reader / nearest render", "seam: boundary / inside",
+            + table(["sentences", "frames", "n", "read: reader / nearest render (of the truth)", "seam: boundary / inside",
                      "PSNR first / last window", "drift dB", "warping error (truth)", "flicker (truth)"],
                     ["l", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
 
