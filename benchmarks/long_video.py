@@ -114,6 +114,21 @@ def memory(model: str, method: str, steps: int, lengths=(32, 128)) -> dict:
     return out
 
 
+def seam_picture(pipe, path: str, prompt: str = "HELLO WORLD 2026", frames: int = 64, seed: int = 3) -> None:
+    """Frames 12-19 around the first chunk boundary (frame 16) of independent chunks and of the default method,
+    under the truth, 4x; beneath each row, its absolute difference from the truth."""
+    from PIL import Image
+
+    motion = pipe.sample_motion(prompt, seed, frames)
+    truth = render_motion(prompt, motion)[12:20]
+    rows = [truth]
+    for method in ("independent", pipe.default_long[0]):
+        video = pipe.generate(prompt, motion=motion, method=method, seed=seed)[12:20]
+        rows += [video, np.abs(video.astype(np.int16) - truth).astype(np.uint8)]
+    grid = np.concatenate([np.concatenate(list(r), axis=1) for r in rows], axis=0)  # (5 * H, 8 * W)
+    Image.fromarray(grid).resize((grid.shape[1] * 4, grid.shape[0] * 4), Image.NEAREST).save(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, built without running anything (tests/test_docs.py checks the docs' commands against it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--methods", default=",".join(METHODS), help=f"methods compared (default {','.join(METHODS)})")
     ap.add_argument("--skip-cost", action="store_true", help="no timing or memory (a busy machine)")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--picture", default=None, help="write only the seam picture here (docs/long/seam.png) and stop")
     return ap
 
 
@@ -130,6 +146,10 @@ def main(argv=None) -> None:
     load = os.getloadavg()[0]
     torch.manual_seed(0)
     pipe = load_pipeline(args.model)
+    if args.picture:
+        seam_picture(pipe, args.picture)
+        print(f"wrote {args.picture}")
+        return
     method, steps = pipe.default_long
     reader = default_reader("checkpoints/recognizer-motion")
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)

@@ -50,8 +50,11 @@ TWO_STEP_COMMANDS = FAST_COMMANDS + (
     "python -m vidgen export --checkpoint runs/release-pd2 --out checkpoints/release-2step --guidance 3")
 
 LONG_COMMANDS = RELEASE_COMMANDS + (
-    "python -m vidgen train --preset motion-long --out runs/long --max-steps 3600 --lr-decay-steps 3600 --time-budget 6300",
-    "python -m vidgen export --checkpoint runs/long --out checkpoints/long --guidance 3")
+    # fine-tuned from the release; the first sitting was stopped at step 1662 (a signal: it saves and exits), and the
+    # second ends the cosine at 2300 steps (both resume exactly: the data is a function of the step)
+    "python -m vidgen train --preset motion-long --out runs/long --max-steps 1662 --lr-decay-steps 3600",
+    "python -m vidgen train --preset motion-long --out runs/long --resume --max-steps 2300 --lr-decay-steps 2300",
+    "python -m vidgen export --checkpoint runs/long --out checkpoints/long --guidance 3 --long-method splice --long-steps 6")
 
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
