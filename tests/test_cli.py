@@ -54,7 +54,8 @@ def test_sample_without_a_checkpoint_is_the_default_model_at_its_own_two_steps(t
     "args",
     [
         ("render", "--prompt", "hi!", "--out", "x.gif"),
-        ("render", "--prompt", "ABCDEFGHIJ", "--out", "x.gif"),
+        ("render", "--prompt", "ABCDEFGHIJKLMNOPQRSTUVWXY", "--out", "x.gif"),
+        ("render", "--prompt", "THE QUICK BROWN FOX JUMP", "--out", "x.gif"),
         ("render", "--prompt", "AB", "--out", "x.avi"),
         ("sample", "--checkpoint", "/nonexistent", "--prompt", "AB", "--out", "x.gif"),
         ("train", "--preset", "giant", "--out", "/tmp/never"),

@@ -284,7 +284,8 @@ class Pipeline:
         if frames is not None and given is not None and check_frames(frames) != given:
             raise ValueError(f"the motion has {given} frames but frames={frames} were asked: give one or make them match")
         asked = check_frames(frames) if frames is not None else given or FRAMES
-        if kwargs.get("method") is not None or self.makes_long or self.needs_long(listed, asked):
+        texts = listed if kwargs.get("ids") is None else []  # given ids are the prompt; the strings only label them
+        if kwargs.get("method") is not None or self.makes_long or self.needs_long(texts, asked):
             return self.long_pipeline().generate_long(prompts, frames=frames, **long_arguments(kwargs))
         last = None
         for last in self.iter_steps(prompts, **kwargs):
