@@ -58,6 +58,9 @@ MOTION_TRAIN = replace(LAYOUT_TRAIN, world=MOTION, lr_decay_steps=2800, max_step
 LONG = replace(MOTION, frames=(FRAMES, MAX_FRAMES))  # windows of videos of 16 to 128 frames (vidgen.long)
 LONG_TRAIN = replace(MOTION_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing", init_from="release",
                      lr=3e-4, warmup_steps=100, lr_decay_steps=4000, max_steps=4000)  # fine-tuned from the release
+LONG_TUNE = replace(LONG_TRAIN, init_from="long", lr=1e-4, warmup_steps=20, lr_decay_steps=600, max_steps=600, val_every=200,
+                    ckpt_every=100, snapshot_every=0)  # 600 more steps from the shipped long model: seed 004's temporal term, its control
+LONG_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal")
 
 PRESETS: dict[str, Preset] = {
     # the networks and their recipes
@@ -72,8 +75,9 @@ PRESETS: dict[str, Preset] = {
     "motion-template": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8), V_COSINE, MOTION_TRAIN),
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
                              replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
-    "motion-long": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS,
-                                temporal="causal"), V_COSINE, LONG_TRAIN),
+    "motion-long": Preset(LONG_NET, V_COSINE, LONG_TRAIN),
+    "motion-long-tune": Preset(LONG_NET, V_COSINE, LONG_TUNE),  # the control of the next: the same steps without the term
+    "motion-long-temporal": Preset(LONG_NET, V_COSINE, replace(LONG_TUNE, temporal_loss=1.0)),  # docs/long.md
     "tiny-motion-long": Preset(tiny(layout="glyph2d", template_dim=4, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal"), V_COSINE,
                                replace(TINY_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing")),
     "tiny-motion-learned": Preset(tiny(layout="learned2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION, prior_motions=1)),
