@@ -37,7 +37,7 @@ def test_api_lists_generate_with_its_parameters(client):
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/generate" in info
     names = [p["parameter_name"] for p in info["/generate"]["parameters"]]
-    assert names == ["prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model", "motion"]
+    assert names == ["prompt", "steps", "eta", "guidance_scale", "seed", "sampler", "model", "motion", "frames"]
     assert "/generate_ui" not in info  # the page's own streaming event is not part of the API
 
 

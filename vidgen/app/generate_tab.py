@@ -138,19 +138,25 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                    app.viewer_html(run, traj.num_steps), str(grid_path), str(grid_path))
 
     def generate_api(prompt: str, steps: int | None = None, eta: float = 0.0, guidance_scale: float = app.guidance0,
-                     seed: int = 0, sampler: str | None = None, model: str = app.model0, motion: str = RANDOM_MOTION):
+                     seed: int = 0, sampler: str | None = None, model: str = app.model0, motion: str = RANDOM_MOTION,
+                     frames: int = FRAMES):
         """Generate a video with the chosen model, a name from the Model choices: by default "release-2step",
         the layout-guided release distilled to 2 steps (or "release" where it is not served); "release", its
         full-step teacher; "blog", which predicts its own layout. `steps` and `sampler` left out (None): the
         model's own (2 DDIM steps for the 2-step student, 10 DPM-Solver++ steps for the others). `motion`:
         "random" (the seed and the model choose), "line:DIRECTION,SPEED[,SIZE]" or "path:X,Y;X,Y;...[@SIZE]".
         Streams one update per step: ({step, num_steps, t, seconds, model, motion}, None, None), and on
-        the last step also the GIF and MP4 files."""
+        the last step also the GIF and MP4 files. `frames` above 16 (or a sentence with spaces) is a long video,
+        made by the long-video model chunk by chunk with its own method and steps: one update per model call,
+        ({call, num_calls, frames_done, frames, seconds, method, steps, model, motion}, None, None), the files last."""
         if steps is None or sampler is None:
             own = app.pipes[model].default_sampling if isinstance(model, str) and model in app.pipes else (DEFAULT_SAMPLER, DEFAULT_STEPS)
             sampler, steps = own[0] if sampler is None else sampler, own[1] if steps is None else steps
         request = app.checked(GenerationRequest(prompt=prompt, model=model, sampler=sampler, steps=steps, eta=eta,
-                                                guidance_scale=guidance_scale, seed=seed, motion=motion))
+                                                guidance_scale=guidance_scale, seed=seed, motion=motion, frames=frames))
+        if request.is_long(app.long_models):
+            yield from long_api_updates(request)
+            return
         pipe = app.need_pipe(request.model)
         chosen = short_motion(request.motion_of(pipe))
         for u in stream_generation(pipe, request):
@@ -160,6 +166,20 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
                 yield info, None, None
             else:
                 gif_path, mp4_path = app.store.save_video(u.run.trajectory.video, file_stem(request))
+                yield info, str(gif_path), str(mp4_path)
+
+    def long_api_updates(request):
+        maker = app.long_pipe(request.model)
+        method, steps = maker.default_long
+        motion = app.motion_of(request)
+        for u in stream_long(maker, request, motion, throttle=lambda index, num_calls: True):  # every call: its clean frames
+            info = {"call": u.index + 1, "num_calls": u.num_calls, "frames_done": len(u.clean), "frames": request.frames,
+                    "seconds": round(u.seconds, 4), "method": method, "steps": steps, "prompt": request.prompt,
+                    "note": request.note, "model": request.model, "motion": short_motion(motion)}
+            if not u.done:
+                yield info, None, None
+            else:
+                gif_path, mp4_path = app.store.save_video(u.run.video, file_stem(request))
                 yield info, str(gif_path), str(mp4_path)
 
     def model_changed(name):
@@ -224,5 +244,5 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
     # preprocess=False: a script's raw values go straight to the app's own checks (GenerationRequest.checked), which
     # answer None, text or out-of-range numbers with one clear error; Gradio's slider preprocessing
     # would crash on some of them (a TypeError for steps=None)
-    api_button.click(generate_api, gen.api_inputs, [api_progress, api_gif, api_mp4], api_name="generate",
+    api_button.click(generate_api, [*gen.api_inputs, gen.frames], [api_progress, api_gif, api_mp4], api_name="generate",
                      concurrency_id="sampler", concurrency_limit=settings.concurrency, preprocess=False)
