@@ -251,13 +251,14 @@ class Pipeline:
 
     def iter_steps(self, prompts, steps: int | None = None, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
                    sampler: str | None = None, clip_x0: bool = True, ids: torch.Tensor | None = None,
-                   motion=None) -> Iterator[StepOutput]:
+                   motion=None, noise=None) -> Iterator[StepOutput]:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
         guidance_scale None means the checkpoint's default_guidance; sampler or steps None, its `default_sampling`. `motion` (a Motion, or one per
         prompt) is followed; None lets the model move the text as it learned: a "learned2d" model draws
         a motion from its learned prior by the seed, and for a model that is told its motion (layout
-        "glyph2d") one is drawn per prompt from its world by the seed (`motions`).
+        "glyph2d") one is drawn per prompt from its world by the seed (`motions`). `noise`: the initial x_T
+        (B, T, H, W), or (T, H, W) for one prompt, instead of the seed's (the browser page's, for instance).
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         if sampler is None or steps is None:
@@ -269,7 +270,7 @@ class Pipeline:
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
         yield from iter_denoise(self.sampling_model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
                                 seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16,
-                                motion=None if motions is None else motion_tensor(motions))
+                                motion=None if motions is None else motion_tensor(motions), noise=noise)
 
     def generate(self, prompts, frames: int | None = None, **kwargs) -> np.ndarray:
         """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list. Takes iter_steps'

@@ -141,6 +141,18 @@ def check_seed(seed) -> int:
 
 
 @torch.no_grad()
+def initial_noise(noise, shape: tuple[int, ...]) -> torch.Tensor:
+    """A caller's x_T as float32 of `shape` (B, T, H, W); (T, H, W) stands for every row; else ValueError."""
+    x = torch.as_tensor(np.asarray(noise) if not torch.is_tensor(noise) else noise).float()
+    if tuple(x.shape) == shape[1:]:
+        x = x.expand(shape).clone()
+    if tuple(x.shape) != shape:
+        raise ValueError(f"noise must be the video's shape {shape} (or {shape[1:]}), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("noise must be finite")
+    return x
+
+
 def iter_denoise(
     model,
     schedule: NoiseSchedule,
@@ -153,8 +165,10 @@ def iter_denoise(
     clip_x0: bool = True,
     autocast_bf16: bool = False,
     motion: torch.Tensor | None = None,
+    noise=None,
 ) -> Iterator[StepOutput]:
-    """Sample videos for the prompt ids (B, L), yielding every step. Same seed, same output.
+    """Sample videos for the prompt ids (B, L), yielding every step. Same seed, same output. `noise`, if given, is
+    the initial x_T (B, T, H, W) (or (T, H, W) for one prompt) instead of the seed's: a numpy array or a tensor.
 
     The model encodes the prompts once, `cond = model.encode_for_guidance(ids, guidance_scale)`, and
     each step calls `model.forward_with_guidance(x_t, t, None, guidance_scale, state=..., cond=cond)`.
@@ -170,7 +184,8 @@ def iter_denoise(
     scheduler = make_scheduler(sampler, schedule)
     timesteps = scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(int(seed))
-    x = torch.randn((ids.shape[0], cfg.frames, cfg.height, cfg.width), generator=generator).to(device)  # (B, T, H, W)
+    shape = (ids.shape[0], cfg.frames, cfg.height, cfg.width)
+    x = torch.randn(shape, generator=generator).to(device) if noise is None else initial_noise(noise, shape).to(device)  # (B, T, H, W)
     state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
         # the prompts' encoding and layout, once; motion (B, T, 3): where the text is to go (layout2d.motion_tensor)
