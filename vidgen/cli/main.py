@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from . import compare, evaluate, generate, probe, train
+from . import browser, compare, evaluate, generate, probe, train
 from .common import Parser, UsageError
 
 # name, help, add its arguments, run it
@@ -17,6 +17,8 @@ SUBCOMMANDS = (
      train.add_distill_args, train.run_distill),
     ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
     ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
+    ("export-onnx", "a layout-guided model as the files the browser page runs (ONNX and tables)", browser.add_export_onnx_args,
+     browser.run_export_onnx),
     ("eval", "score a model's videos: readability, fidelity, motion", evaluate.add_eval_args, evaluate.run_eval),
     ("report", "measure the shipped models' model-card figures into a committed JSON file", evaluate.add_report_args,
      evaluate.run_report),

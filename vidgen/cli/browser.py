@@ -1,0 +1,36 @@
+"""`python -m vidgen export-onnx`: a layout-guided model as the files the browser page runs (vidgen.browser)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import UsageError, unloaded_pipeline
+
+
+def add_export_onnx_args(p) -> None:
+    p.description = ("Export a layout-guided motion-world model (the default: release-2step) as DIR/model.onnx (one DDIM step "
+                     "with its layout as inputs) and DIR/vidgen.json (tokenizer, font tables, the model's own steps), checked "
+                     "against torch with onnxruntime; web/ serves them (docs/browser.md).")
+    p.add_argument("--model", default="release-2step", help="a shipped model's name or a checkpoint directory (default release-2step)")
+    p.add_argument("--out", required=True, help="the directory to write (web/model for the page)")
+
+
+def run_export_onnx(args) -> None:
+    from ..browser.bundle import export_browser
+    from ..pipeline import load_pipeline
+    from ..shipped import resolve_model_path
+
+    path = resolve_model_path(args.model)
+    unloaded = unloaded_pipeline(path, flag="--model")
+    cfg = unloaded.model.cfg
+    if cfg.layout != "glyph2d" or unloaded.world.name != "motion" or cfg.frames != 16:
+        raise UsageError(f"--model: the page runs a layout-guided motion-world model of 16 frames (layout glyph2d), "
+                         f"not one with layout {cfg.layout!r} in the {unloaded.world.name!r} world")
+    if unloaded.default_sampling[0] != "ddim":
+        raise UsageError(f"--model: the page runs DDIM; this model's own sampler is {unloaded.default_sampling[0]!r} "
+                         "(export a DDIM student such as release-2step)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out must be a directory, got the file {out}")
+    config = export_browser(load_pipeline(path, precision="fp32"), Path(args.model).name, out)
+    print(f"wrote {out / config['onnx']['file']} ({config['onnx']['bytes'] / 1e6:.1f} MB, onnxruntime within "
+          f"{config['onnx']['parity_max_abs']:.1g} of torch) and {out / 'vidgen.json'}")
