@@ -9,6 +9,7 @@ from ..compiled import describe_compile
 from ..models.layers import quiet_known_warnings
 from ..pipeline import Pipeline
 from ..shipped import served_default
+from .browser_route import missing_browser_files, mount_browser
 from .compare_tab import build_compare_tab, wire_compare
 from .examples import build_examples
 from .explorer_tab import build_explorer
@@ -82,7 +83,15 @@ def compile_in_background(pipe: Pipeline, name: str) -> threading.Thread:
 
 
 def serve(demo: gr.Blocks, settings: Settings, **launch_kwargs):
-    """Bound the queue and start the server (tests pass prevent_thread_lock=True)."""
+    """Bound the queue and start the server, with the in-browser page at /browser/ when its files are there (tests
+    pass prevent_thread_lock=True)."""
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
-    return demo.launch(server_name=settings.host, server_port=settings.port, css=PREVIEW_CSS,
-                       footer_links=["api"], **launch_kwargs)
+    block = not launch_kwargs.pop("prevent_thread_lock", False)
+    out = demo.launch(server_name=settings.host, server_port=settings.port, css=PREVIEW_CSS,
+                      footer_links=["api"], prevent_thread_lock=True, **launch_kwargs)
+    if not mount_browser(demo.app):
+        print(f"/browser/ is off: missing {', '.join(missing_browser_files())} in web/ (python -m vidgen export-onnx --out "
+              "web/model; npm ci --prefix web)", flush=True)
+    if block:
+        demo.block_thread()
+    return out
