@@ -4,6 +4,13 @@
 # checkpoints/ in the build context; mount another directory as one of them with its variable, e.g.
 #   docker run -p 7860:7860 -v /path/to/run:/ckpt:ro -e VIDGEN_2STEP_CHECKPOINT=/ckpt vidgen-app
 # It carries only what the app needs (the COPY lines below; .dockerignore keeps the rest out of the context).
+# The browser page's packages (web/: onnxruntime-web and gifenc, from the lock file); only the files it loads are
+# copied into the image below.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -34,6 +41,9 @@ COPY --chown=user:user app.py .
 COPY --chown=user:user vidgen vidgen
 COPY --chown=user:user assets assets
 COPY --chown=user:user checkpoints checkpoints
+COPY --chown=user:user web web
+COPY --from=web --chown=user:user /web/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs /web/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs /web/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm web/node_modules/onnxruntime-web/dist/
+COPY --from=web --chown=user:user /web/node_modules/gifenc/dist/gifenc.esm.js web/node_modules/gifenc/dist/
 USER user
 
 EXPOSE 7860

@@ -106,6 +106,7 @@ def page(web_ready, tiny_layout_checkpoint):
         pg.wait_for_function("window.vidgen !== undefined", timeout=60_000)
         pg.evaluate("vidgen.ready")
         pg.errors = errors
+        pg.app_url = url
         yield pg
         browser.close()
         assert not errors, f"errors on the page: {errors}"
@@ -178,3 +179,12 @@ def test_the_page_shows_both_steps_then_the_video_and_its_gif(page):
     assert page.locator("#steps .step").count() == 2 and page.locator("#steps canvas").count() == 4
     assert page.get_attribute("#download", "href").startswith("blob:")
     assert page.get_attribute("#download", "download") == "VID26_seed0.gif"
+
+
+@in_chromium
+def test_the_app_links_to_the_page(page):
+    app = page.context.new_page()
+    app.goto(page.app_url)
+    app.wait_for_selector("#browser-link a", timeout=30_000)
+    assert app.get_attribute("#browser-link a", "href") == "/browser/"
+    app.close()

@@ -220,6 +220,7 @@ def test_every_table_that_quotes_a_report_is_the_report_rendered():
     ("app_latency_2step.json", "app_latency"), ("world_blog.json", "world_models"),
     ("shipped_models.json", "scroll_models"), ("soak.json", "soak_load"), ("long.json", "long_methods"),
     ("long.json", "long_shipped"), ("long.json", "long_cost"), ("motion_kpis.json", "motion_kpis"),
+    ("long_temporal.json", "long_temporal"), ("browser.json", "browser"),
 ])
 def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
     """The check can fail: one figure changed in a report, and the table quoting it no longer matches."""
@@ -239,6 +240,10 @@ def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
             data["shipped"]["validation"]["64"]["drift_db"] += 1
         elif name == report and name == "long.json":
             data["cost"]["by_frames"]["128"]["seconds"] *= 2
+        elif name == report and name == "long_temporal.json":
+            data["shipped"]["held-out"]["128"]["nearest_render"] -= 0.25
+        elif name == report and name == "browser.json":
+            data["equality"]["max_abs_pixel"] += 1
         elif name == report and name == "motion_kpis.json":
             next(iter(data["models"].values()))["sets"]["val-16"]["generated"]["flicker"] += 0.1
         elif name == report and name == "shipped_models.json":

@@ -126,10 +126,13 @@ def test_the_docker_image_carries_what_the_app_needs_and_nothing_else():
     needed = ["app.py", "requirements.txt", rel(FONT_PATH)]
     needed += [rel(m.directory / name) for m in SHIPPED_MODELS.values() for name in (CONFIG_NAME, EMA_NAME)]
     needed += [rel(p) for p in (ROOT / "vidgen").rglob("*.py") if "__pycache__" not in p.parts]
+    needed += ["web/index.html", "web/vidgen.js", "web/layout.js", "web/page.js", "web/package-lock.json",
+               "web/model/model.onnx", "web/model/vidgen.json"]  # the in-browser page (its npm files: the Dockerfile's own stage)
     assert [p for p in needed if not in_image(p)] == []
     left_out = ["tests/test_app.py", "docs/app.md", "benchmarks/app_latency.py", "runs/motion-release/ema.safetensors",
                 "checkpoints/recognizer-motion/recognizer.safetensors", "checkpoints/release/samples.png",
-                ".git/config", "vidgen/__pycache__/shipped.cpython-311.pyc", "README.md"]
+                ".git/config", "vidgen/__pycache__/shipped.cpython-311.pyc", "README.md",
+                "web/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs"]
     assert [p for p in left_out if in_image(p)] == []
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert '"python", "app.py"' in dockerfile  # the CMD runs the app that was copied
@@ -145,7 +148,7 @@ def test_ci_runs_the_readmes_test_command():
     """The README's two set-up commands, and .ci/run ends by running the second exactly as written."""
     setup = (ROOT / "README.md").read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
     readme = [line.strip() for line in setup.splitlines() if line.startswith("    pip install -r")]
-    assert readme == ["pip install -r requirements.txt && python app.py",
+    assert readme == ["pip install -r requirements.txt && npm ci --prefix web && python app.py",
                       "pip install -r requirements.txt && python -m pytest"]
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line.strip() and not line.strip().startswith("#")]

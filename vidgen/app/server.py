@@ -47,6 +47,9 @@ def build_demo(pipes: dict[str, Pipeline] | Pipeline | None, settings: Settings,
 def build_header(app: Served, load_error: str | None) -> None:
     """The introduction, one line a served model, and the machine's detail (paths, sizes, precision) folded."""
     gr.Markdown(INTRO)
+    if not missing_browser_files():
+        gr.HTML('<p><a href="/browser/" target="_blank">Run in your browser</a>: the default model computed in this '
+                'tab by ONNX Runtime Web, no server compute (docs/browser.md).</p>', elem_id="browser-link")
     if app.pipe is None:
         gr.Markdown(load_error, elem_id="missing-checkpoint")
     else:

@@ -266,10 +266,48 @@ def motion_kpis() -> str:
             + table(["true videos"] + names, ["l"] + ["r"] * len(names), seps))
 
 
+TEMPORAL_RUNS = {"long (shipped)": "long.json", "+600 steps": "long_tune.json", "+600 steps with the temporal term": "long_temporal.json"}
+
+
+def long_temporal() -> str:
+    """docs/long.md: seed 004's temporal loss, trained once: the shipped long model, 600 more steps of the same recipe
+    (the control) and 600 more with the term, on the same sentences (docs/reports/long*.json, `benchmarks.long_video`)."""
+    rows = []
+    for name, path in TEMPORAL_RUNS.items():
+        report = load(path)
+        for split, by_frames in report["shipped"].items():
+            for frames, r in by_frames.items():
+                rows.append([name, split, frames, str(r["n"]), both_judges(r), f"{r['seam_ratio']:.2f}", f"{r['psnr']:.2f}",
+                             f"{r['drift_db']:+.2f}", f"{r['kpis']['warping_error']:.5f}", f"{r['kpis']['flicker']:.4f}"])
+    return table(["model", "sentences", "frames", "n", "read: reader / nearest render", "seam: boundary / inside", "PSNR dB",
+                  "drift dB", "warping error", "flicker (truth ~0.84-0.88)"], ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"], rows)
+
+
+def browser() -> str:
+    """docs/browser.md: the page in headless Chromium against the library (docs/reports/browser.json, `benchmarks.browser`)."""
+    r = load("browser.json")
+    page, eq, rd = r["page"], r["equality"], r["readability"]
+    idle = "idle" if r["idle"] else f"not idle (load average {r['load_average_before']})"
+    rows = [
+        ["the page's video against the library's, same noise and motion (fp32)",
+         f"{eq['max_abs_pixel']}/255 at most, {eq['mean_abs_pixel']:.3f}/255 on average (n = {eq['n']}; goal <= {eq['goal_max_abs_pixel']}/255)"],
+        ["read back, the page's own videos: motion reader / nearest render", f"{both_judges(rd['page'])} (n = {rd['n']})"],
+        ["read back, the library's own videos: motion reader / nearest render", f"{both_judges(rd['library'])} (n = {rd['n']})"],
+        ["load to ready: cold / cached", f"{page['ready_cold_ms'] / 1000:.2f} s / {page['ready_cached_ms'] / 1000:.2f} s"],
+        [f"a video in the page ({page['steps']} steps, {page['wasm_threads']} WASM thread{'s' if page['wasm_threads'] > 1 else ''}), "
+         "its first preview", f"{page['video_ms_median']:.0f} ms, {page['first_preview_ms_median']:.0f} ms"],
+        ["the same video in the library, eager: its precision / fp32",
+         f"{r['library_auto_video_ms_median']:.0f} ms / {r['library_fp32_video_ms_median']:.0f} ms"],
+        ["page / library (goal <= 2)", f"{r['page_over_library_eager']:.2f}"],
+    ]
+    return (f"{r['cpu']}, Chromium {r['chromium']}, {idle}; a 1024^3 fp32 matmul {r['matmul_1024_fp32_ms']} ms; the library: "
+            f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
-          "motion_kpis": motion_kpis}
+          "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser}
 
 
 def render(text: str) -> str:

@@ -1,0 +1,184 @@
+"""The default model in headless Chromium (web/, issue 37): equality with the library, readability, speed.
+
+    python -m benchmarks.browser [--equal 50] [--read 100] [--runs 10] [--json docs/reports/browser.json]
+
+Serves web/ as the app does (vidgen.app.browser_route, with the isolation headers) on a local port, drives Debian's
+chromium with Playwright, and measures in one run:
+
+- equality: `--equal` prompts (look-alikes, 7-8 symbols, validation) along the library's motion for seed i and
+  from the library's initial noise for seed i, made by the page and by the library (fp32): the largest and the mean
+  absolute pixel difference (goal: <= 2/255 everywhere);
+- readability: `--read` validation prompts, each made by the page with its own motion and noise from seed i and by
+  the library with its own for seed i, read by the motion reader and by the nearest render (along each video's
+  own motion): the two shares side by side (goal: within 1 point);
+- speed: load to `vidgen.ready` from navigation start, cold (a fresh browser context) and cached (a reload); a
+  video's time in the page and its first preview (the first step's x_t) after the call, medians of `--runs`;
+  the library's eager time of the same request (batch 1, its chosen precision and fp32), in the same run, and
+  a 1024^3 fp32 matmul. The load average before the run says whether the machine was idle.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import threading
+import time
+
+import numpy as np
+import torch
+
+from vidgen.app.browser_route import ROUTE, WEB_DIR, IsolatedStaticFiles, missing_browser_files
+from vidgen.data.prompts import SplitConfig
+from vidgen.data.world import Motion
+from vidgen.evaluation.harness import split_prompts
+from vidgen.evaluation.nearest_render import nearest_render_reads
+from vidgen.evaluation.recognizer import MOTION_DIR, default_reader
+from vidgen.pipeline import describe_precision, load_pipeline
+from vidgen.precision import cpu_model
+
+SPLIT = SplitConfig()
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def serve_web() -> tuple[str, object]:
+    """web/ at http://127.0.0.1:PORT/browser/ in a background thread -> (url, server)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = Starlette(routes=[Mount(ROUTE, app=IsolatedStaticFiles(directory=str(WEB_DIR), html=True))])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}{ROUTE}/", server
+
+
+def open_page(browser, url: str):
+    """A fresh context (no cache) at the page; -> (page, context, ms from navigation start to ready)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("window.vidgen !== undefined", timeout=120_000)
+    ready_ms = page.evaluate("vidgen.ready.then(() => performance.now())")
+    return page, context, ready_ms
+
+
+def motion_dict(m: Motion) -> dict:
+    return {"xs": [int(v) for v in m.xs], "ys": [int(v) for v in m.ys], "size": int(m.size)}
+
+
+GENERATE = """async ([p, seed, m, x]) => {
+  const t0 = performance.now(); let first = null;
+  const out = await vidgen.generate({prompt: p, seed, motion: m, noise: x === null ? null : Float32Array.from(x),
+                                     onStep: ({index}) => { if (index === 0) first = performance.now() - t0; }});
+  return {frames: Array.from(out.frames), motion: out.motion, ms: out.ms, first};
+}"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__.split("\n\n")[0])
+    p.add_argument("--equal", type=int, default=50, help="prompts compared with the library from the same noise and motion")
+    p.add_argument("--read", type=int, default=100, help="prompts read back, the page's own videos and the library's")
+    p.add_argument("--runs", type=int, default=10, help="timed videos a figure (medians)")
+    p.add_argument("--json", default=None, help="also write the figures here")
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    from playwright.sync_api import sync_playwright
+
+    missing = missing_browser_files()
+    if missing:
+        raise SystemExit(f"web/ lacks {', '.join(missing)}: python -m vidgen export-onnx --out web/model; npm ci --prefix web")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    load = os.getloadavg()[0]
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(20):
+        a @ b
+    matmul_ms = 1000 * (time.perf_counter() - t) / 20
+    lib = load_pipeline(precision="fp32")  # the page runs fp32: equality is against the fp32 library
+    auto = load_pipeline()
+    report = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "load_average_before": round(load, 2), "idle": load < 0.5,
+              "matmul_1024_fp32_ms": round(matmul_ms, 2), "library_precision": describe_precision(auto), "chromium": None}
+    url, server = serve_web()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        report["chromium"] = browser.version
+        page, context, cold_ms = open_page(browser, url)
+        info = page.evaluate("vidgen.ready")
+        page.reload()
+        page.wait_for_function("window.vidgen !== undefined")
+        cached_ms = page.evaluate("vidgen.ready.then(() => performance.now())")
+        report["page"] = {"model": info["model"], "steps": info["steps"], "wasm_threads": info["threads"],
+                          "ready_cold_ms": round(cold_ms, 1), "ready_cached_ms": round(cached_ms, 1)}
+
+        # 1. equality from the same noise and motion
+        third = args.equal // 3
+        prompts = split_prompts("lookalike", third, SPLIT) + split_prompts("long", third, SPLIT)
+        prompts += split_prompts("val", args.equal - 2 * third, SPLIT)
+        worst, means = 0, []
+        for i, prompt in enumerate(prompts):
+            m = lib.sample_motion(prompt, i)
+            x = torch.randn(16, 32, 32, generator=torch.Generator().manual_seed(i)).numpy()
+            got = np.array(page.evaluate(GENERATE, [prompt, i, motion_dict(m), x.ravel().tolist()])["frames"])
+            diff = np.abs(got - lib.generate(prompt, motion=m, noise=x).astype(int).ravel())
+            worst, means = max(worst, int(diff.max())), means + [float(diff.mean())]
+        report["equality"] = {"n": len(prompts), "max_abs_pixel": worst, "mean_abs_pixel": round(float(np.mean(means)), 4),
+                              "goal_max_abs_pixel": 2}
+
+        # 2. readability of each side's own videos
+        reader = default_reader(str(MOTION_DIR))
+        val = split_prompts("val", args.read, SPLIT, seed=1)
+        page_videos, page_motions, lib_motions = [], [], []
+        for i, prompt in enumerate(val):
+            out = page.evaluate(GENERATE, [prompt, i, None, None])
+            page_videos.append(np.array(out["frames"], dtype=np.uint8).reshape(16, 32, 32))
+            page_motions.append(Motion(tuple(out["motion"]["xs"]), tuple(out["motion"]["ys"]), out["motion"]["size"], "line"))
+            lib_motions.append(auto.sample_motion(prompt, i))
+        lib_videos = np.stack([auto.generate(p, motion=m, seed=i) for i, (p, m) in enumerate(zip(val, lib_motions))])
+        page_videos = np.stack(page_videos)
+        share = lambda reads: float(np.mean([r == p for r, p in zip(reads, val)]))  # noqa: E731
+        report["readability"] = {
+            "n": len(val),
+            "page": {"reader": share(reader.read(page_videos).texts), "nearest_render": share(nearest_render_reads(page_videos, val, page_motions))},
+            "library": {"reader": share(reader.read(lib_videos).texts), "nearest_render": share(nearest_render_reads(lib_videos, val, lib_motions))},
+        }
+
+        # 3. speed: the page against the library, one video of one prompt
+        runs = [page.evaluate(GENERATE, ["HELLO", 0, None, None]) for _ in range(args.runs + 1)][1:]
+        report["page"]["video_ms_median"] = round(statistics.median(r["ms"] for r in runs), 1)
+        report["page"]["first_preview_ms_median"] = round(statistics.median(r["first"] for r in runs), 1)
+        context.close()
+        browser.close()
+    server.should_exit = True
+    for name, pipe in (("library_auto", auto), ("library_fp32", lib)):
+        m = pipe.sample_motion("HELLO", 0)
+        pipe.generate("HELLO", motion=m)
+        times = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            pipe.generate("HELLO", motion=m)
+            times.append(1000 * (time.perf_counter() - t))
+        report[name + "_video_ms_median"] = round(statistics.median(times), 1)
+    report["page_over_library_eager"] = round(report["page"]["video_ms_median"] / report["library_auto_video_ms_median"], 2)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
