@@ -140,7 +140,6 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-@torch.no_grad()
 def initial_noise(noise, shape: tuple[int, ...]) -> torch.Tensor:
     """A caller's x_T as float32 of `shape` (B, T, H, W); (T, H, W) stands for every row; else ValueError."""
     x = torch.as_tensor(np.asarray(noise) if not torch.is_tensor(noise) else noise).float()
@@ -153,6 +152,7 @@ def initial_noise(noise, shape: tuple[int, ...]) -> torch.Tensor:
     return x
 
 
+@torch.no_grad()
 def iter_denoise(
     model,
     schedule: NoiseSchedule,
