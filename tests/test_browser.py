@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vidgen.app.browser_route import WEB_DIR, missing_browser_files
-from vidgen.browser.bundle import CONFIG_FILE, MODEL_FILE, check_prompts, export_browser
+from vidgen.browser.bundle import COND_FILE, CONFIG_FILE, STEP_FILE, check_prompts, export_browser
 from vidgen.browser.font_metrics import check_font_tables, font_tables
 from vidgen.cli import main
 from vidgen.data import tokenizer as tok
@@ -33,8 +33,9 @@ def pipe():
 @pytest.mark.slow
 def test_the_served_export_is_what_the_shipped_checkpoint_builds(pipe, tmp_path):
     config = export_browser(pipe, "release-2step", tmp_path)
-    assert (tmp_path / MODEL_FILE).read_bytes() == (WEB_DIR / "model" / MODEL_FILE).read_bytes(), \
-        "web/model is stale: python -m vidgen export-onnx --out web/model"
+    for name in (COND_FILE, STEP_FILE):
+        assert (tmp_path / name).read_bytes() == (WEB_DIR / "model" / name).read_bytes(), \
+            "web/model is stale: python -m vidgen export-onnx --out web/model"
     assert json.loads((tmp_path / CONFIG_FILE).read_text()) == json.loads((WEB_DIR / "model" / CONFIG_FILE).read_text())
     assert config["onnx"]["parity_max_abs"] <= 1e-4 and config["sampling"]["timesteps"] == [999, 0]
 
@@ -98,7 +99,7 @@ def page(web_ready, tiny_layout_checkpoint):
 
     with running_app(tiny_layout_checkpoint) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        pg = browser.new_page()
+        pg = browser.new_context().new_page()
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -127,7 +127,7 @@ def test_the_docker_image_carries_what_the_app_needs_and_nothing_else():
     needed += [rel(m.directory / name) for m in SHIPPED_MODELS.values() for name in (CONFIG_NAME, EMA_NAME)]
     needed += [rel(p) for p in (ROOT / "vidgen").rglob("*.py") if "__pycache__" not in p.parts]
     needed += ["web/index.html", "web/vidgen.js", "web/layout.js", "web/page.js", "web/package-lock.json",
-               "web/model/model.onnx", "web/model/vidgen.json"]  # the in-browser page (its npm files: the Dockerfile's own stage)
+               "web/model/cond.onnx", "web/model/step.onnx", "web/model/vidgen.json"]  # the in-browser page (its npm files: the Dockerfile's own stage)
     assert [p for p in needed if not in_image(p)] == []
     left_out = ["tests/test_app.py", "docs/app.md", "benchmarks/app_latency.py", "runs/motion-release/ema.safetensors",
                 "checkpoints/recognizer-motion/recognizer.safetensors", "checkpoints/release/samples.png",

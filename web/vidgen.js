@@ -1,5 +1,6 @@
 // window.vidgen: the default model in this page, computed by onnxruntime-web's WASM backend from the files
-// `python -m vidgen export-onnx --out web/model` writes. Every step's x_t and predicted x_0 go to `onStep`.
+// `python -m vidgen export-onnx --out web/model` writes: cond.onnx once a video (the prompt and its glyph layout),
+// step.onnx once a DDIM step. Every step's x_t and predicted x_0 go to `onStep`.
 //
 //   await vidgen.ready
 //   const {frames, motion, ms} = await vidgen.generate({prompt, seed, motion, noise, guidance, onStep})
@@ -17,9 +18,10 @@ ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardw
 async function load() {
   const t0 = performance.now();
   const cfg = await (await fetch(new URL("model/vidgen.json", BASE))).json();
-  const bytes = await (await fetch(new URL(`model/${cfg.onnx.file}`, BASE))).arrayBuffer();
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  return { cfg, session, loadMs: performance.now() - t0 };
+  const session = async (entry) => ort.InferenceSession.create(
+    await (await fetch(new URL(`model/${entry.file}`, BASE))).arrayBuffer(), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const [cond, step] = await Promise.all([session(cfg.onnx.cond), session(cfg.onnx.step)]);
+  return { cfg, cond, step, loadMs: performance.now() - t0 };
 }
 
 const loaded = load();
@@ -53,7 +55,7 @@ function chosenMotion(cfg, prompt, motion, seed) {
 }
 
 async function generate({ prompt, seed = 0, motion = null, noise = null, guidance = null, onStep = null } = {}) {
-  const { cfg, session } = await loaded;
+  const { cfg, cond, step } = await loaded;
   const text = normalizePrompt(cfg, prompt);
   checkSeed(seed);
   const g = checkGuidance(cfg, guidance == null ? cfg.sampling.guidance : guidance);
@@ -63,17 +65,17 @@ async function generate({ prompt, seed = 0, motion = null, noise = null, guidanc
   if (noise != null && !(noise instanceof Float32Array && noise.length === n)) throw new VidgenError(`noise must be a Float32Array of ${n}`);
   const t0 = performance.now();
   const { symbol, uv } = frameLayout(cfg, text, m);
-  const feeds = {
+  const encoded = await cond.run({  // the prompt and its layout, once a video (text, mask, pooled, layout)
     ids: new ort.Tensor("int64", encode(cfg, text), [1, cfg.tokenizer.slots]),
     symbol: new ort.Tensor("int64", symbol, [1, T, H, W]),
     uv: new ort.Tensor("float32", uv, [1, T, H, W, 2]),
     size: new ort.Tensor("int64", BigInt64Array.from([BigInt(m.size)]), [1]),
-    guidance: new ort.Tensor("float32", Float32Array.from([g]), [1]),
-  };
+  });
+  const feeds = { ...encoded, guidance: new ort.Tensor("float32", Float32Array.from([g]), [1]) };
   let x = noise != null ? Float32Array.from(noise) : seededNoise(n, seed);
   const { timesteps, coef } = cfg.sampling;
   for (let i = 0; i < timesteps.length; i++) {
-    const out = await session.run({
+    const out = await step.run({
       ...feeds,
       x: new ort.Tensor("float32", x, [1, T, H, W]),
       t: new ort.Tensor("int64", BigInt64Array.from([BigInt(timesteps[i])]), [1]),

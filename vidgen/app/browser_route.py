@@ -14,7 +14,7 @@ WEB_DIR = PROJECT_ROOT / "web"
 ROUTE = "/browser"
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
                      "Cross-Origin-Resource-Policy": "same-origin"}
-NEEDED = ("index.html", "model/vidgen.json", "model/model.onnx", "node_modules/onnxruntime-web/dist/ort.wasm.min.mjs")
+NEEDED = ("index.html", "model/vidgen.json", "model/cond.onnx", "model/step.onnx", "node_modules/onnxruntime-web/dist/ort.wasm.min.mjs")
 
 
 class IsolatedStaticFiles(StaticFiles):

@@ -1,7 +1,8 @@
-"""What a page needs to run a model: `export_browser` writes DIR/model.onnx (one DDIM step, vidgen.browser.onnx_step)
-and DIR/vidgen.json (the tokenizer, the world's constants, the font tables, the model's own steps and their
-coefficients), after checking both: onnxruntime gives the torch step within PARITY_TOLERANCE on random inputs, and
-the font tables reproduce the library's layout geometry of CHECK_PROMPTS at every size. Either failing raises.
+"""What a page needs to run a model: `export_browser` writes DIR/cond.onnx (what the model reads from the prompt and
+its layout, once a video), DIR/step.onnx (one DDIM step; both vidgen.browser.onnx_step) and DIR/vidgen.json (the
+tokenizer, the world's constants, the font tables, the model's own steps and their coefficients), after checking
+them: onnxruntime gives torch's conditioning and step, chained, within PARITY_TOLERANCE on random inputs, and the
+font tables reproduce the library's layout geometry of `check_prompts` at every size. Either failing raises.
 
 The files are a function of the checkpoint: the same weights give the same vidgen.json and an ONNX graph with the
 same weights and nodes (tests/test_browser.py rebuilds them and compares with what web/ serves).
@@ -22,10 +23,11 @@ from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..data.world import MIN_VISIBLE_FRAMES, WorldConfig
 from ..diffusion.schedule import strided_timesteps
 from .font_metrics import SIZES, check_font_tables, font_tables
-from .onnx_step import INPUT_NAMES, OPSET, BrowserStep, example_inputs, export_step, step_coefficients
+from .onnx_step import (COND_INPUTS, COND_OUTPUTS, OPSET, STEP_INPUTS, STEP_OUTPUTS, BrowserCond, BrowserStep, example_inputs,
+                        export_module, step_coefficients)
 
 FORMAT = "vidgen-browser-1"
-MODEL_FILE, CONFIG_FILE = "model.onnx", "vidgen.json"
+COND_FILE, STEP_FILE, CONFIG_FILE = "cond.onnx", "step.onnx", "vidgen.json"
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| of either output, in model units ([-1, 1])
 PARITY_TRIES = 3
 
@@ -40,24 +42,36 @@ def check_prompts(n: int = 400, seed: int = 0) -> list[str]:
     return list(tok.SYMBOLS) + pairs + lookalikes + randoms
 
 
-def onnx_parity(step: BrowserStep, path: Path) -> float:
-    """The largest |onnxruntime - torch| over PARITY_TRIES random inputs, both outputs; raises past PARITY_TOLERANCE."""
+def onnx_parity(cond: BrowserCond, step: BrowserStep, out: Path) -> float:
+    """The largest |onnxruntime - torch| over PARITY_TRIES random inputs, every output of the conditioning and of the
+    step run on onnxruntime's conditioning; raises past PARITY_TOLERANCE."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sessions = [ort.InferenceSession(str(out / f), providers=["CPUExecutionProvider"]) for f in (COND_FILE, STEP_FILE)]
     worst = 0.0
     for seed in range(PARITY_TRIES):
-        args = example_inputs(step.model, seed=seed)
+        cond_args, (x, t, guidance, coef) = example_inputs(step.model, seed=seed)
         with torch.no_grad():
-            want = step(*args)
-        got = session.run(None, {name: a.numpy() for name, a in zip(INPUT_NAMES, args)})
-        worst = max(worst, *(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want)))
+            want_cond = cond(*cond_args)
+            want = step(x, t, *want_cond, guidance, coef)
+        got_cond = sessions[0].run(None, {name: a.numpy() for name, a in zip(COND_INPUTS, cond_args)})
+        feeds = {"x": x.numpy(), "t": t.numpy(), **dict(zip(COND_OUTPUTS, got_cond)), "guidance": guidance.numpy(),
+                 "coef": coef.numpy()}
+        got = sessions[1].run(None, feeds)
+        pairs = [*zip(got_cond, want_cond), *zip(got, want)]
+        worst = max(worst, *(float(np.abs(g.astype(np.float32) - w.float().numpy()).max()) for g, w in pairs))
     if not worst <= PARITY_TOLERANCE:
-        raise ValueError(f"the ONNX step differs from torch by {worst:.3g} (> {PARITY_TOLERANCE}): not exported")
+        raise ValueError(f"the ONNX graphs differ from torch by {worst:.3g} (> {PARITY_TOLERANCE}): not exported")
     return worst
 
 
-def browser_config(pipe, name: str, onnx_path: Path, parity: float, tables: dict) -> dict:
+def file_entry(path: Path, inputs, outputs) -> dict:
+    data = path.read_bytes()
+    return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "inputs": list(inputs),
+            "outputs": list(outputs)}
+
+
+def browser_config(pipe, name: str, out: Path, parity: float, tables: dict) -> dict:
     """vidgen.json: everything besides the network a page needs (see the module's docstring)."""
     cfg = pipe.model.cfg
     sampler, steps = pipe.default_sampling
@@ -65,13 +79,12 @@ def browser_config(pipe, name: str, onnx_path: Path, parity: float, tables: dict
         raise ValueError(f"the page runs DDIM (eta 0); this model's own sampler is {sampler!r}")
     timesteps = strided_timesteps(steps, pipe.num_timesteps)
     world = WorldConfig(name="motion")
-    data = onnx_path.read_bytes()
     return {
         "format": FORMAT,
         "model": {"name": name, "frames": cfg.frames, "height": cfg.height, "width": cfg.width, "prompt_len": cfg.prompt_len,
                   "prediction": pipe.schedule.prediction, "guidance_distilled": pipe.model.g_embedder is not None},
-        "onnx": {"file": MODEL_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "opset": OPSET,
-                 "inputs": list(INPUT_NAMES), "parity_max_abs": parity},
+        "onnx": {"opset": OPSET, "parity_max_abs": parity, "cond": file_entry(out / COND_FILE, COND_INPUTS, COND_OUTPUTS),
+                 "step": file_entry(out / STEP_FILE, STEP_INPUTS, STEP_OUTPUTS)},
         "sampling": {"sampler": "ddim", "eta": 0.0, "steps": int(steps), "timesteps": [int(t) for t in timesteps],
                      "coef": step_coefficients(pipe.schedule.alphas_cumprod.numpy(), timesteps),
                      "guidance": pipe.default_guidance,
@@ -86,15 +99,20 @@ def browser_config(pipe, name: str, onnx_path: Path, parity: float, tables: dict
 
 
 def export_browser(pipe, name: str, out: Path) -> dict:
-    """Write DIR/model.onnx and DIR/vidgen.json for the layout-guided pipeline `pipe` (fp32); -> the config written."""
+    """Write DIR/cond.onnx, DIR/step.onnx and DIR/vidgen.json for the layout-guided pipeline `pipe` (fp32); -> the
+    config written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = font_tables()
     check_font_tables(tables, check_prompts())
-    step = BrowserStep(pipe.model.float(), pipe.schedule.prediction).eval()
-    onnx_path = out / MODEL_FILE
-    export_step(step, onnx_path)
-    parity = onnx_parity(step, onnx_path)
-    config = browser_config(pipe, name, onnx_path, parity, tables)
+    model = pipe.model.float()
+    cond, step = BrowserCond(model).eval(), BrowserStep(model, pipe.schedule.prediction).eval()
+    cond_args, (x, t, guidance, coef) = example_inputs(model)
+    with torch.no_grad():
+        encoded = cond(*cond_args)
+    export_module(cond, cond_args, COND_INPUTS, COND_OUTPUTS, out / COND_FILE)
+    export_module(step, (x, t, *encoded, guidance, coef), STEP_INPUTS, STEP_OUTPUTS, out / STEP_FILE)
+    parity = onnx_parity(cond, step, out)
+    config = browser_config(pipe, name, out, parity, tables)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=None, separators=(",", ":")) + "\n")
     return config

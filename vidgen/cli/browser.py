@@ -7,8 +7,8 @@ from .common import UsageError, unloaded_pipeline
 
 
 def add_export_onnx_args(p) -> None:
-    p.description = ("Export a layout-guided motion-world model (the default: release-2step) as DIR/model.onnx (one DDIM step "
-                     "with its layout as inputs) and DIR/vidgen.json (tokenizer, font tables, the model's own steps), checked "
+    p.description = ("Export a layout-guided motion-world model (the default: release-2step) as DIR/cond.onnx (the prompt and "
+                     "its layout, once a video), DIR/step.onnx (one DDIM step) and DIR/vidgen.json (tokenizer, font tables, the model's own steps), checked "
                      "against torch with onnxruntime; web/ serves them (docs/browser.md).")
     p.add_argument("--model", default="release-2step", help="a shipped model's name or a checkpoint directory (default release-2step)")
     p.add_argument("--out", required=True, help="the directory to write (web/model for the page)")
@@ -32,5 +32,5 @@ def run_export_onnx(args) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out must be a directory, got the file {out}")
     config = export_browser(load_pipeline(path, precision="fp32"), Path(args.model).name, out)
-    print(f"wrote {out / config['onnx']['file']} ({config['onnx']['bytes'] / 1e6:.1f} MB, onnxruntime within "
-          f"{config['onnx']['parity_max_abs']:.1g} of torch) and {out / 'vidgen.json'}")
+    graphs = ", ".join(f"{out / g['file']} ({g['bytes'] / 1e6:.1f} MB)" for g in (config["onnx"]["cond"], config["onnx"]["step"]))
+    print(f"wrote {graphs} (onnxruntime within {config['onnx']['parity_max_abs']:.1g} of torch) and {out / 'vidgen.json'}")
