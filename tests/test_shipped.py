@@ -170,8 +170,10 @@ def test_the_default_pipeline_makes_sentences_as_long_videos_that_read_back(moti
     pipe = load_pipeline()
     reads, nearest = long_read_back(pipe, LONG_PROMPTS, motion_reader)
     assert long_reads_pass(LONG_PROMPTS, reads, nearest), list(zip(LONG_PROMPTS, reads, nearest))
-    direct = load_pipeline("long").generate(LONG_PROMPTS[0], frames=64, seed=3)
-    assert np.array_equal(pipe.generate(LONG_PROMPTS[0], frames=64, seed=3), direct)
+    handed = pipe.generate(LONG_PROMPTS[0], frames=64, seed=3)
+    # at the precision the hand-off chose: each "auto" load times both, and on a busy machine two loads may differ
+    direct = load_pipeline("long", bf16=pipe.long_pipeline().bf16).generate(LONG_PROMPTS[0], frames=64, seed=3)
+    assert np.array_equal(handed, direct)
 
 
 @pytest.mark.slow
