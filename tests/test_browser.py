@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from vidgen.browser.bundle import COND_FILE, CONFIG_FILE, STEP_FILE, check_promp
 from vidgen.browser.font_metrics import check_font_tables, font_tables
 from vidgen.cli import main
 from vidgen.data import tokenizer as tok
-from vidgen.data.layout2d import layout_batch_2d, motion_tensor
+from vidgen.data.layout2d import layout_batch_2d
 from vidgen.data.world import WorldConfig, line_motion, sample_motion
 from vidgen.pipeline import load_pipeline
 
