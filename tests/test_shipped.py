@@ -68,18 +68,23 @@ def test_every_shipped_model_writes_its_prompts(name, reader, motion_reader):
     assert len(PROMPTS) - len(wrong) >= MIN_READ, f"{name} misread {wrong}"
 
 
+def damaged_copy(name: str, tmp_path, scale: float):
+    """A copy of shipped model `name` whose every weight has noise of `scale` times its tensor's spread added (seed 0)."""
+    broken = tmp_path / f"broken-{name}"
+    shutil.copytree(SHIPPED_MODELS[name].directory, broken)
+    state = ckpt.load_tensors(broken / ckpt.EMA_NAME)
+    g = torch.Generator().manual_seed(0)
+    state = {k: v + scale * v.float().std().nan_to_num(0.02) * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+             for k, v in state.items()}
+    ckpt.save_tensors(broken / ckpt.EMA_NAME, state)
+    return broken
+
+
 @pytest.mark.slow
 def test_the_read_back_catches_a_broken_checkpoint(reader, motion_reader, tmp_path):
     """The same check on a release whose weights were damaged (noise of half each tensor's spread) fails:
     the test above can fail."""
-    broken = tmp_path / "broken"
-    shutil.copytree(SHIPPED_MODELS["release"].directory, broken)
-    state = ckpt.load_tensors(broken / ckpt.EMA_NAME)
-    g = torch.Generator().manual_seed(0)
-    state = {k: v + 0.5 * v.float().std().nan_to_num(0.02) * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-             for k, v in state.items()}
-    ckpt.save_tensors(broken / ckpt.EMA_NAME, state)
-    texts = read_back(load_pipeline(broken), reader, PROMPTS, motion_reader)
+    texts = read_back(load_pipeline(damaged_copy("release", tmp_path, 0.5)), reader, PROMPTS, motion_reader)
     assert sum(p == t for p, t in zip(PROMPTS, texts)) < MIN_READ
 
 
@@ -178,13 +183,6 @@ def test_the_default_pipeline_makes_sentences_as_long_videos_that_read_back(moti
 
 @pytest.mark.slow
 def test_the_long_read_back_catches_a_broken_checkpoint(motion_reader, tmp_path):
-    broken = tmp_path / "broken-long"
-    shutil.copytree(SHIPPED_MODELS["long"].directory, broken)
-    state = ckpt.load_tensors(broken / ckpt.EMA_NAME)
-    g = torch.Generator().manual_seed(0)
     # noise of one standard deviation on every weight: at half of one the layout-guided model still writes 5 and 6 of 6
-    state = {k: v + 1.0 * v.float().std().nan_to_num(0.02) * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-             for k, v in state.items()}
-    ckpt.save_tensors(broken / ckpt.EMA_NAME, state)
-    reads, nearest = long_read_back(load_pipeline(broken), LONG_PROMPTS, motion_reader)
+    reads, nearest = long_read_back(load_pipeline(damaged_copy("long", tmp_path, 1.0)), LONG_PROMPTS, motion_reader)
     assert not long_reads_pass(LONG_PROMPTS, reads, nearest), list(zip(LONG_PROMPTS, reads, nearest))

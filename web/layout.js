@@ -138,7 +138,7 @@ export function checkMotion(cfg, prompt, motion) {
   }
 }
 
-function checkSize(cfg, size) {
+export function checkSize(cfg, size) {
   const [lo, hi] = cfg.world.size_range;
   if (!(size >= lo && size <= hi)) throw new VidgenError(`font size must be in [${lo}, ${hi}], got ${size}`);
 }

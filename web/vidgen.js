@@ -8,7 +8,7 @@
 // frames: Uint8Array(16*32*32); motion: {xs, ys, size} (given, {direction, speed, size}, or drawn from the seed);
 // noise: the initial x_T as Float32Array(16*32*32) (default: the page's own, from the seed).
 import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
-import { VidgenError, checkMotion, encode, frameLayout, lineMotion, normalizePrompt, seededMotion, seededNoise, toUint8 } from "./layout.js";
+import { VidgenError, checkMotion, checkSize, encode, frameLayout, lineMotion, normalizePrompt, seededMotion, seededNoise, toUint8 } from "./layout.js";
 
 const BASE = new URL(".", import.meta.url);
 
@@ -47,7 +47,7 @@ function chosenMotion(cfg, prompt, motion, seed) {
     }
     const m = { xs: motion.xs.map(Number), ys: motion.ys.map(Number), size: motion.size };
     if (![...m.xs, ...m.ys].every(Number.isInteger)) throw new VidgenError(`a motion's xs and ys must be whole numbers`);
-    if (!cfg.font[String(m.size)]) throw new VidgenError(`font size must be in [${cfg.world.size_range[0]}, ${cfg.world.size_range[1]}], got ${m.size}`);
+    checkSize(cfg, m.size);
     checkMotion(cfg, prompt, m);
     return m;
   }
