@@ -8,7 +8,7 @@ chromium with Playwright, and measures in one run:
 - equality: `--equal` prompts (look-alikes, 7-8 symbols, validation) along the library's motion for seed i and
   from the library's initial noise for seed i, made by the page and by the library (fp32): the largest and the mean
   absolute pixel difference (goal: <= 2/255 everywhere);
-- readability: `--read` validation prompts, each made by the page with its own motion and noise from seed i and by
+- readability: `--read` prompts of each of READ_SPLITS (validation, look-alike glyphs, 7-8 symbols), each made by the page with its own motion and noise from seed i and by
   the library with its own for seed i, read by the motion reader and by the nearest render (along each video's
   own motion): the two shares side by side (goal: within 1 point);
 - speed: load to `vidgen.ready` from navigation start, cold (a fresh browser context) and cached (a reload); a
@@ -40,6 +40,7 @@ from vidgen.pipeline import describe_precision, load_pipeline
 from vidgen.precision import cpu_model
 
 SPLIT = SplitConfig()
+READ_SPLITS = ("val", "lookalike", "long")  # validation prompts, look-alike glyphs, 7-8 symbols
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
 
@@ -86,10 +87,25 @@ GENERATE = """async ([p, seed, m, x]) => {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__.split("\n\n")[0])
     p.add_argument("--equal", type=int, default=50, help="prompts compared with the library from the same noise and motion")
-    p.add_argument("--read", type=int, default=100, help="prompts read back, the page's own videos and the library's")
+    p.add_argument("--read", type=int, default=100, help="prompts a split read back, the page's own videos and the library's")
     p.add_argument("--runs", type=int, default=10, help="timed videos a figure (medians)")
     p.add_argument("--json", default=None, help="also write the figures here")
     return p
+
+
+def readability(page, pipe, reader, prompts: list[str]) -> dict:
+    """The page's own videos of `prompts` (its motion and noise from seed i) and the library's (its own for seed i),
+    each read by the motion reader and by the nearest render along its own motion: {n, page: {...}, library: {...}}."""
+    page_videos, page_motions = [], []
+    for i, prompt in enumerate(prompts):
+        out = page.evaluate(GENERATE, [prompt, i, None, None])
+        page_videos.append(np.array(out["frames"], dtype=np.uint8).reshape(16, 32, 32))
+        page_motions.append(Motion(tuple(out["motion"]["xs"]), tuple(out["motion"]["ys"]), out["motion"]["size"], "line"))
+    lib_motions = [pipe.sample_motion(p, i) for i, p in enumerate(prompts)]
+    lib_videos = np.stack([pipe.generate(p, motion=m, seed=i) for i, (p, m) in enumerate(zip(prompts, lib_motions))])
+    share = lambda reads: float(np.mean([r == p for r, p in zip(reads, prompts)]))  # noqa: E731
+    return {"n": len(prompts), **{side: {"reader": share(reader.read(v).texts), "nearest_render": share(nearest_render_reads(v, prompts, m))}
+                                  for side, v, m in (("page", np.stack(page_videos), page_motions), ("library", lib_videos, lib_motions))}}
 
 
 def main() -> None:
@@ -138,23 +154,10 @@ def main() -> None:
         report["equality"] = {"n": len(prompts), "max_abs_pixel": worst, "mean_abs_pixel": round(float(np.mean(means)), 4),
                               "goal_max_abs_pixel": 2}
 
-        # 2. readability of each side's own videos
+        # 2. readability of each side's own videos, on the easy split and the hard ones
         reader = default_reader(str(MOTION_DIR))
-        val = split_prompts("val", args.read, SPLIT, seed=1)
-        page_videos, page_motions, lib_motions = [], [], []
-        for i, prompt in enumerate(val):
-            out = page.evaluate(GENERATE, [prompt, i, None, None])
-            page_videos.append(np.array(out["frames"], dtype=np.uint8).reshape(16, 32, 32))
-            page_motions.append(Motion(tuple(out["motion"]["xs"]), tuple(out["motion"]["ys"]), out["motion"]["size"], "line"))
-            lib_motions.append(auto.sample_motion(prompt, i))
-        lib_videos = np.stack([auto.generate(p, motion=m, seed=i) for i, (p, m) in enumerate(zip(val, lib_motions))])
-        page_videos = np.stack(page_videos)
-        share = lambda reads: float(np.mean([r == p for r, p in zip(reads, val)]))  # noqa: E731
-        report["readability"] = {
-            "n": len(val),
-            "page": {"reader": share(reader.read(page_videos).texts), "nearest_render": share(nearest_render_reads(page_videos, val, page_motions))},
-            "library": {"reader": share(reader.read(lib_videos).texts), "nearest_render": share(nearest_render_reads(lib_videos, val, lib_motions))},
-        }
+        report["readability"] = {name: readability(page, auto, reader, split_prompts(name, args.read, SPLIT, seed=1))
+                                 for name in READ_SPLITS}
 
         # 3. speed: the page against the library, one video of one prompt
         runs = [page.evaluate(GENERATE, ["HELLO", 0, None, None]) for _ in range(args.runs + 1)][1:]

@@ -291,8 +291,8 @@ def browser() -> str:
     rows = [
         ["the page's video against the library's, same noise and motion (fp32)",
          f"{eq['max_abs_pixel']}/255 at most, {eq['mean_abs_pixel']:.3f}/255 on average (n = {eq['n']}; goal <= {eq['goal_max_abs_pixel']}/255)"],
-        ["read back, the page's own videos: motion reader / nearest render", f"{both_judges(rd['page'])} (n = {rd['n']})"],
-        ["read back, the library's own videos: motion reader / nearest render", f"{both_judges(rd['library'])} (n = {rd['n']})"],
+        *([f"read back, {split} prompts (motion reader / nearest render)",
+           f"page {both_judges(r_['page'])}, library {both_judges(r_['library'])} (n = {r_['n']})"] for split, r_ in rd.items()),
         ["load to ready: cold / cached", f"{page['ready_cold_ms'] / 1000:.2f} s / {page['ready_cached_ms'] / 1000:.2f} s"],
         [f"a video in the page ({page['steps']} steps, {page['wasm_threads']} WASM thread{'s' if page['wasm_threads'] > 1 else ''}), "
          "its first preview", f"{page['video_ms_median']:.0f} ms, {page['first_preview_ms_median']:.0f} ms"],
