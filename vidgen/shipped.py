@@ -65,7 +65,8 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         option="blog_checkpoint",
         preset="motion-learned",
         commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset motion-learned --out runs/motion-blog",
-                  "python -m vidgen export --checkpoint runs/motion-blog --out checkpoints/blog --guidance 3 --best"),
+                  "python -m vidgen export --checkpoint runs/motion-blog --out runs/motion-blog-release --guidance 3 --best",
+                  "python -m vidgen refit-layout --model runs/motion-blog-release --out checkpoints/blog"),
         world="motion"),
     "release-fast": ShippedModel(
         name="release-fast", directory=CHECKPOINTS_DIR / "release-fast", title="Release, guidance distilled",

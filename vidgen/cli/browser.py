@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..browser.weights import DEFAULT_WEIGHTS, WEIGHT_FORMATS
 from .common import UsageError, unloaded_pipeline
 
 
@@ -12,6 +13,8 @@ def add_export_onnx_args(p) -> None:
                      "against torch with onnxruntime; web/ serves them (docs/browser.md).")
     p.add_argument("--model", default="release-2step", help="a shipped model's name or a checkpoint directory (default release-2step)")
     p.add_argument("--out", required=True, help="the directory to write (web/model for the page)")
+    p.add_argument("--weights", choices=WEIGHT_FORMATS, default=DEFAULT_WEIGHTS,
+                   help=f"how the graphs store the parameters (default {DEFAULT_WEIGHTS}; both compute in fp32)")
 
 
 def run_export_onnx(args) -> None:
@@ -31,6 +34,7 @@ def run_export_onnx(args) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out must be a directory, got the file {out}")
-    config = export_browser(load_pipeline(path, precision="fp32"), Path(args.model).name, out)
+    config = export_browser(load_pipeline(path, precision="fp32"), Path(args.model).name, out, args.weights)
     graphs = ", ".join(f"{out / g['file']} ({g['bytes'] / 1e6:.1f} MB)" for g in (config["onnx"]["cond"], config["onnx"]["step"]))
-    print(f"wrote {graphs} (onnxruntime within {config['onnx']['parity_max_abs']:.1g} of torch) and {out / 'vidgen.json'}")
+    print(f"wrote {graphs}, {args.weights} weights (onnxruntime within {config['onnx']['parity_max_abs']:.1g} of torch with "
+          f"those weights) and {out / 'vidgen.json'}")

@@ -15,6 +15,8 @@ SUBCOMMANDS = (
     ("train", "train a model (runs under torchrun as DDP)", train.add_train_args, train.run_train),
     ("distill", "guidance distillation: one pass a step instead of two (a student of a trained model)",
      train.add_distill_args, train.run_distill),
+    ("refit-layout", "refit the blog interface's layout predictor and motion prior on the world's labels",
+     train.add_refit_layout_args, train.run_refit_layout),
     ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
     ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
     ("export-onnx", "a layout-guided model as the files the browser page runs (ONNX and tables)", browser.add_export_onnx_args,

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..precision import PRECISIONS, time_train_step
+from ..models.motion_prior import MOTION_PRIORS
 from ..training.distill import KINDS
 from ..presets import PRESETS
 from .common import (
@@ -213,3 +214,35 @@ def run_distill(args) -> None:
     print(f"distilling ({distiller.cfg.kind}) {distiller.teacher_dir} at guidance {distiller.cfg.guidance_range}, "
           f"step {distiller.step}, bf16 {distiller.cfg.bf16}")
     print(json.dumps(distiller.fit(args.time_budget, progress=not args.no_progress)))
+
+
+def add_refit_layout_args(p) -> None:
+    p.description = ("Refit the layout predictor (glyph widths, ink boxes, motion prior) of a model with the blog's "
+                     "interface in the motion world on the world's free labels, its denoiser untouched "
+                     "(vidgen.training.layout_refit); writes a release directory.")
+    p.add_argument("--model", default="blog", help="a shipped model's name or a checkpoint directory (default blog)")
+    p.add_argument("--out", required=True, help="release directory to write (e.g. checkpoints/blog)")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: RefitConfig's)")
+    p.add_argument("--motion-prior", choices=MOTION_PRIORS, default=None, help="the refitted prior (default: RefitConfig's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_refit_layout(args) -> None:
+    import torch
+
+    from ..shipped import resolve_model_path
+    from ..training.layout_refit import RefitConfig, refit_layout
+
+    unloaded = unloaded_pipeline(args.model, "--model")  # refused before any weights load
+    if unloaded.model.cfg.layout != "learned2d":
+        raise UsageError(f"--model: its layout is {unloaded.model.cfg.layout!r}; only a 'learned2d' model (the blog's interface "
+                         "in the motion world) has a layout predictor to refit")
+    given = {"steps": args.steps, "motion_prior": args.motion_prior}
+    cfg = RefitConfig(**{k: v for k, v in given.items() if v is not None})
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    source = resolve_model_path(args.model)
+    if Path(args.out).resolve() == source.resolve():
+        raise UsageError("--out: write the refit elsewhere first (the source's denoiser is read from it), then move it")
+    print(json.dumps(refit_layout(source, args.out, cfg, progress=not args.no_progress, source_name=args.model)))

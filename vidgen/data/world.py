@@ -36,6 +36,7 @@ from .shape import FRAMES, HEIGHT, WIDTH, MAX_FRAMES
 WORLDS = ("scroll", "motion")
 PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
 MIN_VISIBLE_FRAMES = 2  # every glyph wholly on screen in at least this many frames
+FONT_SIZES = tuple(range(8, 29))  # every font size a motion may use (capitals fit the 32 px frame)
 SCROLL_Y = 3  # the scroll world's strip row: centres the capitals (rows 5-21 at FONT_SIZE) in the frame
 PATH_REACH = 256  # pixels: how far from the frame a user's path point may lie
 MAX_TRIES = 2000  # motions drawn before a prompt is declared unplaceable in this world: a wide 8-symbol prompt

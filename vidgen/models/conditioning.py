@@ -243,7 +243,8 @@ class LearnedLayout2D(GivenLayout2D):
 
     def build(self, cfg, template_rows):
         glyph_layout, _ = super().build(cfg, template_rows)
-        return glyph_layout, LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width)
+        return glyph_layout, LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width,
+                                               placed=cfg.motion_prior == "placed", pair_kerning=cfg.pair_kerning)
 
     def features(self, model, ids, motion=None):
         if model.training:

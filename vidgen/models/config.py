@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..data import tokenizer as tok
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from .conditioning import LAYOUT_KINDS, LayoutKind, layout_kind
+from .motion_prior import MOTION_PRIORS
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
 LAYOUTS = tuple(LAYOUT_KINDS)  # where the model's glyph layout comes from (ModelConfig.layout; vidgen.models.conditioning)
@@ -47,6 +48,12 @@ class ModelConfig:
     template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
     # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
     # layout reaches every row of a column alike and the network must work out each glyph's rows itself)
+    motion_prior: str = "whole"  # "learned2d" only: "whole" learns the motion with its start (every checkpoint
+    # before 2026-12-04); "placed" learns the path and size only and places the start uniformly among the starts
+    # that show every glyph whole twice by the model's own predicted ink boxes, as the world places its paths
+    # (vidgen.models.aligner2d; the boxes then include ink columns)
+    pair_kerning: bool = False  # "learned2d" only: the width head adds a learned number per ordered symbol pair (the
+    # font's kerning table) to each glyph's advance, so a prompt's widths can add up exactly (vidgen.models.aligner2d)
     # variant-specific fields; the other variants ignore them
     text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
     # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
@@ -80,6 +87,14 @@ class ModelConfig:
             readers = ", ".join(repr(name) for name, k in LAYOUT_KINDS.items() if k.reads_layout)
             raise ValueError(f"template_dim must be >= 0 and needs a layout ({readers}), got {self.template_dim} "
                              f"with layout={self.layout!r}")
+        if self.motion_prior not in MOTION_PRIORS:
+            raise ValueError(f"unknown motion_prior {self.motion_prior!r}; known: {', '.join(MOTION_PRIORS)}")
+        if self.pair_kerning and self.layout != "learned2d":
+            raise ValueError(f"pair_kerning needs layout='learned2d' (the model that predicts its glyph widths), got "
+                             f"layout={self.layout!r}")
+        if self.motion_prior != "whole" and self.layout != "learned2d":
+            raise ValueError(f"motion_prior={self.motion_prior!r} needs layout='learned2d' (the model that draws its own "
+                             f"motions), got layout={self.layout!r}")
         if self.text_placement not in TEXT_PLACEMENTS:
             raise ValueError(f"unknown text_placement {self.text_placement!r}; known: {', '.join(TEXT_PLACEMENTS)}")
         if self.temporal not in TEMPORAL_MASKS:

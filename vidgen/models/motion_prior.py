@@ -8,6 +8,13 @@ batches (free labels, like the layout predictor's widths), conditioned on what t
 says about which motions keep its glyphs on screen: the predicted width at the reference size and
 the number of glyphs. Sampling integrates its velocity field from seeded Gaussian noise with Euler
 steps: a few thousand multiply-adds, nothing next to one denoiser pass.
+
+Two ways to say where the path starts (ModelConfig.motion_prior, MOTION_PRIORS): "whole" learns the start
+with the path; "placed" learns the path and size only (its vector starts at the second frame's step) and
+leaves the start to the caller, who places the path as the world does (uniformly among the starts that
+show every glyph whole twice: vidgen.models.aligner2d). A learned start must land in a window a few pixels
+wide for a long prompt, so most whole draws missed it and the filter that threw them away kept the paths
+whose windows are widest, the sideways ones (docs/world.md, "The blog's model made faithful to its world").
 """
 from __future__ import annotations
 
@@ -24,15 +31,20 @@ SIZE_SCALE = 4.0  # font sizes: (size - FONT_SIZE) / SIZE_SCALE
 WIDTH_SCALE = 100.0  # pixels: the prompt's width at FONT_SIZE, as the prior reads it
 TIME_FEATURES = 16
 SAMPLE_STEPS = 32  # Euler steps from noise to a motion
+MOTION_PRIORS = ("whole", "placed")  # ModelConfig.motion_prior: the start learned with the path, or placed after
 
 
 class MotionPrior(nn.Module):
     """Conditional flow matching over motions (B, T, 3) = per frame (x, y, size)."""
 
-    def __init__(self, frames: int, hidden: int = 512, depth: int = 3):
+    def __init__(self, frames: int, hidden: int = 512, depth: int = 3, learns_start: bool = True):
         super().__init__()
         self.frames = frames
-        self.dim = 2 * frames + 1  # xs, ys, size
+        self.learns_start = learns_start  # False: the start is placed by the caller ("placed"); decode puts it at (0, 0)
+        self.dim = 2 * frames + 1 - (0 if learns_start else 2)  # [x0, y0,] the steps across and down, the size
+        if not learns_start:  # the font sizes the training motions used, smallest and largest, kept with the weights:
+            # a flow's tails reach sizes its data never had, and a placed draw outside them is redrawn
+            self.register_buffer("size_range", torch.tensor([float("inf"), float("-inf")]))
         layers: list[nn.Module] = [nn.Linear(self.dim + TIME_FEATURES + 2, hidden), nn.SiLU()]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), nn.SiLU()]
@@ -47,12 +59,16 @@ class MotionPrior(nn.Module):
         the two changes were measured together: docs/world.md)."""
         m = motion.float()
         x, y = m[..., 0], m[..., 1]  # (B, T)
-        return torch.cat([x[:, :1] / POSITION_SCALE, y[:, :1] / POSITION_SCALE, torch.diff(x, dim=1) / STEP_SCALE,
-                          torch.diff(y, dim=1) / STEP_SCALE, (m[:, :1, 2] - FONT_SIZE) / SIZE_SCALE], dim=1)
+        start = [x[:, :1] / POSITION_SCALE, y[:, :1] / POSITION_SCALE] if self.learns_start else []
+        return torch.cat([*start, torch.diff(x, dim=1) / STEP_SCALE, torch.diff(y, dim=1) / STEP_SCALE,
+                          (m[:, :1, 2] - FONT_SIZE) / SIZE_SCALE], dim=1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, 2T+1) -> (B, T, 3) int64 motions: whole pixels, a whole font size in [8, 28] (a Motion's range)."""
+        """(B, D) -> (B, T, 3) int64 motions: whole pixels, a whole font size in [8, 28] (a Motion's range); a
+        "placed" prior's paths start at (0, 0)."""
         t = self.frames
+        if not self.learns_start:
+            z = torch.cat([torch.zeros_like(z[:, :2]), z], dim=1)  # (B, 2T+1)
         x0, y0 = z[:, :1] * POSITION_SCALE, z[:, 1:2] * POSITION_SCALE
         dx, dy = z[:, 2 : t + 1] * STEP_SCALE, z[:, t + 1 : 2 * t] * STEP_SCALE
         xs = torch.round(torch.cat([x0, x0 + torch.cumsum(dx, dim=1)], dim=1))
@@ -75,6 +91,10 @@ class MotionPrior(nn.Module):
         """Flow-matching loss of motions (B, T, 3) under their prompts' condition (B, 2): the velocity at
         z_t = (1 - t) noise + t data should be data - noise."""
         with torch.autocast(motion.device.type, enabled=False):
+            if not self.learns_start and self.training:
+                sizes = motion[:, 0, 2].float()
+                self.size_range.copy_(torch.stack([torch.minimum(self.size_range[0], sizes.min()),
+                                                   torch.maximum(self.size_range[1], sizes.max())]))
             x1 = self.encode(motion)
             x0 = torch.randn(x1.shape, generator=generator).to(x1.device)
             t = torch.rand(x1.shape[0], generator=generator).to(x1.device)

@@ -1,0 +1,108 @@
+"""Where the blog interface's motions and glyph widths come from, measured without denoising (issue 36, docs/world.md).
+
+    python -m benchmarks.blog_prior [--model blog] [--prompts 6] [--seeds 96] [--json F]
+
+For `--prompts` validation prompts (the world report's variety prompts), each with its own `--seeds` seeds:
+
+- chosen: the direction sectors (still + 8, from each motion's mean step) of the motions the model chooses with no
+  motion given (`Pipeline.motions`, as `generate` draws them) against two independent samples of the world's motions
+  of the same prompts: the total variation and its floor (what the two world samples score);
+- raw: the prior's draws before the model keeps one: for a "whole" prior (the start learned with the path) the first
+  draw of each seed, its direction TV to the world's and the share keeping the world's invariant by the true glyph
+  boxes; for a "placed" prior (paths placed as the world places them) the share of drawn paths that some start lets
+  show every glyph whole twice, by the true boxes (`vidgen.data.world.valid_starts`);
+- widths: the largest distance between a predicted pen start and the renderer's over random prompts of 1-8 symbols
+  at the world's sizes (mean and largest over prompts).
+
+Only the prior and the width heads run, so this takes a minute or two on one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vidgen.data import tokenizer as tok
+from vidgen.data.layout import pen_starts
+from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
+from vidgen.evaluation.harness import checkpoint_split, split_prompts
+from vidgen.evaluation.motion_metrics import direction_histogram, total_variation, variety_seeds
+from vidgen.evaluation.world_report import VARIETY_PROMPTS
+from vidgen.pipeline import load_pipeline
+
+WIDTH_PROMPTS = 200  # random prompts a size for the widths
+
+
+def shares(motions: list[Motion]) -> np.ndarray:
+    """Direction histogram (still + 8 sectors) of motions from each one's mean step and path speed."""
+    velocity = np.array([m.velocities.mean(axis=0) for m in motions])
+    speed = np.array([np.hypot(*m.velocities.T).mean() for m in motions])
+    return direction_histogram(velocity, speed)
+
+
+def as_motion(row: torch.Tensor) -> Motion:
+    return Motion(row[:, 0].tolist(), row[:, 1].tolist(), int(row[0, 2]))
+
+
+def width_errors(pipe, rng: np.random.Generator) -> dict:
+    lp = pipe.model.layout_predictor
+    worst = []
+    for size in range(pipe.world.sizes[0], pipe.world.sizes[1] + 1, 2):
+        for _ in range(WIDTH_PROMPTS):
+            prompt = "".join(rng.choice(list(tok.SYMBOLS), int(rng.integers(1, tok.PROMPT_SLOTS + 1))))
+            with torch.no_grad():
+                adv = lp.advances(pipe.encode([prompt]), torch.tensor([size]))[0, : len(prompt)].numpy()
+            predicted = np.concatenate([[0.0], np.cumsum(adv)])
+            worst.append(float(np.abs(predicted - pen_starts(prompt, font_at(size))).max()))
+    return {"prompts": len(worst), "mean_px": round(float(np.mean(worst)), 3), "max_px": round(float(np.max(worst)), 3)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.blog_prior", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="blog", help="a shipped name or a checkpoint directory of a 'learned2d' model")
+    p.add_argument("--prompts", type=int, default=VARIETY_PROMPTS - 2, help="validation prompts (the variety run's first)")
+    p.add_argument("--seeds", type=int, default=96, help="seeds of each prompt, its own")
+    p.add_argument("--json", default=None, help="also write the figures here")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    pipe = load_pipeline(args.model, precision="fp32")
+    lp = pipe.model.layout_predictor
+    if pipe.model.cfg.layout != "learned2d":
+        raise SystemExit(f"{args.model} has layout {pipe.model.cfg.layout!r}: this measures the blog interface's prior")
+    prompts = split_prompts("val", VARIETY_PROMPTS, checkpoint_split(pipe.config), seed=11)[: args.prompts]
+    rows = [(q, s) for q, own in zip(prompts, variety_seeds(len(prompts), args.seeds)) for s in own]
+    chosen = [pipe.motions([q], None, seed=s)[0] for q, s in tqdm(rows, desc="chosen")]
+    world_a, world_b = ([sample_motion(q, pipe.world, np.random.default_rng([s, k])) for q, s in rows] for k in (1, 2))
+    floor = total_variation(shares(world_b), shares(world_a))
+    report = {"model": args.model, "motion_prior": pipe.model.cfg.motion_prior, "prompts": prompts, "seeds": args.seeds,
+              "chosen": {"tv_direction": round(total_variation(shares(chosen), shares(world_a)), 4),
+                         "tv_direction_floor": round(floor, 4),
+                         "keep_invariant": float(np.mean([(visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()
+                                                          for (q, _), m in zip(rows, chosen)])),
+                         "direction_shares": shares(chosen).round(4).tolist(),
+                         "world_direction_shares": shares(world_a).round(4).tolist()}}
+    raw, kept = [], []
+    for q, s in tqdm(rows, desc="raw"):
+        draw = lp.prior.sample(lp.prior_condition(pipe.encode([q])), s)[0]  # the first draw of round 0
+        m = as_motion(draw)
+        raw.append(m)
+        if lp.placed:
+            kept.append(len(valid_starts(q, m.size, np.stack([m.xs, m.ys], axis=1))) > 0)
+        else:
+            kept.append(bool((visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()))
+    report["raw"] = {"tv_direction": round(total_variation(shares(raw), shares(world_a)), 4),
+                     "keep_invariant": float(np.mean(kept)),
+                     "what_keeps": "some start shows every glyph whole twice" if lp.placed else "the draw itself shows every glyph whole twice"}
+    report["widths"] = width_errors(pipe, np.random.default_rng(0))
+    print(json.dumps(report, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
