@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from vidgen.data.world import Motion, WorldConfig, render_motion, sample_motion
-from vidgen.evaluation.motion_metrics import followed, motion_histogram, total_variation, variety
+from vidgen.evaluation.motion_metrics import (
+    DIRECTION_BINS,
+    direction_histogram,
+    followed,
+    motion_histogram,
+    total_variation,
+    variety,
+    variety_seeds,
+)
 from vidgen.evaluation.recognizer import MOTION_DIR, load_recognizer
 
 WORLD = WorldConfig(name="motion")
@@ -41,6 +49,8 @@ def test_the_truth_reads_back_exactly_where_it_should_be(reader):
     assert row["readability"] == 1.0 and row["readability_nearest_render"] == 1.0
     assert row["position_error_px"] == 0.0 and row["psnr_db"] > 40
     assert row["misread"] == [] and row["misread_nearest_render"] == []
+    assert row["readability_outside"] == row["truth_outside"] and row["misread_outside"] == []
+    assert row["placement"]["within_1px"] == 1.0 and row["placement"]["max_px"] < 0.1
 
 
 def test_a_wrong_glyph_fails_both_judges(reader):
@@ -55,7 +65,22 @@ def test_variety_is_near_the_worlds_floor_for_the_world_and_far_from_it_for_stil
     still = variety(StandIn(still=True), PROMPTS, reader, seeds_per_prompt=16)
     assert moving["readability"] == 1.0
     assert moving["tv_generated_vs_world"] <= moving["tv_world_vs_world"] + 0.15
+    assert moving["tv_direction_generated_vs_world"] <= moving["tv_direction_world_vs_world"] + 0.15
     assert still["still_share"] == 1.0 and still["tv_generated_vs_world"] > 0.9
+    assert still["tv_direction_generated_vs_world"] > 0.9
+
+
+def test_each_prompt_has_its_own_variety_seeds():
+    seeds = variety_seeds(3, 48)
+    assert [len(s) for s in seeds] == [48, 48, 48] and len({x for s in seeds for x in s}) == 3 * 48
+
+
+def test_the_direction_histogram_sums_the_speed_bands():
+    velocity, speed = np.array([[3.0, 0.0], [6.0, 0.1], [0.0, -3.0], [0.1, 0.0]]), np.array([3.0, 6.0, 3.0, 0.1])
+    hist = direction_histogram(velocity, speed)
+    assert hist.shape == (1 + DIRECTION_BINS,) and hist.sum() == pytest.approx(1.0)
+    assert hist[0] == pytest.approx(0.25) and hist[1] == pytest.approx(0.5)  # still; both rightwards, any speed
+    assert hist[1 + 6] == pytest.approx(0.25)  # y down: -3 in y points up, the seventh sector (270 degrees)
 
 
 def test_total_variation_and_the_bins():

@@ -141,16 +141,37 @@ WORLD_SPLITS = {"val": "validation prompts", "heldout": "held-out combinations",
                 "long": "7-8 symbols", "heldout_shapes": "validation prompts along held-out zigzag paths"}
 
 
+WORLD_MODELS = ("release", "release-2step", "blog")  # the motion world's models with a world report
+
+
 def world_models() -> str:
-    """checkpoints/README.md: the motion world's release and blog model following a motion (world_*.json)."""
-    reports = {name: load(f"world_{name}.json")["follow"] for name in ("release", "blog")}
+    """checkpoints/README.md: the motion world's models following a motion (world_*.json): readability by the three
+    judges, the glyphs within 1 px of their place, PSNR."""
+    reports = {name: load(f"world_{name}.json")["follow"] for name in WORLD_MODELS}
 
     def cell(s: dict) -> str:
-        return f"**{percent(s['readability'])}%**, {s['position_error_px']:.2f} px, {s['psnr_db']:.1f} dB"
+        return (f"**{percent(s['readability'])}%** / {percent(s['readability_nearest_render'])}% / "
+                f"{percent(s['readability_outside'])}% ({percent(s['truth_outside'])}%), "
+                f"{percent(s['placement']['within_1px'])}% ({s['placement']['max_px']:.1f} px), {s['psnr_db']:.1f} dB")
 
     rows = [[f"{text} (n = {reports['release'][split]['n']})", *(cell(r[split]) for r in reports.values())]
             for split, text in WORLD_SPLITS.items()]
-    return table(["", *reports], ["l", "l", "l"], rows)
+    return table(["", *reports], ["l", "l", "l", "l"], rows)
+
+
+def world_variety() -> str:
+    """docs/world.md, checkpoints/README.md: each motion-world model with no motion given (world_*.json "variety")."""
+    rows = []
+    for name in WORLD_MODELS:
+        v = load(f"world_{name}.json")["variety"]
+        keep = "" if v.get("chosen_keep_invariant") is None else f"{percent(v['chosen_keep_invariant'])}%"
+        rows.append([name, f"{len(v['prompts'])} x {v['seeds_per_prompt']}",
+                     f"{v['tv_direction_generated_vs_world']:.3f} ({v['tv_direction_world_vs_world']:.3f})",
+                     f"{v['tv_generated_vs_world']:.3f} ({v['tv_world_vs_world']:.3f})",
+                     f"{percent(v['readability'])}%", keep, f"{v['mean_speed_px']:.2f}"])
+    return table(["model", "prompts x seeds", "TV over 8 directions (two world samples)",
+                  "TV over direction x speed (two world samples)", "read back", "motions keeping every glyph whole twice",
+                  "mean speed (px a frame)"], ["l", "r", "r", "r", "r", "r", "r"], rows)
 
 
 def scroll_models() -> str:
@@ -298,14 +319,19 @@ def browser() -> str:
          "its first preview", f"{page['video_ms_median']:.0f} ms, {page['first_preview_ms_median']:.0f} ms"],
         ["the same video in the library, eager: its precision / fp32",
          f"{r['library_auto_video_ms_median']:.0f} ms / {r['library_fp32_video_ms_median']:.0f} ms"],
-        ["page / library (goal <= 2)", f"{r['page_over_library_eager']:.2f}"],
+        ["page / library (goal <= 2)", f"{r['page_over_library_eager']:.2f}" + (
+            "" if "timing" not in r else f" (by round: {', '.join(f'{x:.2f}' for x in r['timing']['page_over_library_eager_by_round'])})")],
     ]
+    if "model_bytes" in page:
+        rows.insert(0, ["the model's two graphs (cond.onnx + step.onnx)",
+                        f"{page['model_bytes'] / 1e6:.1f} MB, {page['weights']} weights (goal <= 10 MB)"])
     return (f"{r['cpu']}, Chromium {r['chromium']}, {idle}; a 1024^3 fp32 matmul {r['matmul_1024_fp32_ms']} ms; the library: "
             f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
 
 
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
-          "app_latency": app_latency, "world_models": world_models, "scroll_models": scroll_models,
+          "app_latency": app_latency, "world_models": world_models, "world_variety": world_variety,
+          "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
           "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser}
 

@@ -10,7 +10,10 @@
   of the motions the model chose show every glyph whole twice by the true glyph boxes;
 - fidelity: PSNR of the whole video against the truth;
 - a second judge of readability that has learned nothing: the nearest render among the prompt and its
-  one-edit neighbours along the same motion (vidgen.evaluation.nearest_render).
+  one-edit neighbours along the same motion, 1 px of slack a frame (vidgen.evaluation.long_reading);
+- a third, from outside the project: a general OCR over the frames laid back along the motion, beside what it
+  reads of the true renders (vidgen.evaluation.outside_reader);
+- placement: each glyph's offset from where the renderer puts it (vidgen.evaluation.placement).
 
 Every function takes a Pipeline and a reader; nothing here trains or changes a model.
 """
@@ -25,12 +28,17 @@ from tqdm.auto import tqdm
 from ..data.world import MIN_VISIBLE_FRAMES, render_motion, sample_motion, visible_frames
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .metrics import psnr_video
-from .nearest_render import nearest_render_reads
+from .long_reading import long_nearest_reads
+from .outside_reader import outside_reads, reads_right
+from .placement import placement_errors, placement_summary
 from .recognizer import TextReader
 from .tracking import position_errors, track
 
 DIRECTION_BINS = 8  # sectors of 45 degrees, the first centred on rightwards
 SPEED_EDGES = (0.5, 2.0, 3.5, 5.0)  # px a frame: "still" below 0.5 (no direction), then 4 bands
+VARIETY_SEEDS = 96  # seeds of each prompt in the variety measurement: 8 prompts x 96 put two world samples 0.06 apart over
+# the 8 direction sectors (at 48, 0.09-0.14 between pairs of exact world samples: too close to the gaps worth seeing)
+VARIETY_SEED_STRIDE = 1000  # prompt i's seeds start at i * this (`variety_seeds`)
 
 
 @dataclass(frozen=True)
@@ -81,18 +89,23 @@ def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = 
     videos = generate_many(pipe, prompts, motions, [seed] * len(prompts), sampling, progress, "follow")
     truths = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
     texts = reader.read(videos).texts
-    nearest = nearest_render_reads(videos, prompts, motions)
+    nearest = long_nearest_reads(videos, prompts, motions)
+    outside, outside_truth = outside_reads(videos, prompts, motions), outside_reads(truths, prompts, motions)
     errors = position_errors(videos, truths)  # (N, T) NaN where the truth shows no text
     per_video = np.nanmean(errors, axis=1)
     return {
         "n": len(prompts),
         "readability": float(np.mean([t == p for t, p in zip(texts, prompts)])),
         "readability_nearest_render": float(np.mean([t == p for t, p in zip(nearest, prompts)])),
+        "readability_outside": reads_right(outside, prompts),
+        "truth_outside": reads_right(outside_truth, prompts),  # the outside reader's own limit, on the true renders
+        "placement": placement_summary(placement_errors(videos, prompts, motions)),
         "position_error_px": float(np.nanmean(errors)),
         "position_error_px_p90": float(np.percentile(per_video, 90)),
         "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)])),
         "misread": [(p, t) for p, t in zip(prompts, texts) if t != p][:20],
         "misread_nearest_render": [(p, t) for p, t in zip(prompts, nearest) if t != p][:20],
+        "misread_outside": [(p, t) for p, t, u in zip(prompts, outside, outside_truth) if t != p and u == p][:20],
         "shapes": sorted({m.shape for m in motions}),
     }
 
@@ -111,15 +124,28 @@ def motion_histogram(velocity: np.ndarray, speed: np.ndarray) -> np.ndarray:
     return hist / max(len(velocity), 1)
 
 
+def direction_histogram(velocity: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """The share of videos (1 + 8,) "still", then in each direction sector (the direction x speed bins summed
+    over speed: fewer bins, so a lower floor at the same n and a skew of direction shows)."""
+    hist = motion_histogram(velocity, speed)
+    return np.concatenate([hist[:1], hist[1:].reshape(DIRECTION_BINS, len(SPEED_EDGES)).sum(axis=1)])
+
+
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
     """Half the L1 distance between two histograms: 0 identical, 1 disjoint."""
     return 0.5 * float(np.abs(p - q).sum())
 
 
-def measured_histogram(videos: np.ndarray) -> np.ndarray:
-    """The motion histogram of videos, as the tracker measures them."""
+def measured_histogram(videos: np.ndarray, directions_only: bool = False) -> np.ndarray:
+    """The motion histogram of videos (or their direction histogram), as the tracker measures them."""
     trk = track(videos)
-    return motion_histogram(trk.velocity(), trk.path_speed())
+    return (direction_histogram if directions_only else motion_histogram)(trk.velocity(), trk.path_speed())
+
+
+def variety_seeds(n_prompts: int, seeds_per_prompt: int) -> list[list[int]]:
+    """Each prompt's own seeds: a seed draws the same noise for every prompt (the learned prior's, the world's
+    rng), so seeds shared between prompts would make one draw count len(prompts) times and raise every floor."""
+    return [[VARIETY_SEED_STRIDE * i + s for s in range(seeds_per_prompt)] for i in range(n_prompts)]
 
 
 def true_videos(pipe, prompts: list[str], seeds: list[int], seed_offset: int) -> np.ndarray:
@@ -128,25 +154,30 @@ def true_videos(pipe, prompts: list[str], seeds: list[int], seed_offset: int) ->
                      for p, s in zip(prompts, seeds)])
 
 
-def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int = 32, sampling: Sampling = Sampling(),
+def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int = VARIETY_SEEDS, sampling: Sampling = Sampling(),
             progress: bool = False) -> dict:
-    """Videos with no motion given, `seeds_per_prompt` seeds of each prompt: how their measured motions
-    compare with the world's (total variation over direction x speed bins; the floor is two independent
-    samples of true motions of the same prompts), and how many read right."""
-    rows = [(p, s) for p in prompts for s in range(seeds_per_prompt)]
+    """Videos with no motion given, `seeds_per_prompt` seeds of each prompt (`variety_seeds`): how their measured
+    motions compare with the world's (total variation over direction x speed bins, and over direction sectors
+    alone; each floor is two independent samples of true motions of the same prompts), and how many read right."""
+    rows = [(p, s) for p, own in zip(prompts, variety_seeds(len(prompts), seeds_per_prompt)) for s in own]
     ps, seeds = [p for p, _ in rows], [s for _, s in rows]
     chosen: list = []
     videos = generate_many(pipe, ps, None, seeds, sampling, progress, "variety", used=chosen)
     keeps = [bool((visible_frames(p, m) >= MIN_VISIBLE_FRAMES).all()) for p, m in zip(ps, chosen) if m is not None]
-    generated = measured_histogram(videos)
-    truth_a = measured_histogram(true_videos(pipe, ps, seeds, 1))
-    truth_b = measured_histogram(true_videos(pipe, ps, seeds, 2))
+    truths_a, truths_b = true_videos(pipe, ps, seeds, 1), true_videos(pipe, ps, seeds, 2)
+    generated, truth_a, truth_b = (measured_histogram(v) for v in (videos, truths_a, truths_b))
+    gen_dir, dir_a, dir_b = (measured_histogram(v, directions_only=True) for v in (videos, truths_a, truths_b))
     texts = reader.read(videos).texts
     trk = track(videos)
     return {
         "n_videos": len(rows),
+        "seeds_per_prompt": seeds_per_prompt,
         "tv_generated_vs_world": total_variation(generated, truth_a),
         "tv_world_vs_world": total_variation(truth_b, truth_a),
+        "tv_direction_generated_vs_world": total_variation(gen_dir, dir_a),
+        "tv_direction_world_vs_world": total_variation(dir_b, dir_a),
+        "direction_generated": gen_dir.round(4).tolist(),
+        "direction_world": dir_a.round(4).tolist(),
         "readability": float(np.mean([t == p for t, p in zip(texts, ps)])),
         "still_share": float(generated[0]),
         "chosen_keep_invariant": float(np.mean(keeps)) if keeps else None,  # by the true glyph boxes

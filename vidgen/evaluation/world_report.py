@@ -1,11 +1,12 @@
 """The motion world's figures for a model, measured from its videos: `python -m vidgen world-report`
 writes them to a JSON file (docs/reports/world_<name>.json) and a Markdown table beside it.
 
-- follow: readability, position error and PSNR with a motion drawn from the model's world given, on
-  validation, held-out, look-alike-glyph and 7-8 symbol prompts, and on validation prompts along the
-  held-out path shapes (never seen in training);
-- variety: no motion given, 32 seeds per prompt: the measured motions against the world's (total
-  variation over direction x speed bins, beside the floor two true samples score) and readability;
+- follow: readability (three judges), glyph placement, position error and PSNR with a motion drawn from the
+  model's world given, on validation, held-out, look-alike-glyph and 7-8 symbol prompts, and on validation
+  prompts along the held-out path shapes (never seen in training);
+- variety: no motion given, VARIETY_SEEDS seeds of each prompt, its own: the measured motions against the world's
+  (total variation over direction x speed bins and over the 8 directions alone, each beside the floor two true
+  samples score) and readability;
 - sliders: guidance 1 to 7 and eta 0 and 1 (DDIM at 10 steps, so that eta means something): readability and
   the motions' distance from the world's over 8 prompts x 4 seeds, and how much videos of one prompt and one
   motion differ between seeds (mean absolute pixel difference, of 255; 4 prompts x 4 seeds).
@@ -26,7 +27,7 @@ from .motion_metrics import Sampling, generate_many, followed, measured_histogra
 from .recognizer import TextReader
 
 WORLD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}
-VARIETY_PROMPTS = 8  # prompts x 32 seeds
+VARIETY_PROMPTS = 8  # prompts x VARIETY_SEEDS seeds each
 SLIDER_GUIDANCE = (1.0, 3.0, 5.0, 7.0)
 SLIDER_ETA = (0.0, 1.0)
 SLIDER_SAMPLING = ("ddim", 10)  # sampler and steps of the slider table (DPM-Solver++ takes no eta); a
@@ -118,18 +119,28 @@ def world_markdown(name: str, report: dict) -> str:
              f"Measured by `python -m vidgen world-report --model {name}` on {report['cpu']} ({report['precision']}); "
              f"default sampler ({report['sampling']['sampler']}, {report['sampling']['steps']} steps), guidance "
              f"{report['guidance_scale']:g}; readability by the motion reader ({report['recognizer']}) and, beside it, by the "
-             "nearest render among the prompt and its one-edit neighbours along the same motion "
-             "(vidgen/evaluation/nearest_render.py).", "",
-             "| split | n | readability (motion reader) | nearest render | position error (px, mean) | p90 per video | PSNR (dB) |",
-             "|---|---|---|---|---|---|---|"]
+             "nearest render among the prompt and its one-edit neighbours along the same motion, 1 px of slack a frame "
+             "(vidgen/evaluation/long_reading.py), and by an outside OCR that learned nothing from this project, in brackets "
+             "what it reads of the true renders (vidgen/evaluation/outside_reader.py). Placement: each glyph's offset from "
+             "where the renderer puts it (vidgen/evaluation/placement.py).", "",
+             "| split | n | readability (motion reader) | nearest render | outside reader (truth) | position error (px, mean) "
+             "| glyphs within 1 px (largest offset) | PSNR (dB) |",
+             "|---|---|---|---|---|---|---|---|"]
     for split, row in report["follow"].items():
-        nearest = row.get("readability_nearest_render")
+        nearest, place = row.get("readability_nearest_render"), row.get("placement", {})
+        outside = (f"{100 * row['readability_outside']:.1f}% ({100 * row['truth_outside']:.1f}%)"
+                   if "readability_outside" in row else "")
+        placed = f"{100 * place['within_1px']:.1f}% ({place['max_px']:.2f} px)" if place.get("glyphs") else ""
         lines.append(f"| {split} | {row['n']} | {100 * row['readability']:.1f}% | "
-                     f"{'' if nearest is None else f'{100 * nearest:.1f}%'} | {row['position_error_px']:.2f} | "
-                     f"{row['position_error_px_p90']:.2f} | {row['psnr_db']:.2f} |")
+                     f"{'' if nearest is None else f'{100 * nearest:.1f}%'} | {outside} | {row['position_error_px']:.2f} | "
+                     f"{placed} | {row['psnr_db']:.2f} |")
     v = report["variety"]
-    lines += ["", f"Variety with no motion given ({v['n_videos']} videos: {len(v['prompts'])} prompts x 32 seeds): total "
-              f"variation to the world's motions {v['tv_generated_vs_world']:.3f} (two true samples: {v['tv_world_vs_world']:.3f}); "
+    direction = ("" if "tv_direction_generated_vs_world" not in v else
+                 f"; over the 8 direction sectors alone {v['tv_direction_generated_vs_world']:.3f} (two true samples: "
+                 f"{v['tv_direction_world_vs_world']:.3f})")
+    lines += ["", f"Variety with no motion given ({v['n_videos']} videos: {len(v['prompts'])} prompts x "
+              f"{v.get('seeds_per_prompt', 32)} seeds): total variation to the world's motions over direction x speed bins "
+              f"{v['tv_generated_vs_world']:.3f} (two true samples: {v['tv_world_vs_world']:.3f}){direction}; "
               f"readability {100 * v['readability']:.1f}%; mean speed {v['mean_speed_px']:.2f} px a frame"
               + ("" if v.get("chosen_keep_invariant") is None else
                  f"; the motions chosen show every glyph whole twice (true boxes) in {100 * v['chosen_keep_invariant']:.1f}%")
