@@ -1,6 +1,6 @@
 """The default model in headless Chromium (web/, issue 37): equality with the library, readability, speed.
 
-    python -m benchmarks.browser [--equal 50] [--read 100] [--runs 10] [--json docs/reports/browser.json]
+    python -m benchmarks.browser [--equal 50] [--read 100] [--runs 10] [--rounds 3] [--json docs/reports/browser.json]
 
 Serves web/ as the app does (vidgen.app.browser_route, with the isolation headers) on a local port, drives Debian's
 chromium with Playwright, and measures in one run:
@@ -12,9 +12,9 @@ chromium with Playwright, and measures in one run:
   the library with its own for seed i, read by the motion reader and by the nearest render (along each video's
   own motion): the two shares side by side (goal: within 1 point);
 - speed: load to `vidgen.ready` from navigation start, cold (a fresh browser context) and cached (a reload); a
-  video's time in the page and its first preview (the first step's x_t) after the call, medians of `--runs`;
-  the library's eager time of the same request (batch 1, its chosen precision and fp32), in the same run, and
-  a 1024^3 fp32 matmul. The load average before the run says whether the machine was idle.
+  video's time in the page and its first preview (the first step's x_t) after the call, and the library's eager time
+  of the same request (batch 1, its chosen precision and fp32), timed in `--rounds` alternating rounds of `--runs`
+  each (medians over all, and the ratio round by round), and a 1024^3 fp32 matmul. The load average before the run says whether the machine was idle.
 """
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__.split("\n\n")[0])
     p.add_argument("--equal", type=int, default=50, help="prompts compared with the library from the same noise and motion")
     p.add_argument("--read", type=int, default=100, help="prompts a split read back, the page's own videos and the library's")
-    p.add_argument("--runs", type=int, default=10, help="timed videos a figure (medians)")
+    p.add_argument("--runs", type=int, default=10, help="timed videos a round, each side (medians over all rounds)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of page, library (auto) and library (fp32) timings")
     p.add_argument("--json", default=None, help="also write the figures here")
     return p
 
@@ -106,6 +107,16 @@ def readability(page, pipe, reader, prompts: list[str]) -> dict:
     share = lambda reads: float(np.mean([r == p for r, p in zip(reads, prompts)]))  # noqa: E731
     return {"n": len(prompts), **{side: {"reader": share(reader.read(v).texts), "nearest_render": share(nearest_render_reads(v, prompts, m))}
                                   for side, v, m in (("page", np.stack(page_videos), page_motions), ("library", lib_videos, lib_motions))}}
+
+
+def library_times(pipe, motion: Motion, runs: int) -> list[float]:
+    """The library's eager time of one video of HELLO along `motion`, `runs` times, in ms."""
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        pipe.generate("HELLO", motion=motion)
+        out.append(1000 * (time.perf_counter() - t))
+    return out
 
 
 def main() -> None:
@@ -137,7 +148,10 @@ def main() -> None:
         page.reload()
         page.wait_for_function("window.vidgen !== undefined")
         cached_ms = page.evaluate("vidgen.ready.then(() => performance.now())")
+        files = json.loads((WEB_DIR / "model" / "vidgen.json").read_text())["onnx"]
         report["page"] = {"model": info["model"], "steps": info["steps"], "wasm_threads": info["threads"],
+                          "weights": files.get("weights", "fp32"),
+                          "model_bytes": files["cond"]["bytes"] + files["step"]["bytes"],
                           "ready_cold_ms": round(cold_ms, 1), "ready_cached_ms": round(cached_ms, 1)}
 
         # 1. equality from the same noise and motion
@@ -159,22 +173,31 @@ def main() -> None:
         report["readability"] = {name: readability(page, auto, reader, split_prompts(name, args.read, SPLIT, seed=1))
                                  for name in READ_SPLITS}
 
-        # 3. speed: the page against the library, one video of one prompt
-        runs = [page.evaluate(GENERATE, ["HELLO", 0, None, None]) for _ in range(args.runs + 1)][1:]
-        report["page"]["video_ms_median"] = round(statistics.median(r["ms"] for r in runs), 1)
-        report["page"]["first_preview_ms_median"] = round(statistics.median(r["first"] for r in runs), 1)
+        # 3. speed: the page against the library, one video of one prompt, in alternating rounds (a machine's state
+        # drifts; each side sees the same drift)
+        m_auto, m_fp32 = auto.sample_motion("HELLO", 0), lib.sample_motion("HELLO", 0)
+        page.evaluate(GENERATE, ["HELLO", 0, None, None])  # warm-ups
+        auto.generate("HELLO", motion=m_auto)
+        lib.generate("HELLO", motion=m_fp32)
+        times: dict[str, list[float]] = {"page": [], "first": [], "library_auto": [], "library_fp32": []}
+        for _ in range(args.rounds):
+            runs = [page.evaluate(GENERATE, ["HELLO", 0, None, None]) for _ in range(args.runs)]
+            times["page"] += [r["ms"] for r in runs]
+            times["first"] += [r["first"] for r in runs]
+            times["library_auto"] += library_times(auto, m_auto, args.runs)
+            times["library_fp32"] += library_times(lib, m_fp32, args.runs)
+        report["page"]["video_ms_median"] = round(statistics.median(times["page"]), 1)
+        report["page"]["first_preview_ms_median"] = round(statistics.median(times["first"]), 1)
+        for name in ("library_auto", "library_fp32"):
+            report[name + "_video_ms_median"] = round(statistics.median(times[name]), 1)
+        report["timing"] = {"rounds": args.rounds, "runs_a_round": args.runs,
+                            "page_over_library_eager_by_round": [
+                                round(statistics.median(times["page"][r * args.runs:(r + 1) * args.runs])
+                                      / statistics.median(times["library_auto"][r * args.runs:(r + 1) * args.runs]), 2)
+                                for r in range(args.rounds)]}
         context.close()
         browser.close()
     server.should_exit = True
-    for name, pipe in (("library_auto", auto), ("library_fp32", lib)):
-        m = pipe.sample_motion("HELLO", 0)
-        pipe.generate("HELLO", motion=m)
-        times = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            pipe.generate("HELLO", motion=m)
-            times.append(1000 * (time.perf_counter() - t))
-        report[name + "_video_ms_median"] = round(statistics.median(times), 1)
     report["page_over_library_eager"] = round(report["page"]["video_ms_median"] / report["library_auto_video_ms_median"], 2)
     print(json.dumps(report, indent=2))
     if args.json:

@@ -24,7 +24,8 @@ from ..data.world import MIN_VISIBLE_FRAMES, WorldConfig
 from ..diffusion.schedule import strided_timesteps
 from .font_metrics import SIZES, check_font_tables, font_tables
 from .onnx_step import (COND_INPUTS, COND_OUTPUTS, OPSET, STEP_INPUTS, STEP_OUTPUTS, BrowserCond, BrowserStep, example_inputs,
-                        export_module, step_coefficients)
+                        export_module, step_coefficients, stored_weights)
+from .weights import DEFAULT_WEIGHTS
 
 FORMAT = "vidgen-browser-1"
 COND_FILE, STEP_FILE, CONFIG_FILE = "cond.onnx", "step.onnx", "vidgen.json"
@@ -98,21 +99,22 @@ def browser_config(pipe, name: str, out: Path, parity: float, tables: dict) -> d
     }
 
 
-def export_browser(pipe, name: str, out: Path) -> dict:
-    """Write DIR/cond.onnx, DIR/step.onnx and DIR/vidgen.json for the layout-guided pipeline `pipe` (fp32); -> the
-    config written."""
+def export_browser(pipe, name: str, out: Path, weights: str = DEFAULT_WEIGHTS) -> dict:
+    """Write DIR/cond.onnx, DIR/step.onnx and DIR/vidgen.json for the layout-guided pipeline `pipe`, its parameters
+    stored as `weights` (fp16 halves the files; the graphs compute in fp32 either way); -> the config written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = font_tables()
     check_font_tables(tables, check_prompts())
-    model = pipe.model.float()
+    model = stored_weights(pipe.model.float(), weights)  # parity is checked against the weights as stored
     cond, step = BrowserCond(model).eval(), BrowserStep(model, pipe.schedule.prediction).eval()
     cond_args, (x, t, guidance, coef) = example_inputs(model)
     with torch.no_grad():
         encoded = cond(*cond_args)
-    export_module(cond, cond_args, COND_INPUTS, COND_OUTPUTS, out / COND_FILE)
-    export_module(step, (x, t, *encoded, guidance, coef), STEP_INPUTS, STEP_OUTPUTS, out / STEP_FILE)
+    export_module(cond, cond_args, COND_INPUTS, COND_OUTPUTS, out / COND_FILE, weights)
+    export_module(step, (x, t, *encoded, guidance, coef), STEP_INPUTS, STEP_OUTPUTS, out / STEP_FILE, weights)
     parity = onnx_parity(cond, step, out)
     config = browser_config(pipe, name, out, parity, tables)
+    config["onnx"]["weights"] = weights
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=None, separators=(",", ":")) + "\n")
     return config

@@ -28,9 +28,9 @@ import numpy as np
 
 from ..data import tokenizer as tok
 from ..data.layout import TEXT_X, pen_starts
-from ..data.world import font_at, glyph_boxes, render_strip_at
+from ..data.world import FONT_SIZES, font_at, glyph_boxes, render_strip_at
 
-SIZES = tuple(range(8, 29))  # every font size a motion may ask for (world._check_size)
+SIZES = FONT_SIZES  # every font size a motion may ask for
 TOLERANCE_PX = 1e-9
 
 

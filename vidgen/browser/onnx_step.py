@@ -22,11 +22,13 @@ step's (sqrt(a_t), sqrt(1 - a_t), sqrt(a_prev), sqrt(1 - a_prev)) taken in float
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 from ..data import tokenizer as tok
 from ..models.base import Conditioning
+from .weights import WEIGHT_FORMATS
 
 COND_INPUTS = ("ids", "symbol", "uv", "size")
 COND_OUTPUTS = ("text", "mask", "pooled", "layout")
@@ -119,9 +121,49 @@ def step_coefficients(alphas_cumprod, timesteps) -> list[list[float]]:
     return out
 
 
-def export_module(module: nn.Module, args: tuple, inputs, outputs, path) -> None:
+def stored_weights(model: nn.Module, weights: str) -> nn.Module:
+    """The model whose outputs the exported graphs must reproduce: `model` itself for fp32 storage, a copy with every
+    parameter rounded to fp16 for fp16 storage (the graph casts them back to fp32 once, when a runtime loads it)."""
+    if weights not in WEIGHT_FORMATS:
+        raise ValueError(f"unknown weight format {weights!r}; known: {', '.join(WEIGHT_FORMATS)}")
+    if weights == "fp32":
+        return model
+    import copy
+
+    rounded = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in rounded.parameters():
+            p.copy_(p.half().float())
+    return rounded
+
+
+def store_fp16(proto) -> None:
+    """Store every float32 initializer that float16 holds exactly as float16, each followed by a Cast back to float32
+    under its own name (so every node reads what it read before; onnxruntime folds the casts when it loads). With the
+    parameters rounded to fp16 first (`stored_weights`), that is every weight, also those the exporter folded into
+    transposed copies under names of its own; tables computed in fp32 (rotary angles, schedules) stay as they are."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for init in proto.graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(init)
+        with np.errstate(over="ignore"):  # a value past fp16's range becomes inf: not held exactly, left as it is
+            half = values.astype(np.float16)
+        if values.size < 2 or not np.array_equal(half.astype(np.float32), values):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(half, name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT, name=f"cast_{name}"))
+    nodes = list(proto.graph.node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(casts + nodes)
+
+
+def export_module(module: nn.Module, args: tuple, inputs, outputs, path, weights: str = "fp32") -> None:
     """Write `module` as ONNX (opset OPSET, batch 1) to `path`, without the exporter's per-node source notes (a tenth
-    of the file, nothing a runtime reads)."""
+    of the file, nothing a runtime reads), its parameters stored as `weights` (WEIGHT_FORMATS)."""
     import onnx
 
     with torch.no_grad():
@@ -133,4 +175,6 @@ def export_module(module: nn.Module, args: tuple, inputs, outputs, path) -> None
         node.doc_string = ""
     del proto.metadata_props[:]
     del proto.graph.value_info[:]
+    if weights == "fp16":
+        store_fp16(proto)
     onnx.save_model(proto, str(path))
