@@ -60,13 +60,17 @@ def width_errors(pipe, rng: np.random.Generator) -> dict:
     return {"prompts": len(worst), "mean_px": round(float(np.mean(worst)), 3), "max_px": round(float(np.max(worst)), 3)}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.blog_prior", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="blog", help="a shipped name or a checkpoint directory of a 'learned2d' model")
     p.add_argument("--prompts", type=int, default=VARIETY_PROMPTS - 2, help="validation prompts (the variety run's first)")
     p.add_argument("--seeds", type=int, default=96, help="seeds of each prompt, its own")
     p.add_argument("--json", default=None, help="also write the figures here")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     torch.set_num_threads(1)
     pipe = load_pipeline(args.model, precision="fp32")
     lp = pipe.model.layout_predictor
