@@ -232,6 +232,8 @@ class Trainer:
             decay = min(decay, (1 + self.step) / (10 + self.step))
         for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
             pe.lerp_(pm.detach(), 1 - decay)
+        for be, bm in zip(self.ema.buffers(), self.model.buffers()):  # what training counted (a placed prior's size
+            be.copy_(bm)  # range) is copied, not averaged; the other buffers are constants
 
     # -- validation -----------------------------------------------------------------------------
     @torch.no_grad()
