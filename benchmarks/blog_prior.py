@@ -19,12 +19,12 @@ Only the prior and the width heads run, so this takes a minute or two on one thr
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benchmarks import print_and_save
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import pen_starts
 from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
@@ -101,11 +101,7 @@ def main() -> None:
                      "keep_invariant": float(np.mean(kept)),
                      "what_keeps": "some start shows every glyph whole twice" if lp.placed else "the draw itself shows every glyph whole twice"}
     report["widths"] = width_errors(pipe, np.random.default_rng(0))
-    print(json.dumps(report, indent=2))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+    print_and_save(report, args.json)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from benchmarks import print_and_save
 from vidgen.app.browser_route import ROUTE, WEB_DIR, IsolatedStaticFiles, missing_browser_files
 from vidgen.data.prompts import SplitConfig
 from vidgen.data.world import Motion
@@ -199,11 +200,7 @@ def main() -> None:
         browser.close()
     server.should_exit = True
     report["page_over_library_eager"] = round(report["page"]["video_ms_median"] / report["library_auto_video_ms_median"], 2)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+    print_and_save(report, args.json)
 
 
 if __name__ == "__main__":

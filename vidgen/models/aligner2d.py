@@ -212,62 +212,55 @@ class LayoutPredictor2D(nn.Module):
 
     @torch.no_grad()
     def sample_motion(self, ids: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """A motion (B, T, 3) for each prompt, drawn from the learned prior by `seed` (a "placed" prior's way:
-        `sample_placed_motion`; a "whole" prior's here): the first draw whose
-        predicted glyph boxes are all wholly on screen (SHOWN_MARGIN inside the edges) in MIN_VISIBLE_FRAMES
-        frames (the world's invariant judged by the model's own layout: the world redraws its own draws by
-        the same rule). Draws come CANDIDATES at a time, for the prompts still without one, for up to ROUNDS
-        rounds; a prompt none of whose draws passes gets the one that shows its least-seen glyph most."""
-        if self.placed:
-            return self.sample_placed_motion(ids, seed)
+        """A motion (B, T, 3) for each prompt, drawn from the learned prior by `seed`: the first draw that shows
+        every glyph wholly on screen in MIN_VISIBLE_FRAMES frames by the model's own predicted boxes (the world's
+        invariant judged by the model's own layout: the world redraws its own draws by the same rule). A "whole"
+        prior's draw is judged as drawn, its boxes SHOWN_MARGIN inside the edges (`_judge_whole`); a "placed"
+        prior's path is placed uniformly among the starts that show every glyph, at a font size the training
+        motions had (`_judge_placed`). Draws come CANDIDATES at a time, for the prompts still without one, for up
+        to ROUNDS rounds; a prompt none of whose draws passes gets the one that shows its least-seen glyph most."""
         b = ids.shape[0]
         best = torch.full((b,), -1, dtype=torch.long, device=ids.device)  # the chosen draw's score
         chosen = torch.zeros(b, self.prior.frames, 3, dtype=torch.long, device=ids.device)
         order = torch.arange(CANDIDATES, 0, -1, device=ids.device)  # earlier draws first
+        judge = self._judge_placed if self.placed else self._judge_whole
         for r in range(ROUNDS):
             todo = (best < 1000).nonzero().flatten()  # (N,) prompts without a passing draw
             if not len(todo):
                 break
             many = ids[todo].repeat_interleave(CANDIDATES, dim=0)  # (N*K, L)
             drawn = self.prior.sample(self.prior_condition(many), int(seed) + r * ROUND_SEED_STRIDE)  # (N*K, T, 3)
-            least = self.glyphs_shown(many, drawn, SHOWN_MARGIN).min(dim=1).values.view(len(todo), CANDIDATES)  # (N, K)
-            score = torch.where(least >= MIN_VISIBLE_FRAMES, 1000 + order, least.clamp(max=MIN_VISIBLE_FRAMES - 1) * 100 + order)
+            rng = np.random.default_rng([int(seed), r])  # a placed prior's starts, apart from the paths' noise
+            least, known, motions = judge(ids[todo], drawn, rng)  # (N, K), (N, K), (N, K, T, 3)
+            score = torch.where(known & (least >= MIN_VISIBLE_FRAMES), 1000 + order,
+                                torch.where(known, least.clamp(max=MIN_VISIBLE_FRAMES - 1) * 100 + order, order))
             top, pick = score.max(dim=1)  # (N,)
             better = top > best[todo]
             rows = todo[better]
             best[rows] = top[better]
-            chosen[rows] = drawn.view(len(todo), CANDIDATES, *drawn.shape[1:])[better.nonzero().flatten(), pick[better]]
+            chosen[rows] = motions[better.nonzero().flatten(), pick[better]]
         return chosen
 
-    @torch.no_grad()
-    def sample_placed_motion(self, ids: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """A "placed" prior's motion (B, T, 3) for each prompt by `seed`: paths come CANDIDATES at a time from
-        the prior (for the prompts still without one, up to ROUNDS rounds), and the first that some start lets
-        show every glyph whole twice (at a font size the training motions had) is placed uniformly among those
-        starts (`placements`); a prompt none of whose paths has one gets the placement that shows its least-seen
-        glyph most."""
-        b = ids.shape[0]
-        best = torch.full((b,), -1, dtype=torch.long, device=ids.device)  # the chosen draw's score
-        chosen = torch.zeros(b, self.prior.frames, 3, dtype=torch.long, device=ids.device)
-        order = torch.arange(CANDIDATES, 0, -1, device=ids.device)  # earlier draws first
-        for r in range(ROUNDS):
-            todo = (best < 1000).nonzero().flatten()  # (N,) prompts without a passing draw
-            if not len(todo):
-                break
-            many = ids[todo].repeat_interleave(CANDIDATES, dim=0)  # (N*K, L)
-            paths = self.prior.sample(self.prior_condition(many), int(seed) + r * ROUND_SEED_STRIDE)  # (N*K, T, 3)
-            lo, hi = self.prior.size_range.tolist()
-            trained = (paths[:, 0, 2] >= lo) & (paths[:, 0, 2] <= hi)  # (N*K,) sizes the training motions had
-            rng = np.random.default_rng([int(seed), r])  # the starts' draws, apart from the paths' noise
-            for j, row in enumerate(todo.tolist()):
-                ok, placed, least = self.placements(ids[row : row + 1], paths[j * CANDIDATES : (j + 1) * CANDIDATES], rng)
-                known = trained[j * CANDIDATES : (j + 1) * CANDIDATES]
-                score = torch.where(ok & known, 1000 + order,
-                                    torch.where(known, least.clamp(max=MIN_VISIBLE_FRAMES - 1) * 100 + order, order))
-                top, pick = score.max(dim=0)
-                if top > best[row]:
-                    best[row], chosen[row] = top, placed[pick]
-        return chosen
+    def _judge_whole(self, ids: torch.Tensor, drawn: torch.Tensor, rng: np.random.Generator):
+        """Prompts (N, L) and a "whole" prior's draws (N*K, T, 3) -> (the frames each draw shows its least-seen glyph
+        (N, K); whether its size may be judged (N, K), always; the draws as motions (N, K, T, 3))."""
+        n = ids.shape[0]
+        many = ids.repeat_interleave(CANDIDATES, dim=0)
+        least = self.glyphs_shown(many, drawn, SHOWN_MARGIN).min(dim=1).values.view(n, CANDIDATES)
+        return least, torch.ones_like(least, dtype=torch.bool), drawn.view(n, CANDIDATES, *drawn.shape[1:])
+
+    def _judge_placed(self, ids: torch.Tensor, paths: torch.Tensor, rng: np.random.Generator):
+        """Prompts (N, L) and a "placed" prior's paths (N*K, T, 3) -> (the frames the best start shows each path's
+        least-seen glyph (N, K); whether the path's size is one the training motions had (N, K); the paths placed
+        (`placements`) (N, K, T, 3))."""
+        lo, hi = self.prior.size_range.tolist()
+        known = ((paths[:, 0, 2] >= lo) & (paths[:, 0, 2] <= hi)).view(ids.shape[0], CANDIDATES)
+        least, motions = [], []
+        for j in range(ids.shape[0]):
+            _, placed, shown = self.placements(ids[j : j + 1], paths[j * CANDIDATES : (j + 1) * CANDIDATES], rng)
+            least.append(shown)
+            motions.append(placed)
+        return torch.stack(least), known, torch.stack(motions)
 
     def loss(self, ids: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Squared errors (in tens of pixels) of the advances, ink rows and strip heights at each sample's size
