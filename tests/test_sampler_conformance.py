@@ -40,7 +40,7 @@ class ShrinkModel(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.cfg = SimpleNamespace(frames=4, height=8, width=8)  # the video shape iter_denoise reads
+        self.cfg = SimpleNamespace(sample_shape=(4, 8, 8))  # the video shape iter_denoise reads
         self.calls = 0
 
     def encode_for_guidance(self, ids, guidance_scale):

@@ -36,6 +36,7 @@ from .models.config import ModelConfig
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"
 EMA_NAME = "ema.safetensors"
+VAE_NAME = "vae.safetensors"  # a latent model's autoencoder beside its weights (vidgen.latent.release), or a VAE release's
 STATE_NAME = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 BEST_EMA_NAME = "ema_best.safetensors"  # the EMA weights at the lowest validation loss so far
@@ -271,9 +272,13 @@ def export_release(run_dir, out_dir, default_guidance: float | None = None, best
         raw["default_guidance"] = float(default_guidance)
     if default_long is not None:
         raw["default_long"] = dict(default_long)
+    files = {EMA_NAME: tensor_bytes(model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"}), CONFIG_NAME: json_bytes(raw)}
+    if model.cfg.latent:  # its VAE goes with it (load_pipeline checks that it fits)
+        if not (run_dir / VAE_NAME).is_file() or "vae" not in raw:
+            raise CheckpointError(f"{run_dir} is a latent model's run without its VAE ({VAE_NAME} and config.json's 'vae')")
+        files[VAE_NAME] = (run_dir / VAE_NAME).read_bytes()
     discard_unfinished_writes(out)
-    write_set(out, {EMA_NAME: tensor_bytes(model.state_dict(), metadata={"format": "vidgen-1", "weights": "ema"}),
-                    CONFIG_NAME: json_bytes(raw)})
+    write_set(out, files)
     return out
 
 

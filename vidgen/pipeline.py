@@ -6,7 +6,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import CheckpointError, load_model
 from .compiled import compile_twin
 from .data import tokenizer as tok
 from .data.layout import FONT_SIZE
@@ -17,6 +17,7 @@ from .data.world import SCROLL_Y, Motion, WorldConfig, check_frames, check_motio
 from .diffusion.sampler import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, StepOutput, check_seed, iter_denoise
 from .diffusion.schedule import NoiseSchedule
 from .jsonconfig import config_from_dict
+from .latent.release import check_vae, read_vae
 from .models import variant_class
 from .long.engine import DEFAULT_LONG_METHOD, DEFAULT_LONG_STEPS, LongStep, check_long_args, iter_long
 from .precision import PRECISIONS, choose_precision, describe
@@ -27,10 +28,12 @@ class Pipeline:
     """A loaded model ready to sample. Prompts are validated here; the maths lives in the sampler."""
 
     def __init__(self, model, diffusion_cfg, config: dict | None = None, device="cpu", bf16: bool | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", vae=None):
         """bf16 True/False forces a precision (as does precision "bf16"/"fp32"); otherwise "auto" times
-        both on this machine at the first generation (vidgen.precision) and keeps the faster."""
+        both on this machine at the first generation (vidgen.precision) and keeps the faster. `vae`: a latent
+        model's autoencoder (vidgen.latent.vae.VideoVAE), which must code the model's latent shape."""
         self.model = model.eval()
+        self.vae = check_vae(model.cfg, vae)
         self.schedule = NoiseSchedule(diffusion_cfg)
         self.config = config or {}
         self.device = torch.device(device)
@@ -242,6 +245,14 @@ class Pipeline:
         """The network the sampler calls: the compiled twin once compile() kept one, else the model."""
         return self.model if self._twin is None else self._twin
 
+    def to_video(self, x: torch.Tensor) -> torch.Tensor:
+        """What the model denoises (B, T, H, W), or a latent model's (B, C, T, H', W'), -> the video (B, T, H, W) in model
+        space, not clamped: the VAE's decoding of a latent."""
+        if self.vae is None:
+            return x
+        with torch.no_grad():
+            return self.vae.from_latent(x.float().to(next(self.vae.parameters()).device))
+
     @property
     def default_sampling(self) -> tuple[str, int]:
         """(sampler, steps) the checkpoint is sampled with by default: its config's "default_sampling" (a
@@ -251,14 +262,17 @@ class Pipeline:
 
     def iter_steps(self, prompts, steps: int | None = None, eta: float = 0.0, guidance_scale: float | None = None, seed: int = 0,
                    sampler: str | None = None, clip_x0: bool = True, ids: torch.Tensor | None = None,
-                   motion=None, noise=None) -> Iterator[StepOutput]:
+                   motion=None, noise=None, decode: bool = True) -> Iterator[StepOutput]:
         """Yield every denoising step for the prompts (or raw token ids, for experiments).
 
         guidance_scale None means the checkpoint's default_guidance; sampler or steps None, its `default_sampling`. `motion` (a Motion, or one per
         prompt) is followed; None lets the model move the text as it learned: a "learned2d" model draws
         a motion from its learned prior by the seed, and for a model that is told its motion (layout
         "glyph2d") one is drawn per prompt from its world by the seed (`motions`). `noise`: the initial x_T
-        (B, T, H, W), or (T, H, W) for one prompt, instead of the seed's (the browser page's, for instance).
+        (B, T, H, W), or (T, H, W) for one prompt, instead of the seed's (the browser page's, for instance); a latent
+        model's (B, C, T, H', W'). A latent model's steps are decoded by its VAE (x_t, pred_x0: videos), the latents
+        beside them (latent_x_t, latent_x0), and its x0 is never clipped (a latent has no [-1, 1] range); decode=False
+        yields its latents undecoded (`generate` decodes the last alone).
         """
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         if sampler is None or steps is None:
@@ -268,9 +282,14 @@ class Pipeline:
         if ids is None or motion is not None:
             motions = self.motions([prompts] if isinstance(prompts, str) else list(prompts), motion, seed, check=ids is None)
         ids = self.encode(prompts) if ids is None else ids.to(self.device)
-        yield from iter_denoise(self.sampling_model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
-                                seed=seed, sampler=sampler, clip_x0=clip_x0, autocast_bf16=self.bf16,
-                                motion=None if motions is None else motion_tensor(motions), noise=noise)
+        steps_out = iter_denoise(self.sampling_model, self.schedule, ids, steps=steps, eta=eta, guidance_scale=guidance_scale,
+                                 seed=seed, sampler=sampler, clip_x0=clip_x0 and self.vae is None, autocast_bf16=self.bf16,
+                                 motion=None if motions is None else motion_tensor(motions), noise=noise)
+        for out in steps_out:  # a latent model's steps come decoded, its latents beside them
+            if self.vae is not None and decode:
+                out = StepOutput(out.index, out.num_steps, out.t, self.to_video(out.x_t), self.to_video(out.pred_x0),
+                                 latent_x_t=out.x_t, latent_x0=out.pred_x0)
+            yield out
 
     def generate(self, prompts, frames: int | None = None, **kwargs) -> np.ndarray:
         """-> uint8 videos: (T, H, W) for one prompt string, (B, T, H, W) for a list. Takes iter_steps'
@@ -289,9 +308,9 @@ class Pipeline:
         if kwargs.get("method") is not None or self.makes_long or self.needs_long(texts, asked):
             return self.long_pipeline().generate_long(prompts, frames=frames, **long_arguments(kwargs))
         last = None
-        for last in self.iter_steps(prompts, **kwargs):
+        for last in self.iter_steps(prompts, decode=False, **kwargs):
             pass
-        video = to_uint8(last.x_t)
+        video = to_uint8(self.to_video(last.x_t))
         return video[0] if isinstance(prompts, str) else video
 
 
@@ -323,4 +342,9 @@ def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16:
     the default shipped model (vidgen.shipped.DEFAULT_MODEL: the layout-guided release distilled to 2 steps)."""
     path = resolve_model_path(path)
     model, diff_cfg, raw = load_model(path, prefer_ema=prefer_ema, device=device)
-    return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16, precision=precision)
+    vae = None
+    if model.cfg.latent:
+        vae = read_vae(path, raw).to(device)
+    elif "vae" in raw:
+        raise CheckpointError(f"{path} holds a VAE but its model denoises pixels (channels 1, cell 1): a broken release")
+    return Pipeline(model, diff_cfg, raw, device=device, bf16=bf16, precision=precision, vae=vae)

@@ -66,11 +66,11 @@ def machine_key(model, device: torch.device, scope: str = "sample") -> str:
 
 
 def guided_pass_inputs(model, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x (B, T, H, W) noise, t (B,) = 500, ids (B, L) one symbol each) for a guided pass at mid noise, as the
+    """(x (B, T, H, W) noise (a latent model's (B, C, T, H, W)), t (B,) = 500, ids (B, L) one symbol each) for a guided pass at mid noise, as the
     sampler makes one; the cost does not depend on which symbols."""
     cfg = model.cfg
     device = next(model.parameters()).device
-    x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, generator=torch.Generator().manual_seed(seed)).to(device)
+    x = torch.randn(batch, *cfg.sample_shape, generator=torch.Generator().manual_seed(seed)).to(device)
     t = torch.full((batch,), 500, dtype=torch.long, device=device)
     ids = model.null_prompt(batch, device)
     ids[:, 0] = tok.FIRST_SYMBOL_ID + torch.arange(batch, device=device) % len(tok.SYMBOLS)
@@ -102,7 +102,7 @@ def time_train_step(model, bf16: bool, batch: int = 16, repeats: int = 3) -> flo
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, generator=g).to(device)
+    x = torch.randn(batch, *cfg.sample_shape, generator=g).to(device)
     t = torch.randint(0, 1000, (batch,), generator=g).to(device)
     ids = model.null_prompt(batch, device)
     extra = {} if cfg.guidance_range is None else {"guidance": torch.full((batch,), cfg.guidance_range[0], device=device)}

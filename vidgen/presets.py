@@ -60,6 +60,12 @@ LONG_TRAIN = replace(MOTION_TRAIN, world=LONG, split=SplitConfig(sentences=0.5),
                      lr=3e-4, warmup_steps=100, lr_decay_steps=4000, max_steps=4000)  # fine-tuned from the release
 LONG_TUNE = replace(LONG_TRAIN, init_from="long", lr=1e-4, warmup_steps=20, lr_decay_steps=600, max_steps=600, val_every=200,
                     ckpt_every=100, snapshot_every=0)  # 600 more steps from the shipped long model: seed 004's temporal term, its control
+# the latent release: the release's network on the per-frame VAE's latent (16 x 8 x 8 x 4; 2x1x1 patches: the same 512
+# tokens, each over the same 2x4x4 pixels of glyph layout), fine-tuned from the release (all but the patch embedding
+# and the output layer: docs/latent.md)
+LATENT_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, channels=4, cell=4, height=8, width=8, patch=(2, 1, 1))
+LATENT_TRAIN = replace(MOTION_TRAIN, vae="vae-frame", init_from="release", lr=5e-4, warmup_steps=100, lr_decay_steps=1500,
+                       max_steps=1500, snapshot_every=0)
 LONG_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal")
 
 PRESETS: dict[str, Preset] = {
@@ -75,6 +81,7 @@ PRESETS: dict[str, Preset] = {
     "motion-template": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8), V_COSINE, MOTION_TRAIN),
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
                              replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
+    "motion-latent": Preset(LATENT_NET, V_COSINE, LATENT_TRAIN),
     "motion-long": Preset(LONG_NET, V_COSINE, LONG_TRAIN),
     "motion-long-tune": Preset(LONG_NET, V_COSINE, LONG_TUNE),  # the control of the next: the same steps without the term
     "motion-long-temporal": Preset(LONG_NET, V_COSINE, replace(LONG_TUNE, temporal_loss=1.0)),  # docs/long.md
@@ -82,6 +89,8 @@ PRESETS: dict[str, Preset] = {
                                replace(TINY_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing")),
     "tiny-motion-learned": Preset(tiny(layout="learned2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION, prior_motions=1)),
     "tiny-motion": Preset(tiny(layout="glyph2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION)),
+    "tiny-motion-latent": Preset(tiny(layout="glyph2d", template_dim=4, channels=4, cell=4, height=8, width=8, patch=(4, 2, 2)),
+                                 V_COSINE, replace(TINY_TRAIN, world=MOTION, vae="vae-frame")),
     "small-fast-learned": Preset(small(depth=4, qk_norm=True, layout="learned", template_dim=8), V_COSINE, LAYOUT_TRAIN),
     "small-fast-layout": Preset(small(depth=4, layout="glyph"), V_COSINE, LAYOUT_TRAIN),
     # told the glyph layout, with and without the template

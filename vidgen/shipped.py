@@ -92,6 +92,40 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         name="long", directory=CHECKPOINTS_DIR / "long", title="Long videos (16-128 frames, sentences)",
         env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long", commands=LONG_COMMANDS, world="motion"),
 }
+
+
+@dataclass(frozen=True)
+class ShippedVAE:
+    """A video autoencoder that ships (vidgen.latent): what a latent model's training config names as its `vae`."""
+
+    name: str
+    directory: Path
+    title: str
+    preset: str  # vidgen.latent.config.VAE_PRESETS
+    commands: tuple[str, ...]
+
+
+SHIPPED_VAES: dict[str, ShippedVAE] = {
+    "vae-frame": ShippedVAE(
+        name="vae-frame", directory=CHECKPOINTS_DIR / "vae-frame", title="Per-frame 2D VAE (space / 4)", preset="frame",
+        commands=("python -m vidgen train-vae --preset frame --out runs/vae-frame --steps 6000 --minutes 75 --threads 1",
+                  "python -m vidgen export-vae --run-dir runs/vae-frame --out checkpoints/vae-frame")),
+    "vae-causal": ShippedVAE(
+        name="vae-causal", directory=CHECKPOINTS_DIR / "vae-causal", title="Temporal causal 3D VAE (space / 4, time / 4)",
+        preset="causal",
+        commands=("python -m vidgen train-vae --preset causal --out runs/vae-causal --steps 6000 --minutes 75 --threads 1",
+                  "python -m vidgen export-vae --run-dir runs/vae-causal --out checkpoints/vae-causal")),
+}
+
+
+def resolve_vae_path(path) -> Path:
+    """A VAE release directory, or the name of a shipped VAE where no such directory exists."""
+    path = Path(path)
+    if str(path) in SHIPPED_VAES and not path.exists():
+        return SHIPPED_VAES[str(path)].directory
+    return path
+
+
 SCROLL_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "scroll")  # measured by `report`
 MOTION_MODELS = tuple(n for n, m in SHIPPED_MODELS.items() if m.world == "motion")  # measured by `world-report`
 # What loads when nothing is named (the CLI, load_pipeline(), the app's page and API): the layout-guided release

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from einops import rearrange
 
 from .data.render import to_uint8
 from .data.video_io import frames_grid
@@ -20,6 +21,7 @@ class Trajectory:
     x_t: np.ndarray  # (S, T, H, W) uint8
     pred_x0: np.ndarray  # (S, T, H, W) uint8
     seconds: float = 0.0  # sampling wall time, where the recorder was told it
+    latent: np.ndarray | None = None  # a latent model's x_t itself, its channels tiled (`latent_tiles`): (S, T, H'', W'') uint8
 
     @property
     def num_steps(self) -> int:
@@ -50,12 +52,28 @@ def grid_columns(num_steps: int, count: int = 8) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, num_steps - 1, min(count, num_steps))})
 
 
+LATENT_SPAN = 3.0  # a normalised latent (unit variance per channel) is drawn from -3 (black) to +3 (white)
+
+
+def latent_tiles(latent) -> np.ndarray:
+    """One latent (C, T, H', W') -> uint8 (T, rows * H', cols * W'): its channels as a near-square grid of tiles,
+    each from -LATENT_SPAN to +LATENT_SPAN, so a learner sees what a latent model denoises."""
+    z = np.asarray(latent.detach().float().cpu() if hasattr(latent, "detach") else latent, dtype=np.float32)
+    c = z.shape[0]
+    cols = int(np.ceil(np.sqrt(c)))
+    rows = -(-c // cols)
+    z = np.concatenate([z, np.zeros((rows * cols - c, *z.shape[1:]), np.float32)])  # blank tiles fill the grid
+    grid = rearrange(z, "(r k) t h w -> t (r h) (k w)", r=rows, k=cols)
+    return np.round((np.clip(grid / LATENT_SPAN, -1, 1) + 1) * 127.5).astype(np.uint8)
+
+
 class TrajectoryRecorder:
     """Collects one sample's steps from `iter_steps` into a Trajectory; `count` says how many so far."""
 
     def __init__(self, sample: int = 0):
         self.sample = sample  # which sample of the batch to record
         self.x_t = self.pred_x0 = self.timesteps = None  # (S, T, H, W) uint8, (S, T, H, W) uint8, (S,) int64
+        self.latent = None  # (S, T, H'', W'') uint8: a latent model's x_t tiled (latent_tiles), else None
         self.count = 0  # steps recorded so far
 
     def add(self, out: StepOutput) -> None:
@@ -63,6 +81,11 @@ class TrajectoryRecorder:
             shape = (out.num_steps, *out.x_t.shape[1:])  # (S, T, H, W)
             self.x_t, self.pred_x0 = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
             self.timesteps = np.empty(out.num_steps, np.int64)
+        if out.latent_x_t is not None:
+            tiles = latent_tiles(out.latent_x_t[self.sample])
+            if self.latent is None:
+                self.latent = np.empty((out.num_steps, *tiles.shape), np.uint8)
+            self.latent[out.index] = tiles
         self.x_t[out.index] = to_uint8(out.x_t[self.sample])
         self.pred_x0[out.index] = to_uint8(out.pred_x0[self.sample])
         self.timesteps[out.index] = out.t
@@ -73,4 +96,5 @@ class TrajectoryRecorder:
         if self.x_t is None:
             raise ValueError("no step recorded yet")
         n = self.count
-        return Trajectory(self.timesteps[:n], self.x_t[:n], self.pred_x0[:n], seconds)
+        return Trajectory(self.timesteps[:n], self.x_t[:n], self.pred_x0[:n], seconds,
+                          None if self.latent is None else self.latent[:n])

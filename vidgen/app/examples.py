@@ -72,7 +72,8 @@ def build_examples(app: Served, gen: SimpleNamespace) -> None:
         traj = run_generation(app.need_pipe(request.model), request).trajectory
         gif_path, mp4_path = app.store.save_video(traj.video, file_stem(request))
         i = traj.num_steps - 1
-        return (app.panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i])),
+        return (app.panels(request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]),
+                           None if traj.latent is None else traj.latent[i]),
                 idle_status_html(f"Example: {request.label()}"), str(gif_path), str(mp4_path))
 
     # Gradio keeps cached results under $GRADIO_EXAMPLES_CACHE/<component id>; a folder per

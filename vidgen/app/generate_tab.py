@@ -102,7 +102,7 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
         throttle = PreviewThrottle(settings.preview_interval)
         for u in stream_generation(app.need_pipe(request.model), request, throttle):
             if u.show:
-                yield (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
+                yield (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t, u.latent),
                        status_html(u.index, u.num_steps, u.t, u.seconds, request.note), u.run,
                        None if u.run is None else u.run.trajectory.video)
 
@@ -205,7 +205,7 @@ def wire_generate(app: Served, gen: SimpleNamespace, viewer: SimpleNamespace, la
             return gr.skip(), idle_status_html(f"Live preview makes {FRAMES}-frame videos: press Generate for a long one.")
         for u in stream_generation(app.need_pipe(request.model), request):
             pass
-        return (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t),
+        return (app.panels(request, u.x_t, u.pred_x0, u.index, u.num_steps, u.t, u.latent),
                 status_html(u.index, u.num_steps, u.t, u.seconds, request.note, head="Live preview"))
 
     def variations_ui(progress=gr.Progress(), *values):  # Gradio fills a Progress parameter only before the *values

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..checkpoint import CONFIG_NAME, EMA_NAME, MODEL_NAME, CheckpointError
 from ..diffusion.sampler import DEFAULT_GUIDANCE, GUIDANCE_RANGE
+from ..latent.release import VAE_NAME
 from ..pipeline import Pipeline, describe_precision, load_pipeline
 from ..shipped import DEFAULT_MODEL, SHIPPED_MODELS, served_default
 
@@ -18,6 +19,9 @@ def model_kind(pipe: Pipeline) -> str:
     (its steps are still a genuine denoising trajectory, each one network pass instead of two)."""
     kind = pipe.model.layout_kind.label
     kind = f"{kind}, any motion" if pipe.world.name == "motion" else kind
+    if pipe.vae is not None:
+        c, t, h, w = pipe.vae.cfg.latent_shape
+        kind += f", latent diffusion ({pipe.vae.cfg.kind} VAE: {c} x {t} x {h} x {w})"
     if pipe.model.cfg.guidance_range is not None:
         lo, hi = pipe.model.cfg.guidance_range
         kind += f", guidance distilled: one pass a step, guidance {lo:g}-{hi:g}"
@@ -68,7 +72,7 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
     """A short hash of a checkpoint's files, so results cached for one model are never shown for another."""
     d = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in d.iterdir() if p.name in (CONFIG_NAME, EMA_NAME, MODEL_NAME)):
+    for f in sorted(p for p in d.iterdir() if p.name in (CONFIG_NAME, EMA_NAME, MODEL_NAME, VAE_NAME)):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]

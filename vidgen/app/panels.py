@@ -62,11 +62,16 @@ def animated_panels_html(panels: list[tuple[str, np.ndarray]], fps: int = 8, clo
 
 
 def step_panels_html(x_t: np.ndarray, pred_x0: np.ndarray, index: int, num_steps: int, t: int,
-                     layout: tuple[str, str, np.ndarray] | None = None, **kw) -> str:
-    """The previews of one step: the noisy sample and the model's guess of the clean video, and with
+                     layout: tuple[str, str, np.ndarray] | None = None, latent: np.ndarray | None = None, **kw) -> str:
+    """The previews of one step: the noisy sample and the model's guess of the clean video (a latent model's decoded
+    by its VAE, with `latent` its x_t itself, channels tiled: vidgen.trajectory.latent_tiles), and with
     `layout` = (prompt, caption, picture) the glyph layout panel (`layout_panel`) and its legend."""
     left = "x_0: the result" if index == num_steps - 1 else f"x_t after step {index + 1} (noisy sample)"
-    panels = [(left, x_t), (f"predicted x_0 at t = {t}", pred_x0)]
+    if latent is not None:
+        left += ", decoded"
+    panels = [(left, x_t), (f"predicted x_0 at t = {t}" + (", decoded" if latent is not None else ""), pred_x0)]
+    if latent is not None:
+        panels.insert(0, ("the latent being denoised (its channels, -3 to +3)", latent))
     if layout is None:
         return animated_panels_html(panels, **kw)
     prompt, caption, picture = layout

@@ -100,10 +100,10 @@ class Served:
             gr.Warning(request.note)
         return request
 
-    def panels(self, request, x_t, pred_x0, index, num_steps, t) -> str:
+    def panels(self, request, x_t, pred_x0, index, num_steps, t, latent=None) -> str:
         pipe = self.pipes[request.model]
         panel = layout_panel(pipe, request.prompt, self.motion_of(request))  # 0.35 ms even when predicted
-        return step_panels_html(x_t, pred_x0, index, num_steps, t, layout=(request.prompt, *panel))
+        return step_panels_html(x_t, pred_x0, index, num_steps, t, layout=(request.prompt, *panel), latent=latent)
 
     def motion_of(self, request: GenerationRequest):
         """The motion `request` generates with (the last request's, cached: the panels ask at every step)."""
@@ -123,7 +123,8 @@ class Served:
                                      run.steps, i, traj.num_steps)
                     + f'<p style="text-align:center">{html.escape(long_label(run.request, run.method, run.steps))}</p>')
         note = markdown_bold(trajectory_note(self.pipes.get(run.request.model), run.request.model))
-        return (self.panels(run.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]))
+        return (self.panels(run.request, traj.x_t[i], traj.pred_x0[i], i, traj.num_steps, int(traj.timesteps[i]),
+                            None if traj.latent is None else traj.latent[i])
                 + f'<p style="text-align:center">{html.escape(run.request.label())}</p><p style="text-align:center">{note}</p>')
 
 

@@ -51,6 +51,7 @@ class StepUpdate:
     pred_x0: np.ndarray  # (T, H, W) uint8
     show: bool
     run: Run | None = None
+    latent: np.ndarray | None = None  # a latent model's x_t, its channels tiled (T, H'', W'') uint8
 
     @property
     def done(self) -> bool:
@@ -69,7 +70,8 @@ def stream_generation(pipe: Pipeline, request: GenerationRequest, throttle: Call
         show = last or throttle is None or throttle(out.index, out.num_steps)
         seconds = clock() - start
         run = Run(request, rec.trajectory(seconds)) if last else None
-        yield StepUpdate(out.index, out.num_steps, out.t, seconds, rec.x_t[out.index], rec.pred_x0[out.index], show, run)
+        yield StepUpdate(out.index, out.num_steps, out.t, seconds, rec.x_t[out.index], rec.pred_x0[out.index], show, run,
+                         None if rec.latent is None else rec.latent[out.index])
 
 
 def run_generation(pipe: Pipeline, request: GenerationRequest) -> Run:

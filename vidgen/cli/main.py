@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from . import browser, compare, evaluate, generate, probe, train
+from . import browser, compare, evaluate, generate, latent, probe, train
 from .common import Parser, UsageError
 
 # name, help, add its arguments, run it
@@ -17,6 +17,12 @@ SUBCOMMANDS = (
      train.add_distill_args, train.run_distill),
     ("refit-layout", "refit the blog interface's layout predictor and motion prior on the world's labels",
      train.add_refit_layout_args, train.run_refit_layout),
+    ("train-vae", "train a video autoencoder (per frame or temporal causal 3D) for latent diffusion",
+     latent.add_train_vae_args, latent.run_train_vae),
+    ("export-vae", "release a trained video autoencoder with its latent statistics", latent.add_export_vae_args,
+     latent.run_export_vae),
+    ("vae-report", "measure a video autoencoder's reconstructions: PSNR, readability, seams", latent.add_vae_report_args,
+     latent.run_vae_report),
     ("sample", "generate a video from a prompt", generate.add_sample_args, generate.run_sample),
     ("export", "copy a run's EMA weights and config into a release directory", train.add_export_args, train.run_export),
     ("export-onnx", "a layout-guided model as the files the browser page runs (ONNX and tables)", browser.add_export_onnx_args,

@@ -40,6 +40,8 @@ def add_train_args(p) -> None:
                         "(recorded in the run's config, so --resume keeps it); or force one (default auto)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (the same as --precision fp32)")
     p.add_argument("--holdout-single", action="store_true", help="never train on 1-symbol prompts (the blog's experiment)")
+    p.add_argument("--vae", default=None, help="a latent preset's autoencoder: a VAE release directory or a shipped VAE's name "
+                                               "(default: the preset's; copied into the run)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -55,6 +57,9 @@ def run_train(args) -> None:
     except ValueError as e:
         raise UsageError(f"--preset: {e}") from None
     _check_run_dir(args.out, args.resume)
+    if args.vae is not None and (args.resume or not preset.model.latent):
+        raise UsageError("--vae: " + ("a resumed run keeps the VAE it was started with" if args.resume else
+                                      f"preset {args.preset!r} denoises pixels; only a latent preset takes a VAE"))
     device = init_distributed(device)
     _train(args, preset, device)
     leave_distributed()
@@ -86,6 +91,8 @@ def _train(args, preset, device: str) -> None:
     train_cfg = override(preset.train, **{k: v for k, v in changes.items() if k != "holdout_single"})
     if args.holdout_single:
         train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
+    if args.vae is not None:
+        train_cfg = override(train_cfg, vae=args.vae)
     try:
         trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume,
                           preset_name=args.preset, resume_changes=changes if args.resume else None)

@@ -19,7 +19,7 @@ class GaussianOracle(torch.nn.Module):
 
     def __init__(self, schedule: NoiseSchedule, mu: float = 0.3, s: float = 0.4):
         super().__init__()
-        self.cfg = SimpleNamespace(frames=FRAMES, height=HEIGHT, width=WIDTH)  # the video shape iter_denoise reads
+        self.cfg = SimpleNamespace(sample_shape=(FRAMES, HEIGHT, WIDTH))  # the video shape iter_denoise reads
         self.schedule, self.mu, self.s = schedule, mu, s
 
     def x0(self, x_t, t):

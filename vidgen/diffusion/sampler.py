@@ -101,13 +101,16 @@ GUIDANCE_RANGE = (0.0, 20.0)  # classifier-free guidance scale s: uncond + s (co
 @dataclass
 class StepOutput:
     """One denoising step: its index (0-based), the timestep t it started from, x_{t_prev} and the
-    predicted clean video, each (B, T, H, W) float in model space."""
+    predicted clean video, each (B, T, H, W) float in model space (what the model denoises: a latent model's are its
+    latents (B, C, T, H', W') until the pipeline decodes them)."""
 
     index: int
     num_steps: int
     t: int
     x_t: torch.Tensor
     pred_x0: torch.Tensor
+    latent_x_t: torch.Tensor | None = None  # a latent model's own x_{t_prev} and pred_x0 (B, C, T, H', W'), x_t and pred_x0
+    latent_x0: torch.Tensor | None = None  # then being their decoded videos (Pipeline.iter_steps); None for a pixel model
 
 
 def get_sampler(name: str) -> Sampler:
@@ -141,7 +144,8 @@ def check_seed(seed) -> int:
 
 
 def initial_noise(noise, shape: tuple[int, ...]) -> torch.Tensor:
-    """A caller's x_T as float32 of `shape` (B, T, H, W); (T, H, W) stands for every row; else ValueError."""
+    """A caller's x_T as float32 of `shape` (B, T, H, W) (a latent's (B, C, T, H, W)); one sample's shape stands for every
+    row; else ValueError."""
     x = torch.as_tensor(np.asarray(noise) if not torch.is_tensor(noise) else noise).float()
     if tuple(x.shape) == shape[1:]:
         x = x.expand(shape).clone()
@@ -184,8 +188,8 @@ def iter_denoise(
     scheduler = make_scheduler(sampler, schedule)
     timesteps = scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(int(seed))
-    shape = (ids.shape[0], cfg.frames, cfg.height, cfg.width)
-    x = torch.randn(shape, generator=generator).to(device) if noise is None else initial_noise(noise, shape).to(device)  # (B, T, H, W)
+    shape = (ids.shape[0], *cfg.sample_shape)
+    x = torch.randn(shape, generator=generator).to(device) if noise is None else initial_noise(noise, shape).to(device)  # (B, [C,] T, H, W)
     state: dict = {}  # the trajectory's own: what a variant carries from one step to the next
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
         # the prompts' encoding and layout, once; motion (B, T, 3): where the text is to go (layout2d.motion_tensor)

@@ -46,7 +46,7 @@ def counted_gflops(model, batch: int = 1) -> float:
     """FLOPs of one forward pass as torch's FlopCounterMode counts them (matmuls and convolutions;
     it does not see the CPU's fused attention kernel, which `attention_cost` adds)."""
     cfg = model.cfg
-    x = torch.zeros(batch, cfg.frames, cfg.height, cfg.width)
+    x = torch.zeros(batch, *cfg.sample_shape)
     t = torch.zeros(batch, dtype=torch.long)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model.eval()(x, t, model.null_prompt(batch))
@@ -58,7 +58,7 @@ def forward_ms(model, batch: int = 1, repeats: int = 3, device: str = "cpu", bf1
     cfg = model.cfg
     dev = torch.device(device)
     model = model.to(dev).eval()
-    x = torch.randn(batch, cfg.frames, cfg.height, cfg.width, device=dev)
+    x = torch.randn(batch, *cfg.sample_shape, device=dev)
     t = torch.full((batch,), 500, dtype=torch.long, device=dev)
     ids = model.null_prompt(batch, dev)
     times = []

@@ -32,6 +32,7 @@ from .long_reading import long_nearest_reads
 from .outside_reader import outside_reads, reads_right
 from .placement import placement_errors, placement_summary
 from .recognizer import TextReader
+from .temporal import flicker, warping_error
 from .tracking import position_errors, track
 
 DIRECTION_BINS = 8  # sectors of 45 degrees, the first centred on rightwards
@@ -103,6 +104,13 @@ def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = 
         "position_error_px": float(np.nanmean(errors)),
         "position_error_px_p90": float(np.percentile(per_video, 90)),
         "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)])),
+        # fidelity beside readability (issue 35): the level of the background, black in the truth, in 0..255 units;
+        # the warping error with the true motion and VBench's flicker, each beside the truth's own
+        "background_bias": float(videos[truths == 0].astype(np.float64).mean()),
+        "warping_error": float(np.nanmean([warping_error(v, m) for v, m in zip(videos, motions)])),
+        "warping_error_truth": float(np.nanmean([warping_error(t, m) for t, m in zip(truths, motions)])),
+        "flicker": float(np.mean([flicker(v) for v in videos])),
+        "flicker_truth": float(np.mean([flicker(t) for t in truths])),
         "misread": [(p, t) for p, t in zip(prompts, texts) if t != p][:20],
         "misread_nearest_render": [(p, t) for p, t in zip(prompts, nearest) if t != p][:20],
         "misread_outside": [(p, t) for p, t, u in zip(prompts, outside, outside_truth) if t != p and u == p][:20],

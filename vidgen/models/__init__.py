@@ -57,6 +57,9 @@ def build_model(cfg: ModelConfig) -> VideoDenoiser:
     cls = variant_class(cfg.variant)
     if cfg.temporal != "full" and not cls.PER_FRAME_TIME:
         raise ValueError(f"temporal={cfg.temporal!r} needs a variant that takes a timestep per frame; {cfg.variant!r} does not")
+    if cfg.latent and not cls.LATENT:
+        latent = ", ".join(name for name, c in VARIANTS.items() if c.LATENT)
+        raise ValueError(f"variant {cfg.variant!r} denoises pixels only; a latent model (channels, cell) is one of: {latent}")
     model = cls(cfg)
     if cfg.qk_norm:
         model.enable_qk_norm()

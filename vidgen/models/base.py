@@ -178,8 +178,9 @@ class VideoDenoiser(nn.Module):
         timestep per frame (equal within each temporal patch; variants with PER_FRAME_TIME) -> (B, T', D)."""
         if t.ndim == 1:
             return self.t_embedder(t) + pooled  # (B, D)
-        if not self.PER_FRAME_TIME:
-            raise ValueError(f"{type(self).__name__} takes one timestep per video, not one per frame")
+        if not self.PER_FRAME_TIME or self.cfg.latent:
+            raise ValueError(f"{type(self).__name__} takes one timestep per video, not one per frame"
+                             + (" (a latent model)" if self.cfg.latent else ""))
         pt = self.cfg.patch[0]
         if t.shape != (pooled.shape[0], self.cfg.frames):
             raise ValueError(f"per-frame timesteps must be (B, {self.cfg.frames}), got {tuple(t.shape)}")
@@ -251,6 +252,7 @@ class VideoDenoiser(nn.Module):
     # "<size>-<variant>"
     SPACE_TIME: ClassVar[str] = ""  # how it mixes space and time, one of SPACE_TIME_KINDS: the rows the comparison's
     # findings (vidgen/evaluation/compare_report.py) read it in
+    LATENT: ClassVar[bool] = False  # denoises a VAE's latent too (ModelConfig.channels, cell): its patches read channels
     PER_FRAME_TIME: ClassVar[bool] = False  # takes a timestep per frame, t (B, T) (Diffusion Forcing, vidgen.long)
     OUTPUT_LAYER: ClassVar[str] = "final_layer.linear"  # the zero-initialised layer that writes the prediction, as
     # a submodule path (TokenDenoiser's adaLN final layer); the layer whose gradient lets the start leave zero

@@ -24,6 +24,10 @@ class ModelConfig:
     height: int = HEIGHT  # H
     width: int = WIDTH  # W
     patch: tuple[int, int, int] = (2, 4, 4)  # (pt, ph, pw): 2x4x4 -> 8*8*8 = 512 tokens
+    channels: int = 1  # C of what is denoised: 1, a grayscale video (B, T, H, W); more, a VAE's latent (B, C, T, H, W)
+    # (vidgen.latent), frames, height and width then being the latent's
+    cell: int = 1  # video pixels per position of x, across and down: a latent model's VAE's spatial factor. Its glyph
+    # layout is still told per video pixel (height * cell rows), a token's patch of it ph * cell rows high
     dim: int = 128  # transformer width
     depth: int = 6  # number of blocks
     heads: int = 4  # attention heads (dim must divide evenly)
@@ -74,6 +78,11 @@ class ModelConfig:
         for size, p, name in zip((self.frames, self.height, self.width), self.patch, "THW"):
             if p <= 0 or size % p:
                 raise ValueError(f"patch {self.patch} does not tile {name}={size}")
+        if self.channels < 1 or self.cell < 1:
+            raise ValueError(f"channels and cell must be >= 1, got {self.channels} and {self.cell}")
+        if self.latent and self.layout not in ("none", "glyph2d"):
+            raise ValueError(f"a latent model (channels {self.channels}, cell {self.cell}) reads the layout 'glyph2d' or "
+                             f"none, got layout={self.layout!r}")
         if self.dim <= 0 or self.depth <= 0 or self.heads <= 0 or self.dim % self.heads:
             raise ValueError(f"dim={self.dim} must be positive and divisible by heads={self.heads}")
         if self.rope and (self.dim // self.heads) % 2:
@@ -128,6 +137,21 @@ class ModelConfig:
     def pixel_layout(self) -> bool:
         """Whether the layout is told per pixel in two dimensions (a motion-world model)."""
         return self.layout_kind.per_pixel
+
+    @property
+    def latent(self) -> bool:
+        """Whether the model denoises a VAE's latent rather than pixels."""
+        return self.channels > 1 or self.cell > 1
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape as the model denoises it: (T, H, W), or (C, T, H, W) for a latent."""
+        return (self.channels, self.frames, self.height, self.width) if self.latent else (self.frames, self.height, self.width)
+
+    @property
+    def video_size(self) -> tuple[int, int]:
+        """(H, W) of the video in pixels, where the glyph layout is told."""
+        return self.height * self.cell, self.width * self.cell
 
     @property
     def grid(self) -> tuple[int, int, int]:

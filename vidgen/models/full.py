@@ -68,6 +68,7 @@ class FullDiT(TokenDenoiser):
 
     ATTENTION_MAPS = ("cross", "self")
     PER_FRAME_TIME = True
+    LATENT = True
     PRESETS_BY_SIZE_ALONE = True  # the blog's network: presets "tiny", "small"
     SPACE_TIME = "joint"
 

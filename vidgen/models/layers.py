@@ -44,21 +44,28 @@ def ada_ln_zero(dim: int, chunks: int) -> nn.Sequential:
 
 
 class Patcher(nn.Module):
-    """(B, T, H, W) video <-> (B, N, pt*ph*pw) sequence of 3D patches, with its exact inverse."""
+    """(B, T, H, W) video, or (B, C, T, H, W) latent, <-> (B, N, C*pt*ph*pw) sequence of 3D patches, exactly inverted."""
 
-    def __init__(self, frames: int, height: int, width: int, patch: tuple[int, int, int]):
+    def __init__(self, frames: int, height: int, width: int, patch: tuple[int, int, int], channels: int | None = None):
+        """channels None: videos (B, T, H, W); a number: latents (B, C, T, H, W)."""
         super().__init__()
         self.patch = patch
+        self.channels = channels
         self.grid = (frames // patch[0], height // patch[1], width // patch[2])
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
         pt, ph, pw = self.patch
-        return rearrange(x, "b (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw)", pt=pt, ph=ph, pw=pw)  # (B, N, P)
+        if self.channels is None:
+            return rearrange(x, "b (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw)", pt=pt, ph=ph, pw=pw)  # (B, N, P)
+        return rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)  # (B, N, C*P)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
         pt, ph, pw = self.patch
         t, h, w = self.grid
-        return rearrange(x, "b (t h w) (pt ph pw) -> b (t pt) (h ph) (w pw)", t=t, h=h, w=w, pt=pt, ph=ph, pw=pw)
+        if self.channels is None:
+            return rearrange(x, "b (t h w) (pt ph pw) -> b (t pt) (h ph) (w pw)", t=t, h=h, w=w, pt=pt, ph=ph, pw=pw)
+        return rearrange(x, "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)", t=t, h=h, w=w, c=self.channels, pt=pt,
+                         ph=ph, pw=pw)
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

@@ -56,13 +56,13 @@ class TokenDenoiser(VideoDenoiser):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        self.patcher = Patcher(cfg.frames, cfg.height, cfg.width, cfg.patch)
-        patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2]
+        self.patcher = Patcher(cfg.frames, cfg.height, cfg.width, cfg.patch, cfg.channels if cfg.latent else None)
+        patch_volume = cfg.patch[0] * cfg.patch[1] * cfg.patch[2] * cfg.channels
         self.x_embedder = nn.Linear(patch_volume, cfg.dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))  # learned, one per (t, h, w) token
         if self.glyph_layout is not None:  # the layout of a token's pt frames x pw columns (x its row band, or
             # x its ph pixel rows for a per-pixel "glyph2d" layout) -> one vector
-            pixels = cfg.patch[0] * cfg.patch[2] * (cfg.patch[1] if cfg.pixel_layout else 1)
+            pixels = cfg.patch[0] * cfg.patch[2] * cfg.cell * (cfg.patch[1] * cfg.cell if cfg.pixel_layout else 1)
             self.layout_embedder = nn.Linear(pixels * self.glyph_layout.num_features, cfg.dim)
         self.final_layer = FinalLayer(cfg.dim, patch_volume)
 
@@ -76,7 +76,8 @@ class TokenDenoiser(VideoDenoiser):
         R is 1 (the layout is the same down a column: every row of tokens gets it), H' (a glyph
         template: each row of tokens gets its own) or H (a per-pixel layout of the motion world)."""
         pt, ph, pw = self.cfg.patch
-        if self.cfg.pixel_layout:
+        if self.cfg.pixel_layout:  # a latent model's token covers ph * cell video rows and pw * cell columns
+            ph, pw = ph * self.cfg.cell, pw * self.cfg.cell
             cells = rearrange(layout, "b (t pt) (h ph) (w pw) f -> b (t h w) (pt ph pw f)", pt=pt, ph=ph, pw=pw)
             return self.layout_embedder(cells)  # (B, N, D)
         hh = self.cfg.grid[1]
@@ -85,12 +86,12 @@ class TokenDenoiser(VideoDenoiser):
         return rearrange(lay.expand(-1, -1, hh, -1, -1), "b t h w d -> b (t h w) d")  # (B, N, D)
 
     def embed(self, x: torch.Tensor, layout_tokens: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H, W) video and the embedded layout (B, N, D) (`embed_layout`) or None -> tokens (B, N, D)."""
+        """(B, T, H, W) video (or (B, C, T, H, W) latent) and the embedded layout (B, N, D) (`embed_layout`) or None -> tokens (B, N, D)."""
         h = self.x_embedder(self.patcher.patchify(x)) + self.pos_embed  # (B, N, D)
         return h if layout_tokens is None else h + layout_tokens.to(h.dtype)
 
     def unembed(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """tokens (B, N, D) -> (B, T, H, W)."""
+        """tokens (B, N, D) -> (B, T, H, W) (or (B, C, T, H, W))."""
         return self.patcher.unpatchify(self.final_layer(h, c))
 
 

@@ -54,6 +54,8 @@ class TrainConfig:
     # video's frame-to-frame change against the truth's, added to the loss (0 = none)
     init_from: str = ""  # start from these weights (a shipped model's name or a checkpoint directory) instead of
     # random ones: a long-video model fine-tuned from the release; its network must have the same parameters
+    vae: str = ""  # a latent model's autoencoder (ModelConfig.channels, cell): a VAE release directory (`python -m vidgen
+    # train-vae`, `export-vae`), copied into the run at its start, so the run and its release never depend on the path
     world: WorldConfig = field(default_factory=WorldConfig)  # how the text moves in the data (vidgen.data.world);
     # checkpoints from before the motion world have none: the scroll world
 

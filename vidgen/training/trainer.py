@@ -28,7 +28,8 @@ from ..data.prompts import make_world_batch, sample_train_prompts, validation_pr
 from ..diffusion.schedule import DiffusionConfig, NoiseSchedule
 from ..models import build_model
 from ..models.config import ModelConfig
-from ..shipped import resolve_model_path
+from ..latent.release import check_vae, load_vae, read_vae, vae_files, vae_section
+from ..shipped import resolve_model_path, resolve_vae_path
 from .attention_supervision import AttentionSupervision
 from .config import TrainConfig
 from .frame_noise import forcing_timesteps
@@ -112,6 +113,7 @@ class Trainer:
         self.model_cfg, self.diff_cfg, self.cfg, self.preset_name = model_cfg, diff_cfg, train_cfg, preset_name
         check_world(model_cfg, train_cfg)
         self.schedule = NoiseSchedule(diff_cfg)
+        self.vae = self._load_vae(resume)  # a latent model's autoencoder, None for a pixel model
         torch.manual_seed(train_cfg.seed)
         self.model = build_model(model_cfg).to(self.device)
         self.ema = build_model(model_cfg).to(self.device).eval()
@@ -132,9 +134,30 @@ class Trainer:
         self._val = None
 
     # -- state ----------------------------------------------------------------------------------
+    def _load_vae(self, resume: bool):
+        """A latent model's VAE: the run's own copy when resuming, else TrainConfig.vae's release; checked against the
+        model's latent shape (pipeline.check_vae). A pixel model takes none."""
+        if not self.model_cfg.latent:
+            if self.cfg.vae:
+                raise ValueError(f"vae={self.cfg.vae!r}: a pixel model (channels 1, cell 1) takes no VAE")
+            return None
+        if resume:
+            vae = read_vae(self.out, ckpt.read_json(self.out / ckpt.CONFIG_NAME))
+        elif not self.cfg.vae:
+            raise ValueError("a latent model (channels > 1 or cell > 1) trains with a VAE: set the training config's vae")
+        else:
+            vae = load_vae(resolve_vae_path(self.cfg.vae))[0]
+        return check_vae(self.model_cfg, vae).to(self.device)
+
     def _init_from(self, source: str) -> None:
-        """Start model and EMA from the weights of `source` (TrainConfig.init_from), which must have this network's parameters."""
+        """Start model and EMA from the weights of `source` (TrainConfig.init_from), which must have this network's
+        parameters; a latent model takes those of a pixel model whose names and shapes match and keeps its own
+        patch embedding and output layer (a latent patch holds other numbers than a pixel patch)."""
         weights = ckpt.load_model(resolve_model_path(source), prefer_ema=True)[0].state_dict()
+        if self.model_cfg.latent:
+            own = self.model.state_dict()
+            weights = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+            weights = own | weights
         try:
             self.model.load_state_dict(weights)
         except RuntimeError as e:
@@ -179,7 +202,11 @@ class Trainer:
         tensors, meta = optimizer_to_tensors(self.opt, self.model)
         meta.update(step=self.step, samples_seen=self.samples_seen, train_seconds=self.train_seconds,
                     rng="every draw of step s on rank r is seeded by (seed, s, r); nothing else to restore")
+        latent = {} if self.vae is None else vae_files(self.vae)
+        if self.vae is not None:
+            extra.update(vae_section(self.vae))
         ckpt.write_set(self.out, {  # all or nothing: a crash mid-save leaves the previous checkpoint whole
+            **latent,
             ckpt.MODEL_NAME: ckpt.tensor_bytes(self.model.state_dict()),
             ckpt.EMA_NAME: ckpt.tensor_bytes(self.ema.state_dict()),
             ckpt.STATE_NAME: ckpt.tensor_bytes(tensors),
@@ -195,6 +222,7 @@ class Trainer:
         prompts = sample_train_prompts(cfg.split, cfg.seed, self.step, cfg.batch_size, self.rank, cfg.curriculum_steps)
         world_rng = np.random.default_rng([cfg.seed, self.step, self.rank, 11])  # the motions: a function of the step too
         x0, ids, motion = make_world_batch(prompts, cfg.world, world_rng, slots=self.model_cfg.prompt_len)  # (B, T, H, W), (B, L), (B, T, 3) or None
+        x0 = self.to_model_space(x0)  # a latent model's (B, C, T, H', W')
         b = x0.shape[0]
         if cfg.frame_noise == "forcing":  # a level per temporal token (B, T)
             t = forcing_timesteps(b, self.model_cfg.grid[0], self.model_cfg.patch[0], self.schedule.num_timesteps, g)
@@ -226,6 +254,14 @@ class Trainer:
                 "aux": {k: v.item() for k, v in aux.items()}}
 
     @torch.no_grad()
+    def to_model_space(self, videos: torch.Tensor) -> torch.Tensor:
+        """Videos (B, T, H, W) in [-1, 1] -> what the model denoises: themselves, or a latent model's normalised latents
+        (B, C, T, H', W') (VideoVAE.to_latent, 64 videos at a time)."""
+        if self.vae is None:
+            return videos
+        return torch.cat([self.vae.to_latent(v.to(self.device)).cpu() for v in videos.split(64)])
+
+    @torch.no_grad()
     def _update_ema(self):
         decay = self.cfg.ema_decay
         if self.cfg.ema_warmup:
@@ -248,6 +284,7 @@ class Trainer:
             pick = sorted(rng.choice(len(prompts), size=min(cfg.val_size, len(prompts)), replace=False))
             x0, ids, motion = make_world_batch([prompts[i] for i in pick], cfg.world, np.random.default_rng(cfg.split.seed + 3),
                                                slots=self.model_cfg.prompt_len)
+            x0 = self.to_model_space(x0)
             g = torch.Generator().manual_seed(cfg.split.seed + 2)
             t = (torch.arange(len(pick)) * self.schedule.num_timesteps // len(pick)).long()  # evenly over [0, T)
             noise = torch.randn(x0.shape, generator=g)

@@ -1,0 +1,191 @@
+"""Latent video: the autoencoders (shapes, causality, determinism, exact resume) and a tiny latent pipeline end to end."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vidgen import checkpoint as ckpt
+from vidgen.cli.main import main as cli
+from vidgen.latent.config import VAE_PRESETS, VAEConfig
+from vidgen.latent.release import VAE_NAME, load_vae, vae_files, vae_section
+from vidgen.latent.vae import VideoVAE
+from vidgen.pipeline import load_pipeline
+from vidgen.presets import get_preset
+from vidgen.training.trainer import Trainer
+from vidgen.training.vae_trainer import VAERun, VAETrainConfig, export_vae
+
+TINY_FRAME = VAEConfig(kind="frame", latent_channels=4, widths=(4, 8, 8))
+TINY_CAUSAL = VAEConfig(kind="causal", latent_channels=4, widths=(4, 8, 8), time_downs=2)
+
+
+def _video(seed=0, batch=2):
+    return torch.rand(batch, 16, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("cfg", [TINY_FRAME, TINY_CAUSAL, *VAE_PRESETS.values()])
+def test_vae_round_trip_shapes(cfg):
+    torch.manual_seed(0)
+    vae = VideoVAE(cfg).eval()
+    x = _video()
+    mean, logvar = vae.encode(x)
+    assert tuple(mean.shape) == (2, *cfg.latent_shape) == tuple(logvar.shape)
+    assert tuple(vae.decode(mean).shape) == (2, 16, 32, 32)
+    assert tuple(vae.from_latent(vae.to_latent(x)).shape) == (2, 16, 32, 32)
+
+
+def test_causal_vae_latent_frames():
+    assert TINY_CAUSAL.latent_shape == (4, 5, 8, 8)  # frame 0 alone, then four groups of four
+    assert TINY_FRAME.latent_shape == (4, 16, 8, 8)
+
+
+@pytest.mark.parametrize("k", [0, 3, 4, 9, 15])
+def test_causal_vae_changing_frame_k_changes_no_earlier_latent(k):
+    torch.manual_seed(1)
+    vae = VideoVAE(TINY_CAUSAL).eval()
+    x = _video()
+    y = x.clone()
+    y[:, k] = -y[:, k]
+    with torch.no_grad():
+        a, b = vae.encode(x)[0], vae.encode(y)[0]
+    changed = [(a[:, :, j] - b[:, :, j]).abs().max().item() > 0 for j in range(a.shape[2])]
+    first = 0 if k == 0 else 1 + k // 4  # latent frame j >= 1 codes frames 4j-4 .. 4j-1
+    assert changed == [j >= first for j in range(a.shape[2])]
+
+
+def test_causal_vae_decoder_is_causal():
+    torch.manual_seed(2)
+    vae = VideoVAE(TINY_CAUSAL).eval()
+    z = torch.randn(1, *TINY_CAUSAL.latent_shape)
+    z2 = z.clone()
+    z2[:, :, 3] += 1.0  # latent frame 3 decodes to frames 8..11
+    with torch.no_grad():
+        a, b = vae.decode(z), vae.decode(z2)
+    changed = [(a[:, f] - b[:, f]).abs().max().item() > 0 for f in range(16)]
+    assert changed == [f >= 8 for f in range(16)]
+
+
+def test_frame_vae_codes_each_frame_alone():
+    torch.manual_seed(3)
+    vae = VideoVAE(TINY_FRAME).eval()
+    x = _video()
+    y = x.clone()
+    y[:, 5] = -y[:, 5]
+    with torch.no_grad():
+        a, b = vae.encode(x)[0], vae.encode(y)[0]
+    changed = [(a[:, :, j] - b[:, :, j]).abs().max().item() > 0 for j in range(16)]
+    assert changed == [j == 5 for j in range(16)]
+
+
+def test_vae_is_deterministic_and_refuses_other_shapes():
+    torch.manual_seed(4)
+    vae = VideoVAE(TINY_CAUSAL).eval()
+    x = _video()
+    assert torch.equal(vae.to_latent(x), vae.to_latent(x))
+    with pytest.raises(ValueError, match=r"codes videos \(B, 16, 32, 32\)"):
+        vae.encode(torch.zeros(1, 15, 32, 32))
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(kind="spatial"), "unknown VAE kind"),
+    (dict(kind="frame", time_downs=1), "does not compress time"),
+    (dict(kind="causal", time_downs=3), "time_downs must be in"),
+    (dict(widths=(8,)), "two or more"),
+    (dict(height=30), "do not halve"),
+    (dict(kind="causal", time_downs=2, frames=18), "groups of 4"),
+])
+def test_vae_config_refuses_bad_shapes(fields, message):
+    with pytest.raises(ValueError, match=message):
+        VAEConfig(**fields)
+
+
+def _vae_run(out, steps):
+    return VAERun(out, TINY_FRAME, VAETrainConfig(steps=steps, ckpt_every=2, log_every=1, val_videos=2, warmup_steps=2))
+
+
+def test_vae_training_resumes_exactly(tmp_path):
+    _vae_run(tmp_path / "a", 4).train(progress=False)
+    first = _vae_run(tmp_path / "b", 4)
+    first.train(minutes=1e-6, progress=False)  # one step, then out of time: checkpointed
+    assert 0 < first.step < 4
+    VAERun(tmp_path / "b", resume=True).train(progress=False)
+    a = ckpt.load_tensors(tmp_path / "a" / ckpt.EMA_NAME)
+    b = ckpt.load_tensors(tmp_path / "b" / ckpt.EMA_NAME)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_vae_training_lowers_the_loss_and_exports(tmp_path):
+    run = _vae_run(tmp_path / "run", 30)
+    run.train(progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / ckpt.LOG_NAME).read_text().splitlines()]
+    assert log[-1]["l1"] < log[0]["l1"]
+    raw = export_vae(tmp_path / "run", tmp_path / "release")
+    vae, _ = load_vae(tmp_path / "release")
+    assert raw["step"] == 30 and len(raw["latent_stats"]["std"]) == 4
+    assert torch.allclose(vae.latent_std, torch.tensor(raw["latent_stats"]["std"]))
+
+
+def _tiny_vae_release(out, cfg=TINY_FRAME):
+    torch.manual_seed(5)
+    vae = VideoVAE(cfg)
+    vae.measure_latents(_video(batch=4))
+    ckpt.write_set(out, {**vae_files(vae), ckpt.CONFIG_NAME: ckpt.json_bytes({"format": "vidgen-vae-1", **vae_section(vae)})})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_latent_release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("latent")
+    vae_dir = _tiny_vae_release(root / "vae")
+    p = get_preset("tiny-motion-latent")
+    train = dataclasses.replace(p.train, vae=str(vae_dir))
+    Trainer(p.model, p.diffusion, train, root / "run", preset_name="tiny-motion-latent").fit(max_steps=6, progress=False)
+    ckpt.export_release(root / "run", root / "release")
+    return root
+
+
+def test_tiny_latent_pipeline_end_to_end(tiny_latent_release):
+    pipe = load_pipeline(tiny_latent_release / "release", precision="fp32")
+    assert pipe.vae is not None and pipe.model.cfg.sample_shape == (4, 16, 8, 8)
+    video = pipe.generate("AB", seed=3, steps=3, sampler="ddim")
+    assert video.shape == (16, 32, 32) and video.dtype == np.uint8
+    assert np.array_equal(video, pipe.generate("AB", seed=3, steps=3, sampler="ddim"))
+    steps = list(pipe.iter_steps("AB", seed=3, steps=3, sampler="ddim"))
+    assert tuple(steps[-1].x_t.shape) == (1, 16, 32, 32) and tuple(steps[-1].latent_x_t.shape) == (1, 4, 16, 8, 8)
+    noise = np.zeros((4, 16, 8, 8), dtype=np.float32)
+    assert pipe.generate("AB", motion=pipe.sample_motion("AB", 1), noise=noise, steps=2, sampler="ddim").shape == (16, 32, 32)
+
+
+def test_latent_release_refuses_a_missing_or_mismatched_vae(tiny_latent_release, tmp_path):
+    import shutil
+
+    broken = tmp_path / "no_vae"
+    shutil.copytree(tiny_latent_release / "release", broken)
+    (broken / VAE_NAME).unlink()
+    with pytest.raises(ckpt.CheckpointError, match="lacks its VAE's weights"):
+        load_pipeline(broken)
+    other = tmp_path / "other_vae"
+    shutil.copytree(tiny_latent_release / "release", other)
+    raw = json.loads((other / ckpt.CONFIG_NAME).read_text())
+    _tiny_vae_release(tmp_path / "causal", TINY_CAUSAL)
+    shutil.copy(tmp_path / "causal" / VAE_NAME, other / VAE_NAME)
+    raw["vae"] = json.loads((tmp_path / "causal" / ckpt.CONFIG_NAME).read_text())["vae"]
+    (other / ckpt.CONFIG_NAME).write_text(json.dumps(raw))
+    with pytest.raises(ckpt.CheckpointError, match=r"the VAE codes latents \(4, 5, 8, 8\)"):
+        load_pipeline(other)
+
+
+def test_pixel_presets_refuse_a_vae_and_latent_presets_need_one(tmp_path):
+    assert cli(["train", "--preset", "tiny-motion", "--out", str(tmp_path / "a"), "--vae", "x", "--max-steps", "1"]) == 2
+    p = get_preset("tiny-motion-latent")
+    with pytest.raises(ValueError, match="trains with a VAE"):
+        Trainer(p.model, p.diffusion, dataclasses.replace(p.train, vae=""), tmp_path / "b")
+
+
+def test_only_latent_ready_variants_take_channels():
+    from vidgen.models import build_model
+
+    cfg = get_preset("tiny-motion-latent").model
+    with pytest.raises(ValueError, match="denoises pixels only"):
+        build_model(dataclasses.replace(cfg, variant="conv3d"))
