@@ -20,19 +20,19 @@ TINY_FRAME = VAEConfig(kind="frame", latent_channels=4, widths=(4, 8, 8))
 TINY_CAUSAL = VAEConfig(kind="causal", latent_channels=4, widths=(4, 8, 8), time_downs=2)
 
 
-def _video(seed=0, batch=2):
-    return torch.rand(batch, 16, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+def _video(seed=0, batch=2, size=32):
+    return torch.rand(batch, 16, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 @pytest.mark.parametrize("cfg", [TINY_FRAME, TINY_CAUSAL, *VAE_PRESETS.values()])
 def test_vae_round_trip_shapes(cfg):
     torch.manual_seed(0)
     vae = VideoVAE(cfg).eval()
-    x = _video()
+    x = _video(size=cfg.height)
     mean, logvar = vae.encode(x)
     assert tuple(mean.shape) == (2, *cfg.latent_shape) == tuple(logvar.shape)
-    assert tuple(vae.decode(mean).shape) == (2, 16, 32, 32)
-    assert tuple(vae.from_latent(vae.to_latent(x)).shape) == (2, 16, 32, 32)
+    assert tuple(vae.decode(mean).shape) == (2, 16, cfg.height, cfg.width)
+    assert tuple(vae.from_latent(vae.to_latent(x)).shape) == (2, 16, cfg.height, cfg.width)
 
 
 def test_causal_vae_latent_frames():
@@ -129,7 +129,7 @@ def test_vae_training_lowers_the_loss_and_exports(tmp_path):
 def _tiny_vae_release(out, cfg=TINY_FRAME):
     torch.manual_seed(5)
     vae = VideoVAE(cfg)
-    vae.measure_latents(_video(batch=4))
+    vae.measure_latents(_video(batch=4, size=cfg.height))
     ckpt.write_set(out, {**vae_files(vae), ckpt.CONFIG_NAME: ckpt.json_bytes({"format": "vidgen-vae-1", **vae_section(vae)})})
     return out
 
@@ -189,3 +189,31 @@ def test_only_latent_ready_variants_take_channels():
     cfg = get_preset("tiny-motion-latent").model
     with pytest.raises(ValueError, match="denoises pixels only"):
         build_model(dataclasses.replace(cfg, variant="conv3d"))
+
+
+def test_the_64_world_draws_the_32_world_at_twice_the_size():
+    from vidgen.data.world import WorldConfig, downscale, render_motion, sample_motion
+
+    world = WorldConfig(name="motion", scale=2)
+    motion = sample_motion("HELLO", world, np.random.default_rng(0))
+    small, large = render_motion("HELLO", motion), render_motion("HELLO", motion, 2)
+    assert large.shape == (16, 64, 64) and world.video_size == (64, 64)
+    assert np.abs(downscale(large, 2).astype(int) - small).mean() < 12  # the same text, antialiased at another size
+    assert (large > 128).sum() > 3 * (small > 128).sum()  # four times the ink, give or take the strokes' edges
+    with pytest.raises(ValueError, match="scale must be one of"):
+        WorldConfig(name="scroll", scale=2)
+
+
+def test_a_latent_model_of_the_64_world_makes_64x64_videos(tmp_path):
+    tiny64 = VAEConfig(kind="frame", latent_channels=8, widths=(4, 4, 8, 8), height=64, width=64)
+    vae_dir = _tiny_vae_release(tmp_path / "vae64", tiny64)
+    p = get_preset("motion-latent-64")
+    model = dataclasses.replace(get_preset("tiny-motion-latent").model, channels=8)
+    train = dataclasses.replace(get_preset("tiny-motion-latent").train, vae=str(vae_dir), world=p.train.world)
+    Trainer(model, p.diffusion, train, tmp_path / "run").fit(max_steps=2, progress=False)
+    ckpt.export_release(tmp_path / "run", tmp_path / "release")
+    pipe = load_pipeline(tmp_path / "release", precision="fp32")
+    motion = pipe.sample_motion("HI", 2)
+    assert pipe.render("HI", motion).shape == (16, 64, 64)
+    assert pipe.generate("HI", motion=motion, steps=2, sampler="ddim").shape == (16, 64, 64)
+    assert p.model.num_tokens == get_preset("motion-template").model.num_tokens  # 4x the pixels, the release's tokens

@@ -33,9 +33,9 @@ class Pipeline:
         both on this machine at the first generation (vidgen.precision) and keeps the faster. `vae`: a latent
         model's autoencoder (vidgen.latent.vae.VideoVAE), which must code the model's latent shape."""
         self.model = model.eval()
-        self.vae = check_vae(model.cfg, vae)
         self.schedule = NoiseSchedule(diffusion_cfg)
         self.config = config or {}
+        self.vae = check_vae(model.cfg, vae, self.world.scale)
         self.device = torch.device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
@@ -92,8 +92,8 @@ class Pipeline:
 
     def render(self, prompt: str, motion: Motion | None = None, frames: int = FRAMES) -> np.ndarray:
         """The ground truth: uint8 (T, H, W) video of `prompt` moving along `motion` (T = its frames; None: the
-        motion of `frames` frames sample_motion draws with seed 0)."""
-        return render_motion(prompt, self.sample_motion(prompt, frames=frames) if motion is None else motion)
+        motion of `frames` frames sample_motion draws with seed 0); H and W those of the model's world (64 at scale 2)."""
+        return render_motion(prompt, self.sample_motion(prompt, frames=frames) if motion is None else motion, self.world.scale)
 
     # -- long videos (vidgen.long) ---------------------------------------------------------------
     @property

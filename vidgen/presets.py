@@ -66,6 +66,10 @@ LONG_TUNE = replace(LONG_TRAIN, init_from="long", lr=1e-4, warmup_steps=20, lr_d
 LATENT_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, channels=4, cell=4, height=8, width=8, patch=(2, 1, 1))
 LATENT_TRAIN = replace(MOTION_TRAIN, vae="vae-frame", init_from="release", lr=5e-4, warmup_steps=100, lr_decay_steps=1500,
                        max_steps=1500, snapshot_every=0)
+# the 64x64 world's latent model: the same network on the 64x64 VAE's latent (16 x 8 x 8 x 8: space / 8), so the same 512
+# tokens, each over the same 2x4x4 world pixels of glyph layout (8x8 video pixels), fine-tuned from the release too
+LATENT64_NET = replace(LATENT_NET, channels=8)
+LATENT64_TRAIN = replace(LATENT_TRAIN, vae="vae-frame-64", world=replace(MOTION, scale=2))
 LONG_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal")
 
 PRESETS: dict[str, Preset] = {
@@ -82,6 +86,7 @@ PRESETS: dict[str, Preset] = {
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
                              replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
     "motion-latent": Preset(LATENT_NET, V_COSINE, LATENT_TRAIN),
+    "motion-latent-64": Preset(LATENT64_NET, V_COSINE, LATENT64_TRAIN),
     "motion-long": Preset(LONG_NET, V_COSINE, LONG_TRAIN),
     "motion-long-tune": Preset(LONG_NET, V_COSINE, LONG_TUNE),  # the control of the next: the same steps without the term
     "motion-long-temporal": Preset(LONG_NET, V_COSINE, replace(LONG_TUNE, temporal_loss=1.0)),  # docs/long.md

@@ -115,6 +115,11 @@ SHIPPED_VAES: dict[str, ShippedVAE] = {
         preset="causal",
         commands=("python -m vidgen train-vae --preset causal --out runs/vae-causal --steps 6000 --minutes 75 --threads 1",
                   "python -m vidgen export-vae --run-dir runs/vae-causal --out checkpoints/vae-causal")),
+    "vae-frame-64": ShippedVAE(
+        name="vae-frame-64", directory=CHECKPOINTS_DIR / "vae-frame-64", title="Per-frame 2D VAE of the 64x64 world (space / 8)",
+        preset="frame-64",
+        commands=("python -m vidgen train-vae --preset frame-64 --out runs/vae-frame-64 --steps 6000 --minutes 75 --threads 1",
+                  "python -m vidgen export-vae --run-dir runs/vae-frame-64 --out checkpoints/vae-frame-64")),
 }
 
 

@@ -23,6 +23,8 @@ def add_train_vae_args(p) -> None:
 def run_train_vae(args) -> None:
     import torch
 
+    from ..data.shape import HEIGHT
+    from ..data.world import WorldConfig
     from ..latent.config import VAE_PRESETS
     from ..training.vae_trainer import VAERun, VAETrainConfig
 
@@ -33,8 +35,10 @@ def run_train_vae(args) -> None:
             raise UsageError("--steps: a resumed run keeps its own (its learning-rate schedule depends on it)")
         run = VAERun(args.out, resume=True)
     else:
-        cfg = VAETrainConfig() if args.steps is None else VAETrainConfig(steps=args.steps)
-        run = VAERun(args.out, VAE_PRESETS[args.preset], cfg)
+        vae_cfg = VAE_PRESETS[args.preset]
+        world = WorldConfig(name="motion", scale=vae_cfg.height // HEIGHT)  # the world of the preset's frame size
+        cfg = VAETrainConfig(world=world, **({} if args.steps is None else {"steps": args.steps}))
+        run = VAERun(args.out, vae_cfg, cfg)
     print(json.dumps(run.train(args.minutes, progress=not args.no_progress)))
 
 

@@ -265,7 +265,7 @@ def make_world_batch(prompts, world: WorldConfig, rng: np.random.Generator, devi
                 frames = need
                 long = sample_motion(p, world, rng, frames=frames)
             motions.append(long.window(int(rng.integers(0, frames - FRAMES + 1))))
-    videos = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])  # (B, T, H, W) uint8
+    videos = np.stack([render_motion(p, m, world.scale) for p, m in zip(prompts, motions)])  # (B, T, H, W) uint8
     ids = tok.encode_batch(list(prompts), slots, words=slots > tok.PROMPT_SLOTS)  # (B, slots)
     return to_model_space(videos).to(device), torch.from_numpy(ids).to(device), motion_tensor(motions).to(device)
 

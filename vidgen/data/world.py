@@ -33,6 +33,7 @@ from . import tokenizer as tok
 from .layout import FONT_PATH, FONT_SIZE, TEXT_X, glyph_layout, paste_strip
 from .shape import FRAMES, HEIGHT, WIDTH, MAX_FRAMES
 
+WORLD_SCALES = (1, 2)  # WorldConfig.scale: the world at 32x32, or drawn at twice the size (64x64)
 WORLDS = ("scroll", "motion")
 PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
 MIN_VISIBLE_FRAMES = 2  # every glyph wholly on screen in at least this many frames
@@ -56,6 +57,8 @@ class WorldConfig:
     heldout_shapes: tuple[str, ...] = ("zigzag",)  # never drawn in training: measures motion control's reach
     frames: tuple[int, int] = (FRAMES, FRAMES)  # lengths (inclusive) of the videos training draws: a long-video model
     # learns from a window of the model's frames at a random place in one (`make_world_batch`)
+    scale: int = 1  # video pixels per world pixel: 2 draws the same glyphs along the same motions at twice the size, frames
+    # of 64x64 (the latent-64 model's world); motions, glyph boxes and layouts stay in the world's 32x32 units
 
     def __post_init__(self):
         for name in ("sizes", "speeds", "shapes", "heldout_shapes", "frames"):
@@ -76,6 +79,14 @@ class WorldConfig:
             raise ValueError(f"a path shape cannot be both drawn and held out: {sorted(set(self.shapes) & set(self.heldout_shapes))}")
         if self.name == "motion" and not self.shapes:
             raise ValueError("the motion world needs at least one path shape to draw")
+        if self.scale not in WORLD_SCALES or (self.scale != 1 and (self.name != "motion" or self.frames != (FRAMES, FRAMES))):
+            raise ValueError(f"scale must be one of {WORLD_SCALES} (above 1 only in the motion world of {FRAMES}-frame videos), "
+                             f"got {self.scale}")
+
+    @property
+    def video_size(self) -> tuple[int, int]:
+        """(H, W) of the videos this world renders."""
+        return HEIGHT * self.scale, WIDTH * self.scale
 
 
 @dataclass(frozen=True)
@@ -401,17 +412,43 @@ def extend_motion(motion: Motion, frames: int) -> Motion:
 # ----------------------------------------------------------------------------- rendering
 
 
-def render_motion(prompt: str, motion: Motion) -> np.ndarray:
-    """The ground-truth video of `prompt` moving along `motion`: uint8 (T, H, W), white text on black."""
+def render_motion(prompt: str, motion: Motion, scale: int = 1) -> np.ndarray:
+    """The ground-truth video of `prompt` moving along `motion`: uint8 (T, H, W), white text on black; at `scale` 2
+    (WorldConfig.scale) the same text drawn at twice the size along twice the path, (T, 2H, 2W)."""
     prompt = world_prompt(prompt)
-    strip = render_strip_at(prompt, motion.size)  # (Hs, Ws)
-    video = np.zeros((motion.frames, HEIGHT, WIDTH), dtype=np.uint8)
+    strip = render_strip_at(prompt, motion.size) if scale == 1 else render_strip_scaled(prompt, motion.size, scale)  # (Hs, Ws)
+    h, w = HEIGHT * scale, WIDTH * scale
+    video = np.zeros((motion.frames, h, w), dtype=np.uint8)
     hs = strip.shape[0]
     for f, (x, y) in enumerate(zip(motion.xs, motion.ys)):
-        lo, hi = max(y, 0), min(y + hs, HEIGHT)  # visible rows of the strip in this frame
+        x, y = x * scale, y * scale
+        lo, hi = max(y, 0), min(y + hs, h)  # visible rows of the strip in this frame
         if hi > lo:
-            video[f, lo:hi] = paste_strip(strip[lo - y : hi - y], np.array([x]))[0]
+            video[f, lo:hi] = paste_strip(strip[lo - y : hi - y], np.array([x]), width=w)[0]
     return video
+
+
+@functools.lru_cache(maxsize=4096)
+def render_strip_scaled(prompt: str, size: int, scale: int) -> np.ndarray:
+    """`render_strip_at` drawn `scale` times larger: the font at size * scale, the pen origin at TEXT_X * scale."""
+    f = font_at(size * scale)
+    width = int(math.ceil(f.getlength(prompt))) + 2 * TEXT_X * scale
+    height = int(f.getbbox(prompt or "H")[3]) + 1
+    img = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(img).text((TEXT_X * scale, 0), prompt, fill=255, font=f)
+    strip = np.asarray(img, dtype=np.uint8)
+    strip.flags.writeable = False
+    return strip
+
+
+def downscale(videos: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 videos (..., H, W) rendered at `scale` -> (..., H / scale, W / scale), each pixel the mean of its block: a
+    scaled world's videos as the 32x32 judges (readers, nearest render, tracking) read them."""
+    if scale == 1:
+        return videos
+    v = np.asarray(videos, dtype=np.float32)
+    blocks = v.reshape(*v.shape[:-2], v.shape[-2] // scale, scale, v.shape[-1] // scale, scale)
+    return np.round(blocks.mean(axis=(-3, -1))).astype(np.uint8)
 
 
 

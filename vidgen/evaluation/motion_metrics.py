@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.world import MIN_VISIBLE_FRAMES, render_motion, sample_motion, visible_frames
+from ..data.world import MIN_VISIBLE_FRAMES, downscale, render_motion, sample_motion, visible_frames
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .metrics import psnr_video
 from .long_reading import long_nearest_reads
@@ -87,8 +87,12 @@ def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = 
     """Readability, adherence and PSNR of videos generated along motions drawn from the model's world for
     each prompt (prompt i's motion by seed + i; `shapes` restricts the path shapes, e.g. the held-out ones)."""
     motions = [sample_motion(p, pipe.world, np.random.default_rng(seed + i), shapes) for i, p in enumerate(prompts)]
-    videos = generate_many(pipe, prompts, motions, [seed] * len(prompts), sampling, progress, "follow")
-    truths = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
+    scale = pipe.world.scale
+    full = generate_many(pipe, prompts, motions, [seed] * len(prompts), sampling, progress, "follow")
+    full_truths = np.stack([render_motion(p, m, scale) for p, m in zip(prompts, motions)])
+    # the judges read the world's 32x32 frames: a scaled world's videos are judged shrunk back (`downscale`), while
+    # PSNR and the background's level are taken at the videos' own size
+    videos, truths = downscale(full, scale), np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
     texts = reader.read(videos).texts
     nearest = long_nearest_reads(videos, prompts, motions)
     outside, outside_truth = outside_reads(videos, prompts, motions), outside_reads(truths, prompts, motions)
@@ -103,10 +107,10 @@ def followed(pipe, prompts: list[str], reader: TextReader, sampling: Sampling = 
         "placement": placement_summary(placement_errors(videos, prompts, motions)),
         "position_error_px": float(np.nanmean(errors)),
         "position_error_px_p90": float(np.percentile(per_video, 90)),
-        "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(videos, truths)])),
+        "psnr_db": float(np.mean([psnr_video(v, t) for v, t in zip(full, full_truths)])),
         # fidelity beside readability (issue 35): the level of the background, black in the truth, in 0..255 units;
         # the warping error with the true motion and VBench's flicker, each beside the truth's own
-        "background_bias": float(videos[truths == 0].astype(np.float64).mean()),
+        "background_bias": float(full[full_truths == 0].astype(np.float64).mean()),
         "warping_error": float(np.nanmean([warping_error(v, m) for v, m in zip(videos, motions)])),
         "warping_error_truth": float(np.nanmean([warping_error(t, m) for t, m in zip(truths, motions)])),
         "flicker": float(np.mean([flicker(v) for v in videos])),
@@ -170,7 +174,7 @@ def variety(pipe, prompts: list[str], reader: TextReader, seeds_per_prompt: int 
     rows = [(p, s) for p, own in zip(prompts, variety_seeds(len(prompts), seeds_per_prompt)) for s in own]
     ps, seeds = [p for p, _ in rows], [s for _, s in rows]
     chosen: list = []
-    videos = generate_many(pipe, ps, None, seeds, sampling, progress, "variety", used=chosen)
+    videos = downscale(generate_many(pipe, ps, None, seeds, sampling, progress, "variety", used=chosen), pipe.world.scale)
     keeps = [bool((visible_frames(p, m) >= MIN_VISIBLE_FRAMES).all()) for p, m in zip(ps, chosen) if m is not None]
     truths_a, truths_b = true_videos(pipe, ps, seeds, 1), true_videos(pipe, ps, seeds, 2)
     generated, truth_a, truth_b = (measured_histogram(v) for v in (videos, truths_a, truths_b))

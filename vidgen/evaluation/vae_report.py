@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..data.prompts import SplitConfig
 from ..data.render import to_model_space, to_uint8
-from ..data.world import WorldConfig, render_motion, sample_motion
+from ..data.world import WorldConfig, downscale, render_motion, sample_motion
 from ..jsonconfig import config_from_dict
 from ..precision import cpu_model
 from .harness import split_prompts
@@ -49,21 +49,23 @@ def frame_psnr(recon: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def measure_split(vae, prompts: list[str], reader: TextReader, world: WorldConfig) -> dict:
     motions = [sample_motion(p, world, np.random.default_rng(i)) for i, p in enumerate(prompts)]
-    truths = np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])  # (N, T, H, W) uint8
-    recon, seconds = reconstruct(vae, truths)
+    full = np.stack([render_motion(p, m, world.scale) for p, m in zip(prompts, motions)])  # (N, T, H, W) uint8
+    full_recon, seconds = reconstruct(vae, full)
+    # judged at the world's 32x32 (a scaled world's shrunk back, as the world report judges), PSNR at the videos' own size
+    recon, truths = downscale(full_recon, world.scale), np.stack([render_motion(p, m) for p, m in zip(prompts, motions)])
     texts = reader.read(recon).texts
     nearest = long_nearest_reads(recon, prompts, motions)
-    background = truths == BACKGROUND
+    background = full == BACKGROUND
     pairs = np.array([warping_errors(r, m) for r, m in zip(recon, motions)])  # (N, T-1), NaN where a pair shows nothing
     warp = np.nanmean(pairs, axis=1)
     warp_truth = np.array([warping_error(t, m) for t, m in zip(truths, motions)])
     return {
         "n": len(prompts),
-        "psnr_db": float(np.mean([psnr_video(r, t) for r, t in zip(recon, truths)])),
-        "psnr_by_frame_db": frame_psnr(recon, truths).round(2).tolist(),
+        "psnr_db": float(np.mean([psnr_video(r, t) for r, t in zip(full_recon, full)])),
+        "psnr_by_frame_db": frame_psnr(full_recon, full).round(2).tolist(),
         "readability": float(np.mean([t == p for t, p in zip(texts, prompts)])),
         "readability_nearest_render": float(np.mean([t == p for t, p in zip(nearest, prompts)])),
-        "background_bias": float(recon[background].astype(np.float64).mean() - BACKGROUND),  # in 0..255 units
+        "background_bias": float(full_recon[background].astype(np.float64).mean() - BACKGROUND),  # in 0..255 units
         "warping_error": float(np.nanmean(warp)),
         "warping_error_truth": float(np.nanmean(warp_truth)),
         "warping_error_by_pair": np.nanmean(pairs, axis=0).round(6).tolist(),  # frame f -> f+1, mean over the videos

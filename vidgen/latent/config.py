@@ -67,10 +67,14 @@ class VAEConfig:
         return self.latent_channels, t, self.height // self.space_factor, self.width // self.space_factor
 
 
-# the autoencoders vidgen trains (`python -m vidgen train-vae --preset NAME`): space / 4 with 4 channels a frame
+# the autoencoders vidgen trains (`python -m vidgen train-vae --preset NAME`, each on the world of its frame size): space / 4
+# with 4 channels a frame
 # (16 frames x 8 x 8 x 4 = 4096 numbers for 16 x 32 x 32 = 16384 pixels), or space / 4 and time / 4 after the
 # first frame with 8 channels (5 x 8 x 8 x 8 = 2560)
 VAE_PRESETS: dict[str, VAEConfig] = {
     "frame": VAEConfig(kind="frame", latent_channels=4, widths=(16, 48, 96)),
     "causal": VAEConfig(kind="causal", latent_channels=8, widths=(16, 48, 96), time_downs=2),
+    # the 64x64 world (WorldConfig.scale 2): space / 8 to the same 8 x 8 grid a frame, so a latent model of it has the
+    # 32x32 release's tokens; its first level at 64x64 is half as wide as the 32x32 VAE's, at about the same cost
+    "frame-64": VAEConfig(kind="frame", latent_channels=8, widths=(8, 24, 48, 96), height=2 * HEIGHT, width=2 * WIDTH),
 }

@@ -53,9 +53,10 @@ def vae_section(vae: VideoVAE) -> dict:
     return {"vae": to_dict(vae.cfg)}
 
 
-def check_vae(cfg, vae):
-    """The VAE a model of config `cfg` decodes with: None for a pixel model; for a latent model one whose latent has the
-    model's shape, else ckpt.CheckpointError saying what is missing or which shapes differ."""
+def check_vae(cfg, vae, scale: int = 1):
+    """The VAE a model of config `cfg` decodes with, in a world of `scale` (WorldConfig.scale): None for a pixel model;
+    for a latent model one whose latent has the model's shape and whose cells span cell * scale video pixels, else
+    ckpt.CheckpointError saying what is missing or which shapes differ."""
     if not cfg.latent:
         if vae is not None:
             raise ckpt.CheckpointError("a pixel model takes no VAE")
@@ -63,7 +64,7 @@ def check_vae(cfg, vae):
     if vae is None:
         raise ckpt.CheckpointError(f"a latent model (channels {cfg.channels}, cell {cfg.cell}) needs its VAE, and none was given")
     want = (cfg.channels, cfg.frames, cfg.height, cfg.width)
-    if tuple(vae.cfg.latent_shape) != want or vae.cfg.space_factor != cfg.cell:
+    if tuple(vae.cfg.latent_shape) != want or vae.cfg.space_factor != cfg.cell * scale:
         raise ckpt.CheckpointError(f"the VAE codes latents {tuple(vae.cfg.latent_shape)} at {vae.cfg.space_factor} px a cell; the model "
-                              f"denoises {want} at {cfg.cell} px a cell")
+                                   f"denoises {want} at {cfg.cell * scale} px a cell")
     return vae.eval()

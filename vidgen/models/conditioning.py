@@ -217,7 +217,7 @@ class GivenLayout2D(LayoutKind):
 
     def feature_shape(self, model, batch):
         cfg = model.cfg
-        return batch, cfg.frames, *cfg.video_size, model.glyph_layout.num_features
+        return batch, cfg.frames, *cfg.layout_size, model.glyph_layout.num_features
 
     def features(self, model, ids, motion=None):
         return model.glyph_layout(ids, scroll_motions(ids) if motion is None else motion)

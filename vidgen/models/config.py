@@ -26,8 +26,9 @@ class ModelConfig:
     patch: tuple[int, int, int] = (2, 4, 4)  # (pt, ph, pw): 2x4x4 -> 8*8*8 = 512 tokens
     channels: int = 1  # C of what is denoised: 1, a grayscale video (B, T, H, W); more, a VAE's latent (B, C, T, H, W)
     # (vidgen.latent), frames, height and width then being the latent's
-    cell: int = 1  # video pixels per position of x, across and down: a latent model's VAE's spatial factor. Its glyph
-    # layout is still told per video pixel (height * cell rows), a token's patch of it ph * cell rows high
+    cell: int = 1  # world pixels per position of x, across and down: a latent model's VAE's spatial factor over its
+    # world's scale (vidgen.data.world.WorldConfig.scale). Its glyph layout is still told per world pixel (height * cell
+    # rows), a token's patch of it ph * cell rows high
     dim: int = 128  # transformer width
     depth: int = 6  # number of blocks
     heads: int = 4  # attention heads (dim must divide evenly)
@@ -149,8 +150,8 @@ class ModelConfig:
         return (self.channels, self.frames, self.height, self.width) if self.latent else (self.frames, self.height, self.width)
 
     @property
-    def video_size(self) -> tuple[int, int]:
-        """(H, W) of the video in pixels, where the glyph layout is told."""
+    def layout_size(self) -> tuple[int, int]:
+        """(H, W) in world pixels, where the glyph layout is told (the video's size unless its world is scaled)."""
         return self.height * self.cell, self.width * self.cell
 
     @property

@@ -147,7 +147,7 @@ class Trainer:
             raise ValueError("a latent model (channels > 1 or cell > 1) trains with a VAE: set the training config's vae")
         else:
             vae = load_vae(resolve_vae_path(self.cfg.vae))[0]
-        return check_vae(self.model_cfg, vae).to(self.device)
+        return check_vae(self.model_cfg, vae, self.cfg.world.scale).to(self.device)
 
     def _init_from(self, source: str) -> None:
         """Start model and EMA from the weights of `source` (TrainConfig.init_from), which must have this network's

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
 from ..data.prompts import SplitConfig, make_world_batch, sample_train_prompts, validation_prompts
+from ..data.shape import HEIGHT
 from ..data.world import WorldConfig
 from ..jsonconfig import config_from_dict, to_dict
 from ..latent.config import VAEConfig
@@ -70,7 +71,7 @@ def lr_at(cfg: VAETrainConfig, step: int) -> float:
 
 
 def world_videos(cfg: VAETrainConfig, prompts: list[str], rng: np.random.Generator) -> torch.Tensor:
-    """(B, T, H, W) in [-1, 1]: the prompts moving along motions of the world drawn by rng."""
+    """(B, T, H, W) in [-1, 1]: the prompts moving along motions of the world drawn by rng (at its scale)."""
     return make_world_batch(prompts, cfg.world, rng)[0]
 
 
@@ -103,6 +104,9 @@ class VAERun:
             train_cfg = config_from_dict(VAETrainConfig, raw["train"], "train")
         elif (self.dir / ckpt.CONFIG_NAME).exists():
             raise ValueError(f"{self.dir} already holds a run: pass --resume to continue it, or another --out")
+        if train_cfg.world.video_size != (vae_cfg.height, vae_cfg.width):
+            raise ValueError(f"the VAE codes {vae_cfg.height}x{vae_cfg.width} frames but the world draws {train_cfg.world.video_size}: "
+                             f"set the world's scale to {vae_cfg.height // HEIGHT}")
         self.vae_cfg, self.cfg = vae_cfg, train_cfg
         torch.manual_seed(train_cfg.seed)
         self.vae = VideoVAE(vae_cfg)
