@@ -217,3 +217,11 @@ def test_a_latent_model_of_the_64_world_makes_64x64_videos(tmp_path):
     assert pipe.render("HI", motion).shape == (16, 64, 64)
     assert pipe.generate("HI", motion=motion, steps=2, sampler="ddim").shape == (16, 64, 64)
     assert p.model.num_tokens == get_preset("motion-template").model.num_tokens  # 4x the pixels, the release's tokens
+
+
+def test_the_cli_samples_a_latent_release_and_the_page_refuses_it(tiny_latent_release, tmp_path):
+    release = str(tiny_latent_release / "release")
+    out = tmp_path / "a.npy"
+    assert cli(["sample", "--checkpoint", release, "--prompt", "AB", "--out", str(out), "--steps", "2", "--sampler", "ddim"]) == 0
+    assert np.load(out).shape == (16, 32, 32)
+    assert cli(["export-onnx", "--model", release, "--out", str(tmp_path / "web")]) == 2

@@ -28,6 +28,8 @@ def run_export_onnx(args) -> None:
     if cfg.layout != "glyph2d" or unloaded.world.name != "motion" or cfg.frames != 16:
         raise UsageError(f"--model: the page runs a layout-guided motion-world model of 16 frames (layout glyph2d), "
                          f"not one with layout {cfg.layout!r} in the {unloaded.world.name!r} world")
+    if cfg.latent:
+        raise UsageError("--model: the page runs a pixel model; a latent model's VAE decoder is not exported (yet)")
     if unloaded.default_sampling[0] != "ddim":
         raise UsageError(f"--model: the page runs DDIM; this model's own sampler is {unloaded.default_sampling[0]!r} "
                          "(export a DDIM student such as release-2step)")

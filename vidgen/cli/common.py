@@ -124,11 +124,15 @@ def unloaded_pipeline(checkpoint, flag: str = "--checkpoint"):
     from ..pipeline import Pipeline
     from ..shipped import resolve_model_path
 
+    from ..latent.release import vae_config
+
     try:
-        model_cfg, diff_cfg, raw = read_configs(resolve_model_path(checkpoint))
+        path = resolve_model_path(checkpoint)
+        model_cfg, diff_cfg, raw = read_configs(path)
+        vae = _ConfigOnly(vae_config(raw, path)) if model_cfg.latent else None  # a latent model's VAE, its config alone
+        return Pipeline(_ConfigOnly(model_cfg), diff_cfg, raw, precision="fp32", vae=vae)
     except CheckpointError as e:
         raise UsageError(f"{flag}: {e}") from None
-    return Pipeline(_ConfigOnly(model_cfg), diff_cfg, raw, precision="fp32")
 
 
 def check_sampling(pipe, sampler: str | None, steps: int | None, eta: float, guidance: float | None) -> tuple[str, int, float]:

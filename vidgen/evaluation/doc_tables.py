@@ -329,11 +329,57 @@ def browser() -> str:
             f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
 
 
+VAES = ("vae-frame", "vae-causal")  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
+
+
+def vae_compare() -> str:
+    """docs/latent.md: each VAE's reconstructions of the motion world (`python -m vidgen vae-report`)."""
+    reports = {name: load(f"vae_{name}.json") for name in VAES}
+    rows = []
+    for name, r in reports.items():
+        c, t, h, w = r["latent_shape"]
+        for split in SPLITS:
+            s = r["splits"][split]
+            rows.append([name if split == "val" else "", f"{c} x {t} x {h} x {w}" if split == "val" else "",
+                         f"{SPLIT_NAMES[split]} ({s['n']})", f"{s['psnr_db']:.1f}",
+                         f"{percent(s['readability'])} / {percent(s['readability_nearest_render'])}%",
+                         f"{s['background_bias']:+.2f}", f"{255**2 * s['warping_error']:.1f} ({255**2 * s['warping_error_truth']:.1f})",
+                         f"{s['flicker']:.4f} ({s['flicker_truth']:.4f})"])
+    return table(["VAE", "latent C x T x H x W", "prompts", "PSNR dB", "read: reader / nearest render", "background (of 255)",
+                  "warping error, of 255^2 (the truth's)", "flicker (the truth's)"], ["l", "l", "l", "r", "r", "r", "r", "r"], rows)
+
+
+LATENT_MODELS = ("release", "latent")  # pixel and latent diffusion side by side (world_NAME.json, latent_cost.json)
+
+
+def latent_compare() -> str:
+    """docs/latent.md, checkpoints/README.md: the pixel release beside the latent release (world reports and
+    `benchmarks.latent_cost`)."""
+    cost = load("latent_cost.json")
+    reports = {name: load(f"world_{name}.json") for name in LATENT_MODELS}
+
+    def split_cell(f: dict) -> str:
+        return f"{percent(f['readability'])} / {percent(f['readability_nearest_render'])}%"
+
+    rows = []
+    for name, r in reports.items():
+        f, c = r["follow"], cost["models"][name]
+        rows.append([name, str(c["tokens"]), f"{c['denoiser_parameters'] / 1e6:.2f}M + {c['vae_parameters'] / 1e6:.2f}M",
+                     *(split_cell(f[s]) for s in SPLITS), f"{f['val']['psnr_db']:.1f}", f"{f['val']['background_bias']:.1f}",
+                     f"{255**2 * f['val']['warping_error']:.1f}", f"{f['val']['flicker']:.4f}",
+                     f"{c['denoiser_ms']:.0f} + {c['decoder_ms']:.0f} ms ({c['video_matmuls']:.0f})"])
+    return (f"{cost['cpu']}, {cost['threads']} threads, {cost['precision']}; a 1024^3 fp32 matmul {cost['matmul_1024_fp32_ms']} ms\n\n"
+            + table(["model", "tokens", "parameters: denoiser + VAE", *(f"{SPLIT_NAMES[s]}: reader / nearest" for s in SPLITS),
+                     "PSNR dB (val)", "background (of 255)", "warping error (of 255^2)", "flicker", "a video: denoiser + decoder (matmuls)"],
+                    ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "world_variety": world_variety,
           "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
-          "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser}
+          "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser, "vae_compare": vae_compare,
+          "latent_compare": latent_compare}
 
 
 def render(text: str) -> str:
