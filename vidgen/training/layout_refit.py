@@ -47,7 +47,7 @@ class RefitConfig:
 
     motion_prior: str = "placed"  # the refitted model's ModelConfig.motion_prior
     pair_kerning: bool = True  # the refitted model's ModelConfig.pair_kerning
-    steps: int = 3000
+    steps: int = 9000
     batch_size: int = 128  # prompts a step, each along its own world motion
     lr: float = 1e-3  # the prior's; the width heads take the predictor's LR_SCALE times this
     warmup_steps: int = 100
