@@ -5,12 +5,13 @@ decode time for one video.
 
     python -m benchmarks.latent_cost [--models release,latent] [--vaes vae-frame,vae-causal] [--repeats 5] [--json FILE]
 
-Run it on an idle machine (the report says the CPU, the threads and the precision: fp32, forced, so the denoiser
-and the decoder are timed alike).
+Run it on an idle machine (the report says the CPU, the threads, the load average before it started and whether that
+counts as idle, and the precision: fp32, forced, so the denoiser and the decoder are timed alike).
 """
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import torch
@@ -79,7 +80,9 @@ def main() -> None:
     args = build_parser().parse_args()
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, max(20, args.repeats * 4), warmup=3)
+    load = os.getloadavg()[0]
     report = {"cpu": cpu_model(), "flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+              "load_average_before": round(load, 2), "idle": load < 0.5,
               "precision": "fp32 (forced)", "prompt": args.prompt, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2),
               "models": {n: time_model(n, args.prompt, args.repeats, matmul_s) for n in args.models.split(",") if n},
               "vaes": {n: time_vae(n, args.prompt, args.repeats, matmul_s) for n in args.vaes.split(",") if n}}

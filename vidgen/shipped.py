@@ -56,6 +56,13 @@ LONG_COMMANDS = RELEASE_COMMANDS + (
     "python -m vidgen train --preset motion-long --out runs/long --resume --max-steps 2300 --lr-decay-steps 2300",
     "python -m vidgen export --checkpoint runs/long --out checkpoints/long --guidance 3 --long-method splice --long-steps 6")
 
+# the latent release: its VAE, then the release's network fine-tuned on the VAE's latents (docs/latent.md)
+LATENT_COMMANDS = RELEASE_COMMANDS + (
+    "python -m vidgen train-vae --preset frame --out runs/vae-frame --steps 6000 --minutes 75 --threads 1",
+    "python -m vidgen export-vae --run-dir runs/vae-frame --out checkpoints/vae-frame",
+    "python -m vidgen train --preset motion-latent --out runs/motion-latent --precision fp32",
+    "python -m vidgen export --checkpoint runs/motion-latent --out checkpoints/latent --guidance 3 --best")
+
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
         name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
@@ -88,6 +95,10 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         preset="small-fast-learned",
         commands=("OMP_NUM_THREADS=1 python -m vidgen train --preset small-fast-learned --out runs/blog_learned --time-budget 3600",
                   "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/scroll-blog --guidance 3 --best")),
+    "latent": ShippedModel(
+        name="latent", directory=CHECKPOINTS_DIR / "latent", title="Latent release (per-frame VAE, space / 4)",
+        env="VIDGEN_LATENT_CHECKPOINT", option="latent_checkpoint", preset="motion-latent", commands=LATENT_COMMANDS,
+        world="motion"),
     "long": ShippedModel(
         name="long", directory=CHECKPOINTS_DIR / "long", title="Long videos (16-128 frames, sentences)",
         env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long", commands=LONG_COMMANDS, world="motion"),

@@ -329,7 +329,7 @@ def browser() -> str:
             f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
 
 
-VAES = ("vae-frame", "vae-causal")  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
+VAES = ("vae-frame",)  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
 
 
 def vae_compare() -> str:
@@ -349,6 +349,9 @@ def vae_compare() -> str:
                   "warping error, of 255^2 (the truth's)", "flicker (the truth's)"], ["l", "l", "l", "r", "r", "r", "r", "r"], rows)
 
 
+# the fidelity columns (world reports from 2026-12-04 on have them): background level, warping error, flicker
+FIDELITY = (("background_bias", lambda v: f"{v:.1f}"), ("warping_error", lambda v: f"{255**2 * v:.1f}"),
+            ("flicker", lambda v: f"{v:.4f}"))
 LATENT_MODELS = ("release", "latent")  # pixel and latent diffusion side by side (world_NAME.json, latent_cost.json)
 
 
@@ -365,10 +368,12 @@ def latent_compare() -> str:
     for name, r in reports.items():
         f, c = r["follow"], cost["models"][name]
         rows.append([name, str(c["tokens"]), f"{c['denoiser_parameters'] / 1e6:.2f}M + {c['vae_parameters'] / 1e6:.2f}M",
-                     *(split_cell(f[s]) for s in SPLITS), f"{f['val']['psnr_db']:.1f}", f"{f['val']['background_bias']:.1f}",
-                     f"{255**2 * f['val']['warping_error']:.1f}", f"{f['val']['flicker']:.4f}",
+                     *(split_cell(f[s]) for s in SPLITS), f"{f['val']['psnr_db']:.1f}",
+                     *(fmt(f["val"][k]) if k in f["val"] else "not in its report" for k, fmt in FIDELITY),
                      f"{c['denoiser_ms']:.0f} + {c['decoder_ms']:.0f} ms ({c['video_matmuls']:.0f})"])
-    return (f"{cost['cpu']}, {cost['threads']} threads, {cost['precision']}; a 1024^3 fp32 matmul {cost['matmul_1024_fp32_ms']} ms\n\n"
+    idle = "idle" if cost["idle"] else f"not idle (load average {cost['load_average_before']})"
+    return (f"{cost['cpu']}, {cost['threads']} threads, {cost['precision']}, {idle}; a 1024^3 fp32 matmul "
+            f"{cost['matmul_1024_fp32_ms']} ms\n\n"
             + table(["model", "tokens", "parameters: denoiser + VAE", *(f"{SPLIT_NAMES[s]}: reader / nearest" for s in SPLITS),
                      "PSNR dB (val)", "background (of 255)", "warping error (of 255^2)", "flicker", "a video: denoiser + decoder (matmuls)"],
                     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
