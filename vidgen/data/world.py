@@ -137,14 +137,15 @@ def font_at(size: int) -> ImageFont.FreeTypeFont:
 
 
 @functools.lru_cache(maxsize=65536)
-def render_strip_at(prompt: str, size: int) -> np.ndarray:
+def render_strip_at(prompt: str, size: int, scale: int = 1) -> np.ndarray:
     """The prompt drawn once at font `size` with its pen origin at (TEXT_X, 0): uint8 (Hs, Ws). At
-    FONT_SIZE it is the scroll world's strip (render.render_strip) moved up by SCROLL_Y rows."""
-    f = font_at(size)
-    width = int(math.ceil(f.getlength(prompt))) + 2 * TEXT_X
+    FONT_SIZE it is the scroll world's strip (render.render_strip) moved up by SCROLL_Y rows. `scale` draws it that
+    many times larger (the font at size * scale, the pen origin at TEXT_X * scale: WorldConfig.scale)."""
+    f = font_at(size * scale)
+    width = int(math.ceil(f.getlength(prompt))) + 2 * TEXT_X * scale
     height = int(f.getbbox(prompt or "H")[3]) + 1
     img = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(img).text((TEXT_X, 0), prompt, fill=255, font=f)
+    ImageDraw.Draw(img).text((TEXT_X * scale, 0), prompt, fill=255, font=f)
     strip = np.asarray(img, dtype=np.uint8)
     strip.flags.writeable = False
     return strip
@@ -416,7 +417,7 @@ def render_motion(prompt: str, motion: Motion, scale: int = 1) -> np.ndarray:
     """The ground-truth video of `prompt` moving along `motion`: uint8 (T, H, W), white text on black; at `scale` 2
     (WorldConfig.scale) the same text drawn at twice the size along twice the path, (T, 2H, 2W)."""
     prompt = world_prompt(prompt)
-    strip = render_strip_at(prompt, motion.size) if scale == 1 else render_strip_scaled(prompt, motion.size, scale)  # (Hs, Ws)
+    strip = render_strip_at(prompt, motion.size, scale)  # (Hs, Ws)
     h, w = HEIGHT * scale, WIDTH * scale
     video = np.zeros((motion.frames, h, w), dtype=np.uint8)
     hs = strip.shape[0]
@@ -426,19 +427,6 @@ def render_motion(prompt: str, motion: Motion, scale: int = 1) -> np.ndarray:
         if hi > lo:
             video[f, lo:hi] = paste_strip(strip[lo - y : hi - y], np.array([x]), width=w)[0]
     return video
-
-
-@functools.lru_cache(maxsize=4096)
-def render_strip_scaled(prompt: str, size: int, scale: int) -> np.ndarray:
-    """`render_strip_at` drawn `scale` times larger: the font at size * scale, the pen origin at TEXT_X * scale."""
-    f = font_at(size * scale)
-    width = int(math.ceil(f.getlength(prompt))) + 2 * TEXT_X * scale
-    height = int(f.getbbox(prompt or "H")[3]) + 1
-    img = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(img).text((TEXT_X * scale, 0), prompt, fill=255, font=f)
-    strip = np.asarray(img, dtype=np.uint8)
-    strip.flags.writeable = False
-    return strip
 
 
 def downscale(videos: np.ndarray, scale: int) -> np.ndarray:
