@@ -125,6 +125,7 @@ def test_the_docker_image_carries_what_the_app_needs_and_nothing_else():
     assert in_image(rel(default / CONFIG_NAME)) and in_image(rel(default / EMA_NAME)), DEFAULT_MODEL
     needed = ["app.py", "requirements.txt", rel(FONT_PATH)]
     needed += [rel(m.directory / name) for m in SHIPPED_MODELS.values() for name in (CONFIG_NAME, EMA_NAME)]
+    needed += [rel(p) for m in SHIPPED_MODELS.values() for p in m.directory.glob("*.safetensors")]  # a latent model's VAE
     needed += [rel(p) for p in (ROOT / "vidgen").rglob("*.py") if "__pycache__" not in p.parts]
     needed += ["web/index.html", "web/vidgen.js", "web/layout.js", "web/page.js", "web/package-lock.json",
                "web/model/cond.onnx", "web/model/step.onnx", "web/model/vidgen.json"]  # the in-browser page (its npm files: the Dockerfile's own stage)
