@@ -157,6 +157,25 @@ def test_tiny_latent_pipeline_end_to_end(tiny_latent_release):
     assert pipe.generate("AB", motion=pipe.sample_motion("AB", 1), noise=noise, steps=2, sampler="ddim").shape == (16, 32, 32)
 
 
+def test_the_probes_run_on_a_latent_model_in_world_pixels(tiny_latent_release, tmp_path):
+    """Every probe runs on the latent model's token grid: a token covers patch x cell world pixels (the symbols it shows
+    are counted there) and the probes on data denoise the VAE's latents of the renders, never the raw pixels."""
+    from vidgen.probes import analysis
+    from vidgen.probes.report import write_report
+
+    pipe = load_pipeline(tiny_latent_release / "release", precision="fp32")
+    assert pipe.model.cfg.world_patch == (4, 8, 8)  # patch (4, 2, 2) on a latent of cell 4
+    x0, ids = analysis.probe_batch(pipe, ["AB", "C7"], "cpu")
+    assert tuple(x0.shape) == (2, *pipe.model.cfg.sample_shape) and tuple(ids.shape[:1]) == (2,)
+    with pytest.raises(ValueError, match="need its VAE"):
+        analysis.probe_batch(pipe.model, ["AB"], "cpu")
+    summary = write_report(pipe, tmp_path / "probe", prompt="AB", steps=2, loss_prompts=2, loss_timesteps=2,
+                           align_prompts=2, align_timesteps=2, log=lambda *a: None)
+    assert {"kinematics", "attention", "loss_by_noise"} <= set(summary), summary.get("skipped")
+    assert all(row["queries"] > 0 for row in summary["kinematics"]["by_motion"].values())  # inked tokens found
+    assert summary["attention"]["data"]["patches"] > 0 and np.isfinite(summary["loss_by_noise"]["x0_mse"]).all()
+
+
 def test_latent_release_refuses_a_missing_or_mismatched_vae(tiny_latent_release, tmp_path):
     import shutil
 

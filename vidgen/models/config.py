@@ -155,6 +155,12 @@ class ModelConfig:
         return self.height * self.cell, self.width * self.cell
 
     @property
+    def world_patch(self) -> tuple[int, int, int]:
+        """(frames, rows, columns) of the world's pixels one token covers: the patch, times the cell of a latent model."""
+        pt, ph, pw = self.patch
+        return pt, ph * self.cell, pw * self.cell
+
+    @property
     def grid(self) -> tuple[int, int, int]:
         """Token grid (T', H', W')."""
         pt, ph, pw = self.patch

@@ -29,8 +29,8 @@ from ..data import tokenizer as tok
 from ..data.layout import glyph_layout
 from ..data.prompts import make_batch, validation_prompts
 from ..data.layout2d import frame_layout
-from ..data.render import render_video
-from ..data.world import Motion, render_motion
+from ..data.render import render_video, to_model_space
+from ..data.world import Motion, render_motion, scroll_motion
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from ..diffusion.sampler import DEFAULT_GUIDANCE, EVAL_SAMPLER, EVAL_STEPS
 from ..diffusion.schedule import NoiseSchedule
@@ -57,6 +57,22 @@ def as_model(obj) -> nn.Module:
     if not isinstance(model, nn.Module) or not hasattr(model, "cfg"):
         raise ValueError(f"expected a vidgen model or Pipeline, got {type(obj).__name__}")
     return model
+
+
+def probe_batch(obj, prompts: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The probes' data, as the model denoises it: (x0, ids), x0 the scroll renders (B, T, H, W) in [-1, 1], or for a
+    latent model (a Pipeline's, with its VAE) their latents (B, C, T', H', W'), drawn at the VAE's world scale."""
+    model = as_model(obj)
+    if not model.cfg.latent:
+        return make_batch(prompts, device=device)
+    vae = getattr(obj, "vae", None)
+    if vae is None:
+        raise ValueError("a latent model's probes on data need its VAE: pass its Pipeline (vidgen.load_pipeline), not the model")
+    scale = vae.cfg.height // HEIGHT  # the 64x64 world's VAE is told its world's 2x
+    videos = np.stack([render_motion(p, scroll_motion(p), scale) for p in prompts])  # (B, T, H, W) uint8
+    ids = torch.from_numpy(tok.encode_batch(list(prompts))).to(device)
+    with torch.no_grad():
+        return vae.to_latent(to_model_space(videos).to(next(vae.parameters()).device)).to(device), ids
 
 
 def _variant(model) -> str:
@@ -388,9 +404,9 @@ def trace_attention(pipe, prompt: str, seed: int = 0, steps: int = EVAL_STEPS, g
                 layers = [_conditional(m.last_attention, 1, N, N, variant)[0] for m in self_mods]
                 self_attn.append(np.stack(layers).astype(np.float16))  # (layers, heads, N, N)
     return AttentionTrace(
-        prompt=prompt, grid=cfg.grid, patch=cfg.patch, trajectory=rec.trajectory(), cross=np.stack(cross),
+        prompt=prompt, grid=cfg.grid, patch=cfg.world_patch, trajectory=rec.trajectory(), cross=np.stack(cross),
         self_steps=keep, self_attn=np.stack(self_attn) if self_attn else np.zeros((0,), np.float16),
-        ownership=symbol_ownership(prompt, cfg.patch, motion=motion),
+        ownership=symbol_ownership(prompt, cfg.world_patch, motion=motion),
     )
 
 
@@ -474,10 +490,10 @@ def loss_by_noise_level(model, schedule: NoiseSchedule, timesteps, prompts, seed
     -> {"timesteps", "target_mse": MSE of the network output against its training target (eps or
     v), "x0_mse": MSE of the implied clean-video estimate, "snr", "prediction", "prompts"}.
     """
-    model = as_model(model)
+    data, model = model, as_model(model)
     t_all = _timesteps(timesteps, schedule.num_timesteps)
     device = next(model.parameters()).device
-    x0, ids = make_batch(list(prompts), device=device)  # (B, T, H, W), (B, L)
+    x0, ids = probe_batch(data, list(prompts), device)  # (B, [C,] T, H, W), (B, L)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed))).to(device)
     target_mse, x0_mse = [], []
     for t_val in t_all:
@@ -498,16 +514,16 @@ def alignment_on_data(model, schedule: NoiseSchedule, timesteps, prompts, seed: 
     scored patch of every prompt: {"timesteps", "per_layer" (K, layers), "mean" (K,), "chance",
     "majority", "patches", "prompts"}.
     """
-    model = as_model(model)
+    data, model = model, as_model(model)
     mods = attention_modules(model, "cross")
     t_all = _timesteps(timesteps, schedule.num_timesteps)
     prompts = [tok.normalize_prompt(p) for p in prompts if len(tok.normalize_prompt(p)) > 1]
     if not prompts:
         raise ValueError("attention alignment needs prompts with at least two symbols")
     cfg, device = model.cfg, next(model.parameters()).device
-    x0, ids = make_batch(prompts, device=device)
+    x0, ids = probe_batch(data, prompts, device)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed))).to(device)
-    owners = [symbol_ownership(p, cfg.patch).reshape(-1) for p in prompts]  # B x (N,)
+    owners = [symbol_ownership(p, cfg.world_patch).reshape(-1) for p in prompts]  # B x (N,)
     hits = np.zeros((len(t_all), len(mods) + 1))  # last column: layers averaged
     scored = chance = majority = 0.0
     with recording_attention(mods):

@@ -101,7 +101,7 @@ def probe_attention(pipe, prompt: str, seed: int, steps: int, guidance_scale: fl
                     align_timesteps: int, folder: FigureFolder, log=print) -> dict:
     """Cross-attention over a traced sample and, teacher-forced, on validation prompts; self-attention
     from `query` (default: a patch on the text) where the model has joint self-attention."""
-    model, schedule = pipe.model, pipe.schedule
+    schedule = pipe.schedule
     trace = probes.trace_attention(pipe, prompt, seed=seed, steps=steps, guidance_scale=guidance_scale)
     sampling = probes.alignment_over_steps(trace)
     folder.save("cross_attention", plots.cross_attention_figure(trace), plots.cross_attention_png(trace))
@@ -110,7 +110,7 @@ def probe_attention(pipe, prompt: str, seed: int, steps: int, guidance_scale: fl
     if trace.self_steps:
         folder.save("self_attention", plots.self_attention_figure(trace, query), plots.self_attention_png(trace, query))
     log(f"teacher-forced alignment on {align_prompts} validation prompts")
-    on_data = probes.alignment_on_data(model, schedule, probes.evenly_spaced_timesteps(align_timesteps, schedule.num_timesteps),
+    on_data = probes.alignment_on_data(pipe, schedule, probes.evenly_spaced_timesteps(align_timesteps, schedule.num_timesteps),
                                        probes.probe_prompts(align_prompts, min_len=2), seed=seed)
     folder.save("alignment", plots.alignment_figure(sampling, on_data),
                 plots.lines_png({"layers averaged": (on_data["timesteps"], on_data["mean"])},
@@ -188,7 +188,7 @@ def write_report(pipe, out, prompt: str = "NOISE", seed: int = 0, steps: int = E
         ("attention", f"attention for {prompt!r} ({steps} steps, seed {seed}, guidance {guidance_scale})",
          lambda: probe_attention(pipe, prompt, seed, steps, guidance_scale, query, align_prompts, align_timesteps, folder, log)),
         ("loss_by_noise", f"loss by noise level on {loss_prompts} validation prompts",
-         lambda: probe_loss(model, schedule, loss_prompts, loss_timesteps, seed, folder)),
+         lambda: probe_loss(pipe, schedule, loss_prompts, loss_timesteps, seed, folder)),
     ]
     found, skipped = {}, {}
     for name, what, run in sections:
