@@ -176,6 +176,19 @@ def test_the_probes_run_on_a_latent_model_in_world_pixels(tiny_latent_release, t
     assert summary["attention"]["data"]["patches"] > 0 and np.isfinite(summary["loss_by_noise"]["x0_mse"]).all()
 
 
+def test_the_fidelity_breakdown_measures_each_stage(tiny_latent_release):
+    from vidgen.evaluation.fidelity import measure_fidelity
+    from vidgen.evaluation.metrics import PSNR_CAP
+
+    pipe = load_pipeline(tiny_latent_release / "release", precision="fp32")
+    out = measure_fidelity(pipe, n=2, timesteps=(0, 999), batch=2)
+    figures = [out["ceiling_db"], out["sampled_db"], *out["one_step_db"].values()]
+    assert np.isfinite(figures).all() and out["ceiling_db"] < PSNR_CAP and set(out["one_step_db"]) == {"0", "999"}
+    assert out == measure_fidelity(pipe, n=2, timesteps=(0, 999), batch=2)  # deterministic
+    with pytest.raises(ValueError, match="timesteps must be in"):
+        measure_fidelity(pipe, n=2, timesteps=(1000,))
+
+
 def test_latent_release_refuses_a_missing_or_mismatched_vae(tiny_latent_release, tmp_path):
     import shutil
 
