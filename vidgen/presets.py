@@ -69,7 +69,7 @@ LATENT_TRAIN = replace(MOTION_TRAIN, vae="vae-frame", init_from="release", lr=5e
 # the 64x64 world's latent model: the same network on the 64x64 VAE's latent (16 x 8 x 8 x 8: space / 8), so the same 512
 # tokens, each over the same 2x4x4 world pixels of glyph layout (8x8 video pixels), fine-tuned from the release too
 LATENT64_NET = replace(LATENT_NET, channels=8)
-LATENT64_TRAIN = replace(LATENT_TRAIN, vae="vae-frame-64", world=replace(MOTION, scale=2))
+LATENT64_TRAIN = replace(LATENT_TRAIN, vae="vae-frame-64", world=replace(MOTION, scale=2), snapshot_every=250)
 LONG_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal")
 
 PRESETS: dict[str, Preset] = {

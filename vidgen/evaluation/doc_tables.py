@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..diffusion.sampler import get_sampler
+from .metrics import PSNR_CAP
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: the docs are not part of the package
 REPORTS = ROOT / "docs" / "reports"
@@ -329,7 +330,7 @@ def browser() -> str:
             f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
 
 
-VAES = ("vae-frame",)  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
+VAES = ("vae-frame", "vae-causal")  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
 
 
 def vae_compare() -> str:
@@ -379,12 +380,28 @@ def latent_compare() -> str:
                     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
 
 
+FIDELITY_MODELS = ("release", "latent")  # docs/reports/fidelity_NAME.json, `python -m vidgen.evaluation.fidelity`
+
+
+def fidelity() -> str:
+    """docs/latent.md: where each model's PSNR is lost (the autoencoder, the network from a noised truth, sampling)."""
+    reports = {name: load(f"fidelity_{name}.json") for name in FIDELITY_MODELS}
+    ts = list(next(iter(reports.values()))["one_step_db"])
+    rows = [[name, "none" if r["ceiling_db"] >= PSNR_CAP else f"{r['ceiling_db']:.1f}", *(f"{r['one_step_db'][t]:.1f}" for t in ts),
+             f"{r['sampled_db']:.1f}", f"{r['sampling']['sampler']}, {r['sampling']['steps']} steps, guidance {r['sampling']['guidance_scale']:g}"]
+            for name, r in reports.items()]
+    n = {r["n"] for r in reports.values()}
+    return (f"validation prompts, n = {', '.join(map(str, sorted(n)))}, fp32; PSNR dB against the truth\n\n"
+            + table(["model", "autoencoder's ceiling", *(f"one step from t = {t}" for t in ts), "sampled", "its sampling"],
+                    ["l", "r", *("r" for _ in ts), "r", "l"], rows))
+
+
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "world_variety": world_variety,
           "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
           "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser, "vae_compare": vae_compare,
-          "latent_compare": latent_compare}
+          "latent_compare": latent_compare, "fidelity": fidelity}
 
 
 def render(text: str) -> str:
