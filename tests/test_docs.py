@@ -220,7 +220,8 @@ def test_every_table_that_quotes_a_report_is_the_report_rendered():
     ("app_latency_2step.json", "app_latency"), ("world_blog.json", "world_models"), ("world_blog.json", "world_variety"),
     ("shipped_models.json", "scroll_models"), ("soak.json", "soak_load"), ("long.json", "long_methods"),
     ("long.json", "long_shipped"), ("long.json", "long_cost"), ("motion_kpis.json", "motion_kpis"),
-    ("long_temporal.json", "long_temporal"), ("browser.json", "browser"),
+    ("long_temporal.json", "long_temporal"), ("browser.json", "browser"), ("fidelity_latent.json", "fidelity"),
+    ("vae_vae-causal.json", "vae_compare"),
 ])
 def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
     """The check can fail: one figure changed in a report, and the table quoting it no longer matches."""
@@ -248,6 +249,10 @@ def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
             data["equality"]["max_abs_pixel"] += 1
         elif name == report and name == "motion_kpis.json":
             next(iter(data["models"].values()))["sets"]["val-16"]["generated"]["flicker"] += 0.1
+        elif name == report and name.startswith("fidelity_"):
+            data["one_step_db"]["200"] += 1
+        elif name == report and name.startswith("vae_"):
+            data["splits"]["long"]["flicker"] += 0.01
         elif name == report and name == "shipped_models.json":
             data["models"]["blog"]["samplings"]["default"]["splits"]["val"]["ssim"] += 0.01
         elif name == report:

@@ -177,7 +177,7 @@ def test_the_probes_run_on_a_latent_model_in_world_pixels(tiny_latent_release, t
 
 
 def test_the_fidelity_breakdown_measures_each_stage(tiny_latent_release):
-    from vidgen.evaluation.fidelity import measure_fidelity
+    from vidgen.evaluation.fidelity import measure_fidelity, parse_setting
     from vidgen.evaluation.metrics import PSNR_CAP
 
     pipe = load_pipeline(tiny_latent_release / "release", precision="fp32")
@@ -187,6 +187,11 @@ def test_the_fidelity_breakdown_measures_each_stage(tiny_latent_release):
     assert out == measure_fidelity(pipe, n=2, timesteps=(0, 999), batch=2)  # deterministic
     with pytest.raises(ValueError, match="timesteps must be in"):
         measure_fidelity(pipe, n=2, timesteps=(1000,))
+    swept = measure_fidelity(pipe, n=2, timesteps=(999,), batch=2, settings=(parse_setting("ddim:1:1", batch=2),))
+    assert set(swept["sampled_by_setting"]) == {"ddim:1:1"} and np.isfinite(swept["sampled_by_setting"]["ddim:1:1"])
+    for bad in ("ddim:4", "ddim:0:1", "euler:4:1"):
+        with pytest.raises(ValueError):
+            parse_setting(bad)
 
 
 def test_latent_release_refuses_a_missing_or_mismatched_vae(tiny_latent_release, tmp_path):

@@ -391,9 +391,13 @@ def fidelity() -> str:
              f"{r['sampled_db']:.1f}", f"{r['sampling']['sampler']}, {r['sampling']['steps']} steps, guidance {r['sampling']['guidance_scale']:g}"]
             for name, r in reports.items()]
     n = {r["n"] for r in reports.values()}
+    swept = [f"{name}, sampled at other settings (sampler:steps:guidance): "
+             + ", ".join(f"{k} {v:.1f} dB" for k, v in r["sampled_by_setting"].items())
+             for name, r in reports.items() if r.get("sampled_by_setting")]
     return (f"validation prompts, n = {', '.join(map(str, sorted(n)))}, fp32; PSNR dB against the truth\n\n"
             + table(["model", "autoencoder's ceiling", *(f"one step from t = {t}" for t in ts), "sampled", "its sampling"],
-                    ["l", "r", *("r" for _ in ts), "r", "l"], rows))
+                    ["l", "r", *("r" for _ in ts), "r", "l"], rows)
+            + "".join(f"\n{line}\n" for line in swept))
 
 
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,

@@ -40,8 +40,9 @@ def _mean_psnr(videos: np.ndarray, truths: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def measure_fidelity(pipe, n: int = 32, timesteps=ONE_STEP_TIMESTEPS, batch: int = 16) -> dict:
-    """The three figures of the module docstring for a motion-world pipeline (fp32 advised: the caller's choice)."""
+def measure_fidelity(pipe, n: int = 32, timesteps=ONE_STEP_TIMESTEPS, batch: int = 16, settings: tuple[Sampling, ...] = ()) -> dict:
+    """The three figures of the module docstring for a motion-world pipeline (fp32 advised: the caller's choice), and
+    the sampled PSNR at each of `settings` besides the defaults ("sampled_by_setting", keyed sampler:steps:guidance)."""
     from ..data.layout2d import motion_tensor
 
     if pipe.world.name != "motion":
@@ -72,19 +73,39 @@ def measure_fidelity(pipe, n: int = 32, timesteps=ONE_STEP_TIMESTEPS, batch: int
             one_step[t].append(to_uint8(pipe.to_video(pred)))
     sampler, steps = pipe.default_sampling
     sampled = generate_many(pipe, prompts, motions, [0] * n, Sampling(sampler=sampler, steps=steps, batch=batch), False, "")
+    by_setting = {f"{s.sampler}:{s.steps}:{s.guidance_scale:g}": _mean_psnr(generate_many(pipe, prompts, motions, [0] * n, s, False, ""), truths)
+                  for s in settings}
     return {
         "n": n,
         "ceiling_db": _mean_psnr(np.concatenate(ceiling), truths) if ceiling else PSNR_CAP,
         "one_step_db": {str(t): _mean_psnr(np.concatenate(v), truths) for t, v in one_step.items()},
         "sampled_db": _mean_psnr(sampled, truths),
         "sampling": {"sampler": sampler, "steps": steps, "guidance_scale": pipe.default_guidance},
+        **({"sampled_by_setting": by_setting} if by_setting else {}),
     }
+
+
+def parse_setting(spec: str, batch: int = 16) -> Sampling:
+    """'ddim:4:1.5' -> Sampling(sampler ddim, 4 steps, guidance 1.5); a bad spec raises with what was expected."""
+    from ..diffusion.sampler import get_sampler
+
+    parts = spec.split(":")
+    try:
+        sampler, steps, guidance = parts[0], int(parts[1]), float(parts[2])
+    except (IndexError, ValueError):
+        raise ValueError(f"a setting is sampler:steps:guidance, e.g. ddim:4:1.5; got {spec!r}") from None
+    get_sampler(sampler)  # an unknown sampler says which exist
+    if len(parts) != 3 or steps < 1 or guidance < 0:
+        raise ValueError(f"a setting is sampler:steps:guidance with steps >= 1 and guidance >= 0; got {spec!r}")
+    return Sampling(sampler=sampler, steps=steps, guidance_scale=guidance, batch=batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m vidgen.evaluation.fidelity", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="latent", help="a shipped motion-world model that follows motions, or a checkpoint directory")
     p.add_argument("--n", type=int, default=32, help="validation prompts (default 32)")
+    p.add_argument("--settings", default="", help="also sample at these, comma-separated sampler:steps:guidance "
+                   "(e.g. ddim:1:1,ddim:4:1,dpm++2m:10:2)")
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     return p
@@ -98,8 +119,12 @@ def main(argv=None) -> None:
         raise SystemExit(f"error: --n must be >= 1, got {args.n}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        settings = tuple(parse_setting(x.strip()) for x in args.settings.split(",") if x.strip())
+    except ValueError as e:
+        raise SystemExit(f"error: --settings: {e}") from None
     pipe = load_pipeline(args.model, precision="fp32")
-    report = {"model": args.model, "precision": describe_precision(pipe), **measure_fidelity(pipe, args.n)}
+    report = {"model": args.model, "precision": describe_precision(pipe), **measure_fidelity(pipe, args.n, settings=settings)}
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
