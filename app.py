@@ -9,6 +9,7 @@
     python app.py --scroll-blog-checkpoint RUN_DIR  # or VIDGEN_SCROLL_BLOG_CHECKPOINT=RUN_DIR (the scroll world's blog model)
     python app.py --long-checkpoint RUN_DIR         # or VIDGEN_LONG_CHECKPOINT=RUN_DIR (the long-video model: 16-128 frames)
     python app.py --latent-checkpoint RUN_DIR       # or VIDGEN_LATENT_CHECKPOINT=RUN_DIR (the latent release: a VAE's latent)
+    python app.py --latent64-checkpoint RUN_DIR     # or VIDGEN_LATENT64_CHECKPOINT=RUN_DIR (the 64x64 world's latent release)
     python app.py --host 0.0.0.0 --port 7860        # what a Hugging Face Space or the Dockerfile runs
 
 The page is built in vidgen/app/ (one module per tab or concern); this file only starts it.

@@ -17,7 +17,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(checkpoint, blog_checkpoint=None, scroll_checkpoint=None, scroll_blog_checkpoint=None, fast_checkpoint=None,
-                two_step_checkpoint=None, long_checkpoint=None, latent_checkpoint=None, **settings):
+                two_step_checkpoint=None, long_checkpoint=None, latent_checkpoint=None, latent64_checkpoint=None,
+                **settings):
     """Yield the URL of the app serving `checkpoint` as the release, `blog_checkpoint` as the blog's model
     and `scroll_checkpoint` as the scroll world's release (None: not served); closed on exit."""
     missing = "/nonexistent/vidgen-checkpoint"
@@ -29,6 +30,7 @@ def running_app(checkpoint, blog_checkpoint=None, scroll_checkpoint=None, scroll
                     two_step_checkpoint=str(two_step_checkpoint) if two_step_checkpoint is not None else missing,
                     long_checkpoint=str(long_checkpoint) if long_checkpoint is not None else missing,
                     latent_checkpoint=str(latent_checkpoint) if latent_checkpoint is not None else missing,
+                    latent64_checkpoint=str(latent64_checkpoint) if latent64_checkpoint is not None else missing,
                     port=free_port(), **settings)
     pipes, error = load_models(opts)
     if checkpoint is not None and error:  # the models left out on purpose are not an error

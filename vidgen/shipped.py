@@ -63,6 +63,13 @@ LATENT_COMMANDS = RELEASE_COMMANDS + (
     "python -m vidgen train --preset motion-latent --out runs/motion-latent --precision fp32",
     "python -m vidgen export --checkpoint runs/motion-latent --out checkpoints/latent --guidance 3 --best")
 
+# the 64x64 world's latent model: its VAE (space / 8), then the release's network fine-tuned on its latents
+LATENT64_COMMANDS = RELEASE_COMMANDS + (
+    "python -m vidgen train-vae --preset frame-64 --out runs/vae-frame-64 --steps 4000 --minutes 80 --threads 1",
+    "python -m vidgen export-vae --run-dir runs/vae-frame-64 --out checkpoints/vae-frame-64",
+    "python -m vidgen train --preset motion-latent-64 --out runs/motion-latent-64 --precision fp32 --time-budget 2700",
+    "python -m vidgen export --checkpoint runs/motion-latent-64 --out checkpoints/latent-64 --guidance 3 --best")
+
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
         name="release", directory=CHECKPOINTS_DIR / "release", title="Release", env="VIDGEN_CHECKPOINT", option="checkpoint",
@@ -99,6 +106,10 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         name="latent", directory=CHECKPOINTS_DIR / "latent", title="Latent release (per-frame VAE, space / 4)",
         env="VIDGEN_LATENT_CHECKPOINT", option="latent_checkpoint", preset="motion-latent", commands=LATENT_COMMANDS,
         world="motion"),
+    "latent-64": ShippedModel(
+        name="latent-64", directory=CHECKPOINTS_DIR / "latent-64", title="Latent release of the 64x64 world (space / 8)",
+        env="VIDGEN_LATENT64_CHECKPOINT", option="latent64_checkpoint", preset="motion-latent-64", commands=LATENT64_COMMANDS,
+        world="motion"),
     "long": ShippedModel(
         name="long", directory=CHECKPOINTS_DIR / "long", title="Long videos (16-128 frames, sentences)",
         env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long", commands=LONG_COMMANDS, world="motion"),
@@ -124,12 +135,12 @@ SHIPPED_VAES: dict[str, ShippedVAE] = {
     "vae-causal": ShippedVAE(
         name="vae-causal", directory=CHECKPOINTS_DIR / "vae-causal", title="Temporal causal 3D VAE (space / 4, time / 4)",
         preset="causal",
-        commands=("python -m vidgen train-vae --preset causal --out runs/vae-causal --steps 6000 --minutes 75 --threads 1",
+        commands=("python -m vidgen train-vae --preset causal --out runs/vae-causal --steps 6000 --minutes 70 --threads 1",
                   "python -m vidgen export-vae --run-dir runs/vae-causal --out checkpoints/vae-causal")),
     "vae-frame-64": ShippedVAE(
         name="vae-frame-64", directory=CHECKPOINTS_DIR / "vae-frame-64", title="Per-frame 2D VAE of the 64x64 world (space / 8)",
         preset="frame-64",
-        commands=("python -m vidgen train-vae --preset frame-64 --out runs/vae-frame-64 --steps 6000 --minutes 75 --threads 1",
+        commands=("python -m vidgen train-vae --preset frame-64 --out runs/vae-frame-64 --steps 4000 --minutes 80 --threads 1",
                   "python -m vidgen export-vae --run-dir runs/vae-frame-64 --out checkpoints/vae-frame-64")),
 }
 

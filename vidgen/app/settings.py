@@ -21,6 +21,7 @@ class Settings:
     scroll_blog_checkpoint: str | None = None
     long_checkpoint: str | None = None  # the long-video model (vidgen.long): 16-128 frames and sentences
     latent_checkpoint: str | None = None  # the latent release (vidgen.latent): diffusion on a VAE's latent
+    latent64_checkpoint: str | None = None  # the 64x64 world's latent release
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 16
