@@ -57,7 +57,9 @@ def time_vae(name: str, prompt: str, repeats: int, matmul_s: float) -> dict:
     vae, _ = load_vae(resolve_vae_path(name))
     from vidgen.data.world import WorldConfig, sample_motion
 
-    x = to_model_space(render_motion(prompt, sample_motion(prompt, WorldConfig(name="motion"), np.random.default_rng(0))))[None]
+    scale = vae.cfg.height // 32  # the 64x64 world's VAE codes its world's videos
+    world = WorldConfig(name="motion", scale=scale)
+    x = to_model_space(render_motion(prompt, sample_motion(prompt, world, np.random.default_rng(0)), scale))[None]
     with torch.no_grad():
         z = vae.encode(x)[0]
         enc = time_it(lambda: vae.encode(x), repeats)

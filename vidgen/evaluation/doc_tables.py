@@ -330,7 +330,7 @@ def browser() -> str:
             f"{r['library_precision']}\n\n" + table(["", ""], ["l", "r"], rows))
 
 
-VAES = ("vae-frame", "vae-causal")  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
+VAES = ("vae-frame", "vae-causal", "vae-frame-64")  # the autoencoders docs/latent.md compares (docs/reports/vae_NAME.json)
 
 
 def vae_compare() -> str:
@@ -353,7 +353,7 @@ def vae_compare() -> str:
 # the fidelity columns (world reports from 2026-12-04 on have them): background level, warping error, flicker
 FIDELITY = (("background_bias", lambda v: f"{v:.1f}"), ("warping_error", lambda v: f"{255**2 * v:.1f}"),
             ("flicker", lambda v: f"{v:.4f}"))
-LATENT_MODELS = ("release", "latent")  # pixel and latent diffusion side by side (world_NAME.json, latent_cost.json)
+LATENT_MODELS = ("release", "release-2step", "latent", "latent-64")  # pixel and latent diffusion side by side (world_NAME.json, latent_cost.json)
 
 
 def latent_compare() -> str:
