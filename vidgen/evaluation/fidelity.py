@@ -101,30 +101,35 @@ def parse_setting(spec: str, batch: int = 16) -> Sampling:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..cli.common import positive_int
+
     p = argparse.ArgumentParser(prog="python -m vidgen.evaluation.fidelity", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="latent", help="a shipped motion-world model that follows motions, or a checkpoint directory")
-    p.add_argument("--n", type=int, default=32, help="validation prompts (default 32)")
+    p.add_argument("--n", type=positive_int, default=32, help="validation prompts (default 32)")
     p.add_argument("--settings", default="", help="also sample at these, comma-separated sampler:steps:guidance "
                    "(e.g. ddim:1:1,ddim:4:1,dpm++2m:10:2)")
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     return p
 
 
 def main(argv=None) -> None:
     from ..pipeline import describe_precision, load_pipeline
 
+    from ..checkpoint import CheckpointError
+
     args = build_parser().parse_args(argv)
-    if args.n < 1:
-        raise SystemExit(f"error: --n must be >= 1, got {args.n}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         settings = tuple(parse_setting(x.strip()) for x in args.settings.split(",") if x.strip())
     except ValueError as e:
         raise SystemExit(f"error: --settings: {e}") from None
-    pipe = load_pipeline(args.model, precision="fp32")
-    report = {"model": args.model, "precision": describe_precision(pipe), **measure_fidelity(pipe, args.n, settings=settings)}
+    try:
+        pipe = load_pipeline(args.model, precision="fp32")
+        report = {"model": args.model, "precision": describe_precision(pipe), **measure_fidelity(pipe, args.n, settings=settings)}
+    except (CheckpointError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,9 @@ def write_figures(names: list[str], out: Path, reports: Path = Path("docs/report
     from ..latent.release import load_vae
     from ..shipped import resolve_vae_path
 
+    missing = [reports / f"vae_{name}.json" for name in names if not (reports / f"vae_{name}.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} is missing: run `python -m vidgen vae-report --vae {missing[0].stem[4:]}` first")
     vaes = {name: load_vae(resolve_vae_path(name))[0] for name in names}
     sizes = {(v.cfg.height, v.cfg.width) for v in vaes.values()}
     if len(sizes) != 1:
@@ -77,12 +80,7 @@ def write_figures(names: list[str], out: Path, reports: Path = Path("docs/report
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "vae_reconstructions.png", out / "vae_frame_profile.png"]
     Image.fromarray(picture).save(files[0])
-    loaded = {}
-    for name in names:
-        path = reports / f"vae_{name}.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `python -m vidgen vae-report --vae {name}` first")
-        loaded[name] = json.loads(path.read_text())
+    loaded = {name: json.loads((reports / f"vae_{name}.json").read_text()) for name in names}
     frame_profile_figure(loaded).savefig(files[1], dpi=110)
     return files
 
@@ -98,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     names = [n.strip() for n in args.vaes.split(",") if n.strip()]
-    for path in write_figures(names, Path(args.out), Path(args.reports)):
+    try:
+        files = write_figures(names, Path(args.out), Path(args.reports))
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    for path in files:
         print(f"wrote {path}")
 
 
