@@ -15,7 +15,7 @@ import torch
 from vidgen.app.browser_route import WEB_DIR, missing_browser_files
 from vidgen.browser.bundle import COND_FILE, CONFIG_FILE, STEP_FILE, check_prompts, export_browser
 from vidgen.browser.font_metrics import check_font_tables, font_tables
-from vidgen.cli import main
+from vidgen.cli.main import main
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout2d import layout_batch_2d
 from vidgen.data.world import WorldConfig, line_motion, sample_motion

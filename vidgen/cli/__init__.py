@@ -1,4 +1,4 @@
-"""The command line, `python -m vidgen <subcommand>`: vidgen.cli.main lists the subcommands."""
-from .main import main
+"""The command line, `python -m vidgen <subcommand>`: vidgen.cli.main lists the subcommands.
 
-__all__ = ["main"]
+This file imports nothing, so a measuring module may use vidgen.cli.common's argument types without loading the
+training commands."""
