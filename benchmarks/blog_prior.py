@@ -1,8 +1,10 @@
 """Where the blog interface's motions and glyph widths come from, measured without denoising (issue 36, docs/world.md).
 
-    python -m benchmarks.blog_prior [--model blog] [--prompts 6] [--seeds 96] [--json F]
+    python -m benchmarks.blog_prior [--model blog] [--prompts 6] [--seeds 96] [--sets val:11,lookalike:11] [--json F]
 
-For `--prompts` validation prompts (the world report's variety prompts), each with its own `--seeds` seeds:
+For each of `--sets` (SPLIT:PROMPT_SEED: `--prompts` prompts of that split as `split_prompts` draws them with that
+seed; by default val:11, the world report's variety prompts; other splits and seeds are prompts the refit never
+chose by), each prompt with its own `--seeds` seeds:
 
 - chosen: the direction sectors (still + 8, from each motion's mean step) of the motions the model chooses with no
   motion given (`Pipeline.motions`, as `generate` draws them) against two independent samples of the world's motions
@@ -28,9 +30,10 @@ from benchmarks import print_and_save
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import pen_starts
 from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
-from vidgen.evaluation.harness import checkpoint_split, split_prompts
+from vidgen.cli.common import nonnegative_int, positive_int
+from vidgen.evaluation.harness import SPLITS, checkpoint_split, split_prompts
 from vidgen.evaluation.motion_metrics import direction_histogram, total_variation, variety_seeds
-from vidgen.evaluation.world_report import VARIETY_PROMPTS
+from vidgen.evaluation.world_report import VARIETY_PROMPT_SEED, VARIETY_PROMPTS
 from vidgen.pipeline import load_pipeline
 
 WIDTH_PROMPTS = 200  # random prompts a size for the widths
@@ -60,34 +63,41 @@ def width_errors(pipe, rng: np.random.Generator) -> dict:
     return {"prompts": len(worst), "mean_px": round(float(np.mean(worst)), 3), "max_px": round(float(np.max(worst)), 3)}
 
 
+def prompt_set(text: str) -> tuple[str, int]:
+    """'SPLIT:PROMPT_SEED' -> (split, seed), for argparse."""
+    split, _, seed = text.partition(":")
+    if split not in SPLITS or not seed.isdigit():
+        raise argparse.ArgumentTypeError(f"a prompt set is SPLIT:SEED with SPLIT one of {', '.join(SPLITS)}, got {text!r}")
+    return split, int(seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.blog_prior", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="blog", help="a shipped name or a checkpoint directory of a 'learned2d' model")
-    p.add_argument("--prompts", type=int, default=VARIETY_PROMPTS - 2, help="validation prompts (the variety run's first)")
-    p.add_argument("--seeds", type=int, default=96, help="seeds of each prompt, its own")
+    p.add_argument("--prompts", type=positive_int, default=VARIETY_PROMPTS - 2,
+                   help="prompts of each set (default: the variety run's first 6)")
+    p.add_argument("--seeds", type=positive_int, default=96, help="seeds of each prompt, its own")
+    p.add_argument("--sets", type=lambda text: [prompt_set(t) for t in text.split(",")],
+                   default=[("val", VARIETY_PROMPT_SEED)],
+                   help=f"comma-separated SPLIT:PROMPT_SEED (default val:{VARIETY_PROMPT_SEED}, the world report's prompts)")
     p.add_argument("--json", default=None, help="also write the figures here")
     return p
 
 
-def main() -> None:
-    args = build_parser().parse_args()
-    torch.set_num_threads(1)
-    pipe = load_pipeline(args.model, precision="fp32")
+def measure_set(pipe, prompts: list[str], seeds: int) -> dict:
+    """The chosen motions and the prior's first draws of `prompts`, each with its own `seeds` seeds."""
     lp = pipe.model.layout_predictor
-    if pipe.model.cfg.layout != "learned2d":
-        raise SystemExit(f"{args.model} has layout {pipe.model.cfg.layout!r}: this measures the blog interface's prior")
-    prompts = split_prompts("val", VARIETY_PROMPTS, checkpoint_split(pipe.config), seed=11)[: args.prompts]
-    rows = [(q, s) for q, own in zip(prompts, variety_seeds(len(prompts), args.seeds)) for s in own]
+    rows = [(q, s) for q, own in zip(prompts, variety_seeds(len(prompts), seeds)) for s in own]
     chosen = [pipe.motions([q], None, seed=s)[0] for q, s in tqdm(rows, desc="chosen")]
     world_a, world_b = ([sample_motion(q, pipe.world, np.random.default_rng([s, k])) for q, s in rows] for k in (1, 2))
     floor = total_variation(shares(world_b), shares(world_a))
-    report = {"model": args.model, "motion_prior": pipe.model.cfg.motion_prior, "prompts": prompts, "seeds": args.seeds,
-              "chosen": {"tv_direction": round(total_variation(shares(chosen), shares(world_a)), 4),
-                         "tv_direction_floor": round(floor, 4),
-                         "keep_invariant": float(np.mean([(visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()
-                                                          for (q, _), m in zip(rows, chosen)])),
-                         "direction_shares": shares(chosen).round(4).tolist(),
-                         "world_direction_shares": shares(world_a).round(4).tolist()}}
+    out = {"prompts": prompts,
+           "chosen": {"tv_direction": round(total_variation(shares(chosen), shares(world_a)), 4),
+                      "tv_direction_floor": round(floor, 4),
+                      "keep_invariant": float(np.mean([(visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()
+                                                       for (q, _), m in zip(rows, chosen)])),
+                      "direction_shares": shares(chosen).round(4).tolist(),
+                      "world_direction_shares": shares(world_a).round(4).tolist()}}
     raw, kept = [], []
     for q, s in tqdm(rows, desc="raw"):
         draw = lp.prior.sample(lp.prior_condition(pipe.encode([q])), s)[0]  # the first draw of round 0
@@ -97,9 +107,24 @@ def main() -> None:
             kept.append(len(valid_starts(q, m.size, np.stack([m.xs, m.ys], axis=1))) > 0)
         else:
             kept.append(bool((visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()))
-    report["raw"] = {"tv_direction": round(total_variation(shares(raw), shares(world_a)), 4),
-                     "keep_invariant": float(np.mean(kept)),
-                     "what_keeps": "some start shows every glyph whole twice" if lp.placed else "the draw itself shows every glyph whole twice"}
+    out["raw"] = {"tv_direction": round(total_variation(shares(raw), shares(world_a)), 4),
+                  "keep_invariant": float(np.mean(kept)),
+                  "what_keeps": "some start shows every glyph whole twice" if lp.placed else "the draw itself shows every glyph whole twice"}
+    return out
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    torch.set_num_threads(1)
+    pipe = load_pipeline(args.model, precision="fp32")
+    if pipe.model.cfg.layout != "learned2d":
+        raise SystemExit(f"{args.model} has layout {pipe.model.cfg.layout!r}: this measures the blog interface's prior")
+    refit = pipe.config.get("refit", {}).get("config", {})
+    report = {"model": args.model, "motion_prior": pipe.model.cfg.motion_prior,
+              "prior_motions": refit.get("prior_motions", "world"), "seeds": args.seeds, "sets": []}
+    for split, seed in args.sets:
+        prompts = split_prompts(split, max(args.prompts, VARIETY_PROMPTS), checkpoint_split(pipe.config), seed=seed)
+        report["sets"].append({"split": split, "prompt_seed": seed, **measure_set(pipe, prompts[: args.prompts], args.seeds)})
     report["widths"] = width_errors(pipe, np.random.default_rng(0))
     print_and_save(report, args.json)
 

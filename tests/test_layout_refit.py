@@ -26,9 +26,50 @@ def test_config_refuses_a_prior_or_kerning_without_the_blogs_interface():
         ModelConfig(layout="glyph2d", motion_prior="placed")
     with pytest.raises(ValueError, match="pair_kerning needs"):
         ModelConfig(layout="none", pair_kerning=True)
-    for bad in ({"steps": 0}, {"batch_size": 0}, {"lr": 0.0}, {"motion_prior": "x"}, {"ema_decay": 1.0}):
+    for bad in ({"steps": 0}, {"batch_size": 0}, {"lr": 0.0}, {"motion_prior": "x"}, {"ema_decay": 1.0},
+                {"prior_motions": "x"}):
         with pytest.raises(ValueError):
             RefitConfig(**bad)
+    with pytest.raises(ValueError, match="needs motion_prior 'placed'"):
+        RefitConfig(motion_prior="whole", prior_motions="raw")
+    RefitConfig(motion_prior="whole", prior_motions="world")
+
+
+def test_every_redraw_round_draws_new_candidates():
+    """torch's CPU generator keeps a seed's low 32 bits: round seeds must differ there, or every round redraws the
+    same CANDIDATES (the bug that left 0.4-5% of wide prompts' motions unplaced)."""
+    from vidgen.models.aligner2d import ROUNDS, round_seed
+
+    seeds = [round_seed(7, r) for r in range(ROUNDS)]
+    assert seeds[0] == 7 and len({s % 2**32 for s in seeds}) == ROUNDS
+    prior = MotionPrior(16, hidden=32, learns_start=False)
+    cond = MotionPrior.condition(torch.tensor([80.0]), torch.tensor([6.0]))
+    first, second = (prior.sample(cond, s) for s in seeds[:2])
+    assert not torch.equal(first, second)
+
+
+def test_raw_batches_are_the_worlds_draws_before_it_places_them():
+    """prior_motions "raw": each motion starts at (0, 0) and is the world's own draw (shape, size, path) for the same
+    generator state, whatever the prompt; "world": the world's placed motions, as sample_motion draws them."""
+    from vidgen.data.prompts import SplitConfig
+    from vidgen.data.world import WorldConfig, draw_path, sample_motion
+    from vidgen.training.layout_refit import world_batch
+
+    world, split = WorldConfig(), SplitConfig()
+    ids, raw = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="raw"), 3, 16)
+    rng = np.random.default_rng([0, 3])
+    for row in raw:
+        _, size, d = draw_path(world, rng)
+        assert row[0, :2].tolist() == [0, 0] and (row[:, 2] == size).all()
+        assert np.array_equal(row[:, :2].numpy(), np.rint(d).astype(np.int64))
+    ids_w, placed = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="world"), 3, 16)
+    assert torch.equal(ids, ids_w)  # the same prompts either way
+    rng = np.random.default_rng([0, 3])
+    prompts = [tok.decode(row) for row in ids.numpy()]
+    assert len(prompts) == 6 and all(prompts)
+    for row, p in zip(placed, prompts):
+        m = sample_motion(p, world, rng)
+        assert row[:, 0].tolist() == list(m.xs) and row[:, 1].tolist() == list(m.ys)
 
 
 def test_a_placed_prior_writes_paths_without_their_start():

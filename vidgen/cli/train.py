@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..precision import PRECISIONS, time_train_step
-from ..models.motion_prior import MOTION_PRIORS
+from ..models.motion_prior import MOTION_PRIORS, PRIOR_MOTIONS
 from ..training.distill import KINDS
 from ..presets import PRESETS
 from .common import (
@@ -231,6 +231,8 @@ def add_refit_layout_args(p) -> None:
     p.add_argument("--out", required=True, help="release directory to write (e.g. checkpoints/blog)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: RefitConfig's)")
     p.add_argument("--motion-prior", choices=MOTION_PRIORS, default=None, help="the refitted prior (default: RefitConfig's)")
+    p.add_argument("--prior-motions", choices=PRIOR_MOTIONS, default=None,
+                   help="what the prior learns: the world's placed motions or its draws before placing (default: RefitConfig's)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -245,8 +247,11 @@ def run_refit_layout(args) -> None:
     if unloaded.model.cfg.layout != "learned2d":
         raise UsageError(f"--model: its layout is {unloaded.model.cfg.layout!r}; only a 'learned2d' model (the blog's interface "
                          "in the motion world) has a layout predictor to refit")
-    given = {"steps": args.steps, "motion_prior": args.motion_prior}
-    cfg = RefitConfig(**{k: v for k, v in given.items() if v is not None})
+    given = {"steps": args.steps, "motion_prior": args.motion_prior, "prior_motions": args.prior_motions}
+    try:
+        cfg = RefitConfig(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if args.threads:
         torch.set_num_threads(args.threads)
     source = resolve_model_path(args.model)

@@ -278,6 +278,26 @@ def valid_starts(prompt: str, size: int, displacement: np.ndarray) -> np.ndarray
     return np.stack([xs[ix], ys[iy]], axis=1)
 
 
+def draw_path(world: WorldConfig, rng: np.random.Generator, shapes: tuple[str, ...] | None = None,
+              frames: int = FRAMES) -> tuple[str, int, np.ndarray]:
+    """One draw of the motion world before it is placed: (shape, font size, the path's displacement from its start
+    (F, 2) in float pixels). The same for every prompt; `sample_motion` places it for its prompt or draws again."""
+    shapes = world.shapes if shapes is None else tuple(shapes)
+    shape = shapes[rng.integers(len(shapes))]
+    size = int(rng.integers(world.sizes[0], world.sizes[1] + 1))
+    speed = float(rng.uniform(*speed_range(world, frames)))
+    angle = float(rng.uniform(0, 2 * math.pi))
+    return shape, size, path_displacements(shape, angle, speed, rng, frames)
+
+
+def raw_motion(world: WorldConfig, rng: np.random.Generator, frames: int = FRAMES) -> Motion:
+    """A `draw_path` as a Motion started at (0, 0): what a placed prior learns (vidgen.models.motion_prior) when the
+    placing, and the redraw of a path no start serves, are left to the model as the world leaves them to `place`."""
+    shape, size, displacement = draw_path(world, rng, frames=frames)
+    d = np.rint(displacement).astype(np.int64)
+    return Motion(d[:, 0], d[:, 1], size, shape)
+
+
 def place(prompt: str, size: int, displacement: np.ndarray, rng: np.random.Generator) -> Motion | None:
     """The path started from a start drawn uniformly among those that keep the invariant (None if none does)."""
     starts = valid_starts(prompt, size, displacement)
@@ -327,11 +347,8 @@ def sample_motion(prompt: str, world: WorldConfig, rng: np.random.Generator, sha
     shapes = world.shapes if shapes is None else tuple(shapes)
     speeds = speed_range(world, frames)
     for _ in range(MAX_TRIES):
-        shape = shapes[rng.integers(len(shapes))]
-        size = int(rng.integers(world.sizes[0], world.sizes[1] + 1))
-        speed = float(rng.uniform(*speeds))
-        angle = float(rng.uniform(0, 2 * math.pi))
-        motion = place(prompt, size, path_displacements(shape, angle, speed, rng, frames), rng)
+        shape, size, displacement = draw_path(world, rng, shapes, frames)
+        motion = place(prompt, size, displacement, rng)
         if motion is not None:
             return Motion(motion.xs, motion.ys, motion.size, shape)
     need = min_frames(prompt, world)

@@ -175,6 +175,21 @@ def world_variety() -> str:
                   "mean speed (px a frame)"], ["l", "r", "r", "r", "r", "r", "r"], rows)
 
 
+def blog_prior_sets() -> str:
+    """docs/world.md: the blog's motions with no motion given, drawn without denoising, on prompt sets of every split
+    (docs/reports/blog_prior_splits.json, `benchmarks.blog_prior --sets`)."""
+    report = load("blog_prior_splits.json")
+    names = {"val": "validation", "heldout": "held-out", "lookalike": "look-alike", "long": "7-8 symbols"}
+    rows = []
+    for x in report["sets"]:
+        c = x["chosen"]
+        rows.append([f"{names[x['split']]}, prompt seed {x['prompt_seed']}", f"{len(x['prompts'])} x {report['seeds']}",
+                     f"{c['tv_direction']:.3f}", f"{c['tv_direction_floor']:.3f}",
+                     f"{c['tv_direction'] - c['tv_direction_floor']:+.3f}", f"{percent(c['keep_invariant'])}%"])
+    return table(["prompts", "prompts x seeds", "TV over 8 directions", "two world samples", "above them",
+                  "motions keeping every glyph whole twice"], ["l", "r", "r", "r", "r", "r"], rows)
+
+
 def scroll_models() -> str:
     """README.md: the scroll world's two models (shipped_models.json), each cell the reference **/** the default."""
     from .model_card import ROWS
@@ -402,6 +417,7 @@ def fidelity() -> str:
 
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "world_variety": world_variety,
+          "blog_prior_sets": blog_prior_sets,
           "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
           "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser, "vae_compare": vae_compare,

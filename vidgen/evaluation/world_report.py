@@ -28,6 +28,7 @@ from .recognizer import TextReader
 
 WORLD_SPLITS = {"val": 200, "heldout": 200, "lookalike": 96, "long": 48}
 VARIETY_PROMPTS = 8  # prompts x VARIETY_SEEDS seeds each
+VARIETY_PROMPT_SEED = 11  # which validation prompts (split_prompts' seed)
 SLIDER_GUIDANCE = (1.0, 3.0, 5.0, 7.0)
 SLIDER_ETA = (0.0, 1.0)
 SLIDER_SAMPLING = ("ddim", 10)  # sampler and steps of the slider table (DPM-Solver++ takes no eta); a
@@ -102,7 +103,7 @@ def measure_world(checkpoint, reader: TextReader, splits: dict[str, int] = WORLD
                                                    own, shapes=held, progress=progress)
         log(f"follow held-out shapes {held}: {out['follow']['heldout_shapes']['readability']:.3f} read, "
             f"{out['follow']['heldout_shapes']['position_error_px']:.2f} px")
-    variety_prompts = split_prompts("val", VARIETY_PROMPTS, split, seed=11)
+    variety_prompts = split_prompts("val", VARIETY_PROMPTS, split, seed=VARIETY_PROMPT_SEED)
     out["variety"] = {"prompts": variety_prompts, **variety(pipe, variety_prompts, reader, sampling=own, progress=progress)}
     log(f"variety: TV {out['variety']['tv_generated_vs_world']:.3f} (world vs world {out['variety']['tv_world_vs_world']:.3f}), "
         f"{out['variety']['readability']:.3f} read")

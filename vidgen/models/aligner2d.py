@@ -35,9 +35,9 @@ from .motion_prior import MotionPrior
 
 INK_CENTRE = 13.0  # pixels: the middle of the capitals' rows at FONT_SIZE (5-21), where the ink head starts
 CANDIDATES = 32  # motions the prior draws at a time for each prompt still without one that shows every glyph
-ROUNDS = 8  # at most this many draws of CANDIDATES: a 6-symbol prompt's draws pass 2-8% of the time, so 16 draws
-# in all kept the invariant in 95.3% of the variety run's picks (docs/world.md)
-ROUND_SEED_STRIDE = 2**32  # round r draws with seed + r * stride
+ROUNDS = 24  # at most this many draws of CANDIDATES. The world's own draws, before it places them, pass for 2-15% of
+# 6-8 symbol prompts (300 draws each of 8 long prompts: 2.3% the least); a prior that learns those draws needs the
+# model to redraw as often as the world does: 768 draws miss at 2.3% with odds of 2e-8 (rounds stop at a pass)
 SHOWN_MARGIN = 1.0  # pixels: a glyph counts as shown when its predicted box clears the frame's edge by this much
 # (the boxes are predicted, 0.2 px off on average); "whole" priors only
 PEN_SLACK = 0.1  # pixels: a predicted box edge (pen, ink column and the kerning shift) is up to 0.2 px off, so an edge just past a whole
@@ -60,6 +60,13 @@ def box_pen_shift(text: str, size: int) -> np.ndarray:
     f = font_at(size)
     world = np.array([f.getlength(text[:i]) if i else 0.0 for i in range(len(text))])
     return world - pen_starts(text, f)[:-1]
+
+
+def round_seed(seed: int, r: int) -> int:
+    """The prior's seed for redraw round r: `seed` itself for the first round, then a 32-bit seed of its own per
+    (seed, r). torch's CPU generator keeps only a seed's low 32 bits, so the old seed + r * 2**32 drew the same
+    CANDIDATES in every round and a redraw never found anything new."""
+    return int(seed) if r == 0 else int(np.random.SeedSequence([int(seed), r]).generate_state(1)[0])
 
 
 class LayoutPredictor2D(nn.Module):
@@ -229,7 +236,7 @@ class LayoutPredictor2D(nn.Module):
             if not len(todo):
                 break
             many = ids[todo].repeat_interleave(CANDIDATES, dim=0)  # (N*K, L)
-            drawn = self.prior.sample(self.prior_condition(many), int(seed) + r * ROUND_SEED_STRIDE)  # (N*K, T, 3)
+            drawn = self.prior.sample(self.prior_condition(many), round_seed(seed, r))  # (N*K, T, 3)
             rng = np.random.default_rng([int(seed), r])  # a placed prior's starts, apart from the paths' noise
             least, known, motions = judge(ids[todo], drawn, rng)  # (N, K), (N, K), (N, K, T, 3)
             score = torch.where(known & (least >= MIN_VISIBLE_FRAMES), 1000 + order,

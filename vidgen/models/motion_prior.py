@@ -32,6 +32,7 @@ WIDTH_SCALE = 100.0  # pixels: the prompt's width at FONT_SIZE, as the prior rea
 TIME_FEATURES = 16
 SAMPLE_STEPS = 32  # Euler steps from noise to a motion
 MOTION_PRIORS = ("whole", "placed")  # ModelConfig.motion_prior: the start learned with the path, or placed after
+PRIOR_MOTIONS = ("world", "raw")  # what a refit teaches the prior: the world's placed motions, or its draws before placing
 
 
 class MotionPrior(nn.Module):

@@ -31,11 +31,11 @@ from ..checkpoint import CONFIG_NAME, EMA_NAME, json_bytes, load_model, tensor_b
 from ..data import tokenizer as tok
 from ..data.layout2d import motion_tensor
 from ..data.prompts import sample_train_prompts
-from ..data.world import WorldConfig, sample_motion
+from ..data.world import WorldConfig, raw_motion, sample_motion
 from ..evaluation.harness import checkpoint_split
 from ..jsonconfig import config_from_dict, to_dict
 from ..models import build_model
-from ..models.motion_prior import MOTION_PRIORS
+from ..models.motion_prior import MOTION_PRIORS, PRIOR_MOTIONS
 
 PREDICTOR = "layout_predictor."  # the state-dict prefix of the predictor's weights
 LOG_NAME = "refit_log.jsonl"
@@ -47,6 +47,9 @@ class RefitConfig:
 
     motion_prior: str = "placed"  # the refitted model's ModelConfig.motion_prior
     pair_kerning: bool = True  # the refitted model's ModelConfig.pair_kerning
+    prior_motions: str = "raw"  # what the prior learns: "world", the world's motions of each prompt (placed, and
+    # redrawn when no start served), or "raw", its draws before placing (a "placed" prior only). The model redraws a
+    # path no start serves as the world does, so a prior of placed motions was filtered twice: the sideways lean
     steps: int = 9000
     batch_size: int = 128  # prompts a step, each along its own world motion
     lr: float = 1e-3  # the prior's; the width heads take the predictor's LR_SCALE times this
@@ -59,6 +62,10 @@ class RefitConfig:
     def __post_init__(self):
         if self.motion_prior not in MOTION_PRIORS:
             raise ValueError(f"unknown motion_prior {self.motion_prior!r}; known: {', '.join(MOTION_PRIORS)}")
+        if self.prior_motions not in PRIOR_MOTIONS:
+            raise ValueError(f"unknown prior_motions {self.prior_motions!r}; known: {', '.join(PRIOR_MOTIONS)}")
+        if self.prior_motions == "raw" and self.motion_prior != "placed":
+            raise ValueError("prior_motions 'raw' (paths before placing) needs motion_prior 'placed': a 'whole' prior learns the start")
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -79,10 +86,14 @@ def learning_rate(cfg: RefitConfig, step: int) -> float:
 
 
 def world_batch(split, world: WorldConfig, cfg: RefitConfig, step: int, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training-split prompts (B, L) ids and a motion of the world for each (B, T, 3), drawn by (seed, step)."""
+    """Training-split prompts (B, L) ids and a motion of the world for each (B, T, 3), drawn by (seed, step): placed
+    for its prompt, or (prior_motions "raw") the world's draw before placing, started at (0, 0)."""
     prompts = sample_train_prompts(split, cfg.seed, step, cfg.batch_size)
     rng = np.random.default_rng([cfg.seed, step])
-    motions = [sample_motion(p, world, rng, frames=frames) for p in prompts]
+    if cfg.prior_motions == "raw":
+        motions = [raw_motion(world, rng, frames) for _ in prompts]
+    else:
+        motions = [sample_motion(p, world, rng, frames=frames) for p in prompts]
     return torch.from_numpy(tok.encode_batch(prompts)), motion_tensor(motions)
 
 
