@@ -8,7 +8,8 @@ chose by), each prompt with its own `--seeds` seeds:
 
 - chosen: the direction sectors (still + 8, from each motion's mean step) of the motions the model chooses with no
   motion given (`Pipeline.motions`, as `generate` draws them) against two independent samples of the world's motions
-  of the same prompts: the total variation and its floor (what the two world samples score);
+  of the same prompts: the total variation and its floor (what the two world samples score); the same for the
+  path shapes (`vidgen.evaluation.motion_metrics.path_shape`: line, arc, bounce, stop and go);
 - raw: the prior's draws before the model keeps one: for a "whole" prior (the start learned with the path) the first
   draw of each seed, its direction TV to the world's and the share keeping the world's invariant by the true glyph
   boxes; for a "placed" prior (paths placed as the world places them) the share of drawn paths that some start lets
@@ -32,7 +33,8 @@ from vidgen.data.layout import pen_starts
 from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
 from vidgen.cli.common import nonnegative_int, positive_int
 from vidgen.evaluation.harness import SPLITS, checkpoint_split, split_prompts
-from vidgen.evaluation.motion_metrics import direction_histogram, total_variation, variety_seeds
+from vidgen.evaluation.motion_metrics import (PATH_SHAPE_CLASSES, direction_histogram, shape_histogram, total_variation,
+                                             variety_seeds)
 from vidgen.evaluation.world_report import VARIETY_PROMPT_SEED, VARIETY_PROMPTS
 from vidgen.pipeline import load_pipeline
 
@@ -97,7 +99,11 @@ def measure_set(pipe, prompts: list[str], seeds: int) -> dict:
                       "keep_invariant": float(np.mean([(visible_frames(q, m) >= MIN_VISIBLE_FRAMES).all()
                                                        for (q, _), m in zip(rows, chosen)])),
                       "direction_shares": shares(chosen).round(4).tolist(),
-                      "world_direction_shares": shares(world_a).round(4).tolist()}}
+                      "world_direction_shares": shares(world_a).round(4).tolist(),
+                      "tv_shape": round(total_variation(shape_histogram(chosen), shape_histogram(world_a)), 4),
+                      "tv_shape_floor": round(total_variation(shape_histogram(world_b), shape_histogram(world_a)), 4),
+                      "shape_shares": dict(zip(PATH_SHAPE_CLASSES, shape_histogram(chosen).round(4).tolist())),
+                      "world_shape_shares": dict(zip(PATH_SHAPE_CLASSES, shape_histogram(world_a).round(4).tolist()))}}
     raw, kept = [], []
     for q, s in tqdm(rows, desc="raw"):
         draw = lp.prior.sample(lp.prior_condition(pipe.encode([q])), s)[0]  # the first draw of round 0

@@ -90,3 +90,28 @@ def test_total_variation_and_the_bins():
     other = np.zeros_like(hist)
     other[-1] = 1.0
     assert total_variation(hist, other) == pytest.approx(1.0)
+
+
+def test_path_shape_names_clear_paths_and_matches_the_world_mostly():
+    """Clear cases of each shape are named right; on the world's own motions the judge agrees with the shape drawn
+    most of the time (it is a lens applied alike to both sides of a comparison, not a perfect classifier)."""
+    import math
+
+    from vidgen.data.world import Motion, WorldConfig, path_displacements, sample_motion
+    from vidgen.evaluation.motion_metrics import PATH_SHAPE_CLASSES, path_shape, shape_histogram
+
+    def motion(shape, seed=0):
+        d = np.rint(path_displacements(shape, 0.3, 4.0, np.random.default_rng(seed)))
+        return Motion(d[:, 0], d[:, 1], 20, shape)
+
+    assert path_shape(motion("line")) == "line"
+    assert path_shape(motion("stop_go")) == "stop_go"
+    arc = np.rint(np.stack([20 * np.cos(np.linspace(0, math.pi, 16)), 20 * np.sin(np.linspace(0, math.pi, 16))], 1))
+    assert path_shape(Motion(arc[:, 0], arc[:, 1], 20)) == "arc"
+    hop = np.rint(np.stack([np.arange(16) * 4.0, -6 * np.abs(np.sin(math.pi * np.arange(16) / 15))], 1))
+    assert path_shape(Motion(hop[:, 0], hop[:, 1], 20)) == "bounce"
+    rng = np.random.default_rng(0)
+    world = [sample_motion("HELLO", WorldConfig(name="motion"), rng) for _ in range(400)]
+    assert np.mean([path_shape(m) == m.shape for m in world]) > 0.85
+    hist = shape_histogram(world)
+    assert hist.shape == (len(PATH_SHAPE_CLASSES),) and abs(hist.sum() - 1) < 1e-9 and (hist > 0.15).all()

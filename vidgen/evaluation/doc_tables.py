@@ -184,10 +184,12 @@ def blog_prior_sets() -> str:
     for x in report["sets"]:
         c = x["chosen"]
         rows.append([f"{names[x['split']]}, prompt seed {x['prompt_seed']}", f"{len(x['prompts'])} x {report['seeds']}",
-                     f"{c['tv_direction']:.3f}", f"{c['tv_direction_floor']:.3f}",
-                     f"{c['tv_direction'] - c['tv_direction_floor']:+.3f}", f"{percent(c['keep_invariant'])}%"])
-    return table(["prompts", "prompts x seeds", "TV over 8 directions", "two world samples", "above them",
-                  "motions keeping every glyph whole twice"], ["l", "r", "r", "r", "r", "r"], rows)
+                     f"{c['tv_direction']:.3f} ({c['tv_direction_floor']:.3f})",
+                     f"{c['tv_direction'] - c['tv_direction_floor']:+.3f}",
+                     f"{c['tv_shape']:.3f} ({c['tv_shape_floor']:.3f})", f"{percent(c['keep_invariant'])}%"])
+    return table(["prompts", "prompts x seeds", "TV over 8 directions (two world samples)", "above them",
+                  "TV over path shapes (two world samples)", "motions keeping every glyph whole twice"],
+                 ["l", "r", "r", "r", "r", "r"], rows)
 
 
 def scroll_models() -> str:
