@@ -30,7 +30,7 @@ def test_config_refuses_a_prior_or_kerning_without_the_blogs_interface():
                 {"prior_motions": "x"}):
         with pytest.raises(ValueError):
             RefitConfig(**bad)
-    with pytest.raises(ValueError, match="needs motion_prior 'placed'"):
+    with pytest.raises(ValueError, match="needs motion_prior one of placed, gated"):
         RefitConfig(motion_prior="whole", prior_motions="raw")
     RefitConfig(motion_prior="whole", prior_motions="world")
 
@@ -80,6 +80,22 @@ def test_a_placed_prior_writes_paths_without_their_start():
     back = prior.decode(z)
     assert back[0, 0, :2].tolist() == [0, 0] and torch.equal(back[..., :2] + motion[:, :1, :2], motion[..., :2])
     assert torch.equal(back[..., 2], motion[..., 2])
+
+
+def test_a_gated_prior_writes_a_pause_as_exactly_still():
+    """"gated": the steps of a stop-and-go path round-trip, pause included; a negative gate zeroes its step whatever
+    the step's own number says (a flow over steps alone leaves a pause creeping by fractions of a pixel)."""
+    prior = MotionPrior(16, hidden=32, learns_start=False, gates=True)
+    xs = [0, 3, 6, 9, 12, 12, 12, 12, 12, 15, 18, 21, 24, 27, 30, 33]  # still in frames 4-8
+    motion = torch.tensor([[[x + 5, 7, 20] for x in xs]])
+    z = prior.encode(motion)
+    assert z.shape == (1, prior.dim) == (1, 2 * 16 - 1 + 15)
+    assert z[0, -15:].tolist() == [1.0 if b != a else -1.0 for a, b in zip(xs, xs[1:])]
+    assert prior.decode(z)[0, :, 0].tolist() == xs
+    z[0, :15] += 0.1  # every step nudged by 0.4 px: the paused ones stay still
+    assert prior.decode(z)[0, 4:9, 0].unique().numel() == 1
+    with pytest.raises(ValueError, match="needs layout='learned2d'"):
+        ModelConfig(layout="glyph2d", motion_prior="gated")
 
 
 def test_placements_start_every_path_where_the_predicted_boxes_show_every_glyph_twice():

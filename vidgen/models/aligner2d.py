@@ -76,7 +76,7 @@ class LayoutPredictor2D(nn.Module):
     LR_SCALE = 10.0  # learning rate relative to the denoiser's (a small regression that must end sub-pixel exact)
 
     def __init__(self, vocab_size: int, dim: int, frames: int, height: int, width: int, placed: bool = False,
-                 pair_kerning: bool = False):
+                 pair_kerning: bool = False, gates: bool = False):
         super().__init__()
         self.height, self.width = height, width
         self.placed = placed  # the prior draws paths and the model places them ("placed"), or whole motions
@@ -98,7 +98,7 @@ class LayoutPredictor2D(nn.Module):
         if self.ink_table is not None:
             nn.init.zeros_(self.ink_table.weight)
         self.strip_height = nn.Linear(1, 1)  # the strip's rows at font size s: a + b s, learned
-        self.prior = MotionPrior(frames, learns_start=not placed)
+        self.prior = MotionPrior(frames, learns_start=not placed, gates=gates)
         nn.init.normal_(self.embed.weight, std=0.02)
 
     @staticmethod

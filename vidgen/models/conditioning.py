@@ -33,6 +33,7 @@ from .aligner import LayoutPredictor
 from .aligner2d import LayoutPredictor2D
 from .layers import GlyphLayoutFeatures
 from .layout2d import GlyphLayout2DFeatures
+from .motion_prior import PLACED_PRIORS
 
 if TYPE_CHECKING:
     from .base import VideoDenoiser
@@ -244,7 +245,8 @@ class LearnedLayout2D(GivenLayout2D):
     def build(self, cfg, template_rows):
         glyph_layout, _ = super().build(cfg, template_rows)
         return glyph_layout, LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width,
-                                               placed=cfg.motion_prior == "placed", pair_kerning=cfg.pair_kerning)
+                                               placed=cfg.motion_prior in PLACED_PRIORS, pair_kerning=cfg.pair_kerning,
+                                               gates=cfg.motion_prior == "gated")
 
     def features(self, model, ids, motion=None):
         if model.training:

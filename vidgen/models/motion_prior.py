@@ -15,6 +15,9 @@ leaves the start to the caller, who places the path as the world does (uniformly
 show every glyph whole twice: vidgen.models.aligner2d). A learned start must land in a window a few pixels
 wide for a long prompt, so most whole draws missed it and the filter that threw them away kept the paths
 whose windows are widest, the sideways ones (docs/world.md, "The blog's model made faithful to its world").
+"gated" is "placed" with one more number a step, whose sign says whether the step moves: the world's paths
+pause with steps of exactly 0 px, a point mass a flow over the steps alone spreads over 0-1 px (its pauses crept and
+its stop-and-go paths passed for lines).
 """
 from __future__ import annotations
 
@@ -31,18 +34,23 @@ SIZE_SCALE = 4.0  # font sizes: (size - FONT_SIZE) / SIZE_SCALE
 WIDTH_SCALE = 100.0  # pixels: the prompt's width at FONT_SIZE, as the prior reads it
 TIME_FEATURES = 16
 SAMPLE_STEPS = 32  # Euler steps from noise to a motion
-MOTION_PRIORS = ("whole", "placed")  # ModelConfig.motion_prior: the start learned with the path, or placed after
+MOTION_PRIORS = ("whole", "placed", "gated")  # ModelConfig.motion_prior: the start learned with the path, or placed
+# after; "gated" is "placed" with a gate per step that writes a pause as a step of exactly 0 px
+PLACED_PRIORS = ("placed", "gated")  # the priors whose paths the model places
+GATE_SCALE = 1.0  # a gate's target: +1 a step that moves, -1 a pause; decoded by its sign
 PRIOR_MOTIONS = ("world", "raw")  # what a refit teaches the prior: the world's placed motions, or its draws before placing
 
 
 class MotionPrior(nn.Module):
     """Conditional flow matching over motions (B, T, 3) = per frame (x, y, size)."""
 
-    def __init__(self, frames: int, hidden: int = 512, depth: int = 3, learns_start: bool = True):
+    def __init__(self, frames: int, hidden: int = 512, depth: int = 3, learns_start: bool = True, gates: bool = False):
         super().__init__()
         self.frames = frames
         self.learns_start = learns_start  # False: the start is placed by the caller ("placed"); decode puts it at (0, 0)
-        self.dim = 2 * frames + 1 - (0 if learns_start else 2)  # [x0, y0,] the steps across and down, the size
+        self.gates = gates  # True ("gated"): one more number a step, whose sign says whether the step moves at all
+        self.dim = 2 * frames + 1 - (0 if learns_start else 2) + (frames - 1 if gates else 0)  # [x0, y0,] the steps
+        # across and down, the size[, the gates]
         if not learns_start:  # the font sizes the training motions used, smallest and largest, kept with the weights:
             # a flow's tails reach sizes its data never had, and a placed draw outside them is redrawn
             self.register_buffer("size_range", torch.tensor([float("inf"), float("-inf")]))
@@ -61,17 +69,23 @@ class MotionPrior(nn.Module):
         m = motion.float()
         x, y = m[..., 0], m[..., 1]  # (B, T)
         start = [x[:, :1] / POSITION_SCALE, y[:, :1] / POSITION_SCALE] if self.learns_start else []
-        return torch.cat([*start, torch.diff(x, dim=1) / STEP_SCALE, torch.diff(y, dim=1) / STEP_SCALE,
-                          (m[:, :1, 2] - FONT_SIZE) / SIZE_SCALE], dim=1)
+        dx, dy = torch.diff(x, dim=1), torch.diff(y, dim=1)  # (B, T-1) each
+        gates = [torch.where((dx != 0) | (dy != 0), GATE_SCALE, -GATE_SCALE)] if self.gates else []
+        return torch.cat([*start, dx / STEP_SCALE, dy / STEP_SCALE, (m[:, :1, 2] - FONT_SIZE) / SIZE_SCALE, *gates], dim=1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, D) -> (B, T, 3) int64 motions: whole pixels, a whole font size in [8, 28] (a Motion's range); a
-        "placed" prior's paths start at (0, 0)."""
+        "placed" prior's paths start at (0, 0); a gated prior's steps whose gate is not positive are 0."""
         t = self.frames
+        moving = None
+        if self.gates:
+            z, moving = z[:, : -(t - 1)], z[:, -(t - 1) :] > 0  # (B, 2T-1), (B, T-1)
         if not self.learns_start:
             z = torch.cat([torch.zeros_like(z[:, :2]), z], dim=1)  # (B, 2T+1)
         x0, y0 = z[:, :1] * POSITION_SCALE, z[:, 1:2] * POSITION_SCALE
         dx, dy = z[:, 2 : t + 1] * STEP_SCALE, z[:, t + 1 : 2 * t] * STEP_SCALE
+        if moving is not None:  # a paused step is exactly still, as the world's are
+            dx, dy = dx * moving, dy * moving
         xs = torch.round(torch.cat([x0, x0 + torch.cumsum(dx, dim=1)], dim=1))
         ys = torch.round(torch.cat([y0, y0 + torch.cumsum(dy, dim=1)], dim=1))
         size = torch.round(z[:, 2 * t :] * SIZE_SCALE + FONT_SIZE).clamp(8, 28).expand(-1, t)

@@ -35,7 +35,7 @@ from ..data.world import WorldConfig, raw_motion, sample_motion
 from ..evaluation.harness import checkpoint_split
 from ..jsonconfig import config_from_dict, to_dict
 from ..models import build_model
-from ..models.motion_prior import MOTION_PRIORS, PRIOR_MOTIONS
+from ..models.motion_prior import MOTION_PRIORS, PLACED_PRIORS, PRIOR_MOTIONS
 
 PREDICTOR = "layout_predictor."  # the state-dict prefix of the predictor's weights
 LOG_NAME = "refit_log.jsonl"
@@ -64,8 +64,9 @@ class RefitConfig:
             raise ValueError(f"unknown motion_prior {self.motion_prior!r}; known: {', '.join(MOTION_PRIORS)}")
         if self.prior_motions not in PRIOR_MOTIONS:
             raise ValueError(f"unknown prior_motions {self.prior_motions!r}; known: {', '.join(PRIOR_MOTIONS)}")
-        if self.prior_motions == "raw" and self.motion_prior != "placed":
-            raise ValueError("prior_motions 'raw' (paths before placing) needs motion_prior 'placed': a 'whole' prior learns the start")
+        if self.prior_motions == "raw" and self.motion_prior not in PLACED_PRIORS:
+            raise ValueError(f"prior_motions 'raw' (paths before placing) needs motion_prior one of {', '.join(PLACED_PRIORS)}: "
+                             "a 'whole' prior learns the start")
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
