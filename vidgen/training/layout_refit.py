@@ -48,7 +48,7 @@ class RefitConfig:
     motion_prior: str = "placed"  # the refitted model's ModelConfig.motion_prior
     pair_kerning: bool = True  # the refitted model's ModelConfig.pair_kerning
     prior_motions: str = "raw"  # what the prior learns: "world", the world's motions of each prompt (placed, and
-    # redrawn when no start served), or "raw", its draws before placing (a "placed" prior only). The model redraws a
+    # redrawn when no start served), or "raw", its draws before placing (PLACED_PRIORS only). The model redraws a
     # path no start serves as the world does, so a prior of placed motions was filtered twice: the sideways lean
     steps: int = 9000
     batch_size: int = 128  # prompts a step, each along its own world motion
