@@ -74,6 +74,10 @@ def measure(pipe, reader, prompts: list[str], frames: int, method: str, steps: i
         "reader": float(np.mean([r == p for r, p in zip(reads, ps)])),
         "nearest_render": float(np.mean([r == p for r, p in zip(nearest, ps)])),
         "misread": [{"prompt": p, "reader": r, "nearest": q} for p, r, q in zip(ps, reads, nearest) if r != p or q != p][:8],
+        "by_shape": {shape: {"n": sum(m.shape == shape for m in ms),
+                             "reader": float(np.mean([r == p for r, p, m in zip(reads, ps, ms) if m.shape == shape])),
+                             "nearest_render": float(np.mean([q == p for q, p, m in zip(nearest, ps, ms) if m.shape == shape]))}
+                     for shape in sorted({m.shape for m in ms})},
         "seam_ratio": float(np.nanmean([s["ratio"] for s in seam])),
         "seam_boundary": mean(seam, "boundary"), "seam_inside": mean(seam, "inside"),
         "psnr_by_window": psnrs.mean(axis=0).round(2).tolist(),
