@@ -57,7 +57,8 @@ class ModelConfig:
     # before 2026-12-04); "placed" learns the path and size only and places the start uniformly among the starts
     # that show every glyph whole twice by the model's own predicted ink boxes, as the world places its paths
     # (vidgen.models.aligner2d; the boxes then include ink columns); "gated" is "placed" with a gate per step that
-    # writes a pause as a step of exactly 0 px (a flow over steps alone spreads the world's pauses over 0-1 px)
+    # writes a pause as a step of exactly 0 px (a flow over steps alone spreads the world's pauses over fractions of
+    # a pixel)
     pair_kerning: bool = False  # "learned2d" only: the width head adds a learned number per ordered symbol pair (the
     # font's kerning table) to each glyph's advance, so a prompt's widths can add up exactly (vidgen.models.aligner2d)
     # variant-specific fields; the other variants ignore them

@@ -16,8 +16,8 @@ show every glyph whole twice: vidgen.models.aligner2d). A learned start must lan
 wide for a long prompt, so most whole draws missed it and the filter that threw them away kept the paths
 whose windows are widest, the sideways ones (docs/world.md, "The blog's model made faithful to its world").
 "gated" is "placed" with one more number a step, whose sign says whether the step moves: the world's paths
-pause with steps of exactly 0 px, a point mass a flow over the steps alone spreads over 0-1 px (its pauses crept and
-its stop-and-go paths passed for lines).
+pause with steps of exactly 0 px, a point mass a flow over the steps alone spreads over fractions of a pixel (its
+pauses crept and its stop-and-go paths passed for lines).
 """
 from __future__ import annotations
 
