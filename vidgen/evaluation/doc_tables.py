@@ -179,11 +179,10 @@ def blog_prior_sets() -> str:
     """docs/world.md: the blog's motions with no motion given, drawn without denoising, on prompt sets of every split
     (docs/reports/blog_prior_splits.json, `benchmarks.blog_prior --sets`)."""
     report = load("blog_prior_splits.json")
-    names = {"val": "validation", "heldout": "held-out", "lookalike": "look-alike", "long": "7-8 symbols"}
     rows = []
     for x in report["sets"]:
         c = x["chosen"]
-        rows.append([f"{names[x['split']]}, prompt seed {x['prompt_seed']}", f"{len(x['prompts'])} x {report['seeds']}",
+        rows.append([f"{SPLIT_NAMES[x['split']]}, prompt seed {x['prompt_seed']}", f"{len(x['prompts'])} x {report['seeds']}",
                      f"{c['tv_direction']:.3f} ({c['tv_direction_floor']:.3f})",
                      f"{c['tv_direction'] - c['tv_direction_floor']:+.3f}",
                      f"{c['tv_shape']:.3f} ({c['tv_shape_floor']:.3f})", f"{percent(c['keep_invariant'])}%"])
