@@ -73,7 +73,7 @@ def test_a_pipeline_decides_by_timing_at_first_use_unless_forced(model, monkeypa
     timer, calls = fake_timer(0.5, 1.0)  # bf16 slower, as on a CPU with AVX-512 BF16 but no AMX
     monkeypatch.setattr(precision, "time_guided_pass", timer)
     monkeypatch.setattr("vidgen.pipeline.choose_precision",
-                        lambda m, p, d: precision.choose_precision(m, p, d, timer=timer))
+                        lambda m, p, d, **kw: precision.choose_precision(m, p, d, **{**kw, "timer": timer}))
     pipe = Pipeline(model, get_preset("tiny").diffusion)
     assert calls == []  # nothing timed at load
     assert pipe.bf16 is False and pipe.precision_info["how"] == "measured"
@@ -88,3 +88,21 @@ def test_the_real_probes_time_both_ways(model):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert precision.time_train_step(model, True, batch=2, repeats=1) > 0
     assert all((v == before[k]).all() for k, v in model.state_dict().items())  # the weights are put back
+
+
+def test_a_pipeline_times_a_video_s_first_steps_both_ways(monkeypatch):
+    import vidgen.pipeline as pipeline_module
+
+    moving = build_model(get_preset("tiny-motion").model).eval()  # told its motion: the probe draws one from its world
+    pipe = Pipeline(moving, get_preset("tiny-motion").diffusion)
+    seen, real = [], pipeline_module.iter_denoise
+
+    def recording(model, schedule, ids, **kw):
+        seen.append((kw["autocast_bf16"], kw["steps"], kw["motion"] is not None, ids.shape[0]))
+        return real(model, schedule, ids, **kw)
+    monkeypatch.setattr(pipeline_module, "iter_denoise", recording)
+    assert pipe.bf16 in (True, False) and pipe.precision_info["how"].startswith("measured")
+    assert pipe.precision_info["key"].startswith("video |") and "a video's first steps" in precision.describe(pipe.precision_info)
+    runs = 5 + 2  # repeats and warm-ups, each precision timed: fp32, bf16, fp32
+    assert [b for b, *_ in seen] == [False] * runs + [True] * runs + [False] * runs
+    assert all(steps == min(pipe.default_sampling[1], pipeline_module.PROBE_STEPS) and moved and b == 1 for _, steps, moved, b in seen)

@@ -53,9 +53,32 @@ class Pipeline:
     def bf16(self) -> bool:
         """Whether sampling autocasts to bfloat16; under "auto", decided by timing at first use."""
         if self._bf16 is None:
-            self.precision_info = choose_precision(self.model, "auto", self.device)
+            self.precision_info = choose_precision(self.model, "auto", self.device, timer=self.time_video_start, scope="video")
             self._bf16 = self.precision_info["precision"] == "bf16"
         return self._bf16
+
+    @torch.no_grad()
+    def time_video_start(self, model, bf16: bool, repeats: int = 5) -> float:
+        """Median seconds of what a user waits for, in bf16 or fp32: a video of PROBE_PROMPT along its seed-0 motion,
+        conditioning and glyph layout included, for the first (up to) PROBE_STEPS steps of the model's own sampler.
+        The "auto" precision is decided by this: a forward pass alone (vidgen.precision.time_guided_pass) can favour
+        bf16 where a video does not, as on an AMD EPYC with AVX-512 BF16 (see docs/reports/browser.json)."""
+        import statistics
+        import time
+
+        sampler, steps = self.default_sampling
+        motions = self.motions([PROBE_PROMPT], None, 0)
+        ids = self.encode([PROBE_PROMPT])
+        motion = None if motions is None else motion_tensor(motions)
+        times = []
+        for i in range(repeats + 2):  # two warm-ups
+            t0 = time.perf_counter()
+            for _ in iter_denoise(model, self.schedule, ids, steps=min(steps, PROBE_STEPS), guidance_scale=self.default_guidance,
+                                  sampler=sampler, clip_x0=self.vae is None, autocast_bf16=bf16, motion=motion):
+                pass
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
 
     @bf16.setter
     def bf16(self, value: bool) -> None:
@@ -314,6 +337,8 @@ class Pipeline:
         return video[0] if isinstance(prompts, str) else video
 
 
+PROBE_PROMPT = "CAT"  # what the precision probe generates (Pipeline.time_video_start); any prompt costs the same
+PROBE_STEPS = 2  # the probe's steps at most: the default student's whole video
 LONG_ARGUMENTS = ("motion", "seed", "steps", "guidance_scale", "method")  # what a long video takes (iter_long_steps)
 
 

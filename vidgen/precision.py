@@ -1,8 +1,9 @@
 """Which precision runs a model fastest on this machine: decided by timing, never by a CPU flag.
 
 A CPU that advertises bf16 instructions is not always faster in bf16 (on a Xeon with AVX-512 BF16 but no
-AMX, bf16 autocast made a generation 1.6x slower than fp32). So "auto" times the model's own guided
-forward pass both ways and keeps the faster, with fp32 winning anything closer than MARGIN (it is the
+AMX, bf16 autocast made a generation 1.6x slower than fp32). So "auto" times what will run both ways (a
+pipeline: the first steps of a video, conditioning included, `Pipeline.time_video_start`; training: a training
+step; by default the model's own guided forward pass) and keeps the faster, with fp32 winning anything closer than MARGIN (it is the
 reference precision). The decision is cached per CPU model, torch version, thread count and network
 shape in a small JSON file ($VIDGEN_CACHE_DIR, else ~/.cache/vidgen/precision.json), so the probe runs
 once per machine and model; delete the file, or pass --precision, to decide again. A probe taken while
@@ -177,6 +178,7 @@ def choose_precision(model, precision: str = "auto", device="cpu",
 def describe(info: dict) -> str:
     """One line for logs and benchmarks: the CPU, its flags and the choice with its evidence."""
     timings = info.get("timings_ms")
-    what = "a training step" if info.get("key", "").startswith("train") else "a guided pass"
+    scope = info.get("key", "").split(" |")[0]
+    what = {"train": "a training step", "video": "a video's first steps"}.get(scope, "a guided pass")
     evidence = f" (fp32 {timings['fp32']} ms, bf16 {timings['bf16']} ms {what})" if timings else ""
     return f"{cpu_model()} [{' '.join(cpu_flags()) or 'no bf16/AMX flags'}]: {info['precision']}, {info['how']}{evidence}"
