@@ -188,3 +188,16 @@ def test_the_app_links_to_the_page(page):
     app.wait_for_selector("#browser-link a", timeout=30_000)
     assert app.get_attribute("#browser-link a", "href") == "/browser/"
     app.close()
+
+
+@in_chromium
+def test_the_page_takes_fewer_threads_when_asked(page):
+    most = page.evaluate("vidgen.ready.then(r => r.threads)")
+    one = page.context.new_page()
+    one.goto(page.url + "?threads=1")
+    one.wait_for_function("window.vidgen !== undefined", timeout=60_000)
+    assert one.evaluate("vidgen.ready.then(r => r.threads)") == 1 and most >= 1
+    one.goto(page.url + "?threads=64")  # never more than the page can have
+    one.wait_for_function("window.vidgen !== undefined", timeout=60_000)
+    assert one.evaluate("vidgen.ready.then(r => r.threads)") == most
+    one.close()

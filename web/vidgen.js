@@ -13,7 +13,9 @@ import { VidgenError, checkMotion, checkSize, encode, frameLayout, lineMotion, n
 const BASE = new URL(".", import.meta.url);
 
 ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", BASE).href;  // served by this page's origin, never a CDN
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+const MOST_THREADS = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;  // threads need COOP/COEP
+const ASKED_THREADS = Number(new URLSearchParams(self.location.search).get("threads"));  // ?threads=N: fewer, to compare
+ort.env.wasm.numThreads = Number.isInteger(ASKED_THREADS) && ASKED_THREADS >= 1 ? Math.min(ASKED_THREADS, MOST_THREADS) : MOST_THREADS;
 
 async function load() {
   const t0 = performance.now();
