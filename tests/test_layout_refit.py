@@ -10,6 +10,7 @@ import torch
 
 from vidgen import checkpoint as ckpt
 from vidgen.data import tokenizer as tok
+from vidgen.data.layout import FONT_SIZE
 from vidgen.data.world import MIN_VISIBLE_FRAMES, visible_frames
 from vidgen.models.aligner2d import LayoutPredictor2D
 from vidgen.models.config import ModelConfig
@@ -52,17 +53,17 @@ def test_raw_batches_are_the_worlds_draws_before_it_places_them():
     """prior_motions "raw": each motion starts at (0, 0) and is the world's own draw (shape, size, path) for the same
     generator state, whatever the prompt; "world": the world's placed motions, as sample_motion draws them."""
     from vidgen.data.prompts import SplitConfig
-    from vidgen.data.world import WorldConfig, draw_path, sample_motion
+    from vidgen.data.world import TRAINING_SHAPES, WorldConfig, draw_path, sample_motion
     from vidgen.training.layout_refit import world_batch
 
     world, split = WorldConfig(), SplitConfig()
-    ids, raw = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="raw"), 3, 16)
+    ids, raw, shapes = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="raw"), 3, 16)
     rng = np.random.default_rng([0, 3])
-    for row in raw:
-        _, size, d = draw_path(world, rng)
-        assert row[0, :2].tolist() == [0, 0] and (row[:, 2] == size).all()
+    for row, shape in zip(raw, shapes):
+        drawn, size, d = draw_path(world, rng)
+        assert row[0, :2].tolist() == [0, 0] and (row[:, 2] == size).all() and TRAINING_SHAPES[shape] == drawn
         assert np.array_equal(row[:, :2].numpy(), np.rint(d).astype(np.int64))
-    ids_w, placed = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="world"), 3, 16)
+    ids_w, placed, _ = world_batch(split, world, RefitConfig(batch_size=6, prior_motions="world"), 3, 16)
     assert torch.equal(ids, ids_w)  # the same prompts either way
     rng = np.random.default_rng([0, 3])
     prompts = [tok.decode(row) for row in ids.numpy()]
@@ -96,6 +97,54 @@ def test_a_gated_prior_writes_a_pause_as_exactly_still():
     assert prior.decode(z)[0, 4:9, 0].unique().numel() == 1
     with pytest.raises(ValueError, match="needs layout='learned2d'"):
         ModelConfig(layout="glyph2d", motion_prior="gated")
+    with pytest.raises(ValueError, match="pair_boxes needs layout='learned2d' and a placed motion prior"):
+        ModelConfig(layout="learned2d", motion_prior="whole", pair_boxes=True)
+
+
+def test_a_shaped_prior_writes_a_path_in_its_own_frame_and_learns_its_shape():
+    """"shaped": a path round-trips through its own frame (chord along +x, turning towards +y) at any heading and
+    either turn, pause included; it draws a shape first; it refuses motions without their shapes."""
+    from vidgen.data.world import TRAINING_SHAPES, path_displacements
+
+    prior = MotionPrior(16, hidden=32, learns_start=False, gates=True, shapes=len(TRAINING_SHAPES))
+    rng = np.random.default_rng(0)
+    for shape in TRAINING_SHAPES:
+        for angle in (0.3, 2.0, 4.0):
+            d = np.rint(path_displacements(shape, angle, 3.0, rng)).astype(int)
+            motion = torch.tensor([[[x, y, 20] for x, y in d]])
+            z = prior.encode(motion)
+            assert z.shape == (1, prior.dim) == (1, 2 * 16 - 1 + 15 + 3)
+            assert torch.equal(prior.decode(z), motion), (shape, angle)
+            steps = z[0, :30].view(2, 15) * 4.0  # in its own frame: no net sideways step, any turn towards +y
+            assert abs(float(steps[1].sum())) < 1e-4 and z[0, -1].abs() == 1
+    cond = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="labelled with their path shapes"):
+        prior.loss(torch.zeros(3, 16, 3, dtype=torch.long), cond)
+    assert prior.loss(torch.zeros(3, 16, 3, dtype=torch.long), cond, shape=torch.tensor([0, 1, 3])) > 0
+    assert torch.equal(prior.sample(cond, seed=4), prior.sample(cond, seed=4))
+    with pytest.raises(ValueError, match="places its paths and gates its steps"):
+        MotionPrior(16, learns_start=True, gates=True, shapes=4)
+
+
+def test_pair_boxes_shift_a_glyphs_ink_columns_by_the_pair_ahead_of_it():
+    """pair_boxes: a learned number per ordered pair (the glyph ahead, this one) moves this glyph's ink columns alone,
+    scaled with the font size; zero at the start, so a fresh table changes nothing."""
+    plain = LayoutPredictor2D(tok.VOCAB_SIZE, 16, 16, 32, 32, placed=True)
+    torch.manual_seed(0)
+    paired = LayoutPredictor2D(tok.VOCAB_SIZE, 16, 16, 32, 32, placed=True, pair_boxes=True)
+    paired.load_state_dict({**plain.state_dict(), "box_shift.weight": paired.box_shift.weight}, strict=True)
+    ids = torch.from_numpy(tok.encode_batch(["AB", "BA"]))
+    size = torch.tensor([20, 20])
+    with torch.no_grad():
+        assert torch.equal(plain.ink_extents(ids, size), paired.ink_extents(ids, size))
+        a, b = (tok.FIRST_SYMBOL_ID + tok.SYMBOLS.index(c) for c in "AB")
+        paired.box_shift.weight[a * tok.VOCAB_SIZE + b] = 0.1
+        moved = paired.ink_extents(ids, size) - plain.ink_extents(ids, size)
+    want = 0.1 * LayoutPredictor2D.SCALE * 20 / FONT_SIZE
+    assert torch.allclose(moved[0, 1, 2:], torch.full((2,), want)) and moved[0, 1, :2].abs().max() == 0
+    assert moved[0, 0].abs().max() == 0 and moved[1].abs().max() == 0  # A after nothing, and the pair B-A: untouched
+    with pytest.raises(ValueError, match="placed prior's boxes"):
+        LayoutPredictor2D(tok.VOCAB_SIZE, 16, 16, 32, 32, placed=False, pair_boxes=True)
 
 
 def test_placements_start_every_path_where_the_predicted_boxes_show_every_glyph_twice():
@@ -137,7 +186,7 @@ def test_a_refit_keeps_the_denoiser_and_writes_a_loadable_release(tmp_path):
     denoiser = [k for k in before if not k.startswith(PREDICTOR)]
     assert denoiser and all(torch.equal(before[k], after[k]) for k in denoiser)
     raw = json.loads((tmp_path / "refit" / ckpt.CONFIG_NAME).read_text())
-    assert raw["model"]["motion_prior"] == "placed" and raw["model"]["pair_kerning"] is True
+    assert raw["model"]["motion_prior"] == "shaped" and raw["model"]["pair_kerning"] is True and raw["model"]["pair_boxes"] is True
     assert raw["refit"]["source"] == "blog" and raw["refit"]["config"] == dataclasses.asdict(cfg) == record["config"]
     assert len((tmp_path / "refit" / "refit_log.jsonl").read_text().splitlines()) == 3
     pipe = load_pipeline(tmp_path / "refit", precision="fp32")

@@ -36,6 +36,7 @@ from .shape import FRAMES, HEIGHT, WIDTH, MAX_FRAMES
 WORLD_SCALES = (1, 2)  # WorldConfig.scale: the world at 32x32, or drawn at twice the size (64x64)
 WORLDS = ("scroll", "motion")
 PATH_SHAPES = ("line", "arc", "bounce", "stop_go", "zigzag")
+TRAINING_SHAPES = PATH_SHAPES[:4]  # the motion world's training shapes (zigzag held out): a "shaped" prior's classes
 MIN_VISIBLE_FRAMES = 2  # every glyph wholly on screen in at least this many frames
 FONT_SIZES = tuple(range(8, 29))  # every font size a motion may use (capitals fit the 32 px frame)
 SCROLL_Y = 3  # the scroll world's strip row: centres the capitals (rows 5-21 at FONT_SIZE) in the frame
@@ -53,7 +54,7 @@ class WorldConfig:
     sizes: tuple[int, int] = (16, 24)  # font sizes (inclusive): capitals 12-18 px tall, a 1.5x range
     speeds: tuple[float, float] = (1.0, 6.0)  # pixels per frame along the path, a 6x range (8 symbols need about 4
     # to show every glyph whole; the scroll world moves 2.5-8)
-    shapes: tuple[str, ...] = ("line", "arc", "bounce", "stop_go")  # path shapes training draws
+    shapes: tuple[str, ...] = TRAINING_SHAPES  # path shapes training draws
     heldout_shapes: tuple[str, ...] = ("zigzag",)  # never drawn in training: measures motion control's reach
     frames: tuple[int, int] = (FRAMES, FRAMES)  # lengths (inclusive) of the videos training draws: a long-video model
     # learns from a window of the model's frames at a random place in one (`make_world_batch`)

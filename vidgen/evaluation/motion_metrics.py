@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.world import MIN_VISIBLE_FRAMES, downscale, render_motion, sample_motion, visible_frames
+from ..data.world import MIN_VISIBLE_FRAMES, TRAINING_SHAPES, downscale, render_motion, sample_motion, visible_frames
 from ..diffusion.sampler import DEFAULT_SAMPLER, DEFAULT_STEPS
 from .metrics import psnr_video
 from .long_reading import long_nearest_reads
@@ -143,7 +143,7 @@ def direction_histogram(velocity: np.ndarray, speed: np.ndarray) -> np.ndarray:
     return np.concatenate([hist[:1], hist[1:].reshape(DIRECTION_BINS, len(SPEED_EDGES)).sum(axis=1)])
 
 
-PATH_SHAPE_CLASSES = ("line", "arc", "bounce", "stop_go")  # what `path_shape` tells apart: the world's training shapes
+PATH_SHAPE_CLASSES = TRAINING_SHAPES  # what `path_shape` tells apart: the world's training shapes
 PAUSED_SHARE = 0.2  # a path still in this share of its steps or more stops and goes (stop_go pauses for a third)
 TURN_DEG = 40.0  # a path whose second half heads this far from its first half turns (arcs turn 60-180 degrees)
 BOUNCE_PX = 2.5  # a path that strays this far from its chord or more bounces (hops are 3-8 px high)

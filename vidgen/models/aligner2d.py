@@ -76,7 +76,7 @@ class LayoutPredictor2D(nn.Module):
     LR_SCALE = 10.0  # learning rate relative to the denoiser's (a small regression that must end sub-pixel exact)
 
     def __init__(self, vocab_size: int, dim: int, frames: int, height: int, width: int, placed: bool = False,
-                 pair_kerning: bool = False, gates: bool = False):
+                 pair_kerning: bool = False, gates: bool = False, shapes: int = 0, pair_boxes: bool = False):
         super().__init__()
         self.height, self.width = height, width
         self.placed = placed  # the prior draws paths and the model places them ("placed"), or whole motions
@@ -97,8 +97,15 @@ class LayoutPredictor2D(nn.Module):
         self.ink_table = nn.Embedding(vocab_size * len(FONT_SIZES), 4) if placed else None
         if self.ink_table is not None:
             nn.init.zeros_(self.ink_table.weight)
+        # placed: a learned shift of each glyph's ink columns per ordered pair (the glyph ahead, this one): the world's
+        # boxes measure from the pen before the pair's kerning, which the ink head's features only approximate
+        self.box_shift = nn.Embedding(vocab_size * vocab_size, 1) if pair_boxes and placed else None
+        if pair_boxes and not placed:
+            raise ValueError("pair_boxes shifts the ink columns a placed prior's boxes have")
+        if self.box_shift is not None:
+            nn.init.zeros_(self.box_shift.weight)
         self.strip_height = nn.Linear(1, 1)  # the strip's rows at font size s: a + b s, learned
-        self.prior = MotionPrior(frames, learns_start=not placed, gates=gates)
+        self.prior = MotionPrior(frames, learns_start=not placed, gates=gates, shapes=shapes)
         nn.init.normal_(self.embed.weight, std=0.02)
 
     @staticmethod
@@ -133,6 +140,10 @@ class LayoutPredictor2D(nn.Module):
             if self.ink_table is not None:
                 at = (size.long() - FONT_SIZES[0]).clamp(0, len(FONT_SIZES) - 1)[:, None]  # (B, 1)
                 extents = extents + self.ink_table(ids * len(FONT_SIZES) + at) * self.SCALE
+            if self.box_shift is not None:  # both columns, by the pair (the glyph ahead, this one), scaled with the size
+                ahead = F.pad(ids[:, :-1], (1, 0), value=tok.PAD_ID)  # (B, L) the slot before's symbol (PAD before the first)
+                shift = self.box_shift(ahead * self.vocab_size + ids) * self.SCALE * (size.float()[:, None, None] / FONT_SIZE)
+                extents = extents + torch.cat([torch.zeros_like(extents[..., :2]), shift.expand(-1, -1, 2)], dim=-1)
             return extents
 
     def ink_boxes(self, ids: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
@@ -269,9 +280,10 @@ class LayoutPredictor2D(nn.Module):
             motions.append(placed)
         return torch.stack(least), known, torch.stack(motions)
 
-    def loss(self, ids: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    def loss(self, ids: torch.Tensor, motion: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
         """Squared errors (in tens of pixels) of the advances, ink rows and strip heights at each sample's size
-        against the renderer's, plus the prior's flow-matching loss on the batch's motions (B, T, 3); prompts with text."""
+        against the renderer's, plus the prior's loss on the batch's motions (B, T, 3) (and their path shapes (B,), which
+        a "shaped" prior learns from); prompts with text."""
         real = self._real(ids)
         has_text = real.any(1)
         if not has_text.any():
@@ -294,14 +306,14 @@ class LayoutPredictor2D(nn.Module):
         adv_err = ((self.advances(ids, size) - adv_t) / self.SCALE)[real].pow(2).mean()
         ink_err = ((self.ink_extents(ids, size) - ink_t) / self.SCALE)[real].pow(2).mean()
         height_err = ((self.heights(size) - height_t) / self.SCALE)[has_text].pow(2).mean()
-        return adv_err + ink_err + height_err + self.prior_loss(ids, motion)
+        return adv_err + ink_err + height_err + self.prior_loss(ids, motion, shape)
 
-    def prior_loss(self, ids: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-        """The motion prior's flow-matching loss on motions (B, T, 3) of prompts ids (B, L) (those with text)."""
+    def prior_loss(self, ids: torch.Tensor, motion: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
+        """The motion prior's loss on motions (B, T, 3) of prompts ids (B, L) (those with text), and their path shapes (B,)."""
         has_text = self._real(ids).any(1)
         if not has_text.any():
             return torch.zeros((), device=ids.device)
-        return self.prior.loss(motion[has_text], self.prior_condition(ids)[has_text])
+        return self.prior.loss(motion[has_text], self.prior_condition(ids)[has_text], shape=None if shape is None else shape[has_text])
 
     def optimizer_groups(self) -> list[dict]:
         """The width heads learn at LR_SCALE times the denoiser's rate (they must end sub-pixel exact); the

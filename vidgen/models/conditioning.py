@@ -33,7 +33,8 @@ from .aligner import LayoutPredictor
 from .aligner2d import LayoutPredictor2D
 from .layers import GlyphLayoutFeatures
 from .layout2d import GlyphLayout2DFeatures
-from .motion_prior import PLACED_PRIORS
+from ..data.world import TRAINING_SHAPES
+from .motion_prior import GATED_PRIORS, PLACED_PRIORS
 
 if TYPE_CHECKING:
     from .base import VideoDenoiser
@@ -246,7 +247,9 @@ class LearnedLayout2D(GivenLayout2D):
         glyph_layout, _ = super().build(cfg, template_rows)
         return glyph_layout, LayoutPredictor2D(cfg.vocab_size, cfg.layout_dim, cfg.frames, cfg.height, cfg.width,
                                                placed=cfg.motion_prior in PLACED_PRIORS, pair_kerning=cfg.pair_kerning,
-                                               gates=cfg.motion_prior == "gated")
+                                               gates=cfg.motion_prior in GATED_PRIORS,
+                                               shapes=len(TRAINING_SHAPES) if cfg.motion_prior == "shaped" else 0,
+                                               pair_boxes=cfg.pair_boxes)
 
     def features(self, model, ids, motion=None):
         if model.training:

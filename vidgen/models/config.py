@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..data import tokenizer as tok
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from .conditioning import LAYOUT_KINDS, LayoutKind, layout_kind
-from .motion_prior import MOTION_PRIORS
+from .motion_prior import MOTION_PRIORS, PLACED_PRIORS
 
 TEXT_PLACEMENTS = ("between", "spatial", "both")  # Latte's prompt cross-attention: thesis models v1, v2, v3
 LAYOUTS = tuple(LAYOUT_KINDS)  # where the model's glyph layout comes from (ModelConfig.layout; vidgen.models.conditioning)
@@ -58,9 +58,12 @@ class ModelConfig:
     # that show every glyph whole twice by the model's own predicted ink boxes, as the world places its paths
     # (vidgen.models.aligner2d; the boxes then include ink columns); "gated" is "placed" with a gate per step that
     # writes a pause as a step of exactly 0 px (a flow over steps alone spreads the world's pauses over fractions of
-    # a pixel)
+    # a pixel); "shaped" is "gated" drawing a path shape first and the path in its own frame (vidgen.models.motion_prior)
     pair_kerning: bool = False  # "learned2d" only: the width head adds a learned number per ordered symbol pair (the
     # font's kerning table) to each glyph's advance, so a prompt's widths can add up exactly (vidgen.models.aligner2d)
+    pair_boxes: bool = False  # a placed "learned2d" model only: its ink columns add a learned shift per ordered symbol
+    # pair (the world measures a glyph's box from the pen before the kerning of the pair ahead), so a kerned pair's
+    # box does not err inwards by a pixel and hide ink its placement counted on (vidgen.models.aligner2d)
     # variant-specific fields; the other variants ignore them
     text_placement: str = "spatial"  # latte: prompt cross-attention "between" the spatial and temporal blocks
     # (the thesis's Latte v1), inside the "spatial" block (v2) or inside "both" spatial and temporal blocks (v3)
@@ -104,6 +107,10 @@ class ModelConfig:
         if self.pair_kerning and self.layout != "learned2d":
             raise ValueError(f"pair_kerning needs layout='learned2d' (the model that predicts its glyph widths), got "
                              f"layout={self.layout!r}")
+        if self.pair_boxes and (self.layout != "learned2d" or self.motion_prior not in PLACED_PRIORS):
+            raise ValueError(f"pair_boxes needs layout='learned2d' and a placed motion prior ({', '.join(PLACED_PRIORS)}): "
+                             f"the model that places its paths by its predicted ink boxes, got layout={self.layout!r}, "
+                             f"motion_prior={self.motion_prior!r}")
         if self.motion_prior != "whole" and self.layout != "learned2d":
             raise ValueError(f"motion_prior={self.motion_prior!r} needs layout='learned2d' (the model that draws its own "
                              f"motions), got layout={self.layout!r}")

@@ -31,7 +31,7 @@ from ..checkpoint import CONFIG_NAME, EMA_NAME, json_bytes, load_model, tensor_b
 from ..data import tokenizer as tok
 from ..data.layout2d import motion_tensor
 from ..data.prompts import sample_train_prompts
-from ..data.world import WorldConfig, raw_motion, sample_motion
+from ..data.world import TRAINING_SHAPES, WorldConfig, raw_motion, sample_motion
 from ..evaluation.harness import checkpoint_split
 from ..jsonconfig import config_from_dict, to_dict
 from ..models import build_model
@@ -45,8 +45,9 @@ LOG_NAME = "refit_log.jsonl"
 class RefitConfig:
     """How the predictor is refitted (recorded in the release's config.json under "refit")."""
 
-    motion_prior: str = "placed"  # the refitted model's ModelConfig.motion_prior
+    motion_prior: str = "shaped"  # the refitted model's ModelConfig.motion_prior
     pair_kerning: bool = True  # the refitted model's ModelConfig.pair_kerning
+    pair_boxes: bool = True  # the refitted model's ModelConfig.pair_boxes (placed priors only)
     prior_motions: str = "raw"  # what the prior learns: "world", the world's motions of each prompt (placed, and
     # redrawn when no start served), or "raw", its draws before placing (PLACED_PRIORS only). The model redraws a
     # path no start serves as the world does, so a prior of placed motions was filtered twice: the sideways lean
@@ -86,16 +87,18 @@ def learning_rate(cfg: RefitConfig, step: int) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(done, 1.0))))
 
 
-def world_batch(split, world: WorldConfig, cfg: RefitConfig, step: int, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training-split prompts (B, L) ids and a motion of the world for each (B, T, 3), drawn by (seed, step): placed
-    for its prompt, or (prior_motions "raw") the world's draw before placing, started at (0, 0)."""
+def world_batch(split, world: WorldConfig, cfg: RefitConfig, step: int, frames: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training-split prompts (B, L) ids, a motion of the world for each (B, T, 3), drawn by (seed, step): placed
+    for its prompt, or (prior_motions "raw") the world's draw before placing, started at (0, 0); and each motion's
+    path shape (B,), its index in TRAINING_SHAPES (a free label, like the widths; -1 for none of them)."""
     prompts = sample_train_prompts(split, cfg.seed, step, cfg.batch_size)
     rng = np.random.default_rng([cfg.seed, step])
     if cfg.prior_motions == "raw":
         motions = [raw_motion(world, rng, frames) for _ in prompts]
     else:
         motions = [sample_motion(p, world, rng, frames=frames) for p in prompts]
-    return torch.from_numpy(tok.encode_batch(prompts)), motion_tensor(motions)
+    shapes = torch.tensor([TRAINING_SHAPES.index(m.shape) if m.shape in TRAINING_SHAPES else -1 for m in motions])
+    return torch.from_numpy(tok.encode_batch(prompts)), motion_tensor(motions), shapes
 
 
 def refit_layout(source, out, cfg: RefitConfig = RefitConfig(), progress: bool = True, log=print,
@@ -110,8 +113,12 @@ def refit_layout(source, out, cfg: RefitConfig = RefitConfig(), progress: bool =
                          "motion world) has a layout predictor to refit")
     raw = copy.deepcopy(raw)
     world = config_from_dict(WorldConfig, raw["train"]["world"], "world")
+    if cfg.motion_prior == "shaped" and set(world.shapes) - set(TRAINING_SHAPES):
+        raise ValueError(f"a 'shaped' prior draws among {', '.join(TRAINING_SHAPES)}; this world also draws "
+                         f"{', '.join(sorted(set(world.shapes) - set(TRAINING_SHAPES)))}")
     split = checkpoint_split(raw)
-    new_cfg = dataclasses.replace(model.cfg, motion_prior=cfg.motion_prior, pair_kerning=cfg.pair_kerning)
+    new_cfg = dataclasses.replace(model.cfg, motion_prior=cfg.motion_prior, pair_kerning=cfg.pair_kerning,
+                                  pair_boxes=cfg.pair_boxes and cfg.motion_prior in PLACED_PRIORS)
     torch.manual_seed(cfg.seed)
     fresh = build_model(new_cfg)
     kept = {k: v for k, v in model.state_dict().items() if not k.startswith(PREDICTOR)}
@@ -125,11 +132,11 @@ def refit_layout(source, out, cfg: RefitConfig = RefitConfig(), progress: bool =
     lines, t0, window = [], time.time(), []
     bar = tqdm(range(cfg.steps), desc="refit", disable=not progress)
     for step in bar:
-        ids, motion = world_batch(split, world, cfg, step, new_cfg.frames)
+        ids, motion, shape = world_batch(split, world, cfg, step, new_cfg.frames)
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
-        loss = predictor.loss(ids, motion)
+        loss = predictor.loss(ids, motion, shape)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(predictor.prior.parameters(), 1.0)  # the prior's alone: its flow loss
