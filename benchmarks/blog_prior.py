@@ -15,7 +15,10 @@ chose by), each prompt with its own `--seeds` seeds:
   boxes; for a "placed" prior (paths placed as the world places them) the share of drawn paths that some start lets
   show every glyph whole twice, by the true boxes (`vidgen.data.world.valid_starts`);
 - widths: the largest distance between a predicted pen start and the renderer's over random prompts of 1-8 symbols
-  at the world's sizes (mean and largest over prompts).
+  at the world's sizes (mean and largest over prompts);
+- boxes (placed priors): the model's predicted ink boxes (`ink_boxes`, what it places paths by) against the world's
+  (`glyph_boxes`) over the same kind of prompts at every size: how many edges stand inwards of the world's (a
+  placement can then count on ink that is off screen) and the largest difference.
 
 Only the prior and the width heads run, so this takes a minute or two on one thread.
 """
@@ -30,7 +33,7 @@ from tqdm.auto import tqdm
 from benchmarks import print_and_save
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import pen_starts
-from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
+from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, glyph_boxes, sample_motion, valid_starts, visible_frames
 from vidgen.cli.common import positive_int
 from vidgen.evaluation.harness import SPLITS, checkpoint_split, split_prompts
 from vidgen.evaluation.motion_metrics import (PATH_SHAPE_CLASSES, direction_histogram, shape_histogram, total_variation,
@@ -39,6 +42,7 @@ from vidgen.evaluation.world_report import VARIETY_PROMPT_SEED, VARIETY_PROMPTS
 from vidgen.pipeline import load_pipeline
 
 WIDTH_PROMPTS = 200  # random prompts a size for the widths
+BOX_PROMPTS = 300  # random prompts, each at every size, for the ink boxes
 
 
 def shares(motions: list[Motion]) -> np.ndarray:
@@ -63,6 +67,25 @@ def width_errors(pipe, rng: np.random.Generator) -> dict:
             predicted = np.concatenate([[0.0], np.cumsum(adv)])
             worst.append(float(np.abs(predicted - pen_starts(prompt, font_at(size))).max()))
     return {"prompts": len(worst), "mean_px": round(float(np.mean(worst)), 3), "max_px": round(float(np.max(worst)), 3)}
+
+
+def box_errors(pipe, rng: np.random.Generator) -> dict | None:
+    """Predicted ink boxes against the world's, every glyph of random prompts at every size (placed priors only)."""
+    lp = pipe.model.layout_predictor
+    if not lp.placed:
+        return None
+    prompts = ["".join(rng.choice(list(tok.SYMBOLS), int(rng.integers(1, tok.PROMPT_SLOTS + 1)))) for _ in range(BOX_PROMPTS)]
+    ids = pipe.encode(prompts)
+    inward, edges, worst = 0, 0, 0.0
+    for size in range(pipe.world.sizes[0], pipe.world.sizes[1] + 1):
+        with torch.no_grad():
+            boxes = lp.ink_boxes(ids, torch.full((len(prompts),), size)).numpy()
+        for row, prompt in zip(boxes, prompts):
+            d = row[: len(prompt)] - glyph_boxes(prompt, size)  # (n, 4): left, top, right, bottom
+            inward += int((d[:, :2] > 0).sum() + (d[:, 2:] < 0).sum())
+            edges += d.size
+            worst = max(worst, float(np.abs(d).max()))
+    return {"prompts": len(prompts), "edges": edges, "edges_inwards": inward, "max_px": worst}
 
 
 def prompt_set(text: str) -> tuple[str, int]:
@@ -133,6 +156,7 @@ def main() -> None:
         prompts = split_prompts(split, max(args.prompts, VARIETY_PROMPTS), checkpoint_split(pipe.config), seed=seed)
         report["sets"].append({"split": split, "prompt_seed": seed, **measure_set(pipe, prompts[: args.prompts], args.seeds)})
     report["widths"] = width_errors(pipe, np.random.default_rng(0))
+    report["boxes"] = box_errors(pipe, np.random.default_rng(0))
     print_and_save(report, args.json)
 
 

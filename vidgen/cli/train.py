@@ -1,6 +1,7 @@
 """`python -m vidgen train | export`: train a preset (exactly resumable), and export a run as a release."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -233,6 +234,8 @@ def add_refit_layout_args(p) -> None:
     p.add_argument("--motion-prior", choices=MOTION_PRIORS, default=None, help="the refitted prior (default: RefitConfig's)")
     p.add_argument("--prior-motions", choices=PRIOR_MOTIONS, default=None,
                    help="what the prior learns: the world's placed motions or its draws before placing (default: RefitConfig's)")
+    p.add_argument("--pair-boxes", action=argparse.BooleanOptionalAction, default=None,
+                   help="a learned ink-column shift per symbol pair, placed priors only (default: RefitConfig's)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -247,7 +250,8 @@ def run_refit_layout(args) -> None:
     if unloaded.model.cfg.layout != "learned2d":
         raise UsageError(f"--model: its layout is {unloaded.model.cfg.layout!r}; only a 'learned2d' model (the blog's interface "
                          "in the motion world) has a layout predictor to refit")
-    given = {"steps": args.steps, "motion_prior": args.motion_prior, "prior_motions": args.prior_motions}
+    given = {"steps": args.steps, "motion_prior": args.motion_prior, "prior_motions": args.prior_motions,
+             "pair_boxes": args.pair_boxes}
     try:
         cfg = RefitConfig(**{k: v for k, v in given.items() if v is not None})
     except ValueError as e:
