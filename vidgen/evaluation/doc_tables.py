@@ -191,6 +191,35 @@ def blog_prior_sets() -> str:
                  ["l", "r", "r", "r", "r", "r"], rows)
 
 
+BLOG_PRIOR_REPORTS = (("placed (shipped until 2026-12-05)", "blog_prior_splits_placed.json"),
+                      ("gated (tried)", "blog_prior_splits_gated.json"),
+                      ("shaped, boxes as before (tried)", "blog_prior_splits_shaped_unpaired.json"),
+                      ("shaped, pair-shifted boxes (shipped)", "blog_prior_splits.json"))
+
+
+def blog_priors() -> str:
+    """docs/world.md: the blog's motion priors side by side over the same six prompt sets (`benchmarks.blog_prior
+    --sets`, one report each): how far above two world samples their directions and path shapes sit (the range over
+    the sets), how often they stop and go on validation prompts against the world, the share of chosen motions that
+    keep every glyph whole twice (the least over the sets), and the predicted box edges that stand inwards."""
+    rows = []
+    for name, file in BLOG_PRIOR_REPORTS:
+        report = load(file)
+        chosen = [x["chosen"] for x in report["sets"]]
+        above = lambda key: [c[f"tv_{key}"] - c[f"tv_{key}_floor"] for c in chosen]  # noqa: E731
+        val = [x["chosen"] for x in report["sets"] if x["split"] == "val"]
+        boxes = report.get("boxes")
+        rows.append([name, f"{min(above('direction')):+.3f} to {max(above('direction')):+.3f}",
+                     f"{min(above('shape')):+.3f} to {max(above('shape')):+.3f}",
+                     f"{percent(sum(c['shape_shares']['stop_go'] for c in val) / len(val))}% "
+                     f"({percent(sum(c['world_shape_shares']['stop_go'] for c in val) / len(val))}%)",
+                     f"{percent(min(c['keep_invariant'] for c in chosen))}%",
+                     f"{boxes['edges_inwards']} of {boxes['edges']}" if boxes else "not measured"])
+    return table(["motion prior", "directions above two world samples", "path shapes above two world samples",
+                  "stop and go, validation prompts (world)", "chosen motions keeping every glyph whole twice (least)",
+                  "predicted box edges inwards of the world's"], ["l", "r", "r", "r", "r", "r"], rows)
+
+
 def scroll_models() -> str:
     """README.md: the scroll world's two models (shipped_models.json), each cell the reference **/** the default."""
     from .model_card import ROWS
@@ -418,7 +447,7 @@ def fidelity() -> str:
 
 TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model": default_model,
           "app_latency": app_latency, "world_models": world_models, "world_variety": world_variety,
-          "blog_prior_sets": blog_prior_sets,
+          "blog_prior_sets": blog_prior_sets, "blog_priors": blog_priors,
           "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
           "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser, "vae_compare": vae_compare,

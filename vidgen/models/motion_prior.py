@@ -32,7 +32,6 @@ import torch
 import torch.nn as nn
 
 from ..data.layout import FONT_SIZE
-from ..data.world import TRAINING_SHAPES
 
 POSITION_SCALE = 32.0  # pixels: the start is learned in frames
 STEP_SCALE = 4.0  # pixels: a frame's step is learned in units of a typical speed
