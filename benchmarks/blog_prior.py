@@ -1,6 +1,6 @@
 """Where the blog interface's motions and glyph widths come from, measured without denoising (issue 36, docs/world.md).
 
-    python -m benchmarks.blog_prior [--model blog] [--prompts 6] [--seeds 96] [--sets val:11,lookalike:11] [--json F]
+    python -m benchmarks.blog_prior [--model blog] [--prompts 6] [--seeds 96] [--sets val:11,lookalike:11] [--expected N] [--json F]
 
 For each of `--sets` (SPLIT:PROMPT_SEED: `--prompts` prompts of that split as `split_prompts` draws them with that
 seed; by default val:11, the world report's variety prompts; other splits and seeds are prompts the refit never
@@ -9,7 +9,10 @@ chose by), each prompt with its own `--seeds` seeds:
 - chosen: the direction sectors (still + 8, from each motion's mean step) of the motions the model chooses with no
   motion given (`Pipeline.motions`, as `generate` draws them) against two independent samples of the world's motions
   of the same prompts: the total variation and its floor (what the two world samples score); the same for the
-  path shapes (`vidgen.evaluation.motion_metrics.path_shape`: line, arc, bounce, stop and go);
+  path shapes (`vidgen.evaluation.motion_metrics.path_shape`: line, arc, bounce, stop and go); with `--expected N`,
+  also each side's direction TV to the expected shares (N world draws a prompt, on seeds of their own): every set
+  gives prompt i the same seeds, so its world samples (and the model's draws) err alike from set to set, and a
+  shared error of the reference passes for a lean of the model's;
 - raw: the prior's draws before the model keeps one: for a "whole" prior (the start learned with the path) the first
   draw of each seed, its direction TV to the world's and the share keeping the world's invariant by the true glyph
   boxes; for a "placed" prior (paths placed as the world places them) the share of drawn paths that some start lets
@@ -34,7 +37,7 @@ from benchmarks import print_and_save
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import pen_starts
 from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, glyph_boxes, sample_motion, valid_starts, visible_frames
-from vidgen.cli.common import positive_int
+from vidgen.cli.common import nonnegative_int, positive_int
 from vidgen.evaluation.harness import SPLITS, checkpoint_split, split_prompts
 from vidgen.evaluation.motion_metrics import (PATH_SHAPE_CLASSES, direction_histogram, shape_histogram, total_variation,
                                              variety_seeds)
@@ -42,6 +45,7 @@ from vidgen.evaluation.world_report import VARIETY_PROMPT_SEED, VARIETY_PROMPTS
 from vidgen.pipeline import load_pipeline
 
 WIDTH_PROMPTS = 200  # random prompts a size for the widths
+EXPECTED_STREAM = 99  # the expected shares' seeds are [s, EXPECTED_STREAM]: apart from the world samples' [s, 1], [s, 2]
 BOX_PROMPTS = 300  # random prompts, each at every size, for the ink boxes
 
 
@@ -105,11 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sets", type=lambda text: [prompt_set(t) for t in text.split(",")],
                    default=[("val", VARIETY_PROMPT_SEED)],
                    help=f"comma-separated SPLIT:PROMPT_SEED (default val:{VARIETY_PROMPT_SEED}, the world report's prompts)")
+    p.add_argument("--expected", type=nonnegative_int, default=0,
+                   help="also compare both sides with the world's expected direction shares, N draws a prompt (0: no)")
     p.add_argument("--json", default=None, help="also write the figures here")
     return p
 
 
-def measure_set(pipe, prompts: list[str], seeds: int) -> dict:
+def expected_shares(pipe, prompts: list[str], draws: int) -> np.ndarray:
+    """The world's direction shares for `prompts` (each weighted alike), from `draws` motions a prompt drawn on seeds
+    no measured sample uses."""
+    return np.mean([shares([sample_motion(q, pipe.world, np.random.default_rng([s, EXPECTED_STREAM])) for s in range(draws)])
+                    for q in prompts], axis=0)
+
+
+def measure_set(pipe, prompts: list[str], seeds: int, expected: int = 0) -> dict:
     """The chosen motions and the prior's first draws of `prompts`, each with its own `seeds` seeds."""
     lp = pipe.model.layout_predictor
     rows = [(q, s) for q, own in zip(prompts, variety_seeds(len(prompts), seeds)) for s in own]
@@ -128,6 +141,11 @@ def measure_set(pipe, prompts: list[str], seeds: int) -> dict:
                       "tv_shape_floor": round(total_variation(shape_b, shape_a), 4),
                       "shape_shares": dict(zip(PATH_SHAPE_CLASSES, shape_chosen.round(4).tolist())),
                       "world_shape_shares": dict(zip(PATH_SHAPE_CLASSES, shape_a.round(4).tolist()))}}
+    if expected:
+        truth = expected_shares(pipe, prompts, expected)
+        out["chosen"]["expected"] = {"draws_a_prompt": expected, "direction_shares": truth.round(4).tolist(),
+                                     "tv_direction": round(total_variation(shares(chosen), truth), 4),
+                                     "tv_direction_world": round(total_variation(shares(world_a), truth), 4)}
     raw, kept = [], []
     for q, s in tqdm(rows, desc="raw"):
         draw = lp.prior.sample(lp.prior_condition(pipe.encode([q])), s)[0]  # the first draw of round 0
@@ -154,7 +172,7 @@ def main() -> None:
               "prior_motions": refit.get("prior_motions", "world"), "seeds": args.seeds, "sets": []}
     for split, seed in args.sets:
         prompts = split_prompts(split, max(args.prompts, VARIETY_PROMPTS), checkpoint_split(pipe.config), seed=seed)
-        report["sets"].append({"split": split, "prompt_seed": seed, **measure_set(pipe, prompts[: args.prompts], args.seeds)})
+        report["sets"].append({"split": split, "prompt_seed": seed, **measure_set(pipe, prompts[: args.prompts], args.seeds, args.expected)})
     report["widths"] = width_errors(pipe, np.random.default_rng(0))
     report["boxes"] = box_errors(pipe, np.random.default_rng(0))
     print_and_save(report, args.json)

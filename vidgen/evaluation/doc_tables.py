@@ -177,18 +177,21 @@ def world_variety() -> str:
 
 def blog_prior_sets() -> str:
     """docs/world.md: the blog's motions with no motion given, drawn without denoising, on prompt sets of every split
-    (docs/reports/blog_prior_splits.json, `benchmarks.blog_prior --sets`)."""
+    (docs/reports/blog_prior_splits.json, `benchmarks.blog_prior --sets ... --expected N`)."""
     report = load("blog_prior_splits.json")
     rows = []
     for x in report["sets"]:
         c = x["chosen"]
+        e = c["expected"]
         rows.append([f"{SPLIT_NAMES[x['split']]}, prompt seed {x['prompt_seed']}", f"{len(x['prompts'])} x {report['seeds']}",
                      f"{c['tv_direction']:.3f} ({c['tv_direction_floor']:.3f})",
                      f"{c['tv_direction'] - c['tv_direction_floor']:+.3f}",
+                     f"{e['tv_direction']:.3f} ({e['tv_direction_world']:.3f})",
                      f"{c['tv_shape']:.3f} ({c['tv_shape_floor']:.3f})", f"{percent(c['keep_invariant'])}%"])
     return table(["prompts", "prompts x seeds", "TV over 8 directions (two world samples)", "above them",
+                  f"TV to the expected directions (a world sample), {e['draws_a_prompt']} draws a prompt",
                   "TV over path shapes (two world samples)", "motions keeping every glyph whole twice"],
-                 ["l", "r", "r", "r", "r", "r"], rows)
+                 ["l", "r", "r", "r", "r", "r", "r"], rows)
 
 
 BLOG_PRIOR_REPORTS = (("placed (shipped until 2026-12-05)", "blog_prior_splits_placed.json"),
