@@ -1,6 +1,8 @@
 """Text-to-video inference: a loaded model plus its schedule, behind `generate` and `iter_steps`."""
 from __future__ import annotations
 
+import statistics
+import time
 from typing import Iterator
 
 import numpy as np
@@ -63,9 +65,6 @@ class Pipeline:
         conditioning and glyph layout included, for the first (up to) PROBE_STEPS steps of the model's own sampler.
         The "auto" precision is decided by this: a forward pass alone (vidgen.precision.time_guided_pass) can favour
         bf16 where a video does not, as on an AMD EPYC with AVX-512 BF16 (see docs/reports/browser.json)."""
-        import statistics
-        import time
-
         sampler, steps = self.default_sampling
         motions = self.motions([PROBE_PROMPT], None, 0)
         ids = self.encode([PROBE_PROMPT])

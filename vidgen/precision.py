@@ -3,8 +3,8 @@
 A CPU that advertises bf16 instructions is not always faster in bf16 (on a Xeon with AVX-512 BF16 but no
 AMX, bf16 autocast made a generation 1.6x slower than fp32). So "auto" times what will run both ways (a
 pipeline: the first steps of a video, conditioning included, `Pipeline.time_video_start`; training: a training
-step; by default the model's own guided forward pass) and keeps the faster, with fp32 winning anything closer than MARGIN (it is the
-reference precision). The decision is cached per CPU model, torch version, thread count and network
+step; by default the model's own guided forward pass) and keeps the faster, with fp32 winning anything closer
+than MARGIN (it is the reference precision). The decision is cached per CPU model, torch version, thread count and network
 shape in a small JSON file ($VIDGEN_CACHE_DIR, else ~/.cache/vidgen/precision.json), so the probe runs
 once per machine and model; delete the file, or pass --precision, to decide again. A probe taken while
 something else loads the CPU is used but not cached (its fp32 timings, taken before and after the bf16
