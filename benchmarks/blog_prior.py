@@ -36,9 +36,10 @@ from tqdm.auto import tqdm
 from benchmarks import print_and_save
 from vidgen.data import tokenizer as tok
 from vidgen.data.layout import pen_starts
-from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, glyph_boxes, sample_motion, valid_starts, visible_frames
-from vidgen.cli.common import nonnegative_int, positive_int
+from vidgen.data.world import MIN_VISIBLE_FRAMES, Motion, font_at, sample_motion, valid_starts, visible_frames
+from vidgen.cli.common import UsageError, nonnegative_int, positive_int, unloaded_pipeline
 from vidgen.evaluation.harness import SPLITS, checkpoint_split, split_prompts
+from vidgen.evaluation.ink_boxes import box_differences, inward_edges
 from vidgen.evaluation.motion_metrics import (PATH_SHAPE_CLASSES, direction_histogram, shape_histogram, total_variation,
                                              variety_seeds)
 from vidgen.evaluation.world_report import VARIETY_PROMPT_SEED, VARIETY_PROMPTS
@@ -82,11 +83,8 @@ def box_errors(pipe, rng: np.random.Generator) -> dict | None:
     ids = pipe.encode(prompts)
     inward, edges, worst = 0, 0, 0.0
     for size in range(pipe.world.sizes[0], pipe.world.sizes[1] + 1):
-        with torch.no_grad():
-            boxes = lp.ink_boxes(ids, torch.full((len(prompts),), size)).numpy()
-        for row, prompt in zip(boxes, prompts):
-            d = row[: len(prompt)] - glyph_boxes(prompt, size)  # (n, 4): left, top, right, bottom
-            inward += int((d[:, :2] > 0).sum() + (d[:, 2:] < 0).sum())
+        for d in box_differences(lp, ids, prompts, size):  # (n, 4) a prompt: left, top, right, bottom
+            inward += inward_edges(d)
             edges += d.size
             worst = max(worst, float(np.abs(d).max()))
     return {"prompts": len(prompts), "edges": edges, "edges_inwards": inward, "max_px": worst}
@@ -163,10 +161,14 @@ def measure_set(pipe, prompts: list[str], seeds: int, expected: int = 0) -> dict
 
 def main() -> None:
     args = build_parser().parse_args()
+    try:  # refused from its config alone, before any weights load
+        layout = unloaded_pipeline(args.model, "--model").model.cfg.layout
+    except UsageError as e:
+        raise SystemExit(str(e)) from None
+    if layout != "learned2d":
+        raise SystemExit(f"{args.model} has layout {layout!r}: this measures the blog interface's prior")
     torch.set_num_threads(1)
     pipe = load_pipeline(args.model, precision="fp32")
-    if pipe.model.cfg.layout != "learned2d":
-        raise SystemExit(f"{args.model} has layout {pipe.model.cfg.layout!r}: this measures the blog interface's prior")
     refit = pipe.config.get("refit", {}).get("config", {})
     report = {"model": args.model, "motion_prior": pipe.model.cfg.motion_prior,
               "prior_motions": refit.get("prior_motions", "world"), "seeds": args.seeds, "sets": []}

@@ -33,6 +33,7 @@ import torch
 
 from benchmarks import print_and_save
 from vidgen.app.browser_route import ROUTE, WEB_DIR, IsolatedStaticFiles, missing_browser_files
+from vidgen.cli.common import nonnegative_int, positive_int
 from vidgen.data.prompts import SplitConfig
 from vidgen.data.world import Motion
 from vidgen.evaluation.harness import split_prompts
@@ -88,11 +89,11 @@ GENERATE = """async ([p, seed, m, x]) => {
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__.split("\n\n")[0])
-    p.add_argument("--equal", type=int, default=50, help="prompts compared with the library from the same noise and motion")
-    p.add_argument("--read", type=int, default=100, help="prompts a split read back, the page's own videos and the library's")
-    p.add_argument("--runs", type=int, default=10, help="timed videos a round, each side (medians over all rounds)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds of page, library (auto) and library (fp32) timings")
-    p.add_argument("--threads", type=int, default=None, help="WASM threads the page may use (default: as many as it can)")
+    p.add_argument("--equal", type=nonnegative_int, default=50, help="prompts compared with the library from the same noise and motion")
+    p.add_argument("--read", type=nonnegative_int, default=100, help="prompts a split read back, the page's own videos and the library's")
+    p.add_argument("--runs", type=positive_int, default=10, help="timed videos a round, each side (medians over all rounds)")
+    p.add_argument("--rounds", type=positive_int, default=5, help="rounds of page, library (auto) and library (fp32) timings")
+    p.add_argument("--threads", type=positive_int, default=None, help="WASM threads the page may use (default: as many as it can)")
     p.add_argument("--json", default=None, help="also write the figures here")
     return p
 
@@ -144,8 +145,6 @@ def main() -> None:
               "matmul_1024_fp32_ms": round(matmul_ms, 2), "library_precision": describe_precision(auto), "chromium": None}
     url, server = serve_web()
     if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
         url += f"?threads={args.threads}"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)

@@ -199,3 +199,11 @@ def test_refit_layout_refuses_a_model_without_a_layout_predictor(tmp_path):
 
     assert main(["refit-layout", "--model", "release", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_inward_edges_counts_only_edges_inside_the_worlds_box():
+    from vidgen.evaluation.ink_boxes import inward_edges
+
+    assert inward_edges(np.array([[1.0, 0.0, 0.0, 0.0]])) == 1  # left edge right of the world's
+    assert inward_edges(np.array([[-1.0, -1.0, 1.0, 1.0]])) == 0  # a box grown outwards on every side
+    assert inward_edges(np.array([[0.0, 1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]])) == 3

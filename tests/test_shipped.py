@@ -207,20 +207,14 @@ def test_the_blogs_ink_boxes_never_stand_inside_the_worlds():
     """The boxes the blog's model places its paths by (`ink_boxes`) against the world's (`glyph_boxes`), every glyph
     of 100 random prompts at every size: no edge inwards, where a placement would count on ink that is off screen (the
     heads without pair-shifted boxes had 69 and 84 such edges of 48,096 over 300 prompts)."""
-    from vidgen.data.world import glyph_boxes
+    from vidgen.evaluation.ink_boxes import box_differences, inward_edges
 
     pipe = load_pipeline("blog", precision="fp32")
     rng = np.random.default_rng(5)
     prompts = ["".join(rng.choice(list(tok.SYMBOLS), int(rng.integers(1, tok.PROMPT_SLOTS + 1)))) for _ in range(100)]
     ids = pipe.encode(prompts)
-    inward = []
-    for size in range(pipe.world.sizes[0], pipe.world.sizes[1] + 1):
-        with torch.no_grad():
-            boxes = pipe.model.layout_predictor.ink_boxes(ids, torch.full((len(prompts),), size)).numpy()
-        for row, prompt in zip(boxes, prompts):
-            d = row[: len(prompt)] - glyph_boxes(prompt, size)
-            if (d[:, :2] > 0).any() or (d[:, 2:] < 0).any():
-                inward.append((prompt, size, d.tolist()))
+    inward = [(prompt, size, d.tolist()) for size in range(pipe.world.sizes[0], pipe.world.sizes[1] + 1)
+              for prompt, d in zip(prompts, box_differences(pipe.model.layout_predictor, ids, prompts, size)) if inward_edges(d)]
     assert not inward, inward[:3]
 
 
