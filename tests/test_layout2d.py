@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from vidgen.data import tokenizer as tok
-from vidgen.data.layout import EMPTY, pen_starts
+from vidgen.data.layout import EMPTY, FONT_SIZE, TEXT_X, drawn_starts, pen_starts
 from vidgen.data.layout2d import frame_layout, layout_batch_2d, motion_tensor, strip_columns
 from vidgen.data.prompts import long_prompts, validation_prompts
 from vidgen.data.world import PATH_SHAPES, WorldConfig, font_at, render_motion, render_strip_at, sample_motion
@@ -44,6 +45,59 @@ def test_every_inked_pixel_is_covered_by_its_own_glyph():
             strip_slot, _, _ = strip_columns(p, m.size)
             assert (strip_slot[cols] == i).all(), (p, ch)
         assert (u[slot == EMPTY] == 0).all() and (v[slot == EMPTY] == 0).all()
+
+
+def _glyphs_alone(prompt: str, size: int, starts: np.ndarray, shape) -> np.ndarray:
+    """Each glyph of `prompt` drawn by itself with its pen at TEXT_X + starts[i] (whole pixels): (n, Hs, Ws)."""
+    out = []
+    for i, ch in enumerate(prompt):
+        img = Image.new("L", shape[::-1], 0)
+        ImageDraw.Draw(img).text((TEXT_X + int(starts[i]), 0), ch, fill=255, font=font_at(size))
+        out.append(np.asarray(img))
+    return np.stack(out)
+
+
+def test_the_drawn_pen_is_where_the_renderer_draws_each_glyph():
+    """The renderer draws each glyph at its pen position rounded to the pixel: in every column that one glyph
+    inks alone, the strip is that glyph drawn by itself at `drawn_starts` (and not at the pen position cut down)."""
+    rng = np.random.default_rng(5)
+    drawn_matches, cut_matches, glyphs = 0, 0, 0
+    for k in range(24):
+        size = int(rng.integers(16, 25))
+        prompt = "".join(rng.choice(list(tok.SYMBOLS.replace(tok.SPACE, "")), 6))
+        strip = render_strip_at(prompt, size)
+        pens = pen_starts(prompt, font_at(size))
+        for starts, name in ((drawn_starts(prompt, font_at(size)), "drawn"), (np.floor(pens), "cut")):
+            alone = _glyphs_alone(prompt, size, starts, strip.shape)  # (n, Hs, Ws)
+            owner = (alone > 0).any(axis=1)  # (n, Ws) the columns each glyph inks
+            for i in range(len(prompt)):
+                cols = owner[i] & (owner.sum(axis=0) == 1)  # (Ws,) the columns glyph i inks alone
+                assert cols.sum() >= 2, (prompt, i)
+                same = np.array_equal(strip[:, cols], alone[i][:, cols])
+                if name == "drawn":
+                    drawn_matches += same
+                    glyphs += 1
+                else:
+                    cut_matches += same
+    assert drawn_matches == glyphs  # every glyph of every strip
+    assert cut_matches < glyphs * 0.8  # the fractional pen cut down misplaces many by a pixel
+
+
+def test_a_drawn_layout_agrees_with_the_pixel_grid():
+    """With layout_pen "drawn", every covered pixel's centre lies a whole number of pixels and a half from its
+    glyph's start, at every size; with "advance" it does not."""
+    prompts, motions = _drawn(12, 4)
+    fractions = {}
+    for pen in ("advance", "drawn"):
+        parts = []
+        for p, m in zip(prompts, motions):
+            slot, u, _ = frame_layout(p, m.xs, m.ys, m.size, pen)
+            parts.append((u[slot != EMPTY] * m.size / FONT_SIZE) % 1.0)
+        fractions[pen] = np.concatenate(parts)
+    np.testing.assert_allclose(fractions["drawn"], 0.5, atol=1e-3)
+    assert np.abs(fractions["advance"] - 0.5).max() > 0.3
+    with pytest.raises(ValueError, match="unknown pen"):
+        strip_columns("AB", 20, "rounded")
 
 
 def test_the_layout_batch_names_each_glyph_by_its_token():

@@ -40,6 +40,8 @@ OPSET = 18  # onnxruntime (and onnxruntime-web) run every node the exporter writ
 def check_browser_model(model: nn.Module) -> None:
     if model.glyph_layout is None or model.cfg.layout != "glyph2d":
         raise ValueError(f"the browser runs a model told its glyph layout (layout 'glyph2d'), not {model.cfg.layout!r}")
+    if model.cfg.layout_pen != "advance":  # the page's layout (web/) places glyphs at their fractional pen positions
+        raise ValueError(f"the browser lays glyphs out at their pen positions (layout_pen 'advance'), not {model.cfg.layout_pen!r}")
 
 
 class BrowserCond(nn.Module):

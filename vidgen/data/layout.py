@@ -128,6 +128,15 @@ def pen_starts(text: str, f: ImageFont.FreeTypeFont | None = None) -> np.ndarray
     return np.concatenate([ends - np.asarray(advances), ends[-1:]])
 
 
+def drawn_starts(text: str, f: ImageFont.FreeTypeFont | None = None) -> np.ndarray:
+    """Where the renderer draws each glyph, and the end: `pen_starts` rounded half up to the pixel (n+1,) float.
+
+    FreeType places each glyph's bitmap at its pen position rounded to a whole pixel, so a glyph's ink sits up
+    to half a pixel off its fractional pen position (checked against Pillow's strips in tests/test_layout2d.py).
+    Positions are multiples of 1/64 px, so floor(x + 1/2) is the rounding exactly, ties included."""
+    return np.floor(pen_starts(text, f) + 0.5)
+
+
 @functools.lru_cache(maxsize=65536)
 def glyph_layout(text: str) -> GlyphLayout:
     """The layout of a prompt of symbols from A-Z0-9 (and '?' for a spare token); '' is the empty

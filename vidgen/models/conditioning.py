@@ -215,7 +215,7 @@ class GivenLayout2D(LayoutKind):
     panel_caption = "glyph layout: given to this model, where each glyph is in every frame"
 
     def build(self, cfg, template_rows):
-        return GlyphLayout2DFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim), None
+        return GlyphLayout2DFeatures(cfg.vocab_size, cfg.layout_dim, cfg.template_dim, cfg.layout_pen), None
 
     def feature_shape(self, model, batch):
         cfg = model.cfg
@@ -228,7 +228,7 @@ class GivenLayout2D(LayoutKind):
         return [self.world_motion(p, world, seed) for p in prompts]
 
     def panel(self, model, prompt, ids, motion):
-        slot, u, _ = frame_layout(prompt, motion.xs, motion.ys, motion.size)
+        slot, u, _ = frame_layout(prompt, motion.xs, motion.ys, motion.size, model.cfg.layout_pen)
         return self.panel_caption, (slot, u)
 
 

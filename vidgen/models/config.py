@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..data import tokenizer as tok
+from ..data.layout2d import check_pen
 from ..data.shape import FRAMES, HEIGHT, WIDTH
 from .conditioning import LAYOUT_KINDS, LayoutKind, layout_kind
 from .motion_prior import MOTION_PRIORS, PLACED_PRIORS
@@ -49,6 +50,9 @@ class ModelConfig:
     # "glyph2d": told the layout at every pixel, in two dimensions and at any size, for text moving any way
     # (the motion world: vidgen.data.layout2d, vidgen.models.layout2d); "learned2d": the blog's interface in
     # the motion world, predicting the glyph widths and drawing a motion from a learned prior (vidgen.models.aligner2d)
+    layout_pen: str = "advance"  # "glyph2d" only: where the layout says each glyph begins (vidgen.data.layout2d.PENS):
+    # "advance", its pen position as the font's advances add up (fractional; every checkpoint before 2026-12-05), or
+    # "drawn", the pixel the renderer draws it at (the pen rounded: the ink then sits where the layout says)
     layout_dim: int = 32  # glyph layout: width of the per-symbol embedding
     template_dim: int = 0  # glyph layout: width of a learned feature per (symbol, in-glyph pixel column, row),
     # a glyph template in feature space that the model learns from the denoising loss alone (0 = none: the
@@ -102,6 +106,10 @@ class ModelConfig:
             readers = ", ".join(repr(name) for name, k in LAYOUT_KINDS.items() if k.reads_layout)
             raise ValueError(f"template_dim must be >= 0 and needs a layout ({readers}), got {self.template_dim} "
                              f"with layout={self.layout!r}")
+        check_pen(self.layout_pen)
+        if self.layout_pen != "advance" and self.layout != "glyph2d":
+            raise ValueError(f"layout_pen={self.layout_pen!r} needs layout='glyph2d' (the model told its 2D layout), got "
+                             f"layout={self.layout!r}")
         if self.motion_prior not in MOTION_PRIORS:
             raise ValueError(f"unknown motion_prior {self.motion_prior!r}; known: {', '.join(MOTION_PRIORS)}")
         if self.pair_kerning and self.layout != "learned2d":

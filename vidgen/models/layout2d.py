@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..data import tokenizer as tok
 from ..data.layout import FONT_SIZE
-from ..data.layout2d import layout_batch_2d
+from ..data.layout2d import check_pen, layout_batch_2d
 
 PERIODS = (32.0, 16.0, 8.0, 4.0)  # pixels of the FONT_SIZE font: from "which half of a wide glyph" to stroke scale
 U_BINS = 32  # template columns: u from -1 to 30 px (the widest advance is about 20)
@@ -27,8 +27,9 @@ SIZE_SCALE = 4.0  # the size feature: (size - FONT_SIZE) / SIZE_SCALE
 class GlyphLayout2DFeatures(nn.Module):
     """(ids (B, L), motion (B, T, 3)) -> features of the glyph layout at every pixel (B, T, H, W, F)."""
 
-    def __init__(self, vocab_size: int, dim: int, template_dim: int):
+    def __init__(self, vocab_size: int, dim: int, template_dim: int, pen: str = "advance"):
         super().__init__()
+        self.pen = check_pen(pen)  # where each glyph begins (vidgen.data.layout2d.PENS; ModelConfig.layout_pen)
         self.symbol_embed = nn.Embedding(vocab_size, dim)
         self.template = nn.Embedding(vocab_size * U_BINS * V_BINS, template_dim) if template_dim else None
         nn.init.normal_(self.symbol_embed.weight, std=0.02)
@@ -38,7 +39,7 @@ class GlyphLayout2DFeatures(nn.Module):
 
     def forward(self, ids: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Prompt ids (B, L) moving along motion (B, T, 3) -> (B, T, H, W, F)."""
-        symbol, uv = layout_batch_2d(ids, motion)  # (B, T, H, W), (B, T, H, W, 2)
+        symbol, uv = layout_batch_2d(ids, motion, self.pen)  # (B, T, H, W), (B, T, H, W, 2)
         return self.features(symbol, uv, motion[:, 0, 2])
 
     def features(self, symbol: torch.Tensor, uv: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
