@@ -62,6 +62,8 @@ def test_sample_without_a_checkpoint_is_the_default_model_at_its_own_two_steps(t
         ("train", "--preset", "tiny", "--out", "/tmp/vidgen-no-such-run", "--resume"),
         ("train", "--preset", "tiny", "--out", "/tmp/never", "--max-steps", "0"),
         ("train", "--preset", "tiny", "--out", ROOT / "checkpoints" / "release", "--resume", "--batch-size", "4"),
+        ("train", "--preset", "tiny", "--out", "/tmp/vidgen-no-such-run", "--init-from", "/nonexistent"),
+        ("train", "--preset", "tiny", "--out", "/tmp/never", "--init-from", "release"),  # another network's weights
         ("sample", "--prompt", "AB", "--out", "x.gif", "--device", "cuda:7"),
         ("frobnicate",),
     ],

@@ -43,6 +43,8 @@ def add_train_args(p) -> None:
     p.add_argument("--holdout-single", action="store_true", help="never train on 1-symbol prompts (the blog's experiment)")
     p.add_argument("--vae", default=None, help="a latent preset's autoencoder: a VAE release directory or a shipped VAE's name "
                                                "(default: the preset's; copied into the run)")
+    p.add_argument("--init-from", default=None, help="start from these weights (a shipped model's name or a checkpoint "
+                   "directory) instead of the preset's (TrainConfig.init_from)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -61,6 +63,16 @@ def run_train(args) -> None:
     if args.vae is not None and (args.resume or not preset.model.latent):
         raise UsageError("--vae: " + ("a resumed run keeps the VAE it was started with" if args.resume else
                                       f"preset {args.preset!r} denoises pixels; only a latent preset takes a VAE"))
+    if args.init_from is not None:
+        if args.resume:
+            raise UsageError("--init-from: a resumed run continues from its own weights")
+        from ..models import build_model
+        from ..training.trainer import init_weights
+
+        try:  # before a precision is timed
+            init_weights(args.init_from, build_model(preset.model))
+        except ValueError as e:
+            raise UsageError(f"--init-from: {e}") from None
     device = init_distributed(device)
     _train(args, preset, device)
     leave_distributed()
@@ -94,6 +106,8 @@ def _train(args, preset, device: str) -> None:
         train_cfg = override(train_cfg, split=override(train_cfg.split, holdout_single=True))
     if args.vae is not None:
         train_cfg = override(train_cfg, vae=args.vae)
+    if args.init_from is not None:
+        train_cfg = override(train_cfg, init_from=args.init_from)
     try:
         trainer = Trainer(preset.model, preset.diffusion, train_cfg, out, device=device, resume=args.resume,
                           preset_name=args.preset, resume_changes=changes if args.resume else None)

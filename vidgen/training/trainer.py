@@ -92,6 +92,22 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None,
     return loss, mse, aux
 
 
+
+def init_weights(source: str, model) -> dict[str, torch.Tensor]:
+    """The weights of `source` (TrainConfig.init_from: a shipped model's name or a checkpoint directory) that `model`
+    starts from, or ValueError in one line: all of them must fit, but a latent model takes only those whose names and
+    shapes match (its patch embedding and output layer hold other numbers than a pixel model's)."""
+    weights = ckpt.load_model(resolve_model_path(source), prefer_ema=True)[0].state_dict()
+    own = model.state_dict()
+    fits = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if model.cfg.latent:
+        return fits
+    differ = sorted(set(own) ^ set(weights) | {k for k in own if k in weights and k not in fits})
+    if differ:
+        raise ValueError(f"init_from={source!r}: its network does not match this one's parameters ({len(differ)} tensors "
+                         f"differ in name or shape, e.g. {differ[0]})")
+    return fits
+
 class Trainer:
     """Owns the model, its EMA, the optimizer and the run directory."""
 
@@ -153,15 +169,10 @@ class Trainer:
         """Start model and EMA from the weights of `source` (TrainConfig.init_from), which must have this network's
         parameters; a latent model takes those of a pixel model whose names and shapes match and keeps its own
         patch embedding and output layer (a latent patch holds other numbers than a pixel patch)."""
-        weights = ckpt.load_model(resolve_model_path(source), prefer_ema=True)[0].state_dict()
+        weights = init_weights(source, self.model)
         if self.model_cfg.latent:
-            own = self.model.state_dict()
-            weights = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-            weights = own | weights
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as e:
-            raise ValueError(f"init_from={source!r}: its network does not match this one's parameters ({e})") from None
+            weights = self.model.state_dict() | weights
+        self.model.load_state_dict(weights)
         self.ema.load_state_dict(self.model.state_dict())
 
     def _load_state(self):
