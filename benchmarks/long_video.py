@@ -88,16 +88,24 @@ def measure(pipe, reader, prompts: list[str], frames: int, method: str, steps: i
     }
 
 
-def cost(pipe, method: str, steps: int, lengths=(32, 64, 96, 128), repeats: int = 3) -> dict:
-    """One prompt's video time at each length, per frame."""
+def cost(pipe, method: str, steps: int, lengths=(32, 64, 96, 128), rounds: int = 5) -> dict:
+    """One prompt's video time at each length, per frame: the median of `rounds` rounds, each timing every length once
+    (a machine that slows down for a while slows every length alike)."""
     prompt = "HELLO WORLD 2026"
+    motions = {n: pipe.sample_motion(prompt, 0, n) for n in lengths}
+    make = {n: (lambda m=motions[n]: pipe.generate(prompt, motion=m, method=method, steps=steps)) for n in lengths}
+    for n in lengths:
+        make[n]()  # warm up
+    times = {n: [] for n in lengths}
+    for _ in range(rounds):
+        for n in lengths:
+            times[n].append(time_it(make[n], 1, warmup=0))
     rows = {}
     for n in lengths:
-        motion = pipe.sample_motion(prompt, 0, n)
-        s = time_it(lambda: pipe.generate(prompt, motion=motion, method=method, steps=steps), repeats, warmup=1)
+        s = float(np.median(times[n]))
         rows[str(n)] = {"seconds": round(s, 3), "ms_per_frame": round(1000 * s / n, 2)}
     per_frame = [r["ms_per_frame"] for r in rows.values()]
-    return {"prompt": prompt, "by_frames": rows, "per_frame_spread": round(max(per_frame) / min(per_frame) - 1, 3)}
+    return {"prompt": prompt, "rounds": rounds, "by_frames": rows, "per_frame_spread": round(max(per_frame) / min(per_frame) - 1, 3)}
 
 
 MEMORY_SNIPPET = """
@@ -140,13 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--n", type=int, default=24, help="prompts a split for the default method (the methods' comparison uses half)")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"methods compared (default {','.join(METHODS)})")
     ap.add_argument("--skip-cost", action="store_true", help="no timing or memory (a busy machine)")
+    ap.add_argument("--cost-only", action="store_true", help="only time a frame against length and memory (an idle machine)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--picture", default=None, help="write only the seam picture here (docs/long/seam.png) and stop")
     return ap
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.cost_only and (args.skip_cost or args.picture):
+        ap.error("--cost-only times the default method alone: not with --skip-cost or --picture")
     load = os.getloadavg()[0]
     torch.manual_seed(0)
     pipe = load_pipeline(args.model)
@@ -163,9 +175,9 @@ def main(argv=None) -> None:
               "load_average_before": round(load, 2), "idle": load < 0.5, "matmul_1024_fp32_ms": round(1000 * matmul_s, 2),
               "default": {"method": method, "steps": steps}, "methods": {}, "shipped": {}}
     half = val[: max(2, args.n // 2)]
-    for name in tqdm([m.strip() for m in args.methods.split(",") if m.strip()], desc="methods"):
+    for name in tqdm([] if args.cost_only else [m.strip() for m in args.methods.split(",") if m.strip()], desc="methods"):
         report["methods"][name] = {str(n): measure(pipe, reader, half, n, name, steps) for n in (64, 128)}
-    for split, prompts in (("validation", val), ("held-out", held)):
+    for split, prompts in () if args.cost_only else (("validation", val), ("held-out", held)):
         report["shipped"][split] = {str(n): measure(pipe, reader, prompts, n, method, steps, calibrate=True) for n in (64, 128)}
     if not args.skip_cost:
         report["cost"] = cost(pipe, method, steps)

@@ -169,13 +169,18 @@ def test_independent_chunks_have_their_boundaries_every_window(tiny_long):
     assert boundaries.tolist() == [16, 32]
 
 
-def test_the_streams_key_value_cache_changes_nothing(tiny_long):
+@pytest.mark.parametrize("method", ["stream", "splice"])
+def test_the_key_value_cache_changes_nothing(tiny_long, method):
+    """A cached method computes its clean context's keys and values once per chunk or token and runs the frames it
+    moves alone: the video is the uncached one (40 frames: splice's last chunk holds 12 frames of context)."""
     model, sched = tiny_long.model, tiny_long.schedule
     ids = torch.from_numpy(tok.encode_batch(["HELLO WORLD"], 24, words=True))
     motion = motion_tensor([sample_motion("HELLO WORLD", MOTION, np.random.default_rng(0), frames=40)])
-    runs = [list(iter_long(model, sched, ids, motion, method="stream", steps=3, guidance_scale=3.0, seed=1, cache=c))[-1].x
+    runs = [list(iter_long(model, sched, ids, motion, method=method, steps=3, guidance_scale=3.0, seed=1, cache=c))[-1].x
             for c in (True, False)]
     assert torch.allclose(runs[0], runs[1], atol=1e-5)
+    assert not torch.allclose(runs[0], list(iter_long(model, sched, ids, motion, method=method, steps=3, guidance_scale=3.0,
+                                                      seed=2))[-1].x, atol=1e-3)  # another seed: another video
 
 
 def test_an_odd_length_is_made_a_patch_longer_and_cut(tiny_long):

@@ -65,7 +65,8 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
     """Make videos of motion.shape[1] frames for prompts ids (B, L) along motion (B, N, 3), yielding every call.
 
     N must be a multiple of the model's temporal patch and at least its window. Same seed, same video.
-    `cache`: the "stream" method computes its clean context's keys and values once per token (a causal model)."""
+    `cache`: a method whose calls keep clean context in front ("splice", "stream": Method.cached) computes that
+    context's keys and values once per chunk or token and runs the frames it moves alone (a causal model)."""
     check_long_model(model)
     check_seed(seed)
     cfg = model.cfg
@@ -83,7 +84,7 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
     made_by = np.full(frames, -1, dtype=np.int64)
     conds: dict[int, object] = {}  # window start -> its Conditioning (the layout of its frames)
     scratch = None  # an independent chunk's own window (x, levels) while it is made
-    runner = CachedStream(model) if method == "stream" and cache and cfg.temporal == "causal" else None
+    runner = ContextCache(model) if get_method(method).cached and cache and cfg.temporal == "causal" else None
     for i, call in enumerate(plan):
         s = call.start
         if s not in conds:
@@ -97,12 +98,13 @@ def iter_long(model, schedule: NoiseSchedule, ids: torch.Tensor, motion: torch.T
         t = levels_map.timesteps(lw, b, device)  # (B, W)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
             if runner is not None:
-                out = runner(xw, t, cond, guidance_scale, call)
+                moving = np.flatnonzero(call.targets < lw)  # the frames this call moves, after its context
+                out = runner(xw, t, cond, guidance_scale, call, -(-(int(moving.max()) + 1) // pt) * pt)
             else:
                 out = model.forward_with_guidance(xw, t, None, guidance_scale, cond=cond)
         pred_x0, _ = schedule.split_prediction(out.float(), xw, t)
         pred_x0 = pred_x0.clamp(-1.0, 1.0)
-        if runner is not None:  # the cached pass predicts the active token alone: elsewhere show the window as it is
+        if runner is not None:  # the cached pass predicts the frames it moves alone: elsewhere show the window as it is
             active = torch.from_numpy(call.targets < lw).to(device)[None, :, None, None]
             pred_x0 = torch.where(active, pred_x0, xw)
         moved = levels_map.step(xw, pred_x0, lw, call.targets)
@@ -126,20 +128,20 @@ def encode_window(model, ids: torch.Tensor, motion: torch.Tensor, guidance_scale
         return model.encode_for_guidance(ids, guidance_scale, motion=motion)
 
 
-class CachedStream:
-    """The "stream" method's calls with a key-value cache: while one temporal token is denoised, the clean
-    context in front of it does not change, and in a causal model it never attends to the token, so its
-    keys and values in every layer are computed once per token (the first call) and reused by the others,
-    which run the new token's H'W' tokens alone (vidgen.models.full.FullDiT.forward_cached)."""
+class ContextCache:
+    """A cached method's calls (Method.cached: "splice", "stream"): while a chunk (or a token) is denoised, the clean
+    context in front of it does not change, and in a causal model it never attends to what follows, so its keys and
+    values in every layer are computed once per chunk (its first call) and reused by the others, which run the
+    frames they move alone (vidgen.models.full.FullDiT.forward_cached)."""
 
     def __init__(self, model):
         self.model = model
         self.key = None  # (window start, chunk) the cache was made for
         self.cache = None
 
-    def __call__(self, x: torch.Tensor, t: torch.Tensor, cond, guidance_scale: float, call: Call) -> torch.Tensor:
-        model = self.model
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, cond, guidance_scale: float, call: Call, end: int) -> torch.Tensor:
+        """The guided prediction for frames [call.context, end) of the window x (B, W, H, W)."""
         key = (call.start, call.chunk)
-        if key != self.key:  # a new token: the context's keys and values
+        if key != self.key:  # a new chunk or token: its context's keys and values
             self.key, self.cache = key, None
-        return model.forward_cached(x, t, cond, guidance_scale, call.context, call.context + model.cfg.patch[0], self)
+        return self.model.forward_cached(x, t, cond, guidance_scale, call.context, end, self)

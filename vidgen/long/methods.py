@@ -7,7 +7,9 @@ frames they denoise together and what clean frames they are told:
 
     independent  16-frame chunks, each from its own noise with no context: the baseline that shows a seam
     splice       seed 004's latent splicing: chunks overlapping by `overlap` frames, the last frames of one
-                 the clean initial condition (context) of the next
+                 the clean initial condition (context) of the next (a causal model computes that context's keys
+                 and values once per chunk and denoises the new frames alone, so a video costs what its new
+                 frames do: the last chunk, which ends at the video's end, may hold more context and fewer new frames)
     pyramid      Diffusion Forcing's sliding window (a FIFO-Diffusion queue): each temporal token one level
                  noisier than the one before it; every call moves every token of the window down one level, the
                  front one comes out clean and a pure-noise one enters behind (W/pt - steps clean tokens of context)
@@ -100,13 +102,17 @@ class Method:
     title: str
     plan: Callable[..., Iterator[Call]]
     help: str
+    cached: bool = False  # its calls keep their clean context unchanged: a causal model computes that context's keys
+    # and values once per chunk (or token) and runs the frames it moves alone (vidgen.long.engine.ContextCache)
 
 
 METHOD_REGISTRY: tuple[Method, ...] = (
     Method("independent", "independent chunks", independent, "16-frame chunks side by side, each alone (shows the seam)"),
-    Method("splice", "latent splicing", splice, "chunks overlapping by 4 frames, the last frames of one the clean start of the next"),
+    Method("splice", "latent splicing", splice, "chunks overlapping by 4 frames, the last frames of one the clean start of the next",
+           cached=True),
     Method("pyramid", "Diffusion Forcing pyramid", pyramid, "a sliding window of rising noise, one level per temporal token (FIFO)"),
-    Method("stream", "causal streaming", stream, "one temporal token at a time after clean context, keys and values cached"),
+    Method("stream", "causal streaming", stream, "one temporal token at a time after clean context, keys and values cached",
+           cached=True),
 )
 METHODS = {m.name: m for m in METHOD_REGISTRY}
 

@@ -84,9 +84,9 @@ class FullDiT(TokenDenoiser):
         return [block.attn for block in self.blocks] if kind == "self" else super().attention_layers(kind)
 
     def forward_cached(self, x, t, cond, guidance_scale: float, lo: int, hi: int, holder) -> torch.Tensor:
-        """The guided prediction for frames [lo, hi) of the window x (B, W, H, W) (one temporal token of a
-        causal model, streamed), at per-frame timesteps t (B, W), with frames [0, lo) as context whose keys and
-        values in every block are computed on the first call for a token and kept in `holder.cache` (the
+        """The guided prediction for frames [lo, hi) of the window x (B, W, H, W) (a causal model's chunk or
+        temporal token, vidgen.long), at per-frame timesteps t (B, W), with frames [0, lo) as context whose keys and
+        values in every block are computed on the first call for a chunk and kept in `holder.cache` (the
         others reuse them). -> (B, W, H, W), zero outside [lo, hi). Equal to forward_with_guidance's
         prediction on those frames (tests/test_long.py)."""
         if self.cfg.temporal != "causal":
@@ -113,8 +113,8 @@ class FullDiT(TokenDenoiser):
                 hc, kv = block(hc, c[:, : lo // pt], cond.text, cond.mask, rope_rows(rope, 0, a), self.causal_mask[:a, :a], keep_kv=True)
                 holder.cache.append(kv)
         hn = h[:, a:z]
-        for block, past in zip(self.blocks, holder.cache):
-            hn = block(hn, c[:, lo // pt : hi // pt], cond.text, cond.mask, rope_rows(rope, a, z), past=past)
+        for block, past in zip(self.blocks, holder.cache):  # the frames asked attend to the context and causally among themselves
+            hn = block(hn, c[:, lo // pt : hi // pt], cond.text, cond.mask, rope_rows(rope, a, z), self.causal_mask[a:z, :z], past=past)
         patches = torch.zeros(h.shape[0], h.shape[1], self.final_layer.linear.out_features, dtype=hn.dtype, device=hn.device)
         patches[:, a:z] = self.final_layer(hn, c[:, lo // pt : hi // pt])
         out = self.patcher.unpatchify(patches)  # (B', W, H, W)
