@@ -219,8 +219,8 @@ def test_every_table_that_quotes_a_report_is_the_report_rendered():
     ("few_step.json", "few_step"), ("few_step_large.json", "few_step_large"), ("few_step_timing.json", "default_model"),
     ("app_latency_2step.json", "app_latency"), ("world_blog.json", "world_models"), ("world_blog.json", "world_variety"),
     ("shipped_models.json", "scroll_models"), ("soak.json", "soak_load"), ("long.json", "long_methods"),
-    ("long.json", "long_shipped"), ("long.json", "long_cost"), ("motion_kpis.json", "motion_kpis"),
-    ("long_temporal.json", "long_temporal"), ("browser.json", "browser"), ("fidelity_latent.json", "fidelity"),
+    ("long.json", "long_shipped"), ("long_cost.json", "long_cost"), ("motion_kpis.json", "motion_kpis"),
+    ("long_temporal.json", "long_temporal"), ("long_drawn.json", "long_pen"), ("browser.json", "browser"), ("fidelity_latent.json", "fidelity"),
     ("vae_vae-causal.json", "vae_compare"),
 ])
 def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
@@ -241,8 +241,10 @@ def test_a_changed_report_makes_its_table_stale(monkeypatch, report, table):
             next(iter(next(iter(data["methods"].values())).values()))["seam_ratio"] += 1
         elif name == report and name == "long.json" and table == "long_shipped":
             data["shipped"]["validation"]["64"]["drift_db"] += 1
-        elif name == report and name == "long.json":
+        elif name == report and name == "long_cost.json":
             data["cost"]["by_frames"]["128"]["seconds"] *= 2
+        elif name == report and name == "long_drawn.json":
+            data["shipped"]["validation"]["64"]["psnr"] += 1
         elif name == report and name == "long_temporal.json":
             data["shipped"]["held-out"]["128"]["nearest_render"] -= 0.25
         elif name == report and name == "browser.json":

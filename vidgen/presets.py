@@ -70,7 +70,15 @@ LATENT_TRAIN = replace(MOTION_TRAIN, vae="vae-frame", init_from="release", lr=5e
 # tokens, each over the same 2x4x4 world pixels of glyph layout (8x8 video pixels), fine-tuned from the release too
 LATENT64_NET = replace(LATENT_NET, channels=8)
 LATENT64_TRAIN = replace(LATENT_TRAIN, vae="vae-frame-64", world=replace(MOTION, scale=2), snapshot_every=250)
+# the release told where the renderer draws each glyph, fine-tuned from the release (docs/world.md)
+RELEASE_DRAWN_TRAIN = replace(MOTION_TRAIN, init_from="release", lr=2e-4, warmup_steps=50, lr_decay_steps=1200, max_steps=1200,
+                              ckpt_every=100, snapshot_every=0, val_every=300)
 LONG_NET = small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal")
+# the long model told where the renderer draws each glyph (layout_pen "drawn": the pixel, not the fractional pen
+# position up to half a pixel away), fine-tuned from the shipped long model (docs/long.md)
+LONG_DRAWN_NET = replace(LONG_NET, layout_pen="drawn")
+LONG_DRAWN_TRAIN = replace(LONG_TRAIN, init_from="long", lr=2e-4, warmup_steps=50, lr_decay_steps=1800, max_steps=1800,
+                           val_every=300, ckpt_every=100, snapshot_every=0)
 
 PRESETS: dict[str, Preset] = {
     # the networks and their recipes
@@ -83,6 +91,8 @@ PRESETS: dict[str, Preset] = {
     # the shipped models' recipes
     "small-fast-template": Preset(small(depth=4, qk_norm=True, layout="glyph", template_dim=8), V_COSINE, LAYOUT_TRAIN),
     "motion-template": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8), V_COSINE, MOTION_TRAIN),
+    "motion-template-drawn": Preset(small(depth=4, qk_norm=True, layout="glyph2d", template_dim=8, layout_pen="drawn"), V_COSINE,
+                                    RELEASE_DRAWN_TRAIN),
     "motion-learned": Preset(small(depth=4, qk_norm=True, layout="learned2d", template_dim=8), V_COSINE,
                              replace(MOTION_TRAIN, prior_motions=3, lr_decay_steps=1800, max_steps=1800)),
     "motion-latent": Preset(LATENT_NET, V_COSINE, LATENT_TRAIN),
@@ -90,6 +100,7 @@ PRESETS: dict[str, Preset] = {
     "motion-long": Preset(LONG_NET, V_COSINE, LONG_TRAIN),
     "motion-long-tune": Preset(LONG_NET, V_COSINE, LONG_TUNE),  # the control of the next: the same steps without the term
     "motion-long-temporal": Preset(LONG_NET, V_COSINE, replace(LONG_TUNE, temporal_loss=1.0)),  # docs/long.md
+    "motion-long-drawn": Preset(LONG_DRAWN_NET, V_COSINE, LONG_DRAWN_TRAIN),
     "tiny-motion-long": Preset(tiny(layout="glyph2d", template_dim=4, prompt_len=tok.LONG_PROMPT_SLOTS, temporal="causal"), V_COSINE,
                                replace(TINY_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing")),
     "tiny-motion-learned": Preset(tiny(layout="learned2d", template_dim=4), V_COSINE, replace(TINY_TRAIN, world=MOTION, prior_motions=1)),

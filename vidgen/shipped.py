@@ -54,7 +54,9 @@ LONG_COMMANDS = RELEASE_COMMANDS + (
     # second ends the cosine at 2300 steps (both resume exactly: the data is a function of the step)
     "python -m vidgen train --preset motion-long --out runs/long --max-steps 1662 --lr-decay-steps 3600",
     "python -m vidgen train --preset motion-long --out runs/long --resume --max-steps 2300 --lr-decay-steps 2300",
-    "python -m vidgen export --checkpoint runs/long --out checkpoints/long --guidance 3 --long-method splice --long-steps 6")
+    # then told the pixel each glyph is drawn at (layout_pen "drawn"), from those weights (docs/long.md)
+    "python -m vidgen train --preset motion-long-drawn --out runs/long-drawn --init-from runs/long",
+    "python -m vidgen export --checkpoint runs/long-drawn --out checkpoints/long --guidance 3 --long-method splice --long-steps 6")
 
 # the latent release: its VAE, then the release's network fine-tuned on the VAE's latents (docs/latent.md)
 LATENT_COMMANDS = RELEASE_COMMANDS + (
@@ -112,7 +114,7 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         world="motion"),
     "long": ShippedModel(
         name="long", directory=CHECKPOINTS_DIR / "long", title="Long videos (16-128 frames, sentences)",
-        env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long", commands=LONG_COMMANDS, world="motion"),
+        env="VIDGEN_LONG_CHECKPOINT", option="long_checkpoint", preset="motion-long-drawn", commands=LONG_COMMANDS, world="motion"),
 }
 
 

@@ -299,12 +299,14 @@ def long_shipped() -> str:
 
 
 def long_cost() -> str:
-    """docs/long.md: time per frame against length, and memory (docs/reports/long.json)."""
-    report = load("long.json")
+    """docs/long.md: time per frame against length, and memory (docs/reports/long_cost.json, `--cost-only`)."""
+    report = load("long_cost.json")
     cost, memory = report["cost"], report["memory_mb"]
     rows = [[frames, f"{r['seconds']:.2f}", f"{r['ms_per_frame']:.1f}"] for frames, r in cost["by_frames"].items()]
+    d = report["default"]
     idle = "idle" if report["idle"] else f"not idle (load average {report['load_average_before']})"
-    return (f"`{cost['prompt']}`, one video; {report['cpu']}, {report['threads']} threads, {idle}; a 1024^3 fp32 matmul "
+    return (f"`{cost['prompt']}`, one video, {d['method']} at {d['steps']} steps a frame, the median of {cost['rounds']} "
+            f"rounds; {report['precision']}; {report['threads']} threads, {idle}; a 1024^3 fp32 matmul "
             f"{report['matmul_1024_fp32_ms']} ms, so the 128-frame video is {cost['video_128_matmuls']} matmul-times; time a "
             f"frame varies by {100 * cost['per_frame_spread']:.0f}% from 32 to 128 frames; peak memory of a process making one "
             + ", ".join(f"{frames}-frame video {mb:.0f} MB" for frames, mb in memory.items()) + "\n\n"
@@ -336,14 +338,29 @@ def motion_kpis() -> str:
             + table(["true videos"] + names, ["l"] + ["r"] * len(names), seps))
 
 
-TEMPORAL_RUNS = {"long (shipped)": "long.json", "+600 steps": "long_tune.json", "+600 steps with the temporal term": "long_temporal.json"}
+# the long model as it was before the drawn pen (its report: the shipped rows of docs/reports/long.json until 2026-12-05)
+TEMPORAL_RUNS = {"long (before the drawn pen)": "long_advance.json", "+600 steps": "long_tune.json",
+                 "+600 steps with the temporal term": "long_temporal.json"}
+PEN_RUNS = {"long (before the drawn pen)": "long_advance.json", "+600 steps, the same layout": "long_tune.json",
+            "+1800 steps, the drawn pen (shipped)": "long_drawn.json"}
+
+
+def long_pen() -> str:
+    """docs/long.md: the long model told where each glyph is drawn (layout_pen "drawn") against the same model before
+    and against 600 more steps of its own recipe, on the same sentences (docs/reports/long*.json, `benchmarks.long_video`)."""
+    return long_runs(PEN_RUNS)
 
 
 def long_temporal() -> str:
-    """docs/long.md: seed 004's temporal loss, trained once: the shipped long model, 600 more steps of the same recipe
+    """docs/long.md: seed 004's temporal loss, trained once: the long model, 600 more steps of the same recipe
     (the control) and 600 more with the term, on the same sentences (docs/reports/long*.json, `benchmarks.long_video`)."""
+    return long_runs(TEMPORAL_RUNS)
+
+
+def long_runs(runs: dict[str, str]) -> str:
+    """Long-video reports of several models side by side: name -> report (docs/reports/)."""
     rows = []
-    for name, path in TEMPORAL_RUNS.items():
+    for name, path in runs.items():
         report = load(path)
         for split, by_frames in report["shipped"].items():
             for frames, r in by_frames.items():
@@ -453,7 +470,7 @@ TABLES = {"few_step": few_step, "few_step_large": few_step_large, "default_model
           "blog_prior_sets": blog_prior_sets, "blog_priors": blog_priors,
           "scroll_models": scroll_models,
           "soak_load": soak_load, "long_methods": long_methods, "long_shipped": long_shipped, "long_cost": long_cost,
-          "motion_kpis": motion_kpis, "long_temporal": long_temporal, "browser": browser, "vae_compare": vae_compare,
+          "motion_kpis": motion_kpis, "long_temporal": long_temporal, "long_pen": long_pen, "browser": browser, "vae_compare": vae_compare,
           "latent_compare": latent_compare, "fidelity": fidelity}
 
 
