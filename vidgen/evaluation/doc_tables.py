@@ -445,12 +445,14 @@ def latent_compare() -> str:
                     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
 
 
-FIDELITY_MODELS = ("release", "latent")  # docs/reports/fidelity_NAME.json, `python -m vidgen.evaluation.fidelity`
+# row label -> docs/reports/ file, each from `python -m vidgen.evaluation.fidelity`
+FIDELITY_REPORTS = {"release": "fidelity_release.json", "release, drawn pen (not shipped)": "fidelity_release_drawn.json",
+                    "latent": "fidelity_latent.json"}
 
 
 def fidelity() -> str:
     """docs/latent.md: where each model's PSNR is lost (the autoencoder, the network from a noised truth, sampling)."""
-    reports = {name: load(f"fidelity_{name}.json") for name in FIDELITY_MODELS}
+    reports = {name: load(path) for name, path in FIDELITY_REPORTS.items()}
     ts = list(next(iter(reports.values()))["one_step_db"])
     rows = [[name, "none" if r["ceiling_db"] >= PSNR_CAP else f"{r['ceiling_db']:.1f}", *(f"{r['one_step_db'][t]:.1f}" for t in ts),
              f"{r['sampled_db']:.1f}", f"{r['sampling']['sampler']}, {r['sampling']['steps']} steps, guidance {r['sampling']['guidance_scale']:g}"]
