@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vidgen.checkpoint import CONFIG_NAME
+from vidgen.checkpoint import CONFIG_NAME, read_json
 from vidgen.data.prompts import SplitConfig, sentence_prompts
 from vidgen.data.shape import FRAMES
 from vidgen.data.world import render_motion, sample_motion
@@ -200,9 +200,13 @@ def main(argv=None) -> None:
               "models": {}, "skipped": {}}
     for name in names:
         directory = shipped_model(name).directory
-        if not (directory / CONFIG_NAME).exists():
-            report["skipped"][name] = f"no checkpoint at {directory}"
-            print(f"skipping {name}: no checkpoint at {directory}", file=sys.stderr)
+        scale = read_json(directory / CONFIG_NAME).get("train", {}).get("world", {}).get("scale", 1) if (
+            directory / CONFIG_NAME).exists() else 1
+        reason = (f"no checkpoint at {directory}" if not (directory / CONFIG_NAME).exists() else
+                  f"its world is {32 * scale}x{32 * scale}: the temporal encoder reads the 32x32 world's clips" if scale != 1 else None)
+        if reason:
+            report["skipped"][name] = reason
+            print(f"skipping {name}: {reason}", file=sys.stderr)
             continue
         report["models"][name] = measure_model(name, encoder, args)
     report["separation"] = separations(encoder, args.n, args.seed)
