@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from vidgen.checkpoint import CONFIG_NAME, read_json
 from vidgen.data.prompts import SplitConfig, sentence_prompts
-from vidgen.data.shape import FRAMES
+from vidgen.data.shape import FRAMES, HEIGHT, WIDTH
 from vidgen.data.world import render_motion, sample_motion
 from vidgen.evaluation.harness import split_prompts
 from vidgen.evaluation.temporal import (
@@ -203,7 +203,8 @@ def main(argv=None) -> None:
         scale = read_json(directory / CONFIG_NAME).get("train", {}).get("world", {}).get("scale", 1) if (
             directory / CONFIG_NAME).exists() else 1
         reason = (f"no checkpoint at {directory}" if not (directory / CONFIG_NAME).exists() else
-                  f"its world is {32 * scale}x{32 * scale}: the temporal encoder reads the 32x32 world's clips" if scale != 1 else None)
+                  f"its world is {HEIGHT * scale}x{WIDTH * scale}: the temporal encoder reads the {HEIGHT}x{WIDTH} world's clips"
+                  if scale != 1 else None)
         if reason:
             report["skipped"][name] = reason
             print(f"skipping {name}: {reason}", file=sys.stderr)
