@@ -59,7 +59,8 @@ LONG = replace(MOTION, frames=(FRAMES, MAX_FRAMES))  # windows of videos of 16 t
 LONG_TRAIN = replace(MOTION_TRAIN, world=LONG, split=SplitConfig(sentences=0.5), frame_noise="forcing", init_from="release",
                      lr=3e-4, warmup_steps=100, lr_decay_steps=4000, max_steps=4000)  # fine-tuned from the release
 LONG_TUNE = replace(LONG_TRAIN, init_from="long", lr=1e-4, warmup_steps=20, lr_decay_steps=600, max_steps=600, val_every=200,
-                    ckpt_every=100, snapshot_every=0)  # 600 more steps from the shipped long model: seed 004's temporal term, its control
+                    ckpt_every=100, snapshot_every=0)  # 600 more steps: seed 004's temporal term, its control; measured from the
+# long model before the drawn pen (`--init-from runs/long`, its first stage: docs/long.md), not from the shipped one
 # the latent release: the release's network on the per-frame VAE's latent (16 x 8 x 8 x 4; 2x1x1 patches: the same 512
 # tokens, each over the same 2x4x4 pixels of glyph layout), fine-tuned from the release (all but the patch embedding
 # and the output layer: docs/latent.md)
