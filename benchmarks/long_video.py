@@ -167,7 +167,7 @@ def main(argv=None) -> None:
         print(f"wrote {args.picture}")
         return
     method, steps = pipe.default_long
-    reader = default_reader("checkpoints/recognizer-motion")
+    reader = None if args.cost_only else default_reader("checkpoints/recognizer-motion")  # --cost-only reads nothing
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     matmul_s = time_it(lambda: a @ b, 20, warmup=3)
     val, held = list(sentence_prompts(n=args.n)), list(sentence_prompts(n=args.n, heldout=True))

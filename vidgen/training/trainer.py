@@ -92,7 +92,6 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0, ids, t, noise, drop=None,
     return loss, mse, aux
 
 
-
 def init_weights(source: str, model) -> dict[str, torch.Tensor]:
     """The weights of `source` (TrainConfig.init_from: a shipped model's name or a checkpoint directory) that `model`
     starts from, or ValueError in one line: all of them must fit, but a latent model takes only those whose names and
@@ -107,6 +106,7 @@ def init_weights(source: str, model) -> dict[str, torch.Tensor]:
         raise ValueError(f"init_from={source!r}: its network does not match this one's parameters ({len(differ)} tensors "
                          f"differ in name or shape, e.g. {differ[0]})")
     return fits
+
 
 class Trainer:
     """Owns the model, its EMA, the optimizer and the run directory."""
