@@ -152,7 +152,7 @@ def test_the_progressive_target_is_where_one_ddim_step_must_land(guidance_studen
     t_to = torch.full_like(t, 250)
     t_from = torch.full_like(t, 749)
     x0 = d.x0_target(x_t, t_from, x_next, t_to)
-    a_t, a_n = d._abar(t_from), d._abar(t_to)
+    a_t, a_n = d._abar(t_from, x_t.ndim), d._abar(t_to, x_t.ndim)
     eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
     torch.testing.assert_close(a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps, x_next, rtol=1e-4, atol=1e-4)
 

@@ -157,6 +157,31 @@ def test_tiny_latent_pipeline_end_to_end(tiny_latent_release):
     assert pipe.generate("AB", motion=pipe.sample_motion("AB", 1), noise=noise, steps=2, sampler="ddim").shape == (16, 32, 32)
 
 
+def test_a_latent_model_distils_in_its_latent_and_its_students_keep_its_vae(tiny_latent_release, tmp_path):
+    """Guidance then progressive distillation of a latent release: batches are the VAE's latents, the DDIM steps leave
+    x_0 unclipped (a latent has no [-1, 1] range), and each exported student loads and decodes with the same VAE."""
+    from vidgen.training.distill import DistillConfig, Distiller
+
+    release = tiny_latent_release / "release"
+    guided = Distiller(release, tmp_path / "g", DistillConfig(steps=2, batch_size=2))
+    x_t, t, ids, motion, s = guided.batch(0)
+    assert tuple(x_t.shape) == (2, 4, 16, 8, 8) and np.isfinite(guided.loss(x_t, t, ids, motion, s).item())
+    guided.fit(progress=False)
+    ckpt.export_release(tmp_path / "g", tmp_path / "g-release")
+    two = Distiller(tmp_path / "g-release", tmp_path / "p", DistillConfig(kind="progressive", student_steps=2, steps=2, batch_size=2))
+    x_t, t, *_ = two.batch(0)
+    out = 3 * torch.randn(x_t.shape, generator=torch.Generator().manual_seed(0))
+    landed = two._ddim(x_t, t, torch.full_like(t, -1), out)  # one step to the data: x_0 itself
+    assert torch.equal(landed, two.schedule.split_prediction(out, x_t, t)[0]) and landed.abs().max() > 1
+    two.fit(progress=False)
+    ckpt.export_release(tmp_path / "p", tmp_path / "p-release")
+    pipe = load_pipeline(tmp_path / "p-release", precision="fp32")
+    teacher_vae = ckpt.load_tensors(release / VAE_NAME)
+    assert all(torch.equal(v, teacher_vae[k]) for k, v in ckpt.load_tensors(tmp_path / "p-release" / VAE_NAME).items())
+    assert pipe.vae is not None and pipe.generate("AB", seed=1).shape == (16, 32, 32)
+    assert len(list(pipe.iter_steps("AB", seed=1))) == 2  # sampled its own way: 2 DDIM steps
+
+
 def test_the_probes_run_on_a_latent_model_in_world_pixels(tiny_latent_release, tmp_path):
     """Every probe runs on the latent model's token grid: a token covers patch x cell world pixels (the symbols it shows
     are counted there) and the probes on data denoise the VAE's latents of the renders, never the raw pixels."""

@@ -17,6 +17,10 @@ noises it at uniform timesteps, draws s uniformly in the range, and regresses th
 teacher's guided output (the same prediction type, v or eps). The teacher is frozen; the student's EMA is
 what ships.
 
+A latent teacher (ModelConfig.latent) teaches in its latent: the batch is coded by the VAE stored beside it, the
+DDIM steps leave x_0 unclipped (a latent has no [-1, 1] range, as the pipeline samples it), and the run directory
+and its export keep that VAE, so the student loads and decodes as its teacher does.
+
 A run directory holds what the trainer's does (model, EMA, optimizer, config, log), so `export` copies its
 EMA into a release directory and `--resume` continues exactly: every draw of step k is seeded by (seed, k).
 """
@@ -36,6 +40,7 @@ from tqdm.auto import tqdm
 from .. import checkpoint as ckpt
 from ..data.prompts import make_world_batch, sample_train_prompts
 from ..diffusion.schedule import NoiseSchedule, strided_timesteps
+from ..latent.release import check_vae, read_vae, vae_files
 from ..models import build_model
 from .config import TrainConfig
 from .optimizer_state import optimizer_from_tensors, optimizer_to_tensors
@@ -105,6 +110,9 @@ class Distiller:
         if cfg.kind == "progressive":  # the student keeps its teacher's guidance range
             cfg = self.cfg = dataclasses.replace(cfg, guidance_range=self.teacher.cfg.guidance_range)
         self.train_cfg = ckpt.config_section(self.teacher_raw, TrainConfig, "train", self.teacher_dir / ckpt.CONFIG_NAME)
+        self.vae = None  # a latent teacher's autoencoder: the batch is coded into its latent
+        if self.teacher.cfg.latent:
+            self.vae = check_vae(self.teacher.cfg, read_vae(self.teacher_dir, self.teacher_raw), self.train_cfg.world.scale)
         self.diff_cfg = diff_cfg
         self.schedule = NoiseSchedule(diff_cfg)
         self.model_cfg = dataclasses.replace(self.teacher.cfg, guidance_range=cfg.guidance_range)
@@ -129,7 +137,10 @@ class Distiller:
         """Step `step`'s draws: (x_t, t, ids, motion, guidance), all a function of (seed, step)."""
         tc, cfg = self.train_cfg, self.cfg
         prompts = sample_train_prompts(tc.split, cfg.seed + 1000, step, cfg.batch_size, 0, 0)
-        x0, ids, motion = make_world_batch(prompts, tc.world, np.random.default_rng([cfg.seed, step, 11]))
+        x0, ids, motion = make_world_batch(prompts, tc.world, np.random.default_rng([cfg.seed, step, 11]))  # x0 (B, T, H, W)
+        if self.vae is not None:
+            with torch.no_grad():
+                x0 = self.vae.to_latent(x0)  # (B, C, T, H', W')
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         if cfg.kind == "progressive":  # the student's own timesteps
             grid = torch.from_numpy(strided_timesteps(cfg.student_steps, self.schedule.num_timesteps))
@@ -141,16 +152,19 @@ class Distiller:
         s = lo + (hi - lo) * torch.rand(x0.shape[0], generator=g)
         return self.schedule.q_sample(x0, t, noise), t, ids, motion, s
 
-    def _abar(self, t: torch.Tensor) -> torch.Tensor:
-        """alpha_bar at timesteps t (B,), 1 where t = -1 (the data), shaped (B, 1, 1, 1)."""
+    def _abar(self, t: torch.Tensor, ndim: int) -> torch.Tensor:
+        """alpha_bar at timesteps t (B,), 1 where t = -1 (the data), shaped (B, 1, ...) to broadcast over a batch of
+        `ndim` axes (a video's 4, a latent's 5)."""
         a = self.schedule.alphas_cumprod.float()[t.clamp(min=0)]
-        return torch.where(t < 0, torch.ones_like(a), a)[:, None, None, None]
+        return torch.where(t < 0, torch.ones_like(a), a).view(-1, *[1] * (ndim - 1))
 
     def _ddim(self, x: torch.Tensor, t: torch.Tensor, t_to: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """One deterministic DDIM step from t to t_to (per sample; -1: the data), x_0 clipped as the sampler does."""
-        a_t, a_to = self._abar(t), self._abar(t_to)
+        """One deterministic DDIM step from t to t_to (per sample; -1: the data), x_0 clipped as the sampler does (a
+        pixel model's; a latent is never clipped)."""
+        a_t, a_to = self._abar(t, x.ndim), self._abar(t_to, x.ndim)
         x0, _ = self.schedule.split_prediction(out, x, t)
-        x0 = x0.clamp(-1.0, 1.0)
+        if self.vae is None:
+            x0 = x0.clamp(-1.0, 1.0)
         eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
         return a_to.sqrt() * x0 + (1 - a_to).sqrt() * eps
 
@@ -172,7 +186,7 @@ class Distiller:
     def x0_target(self, x_t: torch.Tensor, t: torch.Tensor, x_next: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:
         """The x_0 whose one DDIM step from (x_t, t) lands on x_next at t_next (Salimans & Ho, algorithm 2):
         (x_next - (sigma''/sigma) x_t) / (alpha'' - (sigma''/sigma) alpha)."""
-        a_t, a_n = self._abar(t), self._abar(t_next)
+        a_t, a_n = self._abar(t, x_t.ndim), self._abar(t_next, x_t.ndim)
         ratio = (1 - a_n).sqrt() / (1 - a_t).sqrt()  # sigma'' / sigma
         return (x_next - ratio * x_t) / (a_n.sqrt() - ratio * a_t.sqrt())
 
@@ -184,7 +198,7 @@ class Distiller:
                 null = self.teacher.null_prompt(ids.shape[0])  # uncond rows: the null prompt, along the same motion
                 cond = self.teacher.encode_prompts(torch.cat([ids, null]), motion=None if motion is None else torch.cat([motion, motion]))
                 c, u = self.teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), cond=cond).float().chunk(2)
-                target = u + s[:, None, None, None] * (c - u)  # (B, T, H, W): the teacher's guided output at scale s
+                target = u + s.view(-1, *[1] * (c.ndim - 1)) * (c - u)  # (B, ...): the teacher's guided output at scale s
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = self.student(x_t, t, ids, motion=motion, guidance=s).float()
             return torch.nn.functional.mse_loss(out, target)
@@ -197,7 +211,7 @@ class Distiller:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = self.teacher(x_mid, t_mid, cond=cond, guidance=s).float()
             target = self.x0_target(x_t, t, self._ddim(x_mid, t_mid, t_next, out), t_next)
-            a_t = self._abar(t)
+            a_t = self._abar(t, x_t.ndim)
             weight = (a_t / (1 - a_t)).clamp(min=1.0)  # truncated SNR
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = self.student(x_t, t, ids, motion=motion, guidance=s).float()
@@ -232,6 +246,7 @@ class Distiller:
             ckpt.EMA_NAME: ckpt.tensor_bytes(self.ema.state_dict()),
             ckpt.STATE_NAME: ckpt.tensor_bytes(tensors),
             ckpt.STATE_JSON: ckpt.json_bytes(meta),
+            **({} if self.vae is None else vae_files(self.vae)),  # the config's "vae" section is the teacher's
             ckpt.CONFIG_NAME: ckpt.json_bytes(ckpt.config_dict(self.model_cfg, self.diff_cfg, self.train_cfg, **extra)),
         })
 
