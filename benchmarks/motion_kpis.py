@@ -1,6 +1,12 @@
 """Seed 004's motion KPIs for every shipped motion-world model, short and long (issue 34, section 3).
 
     python -m benchmarks.motion_kpis [--models release,blog] [--n 48] [--encoder DIR] [--json FILE]
+    python -m benchmarks.motion_kpis --models latent --update docs/reports/motion_kpis.json
+
+`--update FILE` measures only the models named and replaces their rows in the report FILE (written by this command
+at the same --n and --seed, with the same temporal encoder), keeping every other row and the separations, and
+records under "updated" when and on what CPU each replaced row was measured: one retrained model is measured again
+without the others.
 
 For each model of vidgen.shipped.MOTION_MODELS whose checkpoint is on disk (the others are skipped and listed),
 `--n` validation prompts (`split_prompts("val")`) are generated along motions drawn from the model's world
@@ -178,7 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="generation batch k is sampled with seed + k; the swaps' seed")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--update", default=None, metavar="FILE",
+                    help="measure --models only and replace their rows in this report (same --n, --seed and encoder)")
     return ap
+
+
+def updated_report(path: str, fresh: dict) -> dict:
+    """The report at `path` with the rows of `fresh` (a report of some models) in place of its own, or SystemExit
+    if the two were not measured alike (n, seed, temporal encoder)."""
+    with open(path) as f:
+        old = json.load(f)
+    for key in ("n", "seed"):
+        if old.get(key) != fresh[key]:
+            raise SystemExit(f"--update: {path} has {key} {old.get(key)}, this run {fresh[key]}")
+    if old["encoder"].get("weights_sha256") != fresh["encoder"].get("weights_sha256"):
+        raise SystemExit(f"--update: {path} was measured with another temporal encoder")
+    merged = {**old, "models": {**old["models"], **fresh["models"]}}
+    merged["updated"] = {**old.get("updated", {}), **{name: {"cpu": fresh["cpu"], "threads": fresh["threads"],
+                                                             "load_average_before": fresh["load_average_before"],
+                                                             "date": time.strftime("%Y-%m-%d"), "seconds": fresh["seconds"]}
+                                                      for name in fresh["models"]}}
+    return merged
 
 
 def main(argv=None) -> None:
@@ -188,6 +214,8 @@ def main(argv=None) -> None:
     unknown = [m for m in names if m not in MOTION_MODELS]
     if unknown or not names:
         ap.error(f"--models: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(MOTION_MODELS)}")
+    if args.update and not os.path.isfile(args.update):
+        ap.error(f"--update: no report at {args.update}")
     if args.n < 2 or args.batch < 1 or args.long_batch < 1 or args.seed < 0:
         ap.error("need --n >= 2 (a covariance), --batch and --long-batch >= 1 and --seed >= 0")
     if not (os.path.isdir(args.encoder) and os.path.exists(os.path.join(args.encoder, CONFIG_NAME))):
@@ -207,13 +235,19 @@ def main(argv=None) -> None:
             print(f"skipping {name}: no checkpoint at {directory}", file=sys.stderr)
             continue
         report["models"][name] = measure_model(name, encoder, args)
-    report["separation"] = separations(encoder, args.n, args.seed)
-    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.update:
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        report = updated_report(args.update, report)
+        out = args.update
+    else:
+        report["separation"] = separations(encoder, args.n, args.seed)
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        out = args.json
     print(summary(report))
-    if args.json:
-        with open(args.json, "w") as f:
+    if out:
+        with open(out, "w") as f:
             json.dump(report, f, indent=2)
-        print(f"wrote {args.json}")
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -321,3 +321,22 @@ def test_temporal_loss_refuses_bad_shapes():
         temporal_loss(x0[:, :1], x0[:, :1], torch.ones(2))
     with pytest.raises(ValueError, match="weight"):
         temporal_loss(x0, x0, torch.ones(2, 5))
+
+
+def test_the_kpi_benchmark_replaces_only_the_rows_it_measured_again(tmp_path):
+    """`benchmarks.motion_kpis --update`: a retrained model's row is replaced, the others and the separations kept,
+    and a report measured otherwise (another n, seed or temporal encoder) is refused."""
+    from benchmarks.motion_kpis import updated_report
+
+    def report(models, n=48, sha="a"):
+        return {"cpu": "X", "threads": 2, "load_average_before": 0.1, "n": n, "seed": 0, "encoder": {"weights_sha256": sha},
+                "models": models, "skipped": {}, "separation": {"short": 1}, "seconds": 5.0}
+
+    path = tmp_path / "kpis.json"
+    path.write_text(json.dumps(report({"release": {"w": 1}, "latent": {"w": 2}})))
+    merged = updated_report(str(path), report({"latent": {"w": 3}}))
+    assert merged["models"] == {"release": {"w": 1}, "latent": {"w": 3}} and merged["separation"] == {"short": 1}
+    assert set(merged["updated"]) == {"latent"} and merged["updated"]["latent"]["cpu"] == "X"
+    for other in (report({"latent": {}}, n=24), report({"latent": {}}, sha="b")):
+        with pytest.raises(SystemExit, match="--update"):
+            updated_report(str(path), other)
