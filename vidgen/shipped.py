@@ -63,7 +63,11 @@ LATENT_COMMANDS = RELEASE_COMMANDS + (
     "python -m vidgen train-vae --preset frame --out runs/vae-frame --steps 6000 --minutes 75 --threads 1",
     "python -m vidgen export-vae --run-dir runs/vae-frame --out checkpoints/vae-frame",
     "python -m vidgen train --preset motion-latent --out runs/motion-latent --precision fp32",
-    "python -m vidgen export --checkpoint runs/motion-latent --out checkpoints/latent --guidance 3 --best")
+    # then told the pixel each glyph is drawn at (layout_pen "drawn"), from those weights: 2000 steps, then on to 3200
+    # on a longer cosine (resumed exactly; docs/latent.md)
+    "python -m vidgen train --preset motion-latent-drawn --out runs/latent-drawn --init-from runs/motion-latent --precision fp32",
+    "python -m vidgen train --preset motion-latent-drawn --out runs/latent-drawn --resume --max-steps 3200 --lr-decay-steps 3200",
+    "python -m vidgen export --checkpoint runs/latent-drawn --out checkpoints/latent --guidance 2 --best")
 
 # the 64x64 world's latent model: its VAE (space / 8), then the release's network fine-tuned on its latents
 LATENT64_COMMANDS = RELEASE_COMMANDS + (
@@ -106,7 +110,7 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
                   "python -m vidgen export --checkpoint runs/blog_learned --out checkpoints/scroll-blog --guidance 3 --best")),
     "latent": ShippedModel(
         name="latent", directory=CHECKPOINTS_DIR / "latent", title="Latent release (per-frame VAE, space / 4)",
-        env="VIDGEN_LATENT_CHECKPOINT", option="latent_checkpoint", preset="motion-latent", commands=LATENT_COMMANDS,
+        env="VIDGEN_LATENT_CHECKPOINT", option="latent_checkpoint", preset="motion-latent-drawn", commands=LATENT_COMMANDS,
         world="motion"),
     "latent-64": ShippedModel(
         name="latent-64", directory=CHECKPOINTS_DIR / "latent-64", title="Latent release of the 64x64 world (space / 8)",

@@ -447,7 +447,7 @@ def latent_compare() -> str:
 
 # row label -> docs/reports/ file, each from `python -m vidgen.evaluation.fidelity`
 FIDELITY_REPORTS = {"release": "fidelity_release.json", "release, drawn pen (not shipped)": "fidelity_release_drawn.json",
-                    "latent": "fidelity_latent.json"}
+                    "latent before the drawn pen (1500 steps)": "fidelity_latent_advance.json", "latent": "fidelity_latent.json"}
 
 
 def fidelity() -> str:
