@@ -71,8 +71,9 @@ LATENT_TRAIN = replace(MOTION_TRAIN, vae="vae-frame", init_from="release", lr=5e
 # tokens, each over the same 2x4x4 world pixels of glyph layout (8x8 video pixels), fine-tuned from the release too
 LATENT64_NET = replace(LATENT_NET, channels=8)
 LATENT64_TRAIN = replace(LATENT_TRAIN, vae="vae-frame-64", world=replace(MOTION, scale=2), snapshot_every=250)
-# the latent release told where the renderer draws each glyph (layout_pen "drawn"), fine-tuned from the shipped latent
-# model: every tensor fits, only the layout it is told moves by up to half a pixel (docs/latent.md)
+# the latent release told where the renderer draws each glyph (layout_pen "drawn"): the shipped `latent` was fine-tuned
+# so from its first stage (`--init-from runs/motion-latent`, vidgen.shipped.LATENT_COMMANDS); every tensor fits, only
+# the layout it is told moves by up to half a pixel. Without --init-from it continues from the shipped `latent`
 LATENT_DRAWN_NET = replace(LATENT_NET, layout_pen="drawn")
 LATENT_DRAWN_TRAIN = replace(LATENT_TRAIN, init_from="latent", lr=3e-4, warmup_steps=50, lr_decay_steps=2000, max_steps=2000,
                              val_every=250, ckpt_every=100)
