@@ -85,11 +85,15 @@ def test_distillation_learns_the_guided_output_and_resumes_exactly(tiny_motion_c
     raw = ckpt.read_json(tmp_path / "part" / ckpt.CONFIG_NAME)
     raw["distill"]["config"]["steps"] = 30
     ckpt.atomic_write_json(tmp_path / "part" / ckpt.CONFIG_NAME, raw)
+    with open(tmp_path / "part" / ckpt.LOG_NAME, "a") as f:  # a run stopped past its checkpoint, mid-line
+        f.write(json.dumps({"step": 20, "loss": 9.0}) + "\n" + '{"step": 2')
     resumed = Distiller(None, tmp_path / "part", resume=True)
     assert resumed.step == 10
     resumed.fit(progress=False)
     for (k, v), w in zip(whole.student.state_dict().items(), resumed.student.state_dict().values()):
         assert torch.equal(v, w), k
+    logged = [json.loads(line) for line in (tmp_path / "part" / ckpt.LOG_NAME).read_text().splitlines()]
+    assert [r["step"] for r in logged] == [10, 20, 30] and logged[1]["loss"] != 9.0  # each step once, as the run logged it
 
 
 def test_an_exported_student_samples_in_one_pass_a_step(distiller, tmp_path):

@@ -138,6 +138,23 @@ def finish_interrupted_write(d: Path) -> None:
         raise CheckpointError(f"{d} holds an interrupted write ({COMMIT_NAME}) and it cannot be finished: {e}") from e
 
 
+def trim_log(path: Path, step: int) -> None:
+    """Keep a run's JSON-lines log up to `step`, the step it resumes at: a run stopped between checkpoints left lines
+    past the last one (the resumed run logs those steps again) and perhaps a half-written last line."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            kept.append(line + "\n")
+    atomic_write_bytes(path, "".join(kept).encode())
+
+
 def discard_unfinished_writes(d: Path) -> list[str]:
     """For the one process that owns directory d (a resumed run, an export): finish a committed set,
     then delete what a crash left before any commit (pending files, temp files). -> names deleted."""

@@ -132,6 +132,7 @@ class Distiller:
             meta = ckpt.read_json(self.out / ckpt.STATE_JSON)
             optimizer_from_tensors(self.opt, self.student, ckpt.load_tensors(self.out / ckpt.STATE_NAME), meta)
             self.step, self.seconds = int(meta["step"]), float(meta["train_seconds"])
+            ckpt.trim_log(self.out / ckpt.LOG_NAME, self.step)  # lines past the checkpoint are logged again
 
     def batch(self, step: int):
         """Step `step`'s draws: (x_t, t, ids, motion, guidance), all a function of (seed, step)."""

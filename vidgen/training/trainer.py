@@ -186,23 +186,7 @@ class Trainer:
         self.samples_seen = int(meta.get("samples_seen", 0))
         self.train_seconds = float(meta.get("train_seconds", 0.0))
         if self.rank == 0:
-            self._trim_log()
-
-    def _trim_log(self) -> None:
-        """Keep the log's lines up to the resumed step: a crash may have left lines past the last
-        checkpoint (the resumed run logs those steps again) or a half-written last line."""
-        path = self.out / ckpt.LOG_NAME
-        if not path.is_file():
-            return
-        kept = []
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= self.step:
-                kept.append(line + "\n")
-        ckpt.atomic_write_bytes(path, "".join(kept).encode())
+            ckpt.trim_log(self.out / ckpt.LOG_NAME, self.step)  # lines past the checkpoint are logged again
 
     def save(self):
         """Write weights, EMA, config and optimizer state (rank 0) as one all-or-nothing set (checkpoint.write_set)."""

@@ -119,6 +119,7 @@ class VAERun:
             state = ckpt.read_json(self.dir / ckpt.STATE_JSON)
             optimizer_from_tensors(self.opt, self.vae, ckpt.load_tensors(self.dir / ckpt.STATE_NAME), state["optimizer"])
             self.step, self.seconds = int(state["step"]), float(state["seconds"])
+            ckpt.trim_log(self.dir / ckpt.LOG_NAME, self.step)  # lines past the checkpoint are logged again
         self.val = validation_videos(train_cfg, train_cfg.val_videos)
 
     def config(self) -> dict:
