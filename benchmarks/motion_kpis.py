@@ -214,6 +214,8 @@ def main(argv=None) -> None:
     unknown = [m for m in names if m not in MOTION_MODELS]
     if unknown or not names:
         ap.error(f"--models: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(MOTION_MODELS)}")
+    if args.update and args.json:
+        ap.error("--update writes the report it updates; --json goes with a full run")
     if args.update and not os.path.isfile(args.update):
         ap.error(f"--update: no report at {args.update}")
     if args.n < 2 or args.batch < 1 or args.long_batch < 1 or args.seed < 0:
