@@ -11,7 +11,7 @@ from vidgen.cli.main import main as cli
 from vidgen.latent.config import VAE_PRESETS, VAEConfig
 from vidgen.latent.release import VAE_NAME, load_vae, vae_files, vae_section
 from vidgen.latent.vae import VideoVAE
-from vidgen.pipeline import load_pipeline
+from vidgen.pipeline import describe_precision, load_pipeline
 from vidgen.presets import get_preset
 from vidgen.training.trainer import Trainer
 from vidgen.training.vae_trainer import VAERun, VAETrainConfig, export_vae
@@ -155,6 +155,21 @@ def test_tiny_latent_pipeline_end_to_end(tiny_latent_release):
     assert tuple(steps[-1].x_t.shape) == (1, 16, 32, 32) and tuple(steps[-1].latent_x_t.shape) == (1, 4, 16, 8, 8)
     noise = np.zeros((4, 16, 8, 8), dtype=np.float32)
     assert pipe.generate("AB", motion=pipe.sample_motion("AB", 1), noise=noise, steps=2, sampler="ddim").shape == (16, 32, 32)
+
+
+def test_the_decoders_precision_follows_a_forced_one_and_is_timed_under_auto(tiny_latent_release, tmp_path, monkeypatch):
+    release = tiny_latent_release / "release"
+    assert load_pipeline(release, precision="fp32").decode_bf16 is False
+    forced = load_pipeline(release, precision="bf16")
+    assert forced.decode_bf16 is True and forced.decode_precision_info["how"] == "forced"
+    monkeypatch.setenv("VIDGEN_CACHE_DIR", str(tmp_path))
+    auto = load_pipeline(release)
+    timed = []
+    monkeypatch.setattr(auto, "time_decode", lambda vae, bf16: timed.append(bf16) or (1.0 if bf16 else 2.0))
+    assert auto.decode_bf16 is True and set(timed) == {False, True}  # bf16 timed faster here, so kept
+    assert "its VAE decodes in bf16, measured" in describe_precision(auto)
+    z = torch.randn(1, *auto.model.cfg.sample_shape, generator=torch.Generator().manual_seed(0))
+    assert auto.to_video(z).dtype == torch.float32
 
 
 def test_a_latent_model_distils_in_its_latent_and_its_students_keep_its_vae(tiny_latent_release, tmp_path):

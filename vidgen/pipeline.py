@@ -22,7 +22,7 @@ from .jsonconfig import config_from_dict
 from .latent.release import check_vae, read_vae
 from .models import variant_class
 from .long.engine import DEFAULT_LONG_METHOD, DEFAULT_LONG_STEPS, LongStep, check_long_args, iter_long
-from .precision import PRECISIONS, choose_precision, describe
+from .precision import PRECISIONS, choose_precision, describe, describe_choice
 from .shipped import LONG_MODEL, resolve_model_path
 
 
@@ -50,6 +50,9 @@ class Pipeline:
         self._bf16 = None if precision == "auto" else precision == "bf16"
         if self._bf16 is not None:
             self.precision_info = {"precision": precision, "how": "forced", "timings_ms": None}
+        # a latent model's VAE decodes in its own precision: forced with the denoiser's, else timed apart (decode_bf16)
+        self._decode_bf16 = self._bf16
+        self.decode_precision_info: dict | None = None if self._bf16 is None else dict(self.precision_info)
 
     @property
     def bf16(self) -> bool:
@@ -79,10 +82,36 @@ class Pipeline:
                 times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
+    @property
+    def decode_bf16(self) -> bool:
+        """Whether a latent model's VAE decodes under bf16 autocast (a pixel model: False). Forced with the pipeline's
+        precision; under "auto", decided by timing one decoding both ways at first use (vidgen.precision, scope
+        "decode"): a decoder's convolutions and a denoiser's attention need not favour the same precision."""
+        if self.vae is None:
+            return False
+        if self._decode_bf16 is None:
+            self.decode_precision_info = choose_precision(self.vae, "auto", self.device, timer=self.time_decode, scope="decode")
+            self._decode_bf16 = self.decode_precision_info["precision"] == "bf16"
+        return self._decode_bf16
+
+    @torch.no_grad()
+    def time_decode(self, vae, bf16: bool, repeats: int = 5) -> float:
+        """Median seconds of decoding one video's latent (unit noise of the model's latent shape) in bf16 or fp32."""
+        z = torch.randn(1, *self.model.cfg.sample_shape, generator=torch.Generator().manual_seed(0)).to(self.device)
+        times = []
+        for i in range(repeats + 2):  # two warm-ups
+            t0 = time.perf_counter()
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                vae.from_latent(z)
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
     @bf16.setter
     def bf16(self, value: bool) -> None:
-        self._bf16 = bool(value)
+        self._bf16 = self._decode_bf16 = bool(value)
         self.precision_info = {"precision": "bf16" if value else "fp32", "how": "forced", "timings_ms": None}
+        self.decode_precision_info = dict(self.precision_info)
         self._twin, self.compile_info = None, None  # a twin was checked and timed in the other precision
 
     @property
@@ -272,8 +301,9 @@ class Pipeline:
         space, not clamped: the VAE's decoding of a latent."""
         if self.vae is None:
             return x
-        with torch.no_grad():
-            return self.vae.from_latent(x.float().to(next(self.vae.parameters()).device))
+        device = next(self.vae.parameters()).device
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.decode_bf16):
+            return self.vae.from_latent(x.float().to(device)).float()
 
     @property
     def default_sampling(self) -> tuple[str, int]:
@@ -357,7 +387,10 @@ def long_arguments(kwargs: dict) -> dict:
 def describe_precision(pipe: Pipeline) -> str:
     """The CPU, its bf16 flags and the pipeline's precision with how it was chosen, in one line."""
     pipe.bf16  # noqa: B018 (decides it now if still "auto")
-    return describe(pipe.precision_info)
+    if pipe.vae is None:
+        return describe(pipe.precision_info)
+    pipe.decode_bf16  # noqa: B018
+    return f"{describe(pipe.precision_info)}; its VAE decodes in {describe_choice(pipe.decode_precision_info)}"
 
 
 def load_pipeline(path=None, device: str = "cpu", prefer_ema: bool = True, bf16: bool | None = None,

@@ -175,10 +175,15 @@ def choose_precision(model, precision: str = "auto", device="cpu",
     return {"precision": choice, "how": "measured", "timings_ms": timings_ms, "key": key}
 
 
-def describe(info: dict) -> str:
-    """One line for logs and benchmarks: the CPU, its flags and the choice with its evidence."""
+def describe_choice(info: dict) -> str:
+    """'fp32, measured (fp32 41.2 ms, bf16 55.0 ms a video's first steps)': a choice with its evidence."""
     timings = info.get("timings_ms")
     scope = info.get("key", "").split(" |")[0]
-    what = {"train": "a training step", "video": "a video's first steps"}.get(scope, "a guided pass")
+    what = {"train": "a training step", "video": "a video's first steps", "decode": "a VAE decoding"}.get(scope, "a guided pass")
     evidence = f" (fp32 {timings['fp32']} ms, bf16 {timings['bf16']} ms {what})" if timings else ""
-    return f"{cpu_model()} [{' '.join(cpu_flags()) or 'no bf16/AMX flags'}]: {info['precision']}, {info['how']}{evidence}"
+    return f"{info['precision']}, {info['how']}{evidence}"
+
+
+def describe(info: dict) -> str:
+    """One line for logs and benchmarks: the CPU, its flags and the choice with its evidence."""
+    return f"{cpu_model()} [{' '.join(cpu_flags()) or 'no bf16/AMX flags'}]: {describe_choice(info)}"

@@ -115,6 +115,5 @@ class Upsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.time:
             x = torch.cat([x[:, :, :1], x[:, :, 1:].repeat_interleave(2, dim=2)], dim=2)  # (B, C, 1 + 2n, H, W)
-        t = x.shape[2]
-        x = F.interpolate(rearrange(x, "b c t h w -> (b t) c h w"), scale_factor=2, mode="nearest")  # (B*T, C, 2H, 2W)
-        return self.conv(rearrange(x, "(b t) c h w -> b c t h w", t=t))
+        x = F.interpolate(x, scale_factor=(1, 2, 2), mode="nearest")  # (B, C, T, 2H, 2W)
+        return self.conv(x)
