@@ -74,7 +74,19 @@ LATENT64_COMMANDS = RELEASE_COMMANDS + (
     "python -m vidgen train-vae --preset frame-64 --out runs/vae-frame-64 --steps 4000 --minutes 80 --threads 1",
     "python -m vidgen export-vae --run-dir runs/vae-frame-64 --out checkpoints/vae-frame-64",
     "python -m vidgen train --preset motion-latent-64 --out runs/motion-latent-64 --precision fp32 --time-budget 2700",
-    "python -m vidgen export --checkpoint runs/motion-latent-64 --out checkpoints/latent-64 --guidance 3 --best")
+    "python -m vidgen export --checkpoint runs/motion-latent-64 --out runs/latent64-teacher --guidance 3 --best",
+    # then distilled as the default is (TWO_STEP_COMMANDS), in fp32 on two threads, in its latent: guidance first (the
+    # shipped run read the teacher from its earlier place, checkpoints/latent-64, and was stopped by its budget and
+    # resumed twice with the same arguments; the teacher's sha256 is in the config)
+    "python -m vidgen distill --teacher runs/latent64-teacher --out runs/latent64-distill --precision fp32 --time-budget 2700",
+    "python -m vidgen distill --teacher runs/latent64-teacher --out runs/latent64-distill --precision fp32 --resume --time-budget 2700",
+    "python -m vidgen export --checkpoint runs/latent64-distill --out runs/latent64-fast --guidance 3",
+    "python -m vidgen distill --kind progressive --teacher runs/latent64-fast --student-steps 3 --steps 400 "
+    "--out runs/latent64-pd3 --precision fp32 --threads 2 --time-budget 1500",
+    "python -m vidgen export --checkpoint runs/latent64-pd3 --out runs/latent64-pd3-release --guidance 3",
+    "python -m vidgen distill --kind progressive --teacher runs/latent64-pd3-release --student-steps 2 --steps 1000 "
+    "--out runs/latent64-pd2 --precision fp32 --threads 2 --time-budget 2400",
+    "python -m vidgen export --checkpoint runs/latent64-pd2 --out checkpoints/latent-64 --guidance 3")
 
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release": ShippedModel(
@@ -113,7 +125,7 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         env="VIDGEN_LATENT_CHECKPOINT", option="latent_checkpoint", preset="motion-latent-drawn", commands=LATENT_COMMANDS,
         world="motion"),
     "latent-64": ShippedModel(
-        name="latent-64", directory=CHECKPOINTS_DIR / "latent-64", title="Latent release of the 64x64 world (space / 8)",
+        name="latent-64", directory=CHECKPOINTS_DIR / "latent-64", title="Latent model of the 64x64 world (space / 8, 2 steps)",
         env="VIDGEN_LATENT64_CHECKPOINT", option="latent64_checkpoint", preset="motion-latent-64", commands=LATENT64_COMMANDS,
         world="motion"),
     "long": ShippedModel(

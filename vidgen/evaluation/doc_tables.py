@@ -419,6 +419,51 @@ def vae_compare() -> str:
 FIDELITY = (("background_bias", lambda v: f"{v:.1f}"), ("warping_error", lambda v: f"{255**2 * v:.1f}"),
             ("flicker", lambda v: f"{v:.4f}"))
 LATENT_MODELS = ("release", "release-2step", "latent", "latent-64")  # pixel and latent diffusion side by side (world_NAME.json, latent_cost.json)
+READ_TARGET = 0.99  # "training time to 99% readability": both judges on the validation prompts
+# model -> (the world report of the earliest weights in its line measured reading >= READ_TARGET, the training logs in
+# checkpoints/ of every stage up to those weights): a latent model starts from the release's weights and needs its
+# VAE, so both count in its time; a distilled student's line reached it with its teacher
+TRAINING_STAGES = {
+    "release": ("world_release.json", ("release/train_log.jsonl",)),
+    "release-2step": ("world_release.json", ("release/train_log.jsonl",)),
+    "latent": ("world_latent_advance.json", ("release/train_log.jsonl", "vae-frame/log.jsonl",
+                                             "latent/train_log_motion-latent.jsonl")),
+    "latent-64": ("world_latent-64_teacher.json", ("release/train_log.jsonl", "vae-frame-64/log.jsonl",
+                                                   "latent-64/train_log_motion-latent-64.jsonl")),
+}
+
+
+def log_seconds(path: str) -> float:
+    """The training seconds a committed log ends at (checkpoints/PATH, its last line's train_seconds, or a VAE run's
+    seconds)."""
+    last = json.loads((ROOT / "checkpoints" / path).read_text().strip().splitlines()[-1])
+    return float(last["train_seconds"] if "train_seconds" in last else last["seconds"])
+
+
+def val_reads(report: dict) -> tuple[float, float]:
+    """(reader, nearest render) readability of a world report's validation prompts."""
+    val = report["follow"]["val"]
+    return val["readability"], val["readability_nearest_render"]
+
+
+def training_to_read(name: str, own: dict) -> str:
+    """'7557 + 3461 + 2581 s': each stage's training seconds up to the earliest weights of the model's line measured
+    reading >= READ_TARGET on the validation prompts by both judges, then the model's own reading (`own`, its world
+    report) when it is below the target."""
+    report, logs = TRAINING_STAGES[name]
+    reads = val_reads(load(report))
+    cell = (" + ".join(f"{log_seconds(p):.0f}" for p in logs) + " s" if min(reads) >= READ_TARGET
+            else f"not reached ({percent(reads[0])} / {percent(reads[1])}%)")
+    mine = val_reads(own)
+    return cell if min(mine) >= READ_TARGET else f"{cell}; its own weights {percent(mine[0])} / {percent(mine[1])}%"
+
+
+def cost_cell(c: dict) -> str:
+    """'343 fp32 + 13 bf16 ms: 6.64x (32)': a video's denoiser and decoder times, each in the precision it ran at, the
+    whole over the default model's video in the same run and in 1024^3 fp32 matmuls (`benchmarks.latent_cost`)."""
+    decoder = "" if c["decoder_precision"] == "none" else f" {c['decoder_precision']}"
+    return (f"{c['denoiser_ms']:.0f} {c['denoiser_precision']} + {c['decoder_ms']:.0f}{decoder} ms: "
+            f"{c['video_over_default']:.2f}x ({c['video_matmuls']:.0f})")
 
 
 def latent_compare() -> str:
@@ -434,15 +479,16 @@ def latent_compare() -> str:
     for name, r in reports.items():
         f, c = r["follow"], cost["models"][name]
         rows.append([name, str(c["tokens"]), f"{c['denoiser_parameters'] / 1e6:.2f}M + {c['vae_parameters'] / 1e6:.2f}M",
-                     *(split_cell(f[s]) for s in SPLITS), f"{f['val']['psnr_db']:.1f}",
+                     training_to_read(name, r), *(split_cell(f[s]) for s in SPLITS), f"{f['val']['psnr_db']:.1f}",
                      *(fmt(f["val"][k]) if k in f["val"] else "not in its report" for k, fmt in FIDELITY),
-                     f"{c['denoiser_ms']:.0f} + {c['decoder_ms']:.0f} ms ({c['video_matmuls']:.0f})"])
+                     cost_cell(c)])
     idle = "idle" if cost["idle"] else f"not idle (load average {cost['load_average_before']})"
     return (f"{cost['cpu']}, {cost['threads']} threads, {cost['precision']}, {idle}; a 1024^3 fp32 matmul "
             f"{cost['matmul_1024_fp32_ms']} ms\n\n"
-            + table(["model", "tokens", "parameters: denoiser + VAE", *(f"{SPLIT_NAMES[s]}: reader / nearest" for s in SPLITS),
-                     "PSNR dB (val)", "background (of 255)", "warping error (of 255^2)", "flicker", "a video: denoiser + decoder (matmuls)"],
-                    ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
+            + table(["model", "tokens", "parameters: denoiser + VAE", "training to 99% read: seconds a stage (release + VAE + latent)",
+                     *(f"{SPLIT_NAMES[s]}: reader / nearest" for s in SPLITS),
+                     "PSNR dB (val)", "background (of 255)", "warping error (of 255^2)", "flicker", "a video: denoiser + decoder: over the default's (in matmuls)"],
+                    ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"], rows))
 
 
 # row label -> docs/reports/ file, each from `python -m vidgen.evaluation.fidelity`
