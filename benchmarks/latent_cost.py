@@ -8,9 +8,10 @@ decode time for one video.
 
 Run it on an idle machine (the report says the CPU, the threads, the load average before it started and whether that
 counts as idle). The models' parts are timed round by round, interleaved, so they share the machine's slow spells; each
-model's video time is also given over the default model's (release-2step), when it is among them. Precision: by default the denoiser and the decoder are each timed in fp32 and in bf16 and run at the
-faster, as the pipeline's "auto" decides on this machine (both timings and the choice are in the report); --precision
-fp32 or bf16 times one. The VAEs' own encode and decode times are fp32.
+model's video time is also given over the default model's (release-2step), when it is among them. Precision: by
+default the denoiser and the decoder are each timed in fp32 and in bf16 and run at the faster, as the pipeline's "auto"
+decides on this machine (both timings and the choice are in the report); --precision fp32 or bf16 times one. The VAEs'
+own encode and decode times are fp32.
 """
 from __future__ import annotations
 

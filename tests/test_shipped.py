@@ -17,9 +17,9 @@ from vidgen.data.prompts import SplitConfig, sentence_prompts
 from vidgen.data.render import to_model_space, to_uint8
 from vidgen.data.world import downscale
 from vidgen.evaluation.harness import split_prompts
+from vidgen.evaluation.metrics import psnr_video
 from vidgen.evaluation.recognizer import MOTION_DIR, default_reader
 from vidgen.evaluation.tracking import position_errors
-from vidgen.evaluation.metrics import psnr_video
 from vidgen.pipeline import load_pipeline
 from vidgen.shipped import SHIPPED_MODELS
 
