@@ -434,10 +434,16 @@ TRAINING_STAGES = {
 
 
 def log_seconds(path: str) -> float:
-    """The training seconds a committed log ends at (checkpoints/PATH, its last line's train_seconds, or a VAE run's
-    seconds)."""
-    last = json.loads((ROOT / "checkpoints" / path).read_text().strip().splitlines()[-1])
-    return float(last["train_seconds"] if "train_seconds" in last else last["seconds"])
+    """The training seconds of a committed log (checkpoints/PATH) at the weights its folder ships: the line of the
+    config's exported_from_step for a folder's own train_log.jsonl (a best-EMA export can be earlier than the run's
+    end), else the last line; its train_seconds, or a VAE run's seconds."""
+    log = ROOT / "checkpoints" / path
+    lines = [json.loads(line) for line in log.read_text().strip().splitlines()]
+    step = None
+    if log.name == "train_log.jsonl":
+        step = json.loads((log.parent / "config.json").read_text()).get("exported_from_step")
+    line = next((x for x in lines if x.get("step") == step), lines[-1])
+    return float(line["train_seconds"] if "train_seconds" in line else line["seconds"])
 
 
 def val_reads(report: dict) -> tuple[float, float]:
