@@ -134,6 +134,17 @@ def _tiny_vae_release(out, cfg=TINY_FRAME):
     return out
 
 
+def test_a_read_vae_is_channels_last_and_decodes_as_the_standard_layout(tmp_path):
+    vae, _ = load_vae(_tiny_vae_release(tmp_path / "vae"))
+    conv = vae.decoder.conv_in.conv.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    standard = VideoVAE(vae.cfg).eval()
+    standard.load_state_dict(vae.state_dict())
+    z = torch.randn(2, *vae.cfg.latent_shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(vae.from_latent(z), standard.from_latent(z), atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def tiny_latent_release(tmp_path_factory):
     root = tmp_path_factory.mktemp("latent")

@@ -286,3 +286,16 @@ def test_a_latent_models_vae_decodes_alike_in_bf16_and_fp32(name):
     pipe.bf16 = True
     bf16 = to_uint8(pipe.to_video(z))
     assert min(psnr_video(a, b) for a, b in zip(bf16, fp32)) >= 40
+
+
+def test_every_shipped_models_commands_parse_as_written():
+    """The commands a model card points to (vidgen.shipped: SHIPPED_MODELS[name].commands) are the CLI's own."""
+    import shlex
+
+    from vidgen.cli.main import build_parser
+
+    for model in SHIPPED_MODELS.values():
+        for command in model.commands:
+            argv = shlex.split(command)
+            argv = argv[argv.index("-m") + 2:]  # past `[ENV=...] python -m vidgen`
+            build_parser().parse_args(argv)  # SystemExit (exit code 2) on a wrong flag

@@ -1,8 +1,6 @@
 """Text-to-video inference: a loaded model plus its schedule, behind `generate` and `iter_steps`."""
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Iterator
 
 import numpy as np
@@ -22,7 +20,7 @@ from .jsonconfig import config_from_dict
 from .latent.release import check_vae, read_vae
 from .models import variant_class
 from .long.engine import DEFAULT_LONG_METHOD, DEFAULT_LONG_STEPS, LongStep, check_long_args, iter_long
-from .precision import PRECISIONS, choose_precision, describe, describe_choice
+from .precision import PRECISIONS, choose_precision, describe, describe_choice, median_seconds
 from .shipped import LONG_MODEL, resolve_model_path
 
 
@@ -72,15 +70,13 @@ class Pipeline:
         motions = self.motions([PROBE_PROMPT], None, 0)
         ids = self.encode([PROBE_PROMPT])
         motion = None if motions is None else motion_tensor(motions)
-        times = []
-        for i in range(repeats + 2):  # two warm-ups
-            t0 = time.perf_counter()
+
+        def video_start():
             for _ in iter_denoise(model, self.schedule, ids, steps=min(steps, PROBE_STEPS), guidance_scale=self.default_guidance,
                                   sampler=sampler, clip_x0=self.vae is None, autocast_bf16=bf16, motion=motion):
                 pass
-            if i >= 2:
-                times.append(time.perf_counter() - t0)
-        return statistics.median(times)
+
+        return median_seconds(video_start, repeats)
 
     @property
     def decode_bf16(self) -> bool:
@@ -98,14 +94,8 @@ class Pipeline:
     def time_decode(self, vae, bf16: bool, repeats: int = 5) -> float:
         """Median seconds of decoding one video's latent (unit noise of the model's latent shape) in bf16 or fp32."""
         z = torch.randn(1, *self.model.cfg.sample_shape, generator=torch.Generator().manual_seed(0)).to(self.device)
-        times = []
-        for i in range(repeats + 2):  # two warm-ups
-            t0 = time.perf_counter()
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
-                vae.from_latent(z)
-            if i >= 2:
-                times.append(time.perf_counter() - t0)
-        return statistics.median(times)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return median_seconds(lambda: vae.from_latent(z), repeats)
 
     @bf16.setter
     def bf16(self, value: bool) -> None:

@@ -78,19 +78,24 @@ def guided_pass_inputs(model, batch: int = 1, seed: int = 0) -> tuple[torch.Tens
     return x, t, ids
 
 
+def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median seconds of `repeats` calls of fn after `warmup` untimed ones."""
+    times = []
+    for i in range(warmup + repeats):
+        t0 = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 @torch.no_grad()
 def time_guided_pass(model, bf16: bool, repeats: int = 5) -> float:
     """Median seconds of one guided forward pass (batch 2: the prompt and the null prompt) at mid noise."""
     x, t, ids = guided_pass_inputs(model)
-    times = []
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         cond = model.encode_for_guidance(ids, 3.0)
-        for i in range(repeats + 2):  # two warm-up passes
-            t0 = time.perf_counter()
-            model.forward_with_guidance(x, t, None, 3.0, cond=cond)
-            if i >= 2:
-                times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return median_seconds(lambda: model.forward_with_guidance(x, t, None, 3.0, cond=cond), repeats)
 
 
 def time_train_step(model, bf16: bool, batch: int = 16, repeats: int = 3) -> float:
